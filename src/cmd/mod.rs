@@ -1,0 +1,1 @@
+//! Commands: each a function over writers, so tests can call them directly.

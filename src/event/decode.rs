@@ -1,0 +1,551 @@
+//! Decoding framed values into their items (`rdbLoadObject`'s semantics), one
+//! piece at a time into a [`Sink`], so a consumer never needs the whole
+//! collection in memory at once. Structure is validated on the way (every blob
+//! is walked with its integrity checks); semantic checks that need memory
+//! (duplicates) belong to the consumers that want them (`cmd::check`).
+
+use super::stream::{decode_stream, StreamId, StreamMeta};
+use super::Value;
+use crate::error::{Error, ErrorKind, Phase, Result};
+use crate::format::{self, Type};
+use crate::token::length::{parse_len, parse_plain_len, Len};
+use crate::token::string::{parse_str, parse_string_double, RdbStr};
+use crate::token::{intset, listpack, ziplist, zipmap, Item, TResult, TokenError};
+use std::borrow::Cow;
+
+/// An array element's value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ArrayValue<'b> {
+    Bytes(&'b [u8]),
+    Int(i64),
+    Float(f64),
+}
+
+/// One piece of a value, in file order.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Piece<'b> {
+    /// The whole value of a string key.
+    Str(&'b [u8]),
+    /// A list element or set member.
+    Elem(Item<'b>),
+    /// A sorted-set member and its score.
+    Member { member: Item<'b>, score: f64 },
+    /// A hash field, its value and its TTL if it has one.
+    Field { field: Item<'b>, value: Item<'b>, expire_at_ms: Option<i64> },
+    /// Start of an array: element count and the insert cursor if one is stored.
+    ArrayHeader { count: u64, cursor: Option<u64> },
+    ArrayElem { index: u64, value: ArrayValue<'b> },
+    /// A module value kept raw: typed values up to and including their EOF opcode.
+    Module { name: &'b str, encver: u64, raw: &'b [u8] },
+    /// A live stream entry.
+    StreamEntry { id: StreamId, fields: &'b [(Item<'b>, Item<'b>)] },
+    /// Everything else a stream holds (after its entries).
+    StreamMeta(&'b StreamMeta),
+}
+
+/// Receives the pieces of a value.
+pub trait Sink {
+    fn piece(&mut self, piece: Piece<'_>) -> Result<()>;
+}
+
+impl<F: FnMut(Piece<'_>) -> Result<()>> Sink for F {
+    fn piece(&mut self, piece: Piece<'_>) -> Result<()> {
+        self(piece)
+    }
+}
+
+/// A cursor over a complete value, turning token errors into located errors.
+pub(crate) struct Cursor<'a> {
+    raw: &'a [u8],
+    rest: &'a [u8],
+    base: u64,
+    what: &'static str,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(raw: &'a [u8], base: u64, what: &'static str) -> Self {
+        Cursor { raw, rest: raw, base, what }
+    }
+
+    /// Absolute offset of a position inside `raw` (or of the value start when the
+    /// slice lives elsewhere, e.g. in a decompressed buffer).
+    pub(crate) fn offset_of(&self, at: &[u8]) -> u64 {
+        let start = self.raw.as_ptr() as usize;
+        let p = at.as_ptr() as usize;
+        if p >= start && p <= start + self.raw.len() {
+            self.base + (p - start) as u64
+        } else {
+            self.base
+        }
+    }
+
+    pub(crate) fn err(&self, kind: ErrorKind, at: &[u8]) -> Error {
+        Error::new(kind).at(self.offset_of(at)).doing(Phase::ReadingValue(self.what))
+    }
+
+    /// Error from walking a blob: locate it inside the blob when the blob is a
+    /// slice of the file, else at the blob's start.
+    pub(crate) fn blob_err(&self, blob: &[u8], e: TokenError) -> Error {
+        let end = &blob[blob.len()..];
+        let off = self.offset_of(end);
+        let start = self.offset_of(blob);
+        let at = if off > start || blob.is_empty() { off.saturating_sub(e.remaining as u64) } else { start };
+        Error::new(e.kind).at(at).doing(Phase::ReadingValue(self.what))
+    }
+
+    fn run<T>(&mut self, parse: impl FnOnce(&'a [u8]) -> TResult<'a, T>) -> Result<T> {
+        match parse(self.rest) {
+            Ok((rest, v)) => {
+                self.rest = rest;
+                Ok(v)
+            }
+            Err(nom::Err::Incomplete(_)) => Err(self.err(ErrorKind::Truncated, &self.raw[self.raw.len()..])),
+            Err(nom::Err::Error(e)) | Err(nom::Err::Failure(e)) => {
+                let at = &self.raw[self.raw.len() - e.remaining.min(self.raw.len())..];
+                Err(self.err(e.kind, at))
+            }
+        }
+    }
+
+    pub(crate) fn len(&mut self) -> Result<u64> {
+        self.run(parse_plain_len)
+    }
+
+    pub(crate) fn raw_len(&mut self) -> Result<Len> {
+        self.run(parse_len)
+    }
+
+    pub(crate) fn str(&mut self) -> Result<Cow<'a, [u8]>> {
+        let at = self.rest;
+        let s: RdbStr<'a> = self.run(parse_str)?;
+        s.bytes().map_err(|e| self.err(e.kind, at))
+    }
+
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        self.run(|i| nom::bytes::streaming::take(n)(i))
+    }
+
+    pub(crate) fn i64_le(&mut self) -> Result<i64> {
+        let b = self.take(8)?;
+        Ok(i64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+    }
+
+    pub(crate) fn f64_le(&mut self) -> Result<f64> {
+        Ok(f64::from_bits(self.i64_le()? as u64))
+    }
+
+    pub(crate) fn string_double(&mut self) -> Result<f64> {
+        self.run(parse_string_double)
+    }
+
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        self.rest
+    }
+
+    pub(crate) fn finish(&self) -> Result<()> {
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(self.err(ErrorKind::Integrity("value has bytes after its end"), self.rest))
+        }
+    }
+}
+
+/// Pairs up a flat sequence of items (hash field/value, zset member/score).
+fn pairs<'b>(
+    items: impl FnOnce(&mut dyn FnMut(Item<'b>) -> Result<(), TokenError>) -> Result<usize, TokenError>,
+    mut each: impl FnMut(Item<'b>, Item<'b>) -> Result<(), TokenError>,
+) -> Result<usize, TokenError> {
+    let mut first: Option<Item<'b>> = None;
+    let n = items(&mut |it| match first.take() {
+        None => {
+            first = Some(it);
+            Ok(())
+        }
+        Some(a) => each(a, it),
+    })?;
+    if first.is_some() {
+        return Err(TokenError { kind: ErrorKind::Integrity("odd number of entries in a pair list"), remaining: 0 });
+    }
+    Ok(n)
+}
+
+/// The score of a zset entry stored in a ziplist or listpack.
+fn score_of(it: Item<'_>) -> Result<f64, TokenError> {
+    let bad = TokenError { kind: ErrorKind::Integrity("invalid sorted set score"), remaining: 0 };
+    match it {
+        Item::Int(v) => Ok(v as f64),
+        Item::Bytes(b) => crate::token::string::parse_double_text(b).ok_or(bad),
+    }
+}
+
+/// Forward sink errors through a token walker: the walker only carries
+/// `TokenError`, so the real error waits in `slot`.
+struct Forward<'s, 'k> {
+    sink: &'s mut dyn Sink,
+    slot: &'k mut Option<Error>,
+}
+
+const SINK_FAILED: TokenError = TokenError { kind: ErrorKind::Io(std::io::ErrorKind::Other), remaining: 0 };
+
+impl Forward<'_, '_> {
+    fn send(&mut self, p: Piece<'_>) -> Result<(), TokenError> {
+        self.sink.piece(p).map_err(|e| {
+            *self.slot = Some(e);
+            SINK_FAILED
+        })
+    }
+}
+
+/// Walk a blob with `walk`, forwarding pieces; map errors to located ones.
+fn with_blob<'b>(
+    cur: &Cursor<'_>,
+    blob: &'b [u8],
+    sink: &mut dyn Sink,
+    walk: impl FnOnce(&'b [u8], &mut Forward<'_, '_>) -> Result<usize, TokenError>,
+) -> Result<usize> {
+    let mut slot = None;
+    let mut fwd = Forward { sink, slot: &mut slot };
+    match walk(blob, &mut fwd) {
+        Ok(n) => Ok(n),
+        Err(e) => match slot {
+            Some(err) => Err(err),
+            None => Err(cur.blob_err(blob, e)),
+        },
+    }
+}
+
+fn listpack_elems(cur: &Cursor<'_>, blob: &[u8], sink: &mut dyn Sink) -> Result<usize> {
+    with_blob(cur, blob, sink, |b, f| listpack::walk(b, |it| f.send(Piece::Elem(it))))
+}
+
+fn ziplist_elems(cur: &Cursor<'_>, blob: &[u8], sink: &mut dyn Sink) -> Result<usize> {
+    with_blob(cur, blob, sink, |b, f| ziplist::walk(b, |it| f.send(Piece::Elem(it))))
+}
+
+type Walker<'b> = fn(&'b [u8], &mut dyn FnMut(Item<'b>) -> Result<(), TokenError>) -> Result<usize, TokenError>;
+
+fn walk_lp<'b>(b: &'b [u8], f: &mut dyn FnMut(Item<'b>) -> Result<(), TokenError>) -> Result<usize, TokenError> {
+    listpack::walk(b, f)
+}
+
+fn walk_zl<'b>(b: &'b [u8], f: &mut dyn FnMut(Item<'b>) -> Result<(), TokenError>) -> Result<usize, TokenError> {
+    ziplist::walk(b, f)
+}
+
+fn hash_pairs<'b>(cur: &Cursor<'_>, blob: &'b [u8], walker: Walker<'b>, sink: &mut dyn Sink) -> Result<usize> {
+    with_blob(cur, blob, sink, |b, f| {
+        pairs(
+            |each| walker(b, each),
+            |field, value| f.send(Piece::Field { field, value, expire_at_ms: None }),
+        )
+    })
+}
+
+fn zset_pairs<'b>(cur: &Cursor<'_>, blob: &'b [u8], walker: Walker<'b>, sink: &mut dyn Sink) -> Result<usize> {
+    with_blob(cur, blob, sink, |b, f| {
+        pairs(|each| walker(b, each), |member, score| {
+            let score = score_of(score)?;
+            f.send(Piece::Member { member, score })
+        })
+    })
+}
+
+/// Listpack of (field, value, ttl) triples; ttl 0 = none.
+fn hash_triples(cur: &Cursor<'_>, blob: &[u8], sink: &mut dyn Sink) -> Result<usize> {
+    with_blob(cur, blob, sink, |b, f| {
+        let mut held: [Option<Item<'_>>; 2] = [None, None];
+        let n = listpack::walk(b, |it| {
+            match (held[0], held[1]) {
+                (None, _) => held[0] = Some(it),
+                (Some(_), None) => held[1] = Some(it),
+                (Some(field), Some(value)) => {
+                    held = [None, None];
+                    let ttl = match it {
+                        Item::Int(v) if (0..=MAX_HFE_MS).contains(&v) => v,
+                        _ => return Err(TokenError { kind: ErrorKind::Integrity("invalid hash field TTL"), remaining: 0 }),
+                    };
+                    f.send(Piece::Field { field, value, expire_at_ms: (ttl != 0).then_some(ttl) })?;
+                }
+            }
+            Ok(())
+        })?;
+        if held[0].is_some() {
+            return Err(TokenError { kind: ErrorKind::Integrity("hash listpack-ex entry count not a multiple of 3"), remaining: 0 });
+        }
+        Ok(n)
+    })
+}
+
+/// Largest field TTL Redis accepts (`EB_EXPIRE_TIME_MAX`).
+const MAX_HFE_MS: i64 = (1 << 48) - 1;
+
+/// Decode a value into pieces.
+pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()> {
+    use Type::*;
+    let mut cur = Cursor::new(value.raw, value.offset, value.ty.label());
+    match value.ty {
+        String => {
+            let s = cur.str()?;
+            sink.piece(Piece::Str(&s))?;
+        }
+        List | Set => {
+            let n = cur.len()?;
+            for _ in 0..n {
+                let s = cur.str()?;
+                sink.piece(Piece::Elem(Item::Bytes(&s)))?;
+            }
+        }
+        Zset | Zset2 => {
+            let n = cur.len()?;
+            for _ in 0..n {
+                let at = cur.rest();
+                let member = cur.str()?;
+                let score = if value.ty == Zset { cur.string_double()? } else { cur.f64_le()? };
+                if score.is_nan() {
+                    return Err(cur.err(ErrorKind::Integrity("sorted set score is NaN"), at));
+                }
+                sink.piece(Piece::Member { member: Item::Bytes(&member), score })?;
+            }
+        }
+        Hash => {
+            let n = cur.len()?;
+            for _ in 0..n {
+                let field = cur.str()?;
+                let v = cur.str()?;
+                sink.piece(Piece::Field { field: Item::Bytes(&field), value: Item::Bytes(&v), expire_at_ms: None })?;
+            }
+        }
+        HashMetadataPreGa | HashMetadata => {
+            let min = if value.ty == HashMetadata { Some(cur.i64_le()?) } else { None };
+            let n = cur.len()?;
+            for _ in 0..n {
+                let at = cur.rest();
+                let ttl = cur.len()?;
+                let field = cur.str()?;
+                let v = cur.str()?;
+                let expire = match (ttl, min) {
+                    (0, _) => None,
+                    (t, Some(min)) => Some((t as i64).wrapping_add(min).wrapping_sub(1)),
+                    (t, None) => Some(t as i64),
+                };
+                if expire.is_some_and(|e| !(0..=MAX_HFE_MS).contains(&e)) {
+                    return Err(cur.err(ErrorKind::Integrity("invalid hash field expireAt time"), at));
+                }
+                sink.piece(Piece::Field { field: Item::Bytes(&field), value: Item::Bytes(&v), expire_at_ms: expire })?;
+            }
+        }
+        Hash2 => {
+            let n = cur.len()?;
+            for _ in 0..n {
+                let field = cur.str()?;
+                let v = cur.str()?;
+                let at = cur.rest();
+                let exp = cur.i64_le()?;
+                if exp < -1 {
+                    return Err(cur.err(ErrorKind::Integrity("hash field expiry below -1"), at));
+                }
+                let expire_at_ms = (exp != -1).then_some(exp);
+                sink.piece(Piece::Field { field: Item::Bytes(&field), value: Item::Bytes(&v), expire_at_ms })?;
+            }
+        }
+        HashListpackEx | HashListpackExPreGa => {
+            if value.ty == HashListpackEx {
+                cur.i64_le()?;
+            }
+            let blob = cur.str()?;
+            hash_triples(&cur, &blob, sink)?;
+        }
+        HashZipmap => {
+            let blob = cur.str()?;
+            with_blob(&cur, &blob, sink, |b, f| {
+                zipmap::walk(b, |field, value| {
+                    f.send(Piece::Field { field: Item::Bytes(field), value: Item::Bytes(value), expire_at_ms: None })
+                })
+            })?;
+        }
+        ListZiplist => {
+            let blob = cur.str()?;
+            ziplist_elems(&cur, &blob, sink)?;
+        }
+        SetIntset => {
+            let blob = cur.str()?;
+            with_blob(&cur, &blob, sink, |b, f| intset::walk(b, |v| f.send(Piece::Elem(Item::Int(v)))))?;
+        }
+        ZsetZiplist => {
+            let blob = cur.str()?;
+            zset_pairs(&cur, &blob, walk_zl, sink)?;
+        }
+        HashZiplist => {
+            let blob = cur.str()?;
+            hash_pairs(&cur, &blob, walk_zl, sink)?;
+        }
+        HashListpack => {
+            let blob = cur.str()?;
+            hash_pairs(&cur, &blob, walk_lp, sink)?;
+        }
+        ZsetListpack => {
+            let blob = cur.str()?;
+            zset_pairs(&cur, &blob, walk_lp, sink)?;
+        }
+        SetListpack => {
+            let blob = cur.str()?;
+            listpack_elems(&cur, &blob, sink)?;
+        }
+        ListQuicklist => {
+            let n = cur.len()?;
+            for _ in 0..n {
+                let blob = cur.str()?;
+                ziplist_elems(&cur, &blob, sink)?;
+            }
+        }
+        ListQuicklist2 => {
+            let n = cur.len()?;
+            for _ in 0..n {
+                let at = cur.rest();
+                let container = cur.len()?;
+                let blob = cur.str()?;
+                if blob.is_empty() {
+                    return Err(cur.err(ErrorKind::Integrity("empty quicklist node"), at));
+                }
+                match container {
+                    format::QUICKLIST_NODE_PLAIN => sink.piece(Piece::Elem(Item::Bytes(&blob)))?,
+                    format::QUICKLIST_NODE_PACKED => {
+                        listpack_elems(&cur, &blob, sink)?;
+                    }
+                    _ => return Err(cur.err(ErrorKind::Integrity("invalid quicklist node container"), at)),
+                }
+            }
+        }
+        ModulePreGa => {
+            return Err(cur.err(ErrorKind::Unsupported("pre-release module value (RDB type 6)"), value.raw));
+        }
+        Module2 => {
+            let id = cur.len()?;
+            let name = format::module_type_name(id);
+            let raw = cur.rest();
+            cur.run(crate::token::module::skip_typed_values)?;
+            sink.piece(Piece::Module { name: &name, encver: format::module_encver(id), raw })?;
+        }
+        StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4 | StreamListpacks5 => {
+            decode_stream(&mut cur, value.ty.stream_version().unwrap_or(1), sink)?;
+        }
+        Array => decode_array(&mut cur, sink)?,
+        HashTmplLp | HashTmplLpRef | HashTmplArray | HashTmplArrayRef => {
+            decode_template_hash(&mut cur, value, sink)?;
+        }
+    }
+    cur.finish()
+}
+
+fn decode_array(cur: &mut Cursor<'_>, sink: &mut dyn Sink) -> Result<()> {
+    let at = cur.rest();
+    let count = cur.len()?;
+    if count == 0 {
+        return Err(cur.err(ErrorKind::Integrity("empty array (count 0)"), at));
+    }
+    let at = cur.rest();
+    let cursor = match cur.len()? {
+        0 => None,
+        1 => Some(cur.len()?),
+        _ => return Err(cur.err(ErrorKind::Integrity("invalid array insert-index flag"), at)),
+    };
+    sink.piece(Piece::ArrayHeader { count, cursor })?;
+    let mut prev: Option<u64> = None;
+    for _ in 0..count {
+        let at = cur.rest();
+        let index = match cur.raw_len()? {
+            Len::Plain(i) if i != u64::MAX => i,
+            _ => return Err(cur.err(ErrorKind::Integrity("invalid array index"), at)),
+        };
+        if prev.is_some_and(|p| p >= index) {
+            return Err(cur.err(ErrorKind::Integrity("array indices not strictly increasing"), at));
+        }
+        prev = Some(index);
+        let tag_at = cur.rest();
+        let value_bytes;
+        let value = match cur.len()? {
+            0 => {
+                value_bytes = cur.str()?;
+                ArrayValue::Bytes(&value_bytes)
+            }
+            3 => {
+                value_bytes = cur.str()?;
+                if value_bytes.len() > 7 {
+                    return Err(cur.err(ErrorKind::Integrity("array SMALLSTR longer than 7 bytes"), tag_at));
+                }
+                ArrayValue::Bytes(&value_bytes)
+            }
+            1 => ArrayValue::Int(cur.i64_le()?),
+            2 => ArrayValue::Float(cur.f64_le()?),
+            _ => return Err(cur.err(ErrorKind::Integrity("unknown array element tag"), tag_at)),
+        };
+        sink.piece(Piece::ArrayElem { index, value })?;
+    }
+    Ok(())
+}
+
+/// Redis 8.10 template hashes (FORMAT-NEWER §5.1, unconfirmed layout).
+fn decode_template_hash(cur: &mut Cursor<'_>, value: &Value<'_>, sink: &mut dyn Sink) -> Result<()> {
+    use Type::*;
+    let bad = |cur: &Cursor<'_>, what| cur.err(ErrorKind::Integrity(what), value.raw);
+    // Field names: embedded (self-contained forms) or from the template registry.
+    let mut embedded: Vec<Vec<u8>> = Vec::new();
+    if matches!(value.ty, HashTmplLp | HashTmplArray) {
+        match cur.len()? {
+            0 => {
+                let lp = cur.str()?;
+                listpack::walk(&lp, |it| {
+                    embedded.push(it.to_vec());
+                    Ok(())
+                })
+                .map_err(|e| cur.blob_err(&lp, e))?;
+            }
+            1 => {
+                let n = cur.len()?;
+                for _ in 0..n {
+                    embedded.push(cur.str()?.into_owned());
+                }
+            }
+            _ => return Err(bad(cur, "unknown hash template field format")),
+        }
+    }
+    let lookup = |id: u64| value.templates.fields.get(&id).map(|v| v.as_slice());
+    match value.ty {
+        HashTmplLp | HashTmplLpRef => {
+            let lp = cur.str()?;
+            let items = listpack::entries(&lp).map_err(|e| cur.blob_err(&lp, e))?;
+            let Some((first, values)) = items.split_first() else {
+                return Err(bad(cur, "empty template hash listpack"));
+            };
+            let Some(id) = first.as_int() else {
+                return Err(bad(cur, "template hash listpack does not start with an integer"));
+            };
+            let fields: &[Vec<u8>] = if value.ty == HashTmplLp {
+                &embedded
+            } else {
+                lookup(id as u64).ok_or_else(|| bad(cur, "hash references an unknown template"))?
+            };
+            if fields.len() != values.len() {
+                return Err(bad(cur, "template hash value count differs from its field count"));
+            }
+            for (f, v) in fields.iter().zip(values) {
+                sink.piece(Piece::Field { field: Item::Bytes(f), value: *v, expire_at_ms: None })?;
+            }
+        }
+        _ => {
+            let fields: Vec<Vec<u8>> = if value.ty == HashTmplArray {
+                embedded
+            } else {
+                let id = cur.len()?;
+                lookup(id).ok_or_else(|| bad(cur, "hash references an unknown template"))?.to_vec()
+            };
+            for f in &fields {
+                let v = cur.str()?;
+                sink.piece(Piece::Field { field: Item::Bytes(f), value: Item::Bytes(&v), expire_at_ms: None })?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,138 @@
+//! The public event model: what an RDB file holds, one record at a time.
+//!
+//! Events borrow from the reader's window (the map, or the pipe buffer until the
+//! next call). Values are framed, not decoded: [`Value::decode`] walks a value
+//! only for the consumers that need its items. No JSON, RESP or clap here.
+
+pub mod decode;
+pub mod reader;
+pub mod stream;
+
+pub use decode::{ArrayValue, Piece, Sink};
+pub use reader::{ReaderOptions, RdbReader};
+pub use stream::{StreamId, StreamMeta};
+
+use crate::format::{Dialect, KeyType, Type};
+use crate::token::value::Templates;
+use std::borrow::Cow;
+
+/// One thing read from an RDB file.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// The magic and version.
+    Header { dialect: Dialect, version: u32 },
+    /// An AUX field (`redis-ver`, `ctime`, …).
+    Aux { key: Cow<'a, [u8]>, value: Cow<'a, [u8]> },
+    /// Module data saved outside any key; kept raw.
+    ModuleAux { module: String, encver: u64, when: u64, raw: &'a [u8] },
+    /// A function library (FUNCTION2), as its source code; the 7.0 pre-GA form is
+    /// converted into the same shape.
+    Function { code: Cow<'a, [u8]> },
+    /// Start of a database.
+    SelectDb { db: u64 },
+    /// Size hints.
+    ResizeDb { keys: u64, expires: u64 },
+    /// Cluster slot hint (Redis 7.4+).
+    SlotInfo { slot: u64, keys: u64, expires: u64 },
+    /// Valkey 9 slot migration in progress.
+    SlotImport { name: Cow<'a, [u8]>, ranges: Vec<(u64, u64)> },
+    /// Redis Enterprise SLOT_NUM hint.
+    SlotNum { slot: u64 },
+    /// Redis 8.10 hash template definition.
+    HashTemplate { id: u64, fields: Vec<Vec<u8>> },
+    /// A key and its value.
+    Key(KeyEvent<'a>),
+    /// End of file, with the checksum as stored and as computed.
+    End { checksum: Checksum },
+}
+
+/// The trailer of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checksum {
+    /// RDB versions before 5 have none.
+    Absent,
+    /// Stored as zero: the writer had `rdbchecksum no`.
+    Disabled,
+    /// Stored and equal to the computed value.
+    Ok(u64),
+}
+
+/// A key record.
+#[derive(Debug)]
+pub struct KeyEvent<'a> {
+    /// Offset of the record's first byte (its first prefix opcode or type byte).
+    pub offset: u64,
+    pub db: u64,
+    pub key: Cow<'a, [u8]>,
+    pub expire_at_ms: Option<i64>,
+    pub idle_s: Option<u64>,
+    pub freq: Option<u8>,
+    /// Redis Enterprise RAM_LRU value.
+    pub ram_lru: Option<u64>,
+    /// Redis 8.6+ module key metadata, raw.
+    pub key_meta: Option<KeyMeta<'a>>,
+    pub value: Value<'a>,
+}
+
+/// Module key metadata attached to a key (RDB 13+ KEY_META).
+#[derive(Debug, Clone, Copy)]
+pub struct KeyMeta<'a> {
+    pub raw: &'a [u8],
+}
+
+/// One class of key metadata.
+#[derive(Debug, Clone)]
+pub struct KeyMetaClass<'a> {
+    pub name: String,
+    pub version: u8,
+    pub flags: u8,
+    /// The class's typed values up to and including their EOF opcode.
+    pub raw: &'a [u8],
+}
+
+impl<'a> KeyMeta<'a> {
+    /// The classes in file order.
+    pub fn classes(&self) -> Vec<KeyMetaClass<'a>> {
+        let mut out = Vec::new();
+        let Ok((mut rest, n)) = crate::token::length::parse_plain_len(self.raw) else { return out };
+        for _ in 0..n {
+            if rest.len() < 4 {
+                break;
+            }
+            let spec = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
+            let body = &rest[4..];
+            let Ok((after, ())) = crate::token::module::skip_typed_values(body) else { break };
+            out.push(KeyMetaClass {
+                name: crate::format::key_meta_class_name(spec),
+                version: ((spec >> 3) & 31) as u8,
+                flags: (spec & 7) as u8,
+                raw: &body[..body.len() - after.len()],
+            });
+            rest = after;
+        }
+        out
+    }
+}
+
+/// A framed value: its type and raw bytes, decoded on demand.
+#[derive(Debug, Clone, Copy)]
+pub struct Value<'a> {
+    pub ty: Type,
+    /// The value's bytes as stored, after the key name.
+    pub raw: &'a [u8],
+    /// Absolute offset of `raw[0]`.
+    pub offset: u64,
+    pub(crate) templates: &'a Templates,
+}
+
+impl<'a> Value<'a> {
+    pub fn key_type(&self) -> KeyType {
+        self.ty.key_type()
+    }
+
+    /// Walk the value, handing every piece to `sink`, validating as it goes.
+    pub fn decode(&self, sink: &mut dyn Sink) -> crate::error::Result<()> {
+        decode::decode_value(self, sink)
+    }
+}

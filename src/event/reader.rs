@@ -1,0 +1,381 @@
+//! `RdbReader`: turns the token stream of an RDB file into [`Event`]s, pulled one
+//! at a time (`while let Some(ev) = r.next()? { .. }`), over a map or a pipe.
+//!
+//! Callers never see `Incomplete`: over a pipe the reader refills its window, over
+//! a map (or at the end of a pipe) it reports `Truncated` with the offset. After
+//! an error the reader yields nothing more.
+
+use super::{Checksum, Event, KeyEvent, KeyMeta, Value};
+use crate::error::{Error, ErrorKind, Phase, Result};
+use crate::format::{self, Dialect};
+use crate::input::{Input, Window, DEFAULT_MAX_RECORD};
+use crate::token::record::{key_context, parse_header, parse_record, Header, KeyContext, Record};
+use crate::token::value::Templates;
+use crate::token::{TResult, TokenError};
+use std::borrow::Cow;
+use std::path::Path;
+use std::sync::Arc;
+
+/// How to read.
+#[derive(Debug, Clone, Copy)]
+pub struct ReaderOptions {
+    /// Largest record a pipe window may buffer.
+    pub max_record: usize,
+    /// Read versions newer than we know instead of refusing them.
+    pub force_version: bool,
+    /// Compare the CRC-64 trailer with the content.
+    pub verify_checksum: bool,
+}
+
+impl Default for ReaderOptions {
+    fn default() -> Self {
+        ReaderOptions { max_record: DEFAULT_MAX_RECORD, force_version: false, verify_checksum: true }
+    }
+}
+
+/// Streaming RDB reader.
+pub struct RdbReader<'s> {
+    name: Arc<Path>,
+    win: Window<'s>,
+    opts: ReaderOptions,
+    header: Option<Header>,
+    /// Bytes of the last returned record, consumed at the next call.
+    pending: usize,
+    db: u64,
+    templates: Templates,
+    crc: crc_fast::Digest,
+    state: State,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Running,
+    Finished,
+    Failed,
+}
+
+/// How many more bytes a parse needs, if it ran out of input.
+fn missing<T>(r: TResult<'_, T>) -> Option<usize> {
+    match r {
+        Err(nom::Err::Incomplete(nom::Needed::Size(s))) => Some(s.get()),
+        Err(nom::Err::Incomplete(nom::Needed::Unknown)) => Some(1),
+        _ => None,
+    }
+}
+
+macro_rules! bail {
+    ($self:ident, $err:expr) => {{
+        $self.state = State::Failed;
+        return Err($err.in_file(&$self.name));
+    }};
+}
+
+/// What a key's value is in the error message.
+fn context_error(err: Error, ctx: KeyContext<'_>) -> Error {
+    match ctx {
+        KeyContext::NotAKey => err.doing(Phase::ReadingOpcode),
+        KeyContext::InPrefix => err.doing(Phase::ReadingOpcode),
+        KeyContext::InKeyName(_) => err.doing(Phase::ReadingKey),
+        KeyContext::InValue(ty, key) => {
+            let err = err.doing(Phase::ReadingValue(ty.label()));
+            match key.bytes() {
+                Ok(k) => err.key(&k),
+                Err(_) => err,
+            }
+        }
+    }
+}
+
+fn phase_of(first_byte: Option<u8>) -> Option<Phase> {
+    use format::opcode::*;
+    Some(match first_byte? {
+        AUX => Phase::ReadingAux,
+        MODULE_AUX => Phase::ReadingModuleAux,
+        FUNCTION2 | FUNCTION_PRE_GA => Phase::ReadingFunction,
+        _ => return None,
+    })
+}
+
+impl<'s> RdbReader<'s> {
+    pub fn new(input: &'s mut Input, opts: ReaderOptions) -> Self {
+        let name = input.name.clone();
+        let win = input.window(opts.max_record);
+        RdbReader::from_window(name, win, opts)
+    }
+
+    /// Read from a window that may already be partly consumed (AOF preambles).
+    pub fn from_window(name: Arc<Path>, win: Window<'s>, opts: ReaderOptions) -> Self {
+        RdbReader {
+            name,
+            win,
+            opts,
+            header: None,
+            pending: 0,
+            db: 0,
+            templates: Templates::default(),
+            crc: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis),
+            state: State::Running,
+        }
+    }
+
+    pub fn name(&self) -> &Arc<Path> {
+        &self.name
+    }
+
+    pub fn header(&self) -> Option<Header> {
+        self.header
+    }
+
+    /// Absolute offset of the next unread byte.
+    pub fn offset(&self) -> u64 {
+        self.win.offset() + self.pending as u64
+    }
+
+    /// After the end: are there bytes after the checksum?
+    pub fn has_trailing_data(&mut self) -> Result<bool> {
+        self.flush_pending();
+        self.win.fill(1).map_err(|e| e.in_file(&self.name))
+    }
+
+    /// Give the window back (to continue reading an AOF after its preamble).
+    pub fn into_window(mut self) -> Window<'s> {
+        self.flush_pending();
+        self.win
+    }
+
+    fn flush_pending(&mut self) {
+        if self.pending > 0 {
+            if let Window::Buffer { .. } = self.win {
+                self.crc.update(&self.win.avail()[..self.pending]);
+            }
+            self.win.consume(self.pending);
+            self.pending = 0;
+        }
+    }
+
+    fn fail(&mut self, e: Error) -> Error {
+        self.state = State::Failed;
+        e.in_file(&self.name)
+    }
+
+    /// Over a pipe, make sure the window holds the whole next record (parsed by
+    /// `parse`), refilling as needed. Over a map this is a no-op.
+    fn ensure_complete(&mut self, missing: impl Fn(&[u8]) -> Option<usize>) -> Result<()> {
+        if self.win.at_eof() {
+            return Ok(());
+        }
+        loop {
+            let avail = self.win.avail();
+            let have = avail.len();
+            let Some(needed) = missing(avail) else { return Ok(()) };
+            // Ask for at least double so that re-parsing stays linear.
+            let want = have.saturating_add(needed.max(have.max(4096)));
+            let want = want.min(self.opts.max_record.max(have + needed));
+            if !self.win.fill(want)? && self.win.at_eof() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The next event, or `None` after the end (or after an error).
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<Event<'_>>> {
+        if self.state != State::Running {
+            return Ok(None);
+        }
+        self.flush_pending();
+        let Some(header) = self.header else {
+            return self.read_header().map(Some);
+        };
+        let dialect = header.dialect;
+        let templates = std::mem::take(&mut self.templates);
+        let ensured = self.ensure_complete(|i| missing(parse_record(i, dialect, &templates)));
+        self.templates = templates;
+        if let Err(e) = ensured {
+            let off = self.win.offset();
+            bail!(self, e.at(off));
+        }
+        if self.win.avail().first() == Some(&format::opcode::EOF) {
+            return self.read_trailer(header).map(Some);
+        }
+        let start = self.win.offset();
+        let avail = self.win.avail();
+        let (rest, record) = match parse_record(avail, dialect, &self.templates) {
+            Ok(v) => v,
+            Err(e) => {
+                let err = token_error(e, avail.len(), start);
+                let err = match phase_of(avail.first().copied()) {
+                    Some(p) => err.doing(p),
+                    None => context_error(err, key_context(avail, dialect)),
+                };
+                bail!(self, err);
+            }
+        };
+        let len = avail.len() - rest.len();
+        self.pending = len;
+        let bad_str = |e: TokenError| Error::new(e.kind).at(start);
+        let event = match record {
+            Record::Eof => unreachable!("EOF is handled before parsing"),
+            Record::Aux { key, value } => match (key.bytes(), value.bytes()) {
+                (Ok(key), Ok(value)) => Event::Aux { key, value },
+                (Err(e), _) | (_, Err(e)) => bail!(self, bad_str(e).doing(Phase::ReadingAux)),
+            },
+            Record::SelectDb(db) => {
+                self.db = db;
+                Event::SelectDb { db }
+            }
+            Record::ResizeDb { keys, expires } => Event::ResizeDb { keys, expires },
+            Record::SlotInfo { slot, keys, expires } => Event::SlotInfo { slot, keys, expires },
+            Record::SlotNum(slot) => Event::SlotNum { slot },
+            Record::SlotImport { name, ranges } => match name.bytes() {
+                Ok(name) => Event::SlotImport { name, ranges },
+                Err(e) => bail!(self, bad_str(e)),
+            },
+            Record::ModuleAux { module_id, when, raw } => Event::ModuleAux {
+                module: format::module_type_name(module_id),
+                encver: format::module_encver(module_id),
+                when,
+                raw,
+            },
+            Record::Function(code) => match code.bytes() {
+                Ok(code) => Event::Function { code },
+                Err(e) => bail!(self, bad_str(e).doing(Phase::ReadingFunction)),
+            },
+            Record::FunctionPreGa { name, engine, code, .. } => {
+                match (name.bytes(), engine.bytes(), code.bytes()) {
+                    (Ok(name), Ok(engine), Ok(code)) => {
+                        // 7.0.x converted the pre-GA form into a library the same way.
+                        let mut lib = b"#!".to_vec();
+                        lib.extend_from_slice(&engine);
+                        lib.extend_from_slice(b" name=");
+                        lib.extend_from_slice(&name);
+                        lib.push(b'\n');
+                        lib.extend_from_slice(&code);
+                        Event::Function { code: Cow::Owned(lib) }
+                    }
+                    _ => bail!(
+                        self,
+                        Error::new(ErrorKind::Integrity("bad function string")).at(start).doing(Phase::ReadingFunction)
+                    ),
+                }
+            }
+            Record::HashTemplate { id, fields } => {
+                let mut names = Vec::with_capacity(fields.len());
+                for f in &fields {
+                    match f.bytes() {
+                        Ok(b) => names.push(b.into_owned()),
+                        Err(e) => bail!(self, bad_str(e)),
+                    }
+                }
+                self.templates.fields.insert(id, names.clone());
+                Event::HashTemplate { id, fields: names }
+            }
+            Record::Key(frame) => {
+                let key = match frame.key.bytes() {
+                    Ok(k) => k,
+                    Err(e) => bail!(self, bad_str(e).doing(Phase::ReadingKey)),
+                };
+                Event::Key(KeyEvent {
+                    offset: start,
+                    db: self.db,
+                    key,
+                    expire_at_ms: frame.prefix.expire_at_ms,
+                    idle_s: frame.prefix.idle_s,
+                    freq: frame.prefix.freq,
+                    ram_lru: frame.prefix.ram_lru,
+                    key_meta: frame.prefix.key_meta.map(|raw| KeyMeta { raw }),
+                    value: Value {
+                        ty: frame.ty,
+                        raw: frame.value,
+                        offset: start + frame.value_pos as u64,
+                        templates: &self.templates,
+                    },
+                })
+            }
+        };
+        Ok(Some(event))
+    }
+
+    fn read_header(&mut self) -> Result<Event<'_>> {
+        if let Err(e) = self.ensure_complete(|i| missing(parse_header(i))) {
+            return Err(self.fail(e.at(0)));
+        }
+        let avail = self.win.avail();
+        let header = match parse_header(avail) {
+            Ok((_, h)) => h,
+            Err(nom::Err::Incomplete(_)) if avail.is_empty() => {
+                let e = Error::new(ErrorKind::Truncated).at(0).detail("the file is empty");
+                return Err(self.fail(e.doing(Phase::ReadingHeader)));
+            }
+            Err(nom::Err::Incomplete(_)) => {
+                return Err(self.fail(Error::new(ErrorKind::BadMagic).at(0).doing(Phase::ReadingHeader)))
+            }
+            Err(_) => {
+                let seen = String::from_utf8_lossy(&avail[..avail.len().min(9)]).into_owned();
+                let e = Error::new(ErrorKind::BadMagic).at(0).detail(format!("found {seen:?}"));
+                return Err(self.fail(e.doing(Phase::ReadingHeader)));
+            }
+        };
+        let known = match header.dialect {
+            Dialect::Redis => (1..=format::MAX_REDIS_VERSION).contains(&header.version),
+            Dialect::Valkey => header.version == format::MAX_VALKEY_VERSION,
+        };
+        let impossible = match header.dialect {
+            Dialect::Redis => header.version == 0 || header.version >= format::VALKEY_FIRST_OWN_VERSION,
+            Dialect::Valkey => header.version < format::VALKEY_FIRST_OWN_VERSION,
+        };
+        if impossible || (!known && !self.opts.force_version) {
+            let e = Error::new(ErrorKind::UnsupportedVersion(header.version))
+                .at(5)
+                .detail(format!("header {}{}", header.dialect.magic(), header.version));
+            return Err(self.fail(e.doing(Phase::ReadingHeader)));
+        }
+        self.header = Some(header);
+        self.pending = 9;
+        Ok(Event::Header { dialect: header.dialect, version: header.version })
+    }
+
+    /// After the EOF opcode: the CRC-64 trailer (RDB 5+).
+    fn read_trailer(&mut self, header: Header) -> Result<Event<'_>> {
+        // The EOF byte itself is covered by the checksum.
+        self.pending = 1;
+        self.flush_pending();
+        self.state = State::Finished;
+        if header.version < 5 {
+            return Ok(Event::End { checksum: Checksum::Absent });
+        }
+        let at = self.win.offset();
+        if !self.win.fill(8).map_err(|e| e.in_file(&self.name))? {
+            let e = Error::new(ErrorKind::Truncated).at(at).doing(Phase::ReadingChecksum);
+            return Err(self.fail(e));
+        }
+        let b = &self.win.avail()[..8];
+        let stored = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+        if let Window::Slice { all, pos } = &self.win {
+            self.crc.update(&all[..*pos]);
+        }
+        let computed = self.crc.finalize();
+        self.win.consume(8);
+        let checksum = if stored == 0 {
+            Checksum::Disabled
+        } else if stored == computed || !self.opts.verify_checksum {
+            Checksum::Ok(stored)
+        } else {
+            let e = Error::new(ErrorKind::ChecksumMismatch { stored, computed }).at(at).doing(Phase::ReadingChecksum);
+            return Err(self.fail(e));
+        };
+        Ok(Event::End { checksum })
+    }
+}
+
+/// Turn a token failure into a located error.
+fn token_error(e: nom::Err<TokenError>, avail_len: usize, start: u64) -> Error {
+    match e {
+        nom::Err::Incomplete(_) => Error::new(ErrorKind::Truncated)
+            .at(start + avail_len as u64)
+            .detail(format!("the record that starts at offset {start} needs more bytes")),
+        nom::Err::Error(t) | nom::Err::Failure(t) => {
+            Error::new(t.kind).at(start + (avail_len - t.remaining.min(avail_len)) as u64)
+        }
+    }
+}

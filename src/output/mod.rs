@@ -1,0 +1,3 @@
+//! Writers for what commands produce: JSON (binary-safe) and text.
+
+pub mod json;

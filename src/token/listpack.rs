@@ -1,0 +1,259 @@
+//! Listpack blobs (`listpack.c`): header, entries with back-lengths, terminator.
+//! The walker validates everything `lpValidateIntegrity` checks in deep mode.
+
+use super::{Item, TokenError};
+use crate::error::ErrorKind;
+
+const HEADER: usize = 6;
+const EOF_BYTE: u8 = 0xff;
+
+fn bad(at: &[u8], what: &'static str) -> TokenError {
+    TokenError::new(ErrorKind::Integrity(what), at)
+}
+
+/// Size in bytes of the back-length that encodes `l` (`lpEncodeBacklen`).
+fn backlen_size(l: usize) -> usize {
+    match l {
+        0..=127 => 1,
+        128..=16382 => 2,
+        16383..=2097150 => 3,
+        2097151..=268435454 => 4,
+        _ => 5,
+    }
+}
+
+/// Check that `b` is exactly the back-length encoding of `l`.
+fn backlen_matches(b: &[u8], l: usize) -> bool {
+    let n = b.len();
+    // First byte holds the most significant group (bit 7 clear); every later byte
+    // has bit 7 set; the last one holds the least significant 7 bits.
+    let mut v: usize = 0;
+    for (k, &byte) in b.iter().enumerate() {
+        let high_bit = byte & 0x80 != 0;
+        if (k == 0) == high_bit && n > 1 {
+            return false;
+        }
+        v = (v << 7) | usize::from(byte & 0x7f);
+    }
+    if n == 1 && b[0] & 0x80 != 0 {
+        return false;
+    }
+    v == l
+}
+
+/// Decode one entry at the start of `p`; returns the item and its encoded size
+/// (without back-length).
+fn decode_entry(p: &[u8]) -> Result<(Item<'_>, usize), TokenError> {
+    let short = |_| bad(p, "listpack entry runs past the end");
+    let b0 = *p.first().ok_or_else(|| bad(p, "listpack entry runs past the end"))?;
+    let get = |n: usize| p.get(1..1 + n).ok_or(()).map_err(short);
+    let str_at = |hdr: usize, len: usize| -> Result<(Item<'_>, usize), TokenError> {
+        let end = hdr.checked_add(len).ok_or_else(|| bad(p, "listpack string too long"))?;
+        let s = p.get(hdr..end).ok_or_else(|| bad(p, "listpack entry runs past the end"))?;
+        Ok((Item::Bytes(s), end))
+    };
+    match b0 {
+        0x00..=0x7f => Ok((Item::Int(i64::from(b0)), 1)),
+        0x80..=0xbf => str_at(1, usize::from(b0 & 0x3f)),
+        0xc0..=0xdf => {
+            let b1 = get(1)?[0];
+            let raw = (u16::from(b0 & 0x1f) << 8) | u16::from(b1);
+            // Sign-extend the 13-bit value.
+            let v = (i64::from(raw) << 51) >> 51;
+            Ok((Item::Int(v), 2))
+        }
+        0xe0..=0xef => {
+            let b1 = get(1)?[0];
+            str_at(2, (usize::from(b0 & 0x0f) << 8) | usize::from(b1))
+        }
+        0xf0 => {
+            let l = get(4)?;
+            let len = u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize;
+            str_at(5, len)
+        }
+        0xf1 => {
+            let b = get(2)?;
+            Ok((Item::Int(i64::from(i16::from_le_bytes([b[0], b[1]]))), 3))
+        }
+        0xf2 => {
+            let b = get(3)?;
+            let v = (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as i64;
+            Ok((Item::Int(v), 4))
+        }
+        0xf3 => {
+            let b = get(4)?;
+            Ok((Item::Int(i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))), 5))
+        }
+        0xf4 => {
+            let b = get(8)?;
+            let mut a = [0u8; 8];
+            a.copy_from_slice(b);
+            Ok((Item::Int(i64::from_le_bytes(a)), 9))
+        }
+        0xf5..=0xfe => Err(bad(p, "invalid listpack entry encoding")),
+        0xff => Err(bad(p, "unexpected listpack terminator")),
+    }
+}
+
+/// Walk a listpack, validating it fully and calling `f` for every entry in order.
+/// Returns the number of entries.
+pub fn walk<'a>(
+    lp: &'a [u8],
+    mut f: impl FnMut(Item<'a>) -> Result<(), TokenError>,
+) -> Result<usize, TokenError> {
+    if lp.len() < HEADER + 1 {
+        return Err(bad(lp, "listpack shorter than its header"));
+    }
+    let total = u32::from_le_bytes([lp[0], lp[1], lp[2], lp[3]]) as usize;
+    if total != lp.len() {
+        return Err(bad(lp, "listpack total size does not match its string length"));
+    }
+    if lp[lp.len() - 1] != EOF_BYTE {
+        return Err(bad(&lp[lp.len() - 1..], "listpack does not end with 0xFF"));
+    }
+    let declared = usize::from(u16::from_le_bytes([lp[4], lp[5]]));
+    let body = &lp[..lp.len() - 1];
+    let mut pos = HEADER;
+    let mut count = 0usize;
+    while pos < body.len() {
+        let p = &body[pos..];
+        let (item, size) = decode_entry(p)?;
+        let bl = backlen_size(size);
+        let back = p
+            .get(size..size + bl)
+            .ok_or_else(|| bad(p, "listpack entry back-length runs past the end"))?;
+        if !backlen_matches(back, size) {
+            return Err(bad(&p[size..], "listpack entry back-length does not match its size"));
+        }
+        f(item)?;
+        count += 1;
+        pos += size + bl;
+    }
+    if declared != u16::MAX as usize && declared != count {
+        return Err(bad(lp, "listpack entry count does not match its header"));
+    }
+    Ok(count)
+}
+
+/// Collect every entry (for callers that need random access, e.g. streams).
+pub fn entries(lp: &[u8]) -> Result<Vec<Item<'_>>, TokenError> {
+    let mut v = Vec::new();
+    walk(lp, |it| {
+        v.push(it);
+        Ok(())
+    })?;
+    Ok(v)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Build a listpack from entries, as Redis would encode them.
+    pub fn build(items: &[Item<'_>]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for it in items {
+            let start = body.len();
+            match *it {
+                Item::Int(v) if (0..=127).contains(&v) => body.push(v as u8),
+                Item::Int(v) if (-4096..=4095).contains(&v) => {
+                    let u = (v as u16) & 0x1fff;
+                    body.push(0xc0 | (u >> 8) as u8);
+                    body.push(u as u8);
+                }
+                Item::Int(v) if i16::try_from(v).is_ok() => {
+                    body.push(0xf1);
+                    body.extend_from_slice(&(v as i16).to_le_bytes());
+                }
+                Item::Int(v) if (-(1 << 23)..(1 << 23)).contains(&v) => {
+                    body.push(0xf2);
+                    body.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
+                }
+                Item::Int(v) if i32::try_from(v).is_ok() => {
+                    body.push(0xf3);
+                    body.extend_from_slice(&(v as i32).to_le_bytes());
+                }
+                Item::Int(v) => {
+                    body.push(0xf4);
+                    body.extend_from_slice(&v.to_le_bytes());
+                }
+                Item::Bytes(s) if s.len() < 64 => {
+                    body.push(0x80 | s.len() as u8);
+                    body.extend_from_slice(s);
+                }
+                Item::Bytes(s) if s.len() < 4096 => {
+                    body.push(0xe0 | (s.len() >> 8) as u8);
+                    body.push(s.len() as u8);
+                    body.extend_from_slice(s);
+                }
+                Item::Bytes(s) => {
+                    body.push(0xf0);
+                    body.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                    body.extend_from_slice(s);
+                }
+            }
+            let l = body.len() - start;
+            let n = backlen_size(l);
+            for k in (0..n).rev() {
+                let group = ((l >> (7 * k)) & 0x7f) as u8;
+                body.push(if k == n - 1 { group } else { group | 0x80 });
+            }
+        }
+        let mut lp = Vec::new();
+        lp.extend_from_slice(&((body.len() + 7) as u32).to_le_bytes());
+        lp.extend_from_slice(&(items.len().min(65535) as u16).to_le_bytes());
+        lp.extend_from_slice(&body);
+        lp.push(0xff);
+        lp
+    }
+
+    #[test]
+    fn documented_example() {
+        // FORMAT.md §7.2: ["a", 1].
+        let lp = [0x0c, 0, 0, 0, 2, 0, 0x81, b'a', 2, 1, 1, 0xff];
+        assert_eq!(entries(&lp).unwrap(), vec![Item::Bytes(b"a"), Item::Int(1)]);
+        assert_eq!(build(&[Item::Bytes(b"a"), Item::Int(1)]), lp);
+    }
+
+    #[test]
+    fn every_int_width_and_long_strings() {
+        let long = vec![b'x'; 5000];
+        let mid = vec![b'y'; 300];
+        let items = [
+            Item::Int(-1),
+            Item::Int(300),
+            Item::Int(-5000),
+            Item::Int(100000),
+            Item::Int(1_700_000_000_000),
+            Item::Int(i64::MIN),
+            Item::Int(-4096),
+            Item::Bytes(&mid),
+            Item::Bytes(&long),
+            Item::Bytes(b""),
+        ];
+        let lp = build(&items);
+        assert_eq!(entries(&lp).unwrap(), items.to_vec());
+        // FORMAT.md §7.2 encodings.
+        assert_eq!(&build(&[Item::Int(-1)])[6..9], &[0xdf, 0xff, 0x02]);
+        assert_eq!(&build(&[Item::Int(100000)])[6..11], &[0xf2, 0xa0, 0x86, 0x01, 0x04]);
+    }
+
+    #[test]
+    fn damage_is_detected() {
+        let lp = build(&[Item::Bytes(b"abc"), Item::Int(7)]);
+        for i in 0..lp.len() {
+            let mut bad = lp.clone();
+            bad[i] ^= 0x40;
+            // Any single flip must either fail or still decode to something valid
+            // without panicking.
+            let _ = entries(&bad);
+        }
+        assert!(entries(&lp[..lp.len() - 1]).is_err());
+        let mut wrong_count = lp.clone();
+        wrong_count[4] = 3;
+        assert!(entries(&wrong_count).is_err());
+        let mut wrong_back = lp.clone();
+        wrong_back[10] = 9;
+        assert!(entries(&wrong_back).is_err());
+    }
+}

@@ -1,0 +1,299 @@
+//! Top-level records of an RDB body: one opcode record, or one key with the
+//! per-key opcodes (expire, idle, freq, KEY_META) that precede its type byte.
+
+use super::length::parse_plain_len;
+use super::module::skip_typed_values;
+use super::string::{parse_str, RdbStr};
+use super::value::{frame_value, Templates};
+use super::{fail, TResult};
+use crate::error::ErrorKind;
+use crate::format::{opcode, Dialect, Type};
+use nom::bytes::streaming::take;
+use nom::number::streaming::{le_i32, le_i64, le_u32, u8 as byte};
+
+/// The 9-byte header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub dialect: Dialect,
+    pub version: u32,
+}
+
+/// Parse `REDISnnnn` or `VALKEYnnn`. Digits must be digits (Redis' `atoi` would
+/// accept garbage; we are stricter and say so).
+pub fn parse_header(i: &[u8]) -> TResult<'_, Header> {
+    let (rest, magic) = take(9usize)(i)?;
+    let (dialect, digits) = if magic.starts_with(b"REDIS") {
+        (Dialect::Redis, &magic[5..])
+    } else if magic.starts_with(b"VALKEY") {
+        (Dialect::Valkey, &magic[6..])
+    } else {
+        return fail(i, ErrorKind::BadMagic);
+    };
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return fail(i, ErrorKind::BadMagic);
+    }
+    let version = digits.iter().fold(0u32, |v, d| v * 10 + u32::from(d - b'0'));
+    Ok((rest, Header { dialect, version }))
+}
+
+/// Per-key state set by the opcodes before a type byte.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyPrefix<'a> {
+    pub expire_at_ms: Option<i64>,
+    pub idle_s: Option<u64>,
+    pub freq: Option<u8>,
+    /// Redis Enterprise RAM_LRU (opcode 107).
+    pub ram_lru: Option<u64>,
+    /// Redis 8.6+ KEY_META body (after the opcode byte), kept raw.
+    pub key_meta: Option<&'a [u8]>,
+}
+
+/// One key: its prefix, type, name and the raw bytes of its value.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyFrame<'a> {
+    pub prefix: KeyPrefix<'a>,
+    pub ty: Type,
+    pub key: RdbStr<'a>,
+    /// Position of the value's first byte from the start of the record.
+    pub value_pos: usize,
+    pub value: &'a [u8],
+}
+
+/// One top-level record.
+#[derive(Debug, Clone)]
+pub enum Record<'a> {
+    Aux { key: RdbStr<'a>, value: RdbStr<'a> },
+    SelectDb(u64),
+    ResizeDb { keys: u64, expires: u64 },
+    SlotInfo { slot: u64, keys: u64, expires: u64 },
+    /// Valkey 9 atomic slot migration job.
+    SlotImport { name: RdbStr<'a>, ranges: Vec<(u64, u64)> },
+    ModuleAux { module_id: u64, when: u64, raw: &'a [u8] },
+    Function(RdbStr<'a>),
+    FunctionPreGa { name: RdbStr<'a>, engine: RdbStr<'a>, description: Option<RdbStr<'a>>, code: RdbStr<'a> },
+    HashTemplate { id: u64, fields: Vec<RdbStr<'a>> },
+    /// Redis Enterprise SLOT_NUM (opcode 121).
+    SlotNum(u64),
+    Key(KeyFrame<'a>),
+    Eof,
+}
+
+/// Where a failure was, for error messages: which part of a key record.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyContext<'a> {
+    NotAKey,
+    InPrefix,
+    InKeyName(Type),
+    InValue(Type, RdbStr<'a>),
+}
+
+/// Parse a KEY_META body (after the opcode): class count, then per class a
+/// 4-byte spec and module typed values. Returns its raw bytes.
+fn parse_key_meta(i: &[u8]) -> TResult<'_, &[u8]> {
+    let (mut rest, n) = parse_plain_len(i)?;
+    if n > 7 {
+        return fail(i, ErrorKind::BadLength("KEY_META with more than 7 classes"));
+    }
+    for _ in 0..n {
+        let (r, _spec) = le_u32(rest)?;
+        rest = skip_typed_values(r)?.0;
+    }
+    Ok((rest, &i[..i.len() - rest.len()]))
+}
+
+/// Parse the next record, in the given dialect.
+pub fn parse_record<'a>(i: &'a [u8], dialect: Dialect, templates: &Templates) -> TResult<'a, Record<'a>> {
+    let (rest, op) = byte(i)?;
+    match op {
+        opcode::EOF => Ok((rest, Record::Eof)),
+        opcode::SELECTDB => parse_plain_len(rest).map(|(r, db)| (r, Record::SelectDb(db))),
+        opcode::RESIZEDB => {
+            let (r, keys) = parse_plain_len(rest)?;
+            let (r, expires) = parse_plain_len(r)?;
+            Ok((r, Record::ResizeDb { keys, expires }))
+        }
+        opcode::AUX => {
+            let (r, key) = parse_str(rest)?;
+            let (r, value) = parse_str(r)?;
+            Ok((r, Record::Aux { key, value }))
+        }
+        opcode::MODULE_AUX => {
+            let (r, module_id) = parse_plain_len(rest)?;
+            let (r, when_op) = parse_plain_len(r)?;
+            if when_op != crate::format::module_opcode::UINT {
+                return fail(rest, ErrorKind::BadEncoding("bad when_opcode in MODULE_AUX"));
+            }
+            let (r, when) = parse_plain_len(r)?;
+            let start = r;
+            let (r, ()) = skip_typed_values(r)?;
+            Ok((r, Record::ModuleAux { module_id, when, raw: &start[..start.len() - r.len()] }))
+        }
+        opcode::FUNCTION2 => parse_str(rest).map(|(r, s)| (r, Record::Function(s))),
+        opcode::FUNCTION_PRE_GA => {
+            let (r, name) = parse_str(rest)?;
+            let (r, engine) = parse_str(r)?;
+            let (r, has_desc) = parse_plain_len(r)?;
+            let (r, description) = if has_desc != 0 {
+                let (r, d) = parse_str(r)?;
+                (r, Some(d))
+            } else {
+                (r, None)
+            };
+            let (r, code) = parse_str(r)?;
+            Ok((r, Record::FunctionPreGa { name, engine, description, code }))
+        }
+        opcode::SLOT_INFO => {
+            let (r, slot) = parse_plain_len(rest)?;
+            let (r, keys) = parse_plain_len(r)?;
+            let (r, expires) = parse_plain_len(r)?;
+            Ok((r, Record::SlotInfo { slot, keys, expires }))
+        }
+        opcode::KEY_META_OR_SLOT_IMPORT if dialect == Dialect::Valkey => {
+            let (r, name) = parse_str(rest)?;
+            let (mut r, n) = parse_plain_len(r)?;
+            let mut ranges = Vec::new();
+            for _ in 0..n {
+                let (r2, start) = parse_plain_len(r)?;
+                let (r2, end) = parse_plain_len(r2)?;
+                ranges.push((start, end));
+                r = r2;
+            }
+            Ok((r, Record::SlotImport { name, ranges }))
+        }
+        opcode::HASH_TEMPLATE if dialect == Dialect::Redis => {
+            let (r, id) = parse_plain_len(rest)?;
+            let (mut r, n) = parse_plain_len(r)?;
+            let mut fields = Vec::new();
+            for _ in 0..n {
+                let (r2, f) = parse_str(r)?;
+                fields.push(f);
+                r = r2;
+            }
+            Ok((r, Record::HashTemplate { id, fields }))
+        }
+        opcode::RE_SLOT_NUM if dialect == Dialect::Redis => {
+            parse_plain_len(rest).map(|(r, v)| (r, Record::SlotNum(v)))
+        }
+        _ => parse_key(i, dialect, templates).map(|(r, k)| (r, Record::Key(k))),
+    }
+}
+
+/// Parse a key record: prefix opcodes, type, key, value.
+fn parse_key<'a>(i: &'a [u8], dialect: Dialect, templates: &Templates) -> TResult<'a, KeyFrame<'a>> {
+    let mut prefix = KeyPrefix::default();
+    let mut rest = i;
+    let ty = loop {
+        let at = rest;
+        let (r, b) = byte(rest)?;
+        rest = match b {
+            opcode::EXPIRETIME_MS => {
+                let (r, ms) = le_i64(r)?;
+                prefix.expire_at_ms = Some(ms);
+                r
+            }
+            opcode::EXPIRETIME => {
+                let (r, s) = le_i32(r)?;
+                prefix.expire_at_ms = Some(i64::from(s) * 1000);
+                r
+            }
+            opcode::IDLE => {
+                let (r, v) = parse_plain_len(r)?;
+                prefix.idle_s = Some(v);
+                r
+            }
+            opcode::FREQ => {
+                let (r, v) = byte(r)?;
+                prefix.freq = Some(v);
+                r
+            }
+            opcode::RE_RAM_LRU if dialect == Dialect::Redis => {
+                let (r, v) = parse_plain_len(r)?;
+                prefix.ram_lru = Some(v);
+                r
+            }
+            opcode::KEY_META_OR_SLOT_IMPORT if dialect == Dialect::Redis => {
+                let (r, meta) = parse_key_meta(r)?;
+                prefix.key_meta = Some(meta);
+                r
+            }
+            b => match Type::from_byte(b, dialect) {
+                Some(ty) => break ty,
+                None => return fail(at, ErrorKind::BadEncoding("invalid object type or opcode")),
+            },
+        };
+    };
+    let (r, key) = parse_str(rest)?;
+    let value_pos = i.len() - r.len();
+    let (r, ()) = frame_value(r, ty, templates)?;
+    let value = &i[value_pos..i.len() - r.len()];
+    Ok((r, KeyFrame { prefix, ty, key, value_pos, value }))
+}
+
+/// After a failure inside a key record, find out how far it got (for the error
+/// message). Only called on the error path.
+pub fn key_context<'a>(i: &'a [u8], dialect: Dialect) -> KeyContext<'a> {
+    let Ok((_, op)) = byte::<_, super::TokenError>(i) else { return KeyContext::NotAKey };
+    let is_prefix = matches!(op, opcode::EXPIRETIME_MS | opcode::EXPIRETIME | opcode::IDLE | opcode::FREQ)
+        || (dialect == Dialect::Redis && matches!(op, opcode::KEY_META_OR_SLOT_IMPORT | opcode::RE_RAM_LRU));
+    if !is_prefix && Type::from_byte(op, dialect).is_none() {
+        return KeyContext::NotAKey;
+    }
+    let mut rest = i;
+    loop {
+        let Ok((r, b)) = byte::<_, super::TokenError>(rest) else { return KeyContext::InPrefix };
+        let skipped: Result<&[u8], ()> = match b {
+            opcode::EXPIRETIME_MS => take::<_, _, super::TokenError>(8usize)(r).map(|x| x.0).map_err(|_| ()),
+            opcode::EXPIRETIME => take::<_, _, super::TokenError>(4usize)(r).map(|x| x.0).map_err(|_| ()),
+            opcode::FREQ => take::<_, _, super::TokenError>(1usize)(r).map(|x| x.0).map_err(|_| ()),
+            opcode::IDLE => parse_plain_len(r).map(|x| x.0).map_err(|_| ()),
+            opcode::RE_RAM_LRU if dialect == Dialect::Redis => parse_plain_len(r).map(|x| x.0).map_err(|_| ()),
+            opcode::KEY_META_OR_SLOT_IMPORT if dialect == Dialect::Redis => {
+                parse_key_meta(r).map(|x| x.0).map_err(|_| ())
+            }
+            b => {
+                let Some(ty) = Type::from_byte(b, dialect) else { return KeyContext::InPrefix };
+                return match parse_str(r) {
+                    Ok((_, key)) => KeyContext::InValue(ty, key),
+                    Err(_) => KeyContext::InKeyName(ty),
+                };
+            }
+        };
+        match skipped {
+            Ok(r) => rest = r,
+            Err(()) => return KeyContext::InPrefix,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_forms() {
+        let h = parse_header(b"REDIS0011").unwrap().1;
+        assert_eq!((h.dialect, h.version), (Dialect::Redis, 11));
+        let h = parse_header(b"VALKEY080").unwrap().1;
+        assert_eq!((h.dialect, h.version), (Dialect::Valkey, 80));
+        assert!(parse_header(b"REDIS00x1").is_err());
+        assert!(parse_header(b"RUBIS0011").is_err());
+        assert!(matches!(parse_header(b"REDIS"), Err(nom::Err::Incomplete(_))));
+    }
+
+    #[test]
+    fn key_meta_example() {
+        // FORMAT-NEWER §3.1 constructed example.
+        let b = [0xf3, 0x01, 0x09, 0xf5, 0xc4, 0x28, 0x02, 0x2a, 0x00, 0x00, 0x01, b'k', 0x01, b'v'];
+        let (rest, rec) = parse_record(&b, Dialect::Redis, &Templates::default()).unwrap();
+        assert!(rest.is_empty());
+        let Record::Key(k) = rec else { panic!("not a key") };
+        assert_eq!(k.ty, Type::String);
+        assert_eq!(k.key, RdbStr::Raw(b"k"));
+        assert_eq!(k.prefix.key_meta, Some(&b[1..9]));
+        // The same byte in a Valkey file is SLOT_IMPORT.
+        assert!(!matches!(
+            parse_record(&b, Dialect::Valkey, &Templates::default()),
+            Ok((_, Record::Key(_)))
+        ));
+    }
+}

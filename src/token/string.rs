@@ -1,0 +1,160 @@
+//! The RDB string encoding (`rdbGenericLoadStringObject`): raw bytes, INT8/16/32
+//! integers, and LZF-compressed blobs.
+
+use super::length::{parse_len, Len};
+use super::{fail, TResult, TokenError};
+use crate::error::ErrorKind;
+use nom::bytes::streaming::take;
+use nom::number::streaming::{le_i16, le_i32, le_i8};
+use std::borrow::Cow;
+
+/// A string as it is stored, not yet decompressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RdbStr<'a> {
+    Raw(&'a [u8]),
+    Int(i64),
+    Lzf { compressed: &'a [u8], len: usize },
+}
+
+/// LZF expands at most ~88x (a 3-byte back-reference yields 264 bytes); a declared
+/// length beyond that cannot be honest, so we refuse before allocating.
+const LZF_MAX_RATIO: usize = 90;
+
+impl<'a> RdbStr<'a> {
+    /// The string's bytes: borrowed when raw, allocated when decoded.
+    pub fn bytes(&self) -> Result<Cow<'a, [u8]>, TokenError> {
+        match *self {
+            RdbStr::Raw(b) => Ok(Cow::Borrowed(b)),
+            RdbStr::Int(v) => Ok(Cow::Owned(itoa::Buffer::new().format(v).as_bytes().to_vec())),
+            RdbStr::Lzf { compressed, len } => lzf_decompress(compressed, len).map(Cow::Owned),
+        }
+    }
+
+    /// Stored size of the payload (compressed size for LZF).
+    pub fn stored_len(&self) -> usize {
+        match *self {
+            RdbStr::Raw(b) => b.len(),
+            RdbStr::Int(_) => 0,
+            RdbStr::Lzf { compressed, .. } => compressed.len(),
+        }
+    }
+
+    /// Length of the decoded string.
+    pub fn decoded_len(&self) -> usize {
+        match *self {
+            RdbStr::Raw(b) => b.len(),
+            RdbStr::Int(v) => itoa::Buffer::new().format(v).len(),
+            RdbStr::Lzf { len, .. } => len,
+        }
+    }
+}
+
+/// Decompress an LZF blob whose decoded length is declared as `len`.
+pub fn lzf_decompress(compressed: &[u8], len: usize) -> Result<Vec<u8>, TokenError> {
+    let bad = |what| TokenError { kind: ErrorKind::Integrity(what), remaining: 0 };
+    if len == 0 {
+        return Err(bad("LZF string with decoded length 0"));
+    }
+    if len / LZF_MAX_RATIO > compressed.len() {
+        return Err(bad("LZF decoded length impossible for its compressed size"));
+    }
+    match lzf::decompress(compressed, len) {
+        Ok(v) if v.len() == len => Ok(v),
+        _ => Err(bad("invalid LZF compressed string")),
+    }
+}
+
+/// Parse one stored string.
+pub fn parse_str(i: &[u8]) -> TResult<'_, RdbStr<'_>> {
+    let (rest, len) = parse_len(i)?;
+    match len {
+        Len::Plain(n) => {
+            let Ok(n) = usize::try_from(n) else {
+                return fail(i, ErrorKind::BadLength("string length does not fit in memory"));
+            };
+            let (rest, b) = take(n)(rest)?;
+            Ok((rest, RdbStr::Raw(b)))
+        }
+        Len::Encoded(0) => le_i8(rest).map(|(r, v)| (r, RdbStr::Int(v.into()))),
+        Len::Encoded(1) => le_i16(rest).map(|(r, v)| (r, RdbStr::Int(v.into()))),
+        Len::Encoded(2) => le_i32(rest).map(|(r, v)| (r, RdbStr::Int(v.into()))),
+        Len::Encoded(3) => {
+            let (rest, clen) = super::length::parse_usize_len(rest)?;
+            let (rest, ulen) = super::length::parse_usize_len(rest)?;
+            let (rest, compressed) = take(clen)(rest)?;
+            Ok((rest, RdbStr::Lzf { compressed, len: ulen }))
+        }
+        Len::Encoded(_) => fail(i, ErrorKind::BadEncoding("unknown string encoding")),
+    }
+}
+
+/// Skip one stored string, returning nothing (framing).
+pub fn skip_str(i: &[u8]) -> TResult<'_, ()> {
+    parse_str(i).map(|(r, _)| (r, ()))
+}
+
+/// A double in the old string form (ZSET v1 scores): `u8 n` then n ASCII bytes;
+/// 253 = NaN, 254 = +inf, 255 = -inf.
+pub fn parse_string_double(i: &[u8]) -> TResult<'_, f64> {
+    let (rest, n) = nom::number::streaming::u8(i)?;
+    match n {
+        253 => Ok((rest, f64::NAN)),
+        254 => Ok((rest, f64::INFINITY)),
+        255 => Ok((rest, f64::NEG_INFINITY)),
+        n => {
+            let (rest, text) = take(n)(rest)?;
+            match parse_double_text(text) {
+                Some(v) => Ok((rest, v)),
+                None => fail(i, ErrorKind::BadEncoding("invalid double")),
+            }
+        }
+    }
+}
+
+/// Parse the text of a double as Redis writes it (`%.17g`, `inf`, `-inf`, integers).
+pub fn parse_double_text(text: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(text).ok()?;
+    match s {
+        "inf" | "+inf" | "infinity" => Some(f64::INFINITY),
+        "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
+        "nan" | "-nan" => Some(f64::NAN),
+        _ => s.parse().ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoded(b: &[u8]) -> Vec<u8> {
+        let (rest, s) = parse_str(b).unwrap();
+        assert!(rest.is_empty());
+        s.bytes().unwrap().into_owned()
+    }
+
+    #[test]
+    fn integer_forms() {
+        // FORMAT.md §4.2 examples.
+        assert_eq!(decoded(&[0xc0, 0x7b]), b"123");
+        assert_eq!(decoded(&[0xc1, 0xe8, 0x03]), b"1000");
+        assert_eq!(decoded(&[0xc2, 0xa0, 0x86, 0x01, 0x00]), b"100000");
+        assert_eq!(decoded(&[0xc0, 0xff]), b"-1");
+        assert_eq!(decoded(&[0x03, b'0', b'0', b'7']), b"007");
+        assert_eq!(decoded(&[0x00]), b"");
+    }
+
+    #[test]
+    fn lzf() {
+        // FORMAT.md §4.3: 24 x "a".
+        assert_eq!(decoded(&[0xc3, 0x05, 0x18, 0x00, 0x61, 0xe0, 0x0e, 0x00]), vec![b'a'; 24]);
+        // Declared length too large for the data.
+        let (_, s) = parse_str(&[0xc3, 0x05, 0x80, 0x10, 0, 0, 0, 0x00, 0x61, 0xe0, 0x0e, 0x00]).unwrap();
+        assert!(s.bytes().is_err());
+    }
+
+    #[test]
+    fn truncated_is_incomplete() {
+        assert!(matches!(parse_str(&[0x05, b'a']), Err(nom::Err::Incomplete(_))));
+        assert!(matches!(parse_str(&[0xc4]), Err(nom::Err::Failure(_))));
+    }
+}
