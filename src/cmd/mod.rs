@@ -1,1 +1,5 @@
 //! Commands: each a function over writers, so tests can call them directly.
+
+pub mod check;
+pub mod dump;
+pub mod filter;

@@ -1,3 +1,5 @@
 //! Writers for what commands produce: JSON (binary-safe) and text.
 
 pub mod json;
+pub mod record;
+pub mod report;

@@ -217,7 +217,10 @@ fn parse_key<'a>(i: &'a [u8], dialect: Dialect, templates: &Templates) -> TResul
                 r
             }
             b => match Type::from_byte(b, dialect) {
-                Some(ty) => break ty,
+                Some(ty) => {
+                    rest = r;
+                    break ty;
+                }
                 None => return fail(at, ErrorKind::BadEncoding("invalid object type or opcode")),
             },
         };
