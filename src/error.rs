@@ -141,7 +141,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind) -> Self {
-        Error { kind, file: None, offset: None, doing: None, key: None, detail: None }
+        Error {
+            kind,
+            file: None,
+            offset: None,
+            doing: None,
+            key: None,
+            detail: None,
+        }
     }
     pub fn at(mut self, offset: u64) -> Self {
         self.offset.get_or_insert(offset);

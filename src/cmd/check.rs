@@ -40,6 +40,8 @@ pub struct CheckReport {
     pub keys_with_meta: u64,
     pub checksum: Option<Checksum>,
     pub trailing_bytes: u64,
+    /// Findings that do not make the file unloadable.
+    pub warnings: Vec<String>,
     pub error: Option<Error>,
 }
 
@@ -57,9 +59,9 @@ impl CheckReport {
         match &self.error {
             None => Verdict::Valid,
             Some(e) => match e.kind {
-                ErrorKind::UnsupportedVersion(_) | ErrorKind::Unsupported(_) | ErrorKind::RecordTooLarge => {
-                    Verdict::Unsupported
-                }
+                ErrorKind::UnsupportedVersion(_)
+                | ErrorKind::Unsupported(_)
+                | ErrorKind::RecordTooLarge => Verdict::Unsupported,
                 ErrorKind::Io(_) | ErrorKind::Usage(_) => Verdict::Failed,
                 _ => Verdict::Damaged,
             },
@@ -96,9 +98,15 @@ impl Sink for ValueChecker {
     fn piece(&mut self, piece: Piece<'_>) -> Result<()> {
         self.items += 1;
         match piece {
-            Piece::Elem(it) if self.kind == KeyType::Set => self.unique(&it, "duplicate set member"),
+            Piece::Elem(it) if self.kind == KeyType::Set => {
+                self.unique(&it, "duplicate set member")
+            }
             Piece::Member { member, .. } => self.unique(&member, "duplicate sorted set member"),
-            Piece::Field { field, expire_at_ms, .. } => {
+            Piece::Field {
+                field,
+                expire_at_ms,
+                ..
+            } => {
                 self.field_ttls += u64::from(expire_at_ms.is_some());
                 self.unique(&field, "duplicate hash field")
             }
@@ -112,13 +120,21 @@ impl Sink for ValueChecker {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Check one file.
 pub fn check_file(path: &Path, opts: ReaderOptions, now: Option<i64>) -> CheckReport {
-    let mut report = CheckReport { file: path.to_path_buf(), ..Default::default() };
-    report.size = std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.len());
+    let mut report = CheckReport {
+        file: path.to_path_buf(),
+        ..Default::default()
+    };
+    report.size = std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
     let mut input = match Input::open(path) {
         Ok(i) => i,
         Err(e) => {
@@ -145,32 +161,61 @@ pub fn check_file(path: &Path, opts: ReaderOptions, now: Option<i64>) -> CheckRe
 }
 
 fn walk(reader: &mut RdbReader<'_>, report: &mut CheckReport, now: i64) -> Result<()> {
+    let mut version_conflict: Option<String> = None;
     while let Some(event) = reader.next()? {
         match event {
             Event::Header { dialect, version } => {
                 report.dialect = Some(dialect);
                 report.version = Some(version);
             }
-            Event::Aux { key, value } => report.aux.push((key.into_owned(), value.into_owned())),
+            Event::Aux { key, value } => {
+                let written = crate::format::rdb_version_written_by(&key, &value);
+                if let (Some(expected), Some(header)) = (written, report.version) {
+                    if expected != header {
+                        version_conflict = Some(format!(
+                            "header says RDB {header}, but aux {}={} writes RDB {expected}",
+                            String::from_utf8_lossy(&key),
+                            String::from_utf8_lossy(&value)
+                        ));
+                    }
+                }
+                report.aux.push((key.into_owned(), value.into_owned()));
+            }
             Event::Function { .. } => report.functions += 1,
             Event::ModuleAux { module, .. } => report.module_aux.push(module),
             Event::Key(key) => {
                 let kind = key.value.key_type();
-                let mut checker = ValueChecker { kind, seen: HashSet::new(), items: 0, field_ttls: 0, module: None };
+                let mut checker = ValueChecker {
+                    kind,
+                    seen: HashSet::new(),
+                    items: 0,
+                    field_ttls: 0,
+                    module: None,
+                };
                 let located = |e: Error| {
                     let label = key.value.ty.label();
-                    e.at(key.value.offset).doing(Phase::ReadingValue(label)).key(&key.key)
+                    e.at(key.value.offset)
+                        .doing(Phase::ReadingValue(label))
+                        .key(&key.key)
                 };
                 key.value.decode(&mut checker).map_err(located)?;
                 // Redis skips empty collections on load, but redis-check-rdb fails
                 // on them; so do we (FORMAT.md §11.3).
-                if checker.items == 0 && matches!(kind, KeyType::List | KeyType::Set | KeyType::Zset | KeyType::Hash) {
+                if checker.items == 0
+                    && matches!(
+                        kind,
+                        KeyType::List | KeyType::Set | KeyType::Zset | KeyType::Hash
+                    )
+                {
                     return Err(located(Error::new(ErrorKind::Integrity("empty key"))));
                 }
                 report.keys += 1;
                 *report.keys_per_db.entry(key.db).or_default() += 1;
                 *report.keys_per_type.entry(kind).or_default() += 1;
-                *report.keys_per_encoding.entry(key.value.ty.label()).or_default() += 1;
+                *report
+                    .keys_per_encoding
+                    .entry(key.value.ty.label())
+                    .or_default() += 1;
                 if let Some(t) = key.expire_at_ms {
                     report.expires += 1;
                     if t < now {
@@ -183,7 +228,22 @@ fn walk(reader: &mut RdbReader<'_>, report: &mut CheckReport, now: i64) -> Resul
                     *report.modules.entry(m).or_default() += 1;
                 }
             }
-            Event::End { checksum } => report.checksum = Some(checksum),
+            Event::End { checksum } => {
+                report.checksum = Some(checksum);
+                if let Some(conflict) = version_conflict.take() {
+                    // A version digit that contradicts the writer's own version is
+                    // damage unless the CRC proves the writer put it there.
+                    if matches!(checksum, Checksum::Ok(_)) {
+                        report.warnings.push(conflict);
+                    } else {
+                        let e = Error::new(ErrorKind::Integrity("header version contradicts the writer's version"))
+                            .at(5)
+                            .doing(Phase::ReadingHeader)
+                            .detail(conflict);
+                        return Err(e);
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -194,5 +254,8 @@ fn walk(reader: &mut RdbReader<'_>, report: &mut CheckReport, now: i64) -> Resul
 /// in the order of `cfg.files`.
 pub fn check(cfg: &CheckConfig) -> Vec<CheckReport> {
     use rayon::prelude::*;
-    cfg.files.par_iter().map(|f| check_file(f, cfg.reader, cfg.now_ms)).collect()
+    cfg.files
+        .par_iter()
+        .map(|f| check_file(f, cfg.reader, cfg.now_ms))
+        .collect()
 }

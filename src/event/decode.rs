@@ -30,16 +30,36 @@ pub enum Piece<'b> {
     /// A list element or set member.
     Elem(Item<'b>),
     /// A sorted-set member and its score.
-    Member { member: Item<'b>, score: f64 },
+    Member {
+        member: Item<'b>,
+        score: f64,
+    },
     /// A hash field, its value and its TTL if it has one.
-    Field { field: Item<'b>, value: Item<'b>, expire_at_ms: Option<i64> },
+    Field {
+        field: Item<'b>,
+        value: Item<'b>,
+        expire_at_ms: Option<i64>,
+    },
     /// Start of an array: element count and the insert cursor if one is stored.
-    ArrayHeader { count: u64, cursor: Option<u64> },
-    ArrayElem { index: u64, value: ArrayValue<'b> },
+    ArrayHeader {
+        count: u64,
+        cursor: Option<u64>,
+    },
+    ArrayElem {
+        index: u64,
+        value: ArrayValue<'b>,
+    },
     /// A module value kept raw: typed values up to and including their EOF opcode.
-    Module { name: &'b str, encver: u64, raw: &'b [u8] },
+    Module {
+        name: &'b str,
+        encver: u64,
+        raw: &'b [u8],
+    },
     /// A live stream entry.
-    StreamEntry { id: StreamId, fields: &'b [(Item<'b>, Item<'b>)] },
+    StreamEntry {
+        id: StreamId,
+        fields: &'b [(Item<'b>, Item<'b>)],
+    },
     /// Everything else a stream holds (after its entries).
     StreamMeta(&'b StreamMeta),
 }
@@ -65,7 +85,12 @@ pub(crate) struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     pub(crate) fn new(raw: &'a [u8], base: u64, what: &'static str) -> Self {
-        Cursor { raw, rest: raw, base, what }
+        Cursor {
+            raw,
+            rest: raw,
+            base,
+            what,
+        }
     }
 
     /// Absolute offset of a position inside `raw` (or of the value start when the
@@ -81,7 +106,9 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn err(&self, kind: ErrorKind, at: &[u8]) -> Error {
-        Error::new(kind).at(self.offset_of(at)).doing(Phase::ReadingValue(self.what))
+        Error::new(kind)
+            .at(self.offset_of(at))
+            .doing(Phase::ReadingValue(self.what))
     }
 
     /// Error from walking a blob: locate it inside the blob when the blob is a
@@ -90,8 +117,14 @@ impl<'a> Cursor<'a> {
         let end = &blob[blob.len()..];
         let off = self.offset_of(end);
         let start = self.offset_of(blob);
-        let at = if off > start || blob.is_empty() { off.saturating_sub(e.remaining as u64) } else { start };
-        Error::new(e.kind).at(at).doing(Phase::ReadingValue(self.what))
+        let at = if off > start || blob.is_empty() {
+            off.saturating_sub(e.remaining as u64)
+        } else {
+            start
+        };
+        Error::new(e.kind)
+            .at(at)
+            .doing(Phase::ReadingValue(self.what))
     }
 
     fn run<T>(&mut self, parse: impl FnOnce(&'a [u8]) -> TResult<'a, T>) -> Result<T> {
@@ -100,7 +133,9 @@ impl<'a> Cursor<'a> {
                 self.rest = rest;
                 Ok(v)
             }
-            Err(nom::Err::Incomplete(_)) => Err(self.err(ErrorKind::Truncated, &self.raw[self.raw.len()..])),
+            Err(nom::Err::Incomplete(_)) => {
+                Err(self.err(ErrorKind::Truncated, &self.raw[self.raw.len()..]))
+            }
             Err(nom::Err::Error(e)) | Err(nom::Err::Failure(e)) => {
                 let at = &self.raw[self.raw.len() - e.remaining.min(self.raw.len())..];
                 Err(self.err(e.kind, at))
@@ -147,7 +182,10 @@ impl<'a> Cursor<'a> {
         if self.rest.is_empty() {
             Ok(())
         } else {
-            Err(self.err(ErrorKind::Integrity("value has bytes after its end"), self.rest))
+            Err(self.err(
+                ErrorKind::Integrity("value has bytes after its end"),
+                self.rest,
+            ))
         }
     }
 }
@@ -166,14 +204,20 @@ fn pairs<'b>(
         Some(a) => each(a, it),
     })?;
     if first.is_some() {
-        return Err(TokenError { kind: ErrorKind::Integrity("odd number of entries in a pair list"), remaining: 0 });
+        return Err(TokenError {
+            kind: ErrorKind::Integrity("odd number of entries in a pair list"),
+            remaining: 0,
+        });
     }
     Ok(n)
 }
 
 /// The score of a zset entry stored in a ziplist or listpack.
 fn score_of(it: Item<'_>) -> Result<f64, TokenError> {
-    let bad = TokenError { kind: ErrorKind::Integrity("invalid sorted set score"), remaining: 0 };
+    let bad = TokenError {
+        kind: ErrorKind::Integrity("invalid sorted set score"),
+        remaining: 0,
+    };
     match it {
         Item::Int(v) => Ok(v as f64),
         Item::Bytes(b) => crate::token::string::parse_double_text(b).ok_or(bad),
@@ -187,7 +231,10 @@ struct Forward<'s, 'k> {
     slot: &'k mut Option<Error>,
 }
 
-const SINK_FAILED: TokenError = TokenError { kind: ErrorKind::Io(std::io::ErrorKind::Other), remaining: 0 };
+const SINK_FAILED: TokenError = TokenError {
+    kind: ErrorKind::Io(std::io::ErrorKind::Other),
+    remaining: 0,
+};
 
 impl Forward<'_, '_> {
     fn send(&mut self, p: Piece<'_>) -> Result<(), TokenError> {
@@ -206,7 +253,10 @@ fn with_blob<'b>(
     walk: impl FnOnce(&'b [u8], &mut Forward<'_, '_>) -> Result<usize, TokenError>,
 ) -> Result<usize> {
     let mut slot = None;
-    let mut fwd = Forward { sink, slot: &mut slot };
+    let mut fwd = Forward {
+        sink,
+        slot: &mut slot,
+    };
     match walk(blob, &mut fwd) {
         Ok(n) => Ok(n),
         Err(e) => match slot {
@@ -217,38 +267,68 @@ fn with_blob<'b>(
 }
 
 fn listpack_elems(cur: &Cursor<'_>, blob: &[u8], sink: &mut dyn Sink) -> Result<usize> {
-    with_blob(cur, blob, sink, |b, f| listpack::walk(b, |it| f.send(Piece::Elem(it))))
+    with_blob(cur, blob, sink, |b, f| {
+        listpack::walk(b, |it| f.send(Piece::Elem(it)))
+    })
 }
 
 fn ziplist_elems(cur: &Cursor<'_>, blob: &[u8], sink: &mut dyn Sink) -> Result<usize> {
-    with_blob(cur, blob, sink, |b, f| ziplist::walk(b, |it| f.send(Piece::Elem(it))))
+    with_blob(cur, blob, sink, |b, f| {
+        ziplist::walk(b, |it| f.send(Piece::Elem(it)))
+    })
 }
 
-type Walker<'b> = fn(&'b [u8], &mut dyn FnMut(Item<'b>) -> Result<(), TokenError>) -> Result<usize, TokenError>;
+type Walker<'b> =
+    fn(&'b [u8], &mut dyn FnMut(Item<'b>) -> Result<(), TokenError>) -> Result<usize, TokenError>;
 
-fn walk_lp<'b>(b: &'b [u8], f: &mut dyn FnMut(Item<'b>) -> Result<(), TokenError>) -> Result<usize, TokenError> {
+fn walk_lp<'b>(
+    b: &'b [u8],
+    f: &mut dyn FnMut(Item<'b>) -> Result<(), TokenError>,
+) -> Result<usize, TokenError> {
     listpack::walk(b, f)
 }
 
-fn walk_zl<'b>(b: &'b [u8], f: &mut dyn FnMut(Item<'b>) -> Result<(), TokenError>) -> Result<usize, TokenError> {
+fn walk_zl<'b>(
+    b: &'b [u8],
+    f: &mut dyn FnMut(Item<'b>) -> Result<(), TokenError>,
+) -> Result<usize, TokenError> {
     ziplist::walk(b, f)
 }
 
-fn hash_pairs<'b>(cur: &Cursor<'_>, blob: &'b [u8], walker: Walker<'b>, sink: &mut dyn Sink) -> Result<usize> {
+fn hash_pairs<'b>(
+    cur: &Cursor<'_>,
+    blob: &'b [u8],
+    walker: Walker<'b>,
+    sink: &mut dyn Sink,
+) -> Result<usize> {
     with_blob(cur, blob, sink, |b, f| {
         pairs(
             |each| walker(b, each),
-            |field, value| f.send(Piece::Field { field, value, expire_at_ms: None }),
+            |field, value| {
+                f.send(Piece::Field {
+                    field,
+                    value,
+                    expire_at_ms: None,
+                })
+            },
         )
     })
 }
 
-fn zset_pairs<'b>(cur: &Cursor<'_>, blob: &'b [u8], walker: Walker<'b>, sink: &mut dyn Sink) -> Result<usize> {
+fn zset_pairs<'b>(
+    cur: &Cursor<'_>,
+    blob: &'b [u8],
+    walker: Walker<'b>,
+    sink: &mut dyn Sink,
+) -> Result<usize> {
     with_blob(cur, blob, sink, |b, f| {
-        pairs(|each| walker(b, each), |member, score| {
-            let score = score_of(score)?;
-            f.send(Piece::Member { member, score })
-        })
+        pairs(
+            |each| walker(b, each),
+            |member, score| {
+                let score = score_of(score)?;
+                f.send(Piece::Member { member, score })
+            },
+        )
     })
 }
 
@@ -264,15 +344,27 @@ fn hash_triples(cur: &Cursor<'_>, blob: &[u8], sink: &mut dyn Sink) -> Result<us
                     held = [None, None];
                     let ttl = match it {
                         Item::Int(v) if (0..=MAX_HFE_MS).contains(&v) => v,
-                        _ => return Err(TokenError { kind: ErrorKind::Integrity("invalid hash field TTL"), remaining: 0 }),
+                        _ => {
+                            return Err(TokenError {
+                                kind: ErrorKind::Integrity("invalid hash field TTL"),
+                                remaining: 0,
+                            })
+                        }
                     };
-                    f.send(Piece::Field { field, value, expire_at_ms: (ttl != 0).then_some(ttl) })?;
+                    f.send(Piece::Field {
+                        field,
+                        value,
+                        expire_at_ms: (ttl != 0).then_some(ttl),
+                    })?;
                 }
             }
             Ok(())
         })?;
         if held[0].is_some() {
-            return Err(TokenError { kind: ErrorKind::Integrity("hash listpack-ex entry count not a multiple of 3"), remaining: 0 });
+            return Err(TokenError {
+                kind: ErrorKind::Integrity("hash listpack-ex entry count not a multiple of 3"),
+                remaining: 0,
+            });
         }
         Ok(n)
     })
@@ -302,11 +394,18 @@ pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()>
             for _ in 0..n {
                 let at = cur.rest();
                 let member = cur.str()?;
-                let score = if value.ty == Zset { cur.string_double()? } else { cur.f64_le()? };
+                let score = if value.ty == Zset {
+                    cur.string_double()?
+                } else {
+                    cur.f64_le()?
+                };
                 if score.is_nan() {
                     return Err(cur.err(ErrorKind::Integrity("sorted set score is NaN"), at));
                 }
-                sink.piece(Piece::Member { member: Item::Bytes(&member), score })?;
+                sink.piece(Piece::Member {
+                    member: Item::Bytes(&member),
+                    score,
+                })?;
             }
         }
         Hash => {
@@ -314,11 +413,19 @@ pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()>
             for _ in 0..n {
                 let field = cur.str()?;
                 let v = cur.str()?;
-                sink.piece(Piece::Field { field: Item::Bytes(&field), value: Item::Bytes(&v), expire_at_ms: None })?;
+                sink.piece(Piece::Field {
+                    field: Item::Bytes(&field),
+                    value: Item::Bytes(&v),
+                    expire_at_ms: None,
+                })?;
             }
         }
         HashMetadataPreGa | HashMetadata => {
-            let min = if value.ty == HashMetadata { Some(cur.i64_le()?) } else { None };
+            let min = if value.ty == HashMetadata {
+                Some(cur.i64_le()?)
+            } else {
+                None
+            };
             let n = cur.len()?;
             for _ in 0..n {
                 let at = cur.rest();
@@ -331,9 +438,15 @@ pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()>
                     (t, None) => Some(t as i64),
                 };
                 if expire.is_some_and(|e| !(0..=MAX_HFE_MS).contains(&e)) {
-                    return Err(cur.err(ErrorKind::Integrity("invalid hash field expireAt time"), at));
+                    return Err(
+                        cur.err(ErrorKind::Integrity("invalid hash field expireAt time"), at)
+                    );
                 }
-                sink.piece(Piece::Field { field: Item::Bytes(&field), value: Item::Bytes(&v), expire_at_ms: expire })?;
+                sink.piece(Piece::Field {
+                    field: Item::Bytes(&field),
+                    value: Item::Bytes(&v),
+                    expire_at_ms: expire,
+                })?;
             }
         }
         Hash2 => {
@@ -347,7 +460,11 @@ pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()>
                     return Err(cur.err(ErrorKind::Integrity("hash field expiry below -1"), at));
                 }
                 let expire_at_ms = (exp != -1).then_some(exp);
-                sink.piece(Piece::Field { field: Item::Bytes(&field), value: Item::Bytes(&v), expire_at_ms })?;
+                sink.piece(Piece::Field {
+                    field: Item::Bytes(&field),
+                    value: Item::Bytes(&v),
+                    expire_at_ms,
+                })?;
             }
         }
         HashListpackEx | HashListpackExPreGa => {
@@ -361,7 +478,11 @@ pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()>
             let blob = cur.str()?;
             with_blob(&cur, &blob, sink, |b, f| {
                 zipmap::walk(b, |field, value| {
-                    f.send(Piece::Field { field: Item::Bytes(field), value: Item::Bytes(value), expire_at_ms: None })
+                    f.send(Piece::Field {
+                        field: Item::Bytes(field),
+                        value: Item::Bytes(value),
+                        expire_at_ms: None,
+                    })
                 })
             })?;
         }
@@ -371,7 +492,9 @@ pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()>
         }
         SetIntset => {
             let blob = cur.str()?;
-            with_blob(&cur, &blob, sink, |b, f| intset::walk(b, |v| f.send(Piece::Elem(Item::Int(v)))))?;
+            with_blob(&cur, &blob, sink, |b, f| {
+                intset::walk(b, |v| f.send(Piece::Elem(Item::Int(v))))
+            })?;
         }
         ZsetZiplist => {
             let blob = cur.str()?;
@@ -414,21 +537,33 @@ pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()>
                     format::QUICKLIST_NODE_PACKED => {
                         listpack_elems(&cur, &blob, sink)?;
                     }
-                    _ => return Err(cur.err(ErrorKind::Integrity("invalid quicklist node container"), at)),
+                    _ => {
+                        return Err(
+                            cur.err(ErrorKind::Integrity("invalid quicklist node container"), at)
+                        )
+                    }
                 }
             }
         }
         ModulePreGa => {
-            return Err(cur.err(ErrorKind::Unsupported("pre-release module value (RDB type 6)"), value.raw));
+            return Err(cur.err(
+                ErrorKind::Unsupported("pre-release module value (RDB type 6)"),
+                value.raw,
+            ));
         }
         Module2 => {
             let id = cur.len()?;
             let name = format::module_type_name(id);
             let raw = cur.rest();
             cur.run(crate::token::module::skip_typed_values)?;
-            sink.piece(Piece::Module { name: &name, encver: format::module_encver(id), raw })?;
+            sink.piece(Piece::Module {
+                name: &name,
+                encver: format::module_encver(id),
+                raw,
+            })?;
         }
-        StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4 | StreamListpacks5 => {
+        StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4
+        | StreamListpacks5 => {
             decode_stream(&mut cur, value.ty.stream_version().unwrap_or(1), sink)?;
         }
         Array => decode_array(&mut cur, sink)?,
@@ -460,7 +595,10 @@ fn decode_array(cur: &mut Cursor<'_>, sink: &mut dyn Sink) -> Result<()> {
             _ => return Err(cur.err(ErrorKind::Integrity("invalid array index"), at)),
         };
         if prev.is_some_and(|p| p >= index) {
-            return Err(cur.err(ErrorKind::Integrity("array indices not strictly increasing"), at));
+            return Err(cur.err(
+                ErrorKind::Integrity("array indices not strictly increasing"),
+                at,
+            ));
         }
         prev = Some(index);
         let tag_at = cur.rest();
@@ -473,7 +611,10 @@ fn decode_array(cur: &mut Cursor<'_>, sink: &mut dyn Sink) -> Result<()> {
             3 => {
                 value_bytes = cur.str()?;
                 if value_bytes.len() > 7 {
-                    return Err(cur.err(ErrorKind::Integrity("array SMALLSTR longer than 7 bytes"), tag_at));
+                    return Err(cur.err(
+                        ErrorKind::Integrity("array SMALLSTR longer than 7 bytes"),
+                        tag_at,
+                    ));
                 }
                 ArrayValue::Bytes(&value_bytes)
             }
@@ -487,7 +628,11 @@ fn decode_array(cur: &mut Cursor<'_>, sink: &mut dyn Sink) -> Result<()> {
 }
 
 /// Redis 8.10 template hashes (FORMAT-NEWER §5.1, unconfirmed layout).
-fn decode_template_hash(cur: &mut Cursor<'_>, value: &Value<'_>, sink: &mut dyn Sink) -> Result<()> {
+fn decode_template_hash(
+    cur: &mut Cursor<'_>,
+    value: &Value<'_>,
+    sink: &mut dyn Sink,
+) -> Result<()> {
     use Type::*;
     let bad = |cur: &Cursor<'_>, what| cur.err(ErrorKind::Integrity(what), value.raw);
     // Field names: embedded (self-contained forms) or from the template registry.
@@ -520,7 +665,10 @@ fn decode_template_hash(cur: &mut Cursor<'_>, value: &Value<'_>, sink: &mut dyn 
                 return Err(bad(cur, "empty template hash listpack"));
             };
             let Some(id) = first.as_int() else {
-                return Err(bad(cur, "template hash listpack does not start with an integer"));
+                return Err(bad(
+                    cur,
+                    "template hash listpack does not start with an integer",
+                ));
             };
             let fields: &[Vec<u8>] = if value.ty == HashTmplLp {
                 &embedded
@@ -528,10 +676,17 @@ fn decode_template_hash(cur: &mut Cursor<'_>, value: &Value<'_>, sink: &mut dyn 
                 lookup(id as u64).ok_or_else(|| bad(cur, "hash references an unknown template"))?
             };
             if fields.len() != values.len() {
-                return Err(bad(cur, "template hash value count differs from its field count"));
+                return Err(bad(
+                    cur,
+                    "template hash value count differs from its field count",
+                ));
             }
             for (f, v) in fields.iter().zip(values) {
-                sink.piece(Piece::Field { field: Item::Bytes(f), value: *v, expire_at_ms: None })?;
+                sink.piece(Piece::Field {
+                    field: Item::Bytes(f),
+                    value: *v,
+                    expire_at_ms: None,
+                })?;
             }
         }
         _ => {
@@ -539,11 +694,17 @@ fn decode_template_hash(cur: &mut Cursor<'_>, value: &Value<'_>, sink: &mut dyn 
                 embedded
             } else {
                 let id = cur.len()?;
-                lookup(id).ok_or_else(|| bad(cur, "hash references an unknown template"))?.to_vec()
+                lookup(id)
+                    .ok_or_else(|| bad(cur, "hash references an unknown template"))?
+                    .to_vec()
             };
             for f in &fields {
                 let v = cur.str()?;
-                sink.piece(Piece::Field { field: Item::Bytes(f), value: Item::Bytes(&v), expire_at_ms: None })?;
+                sink.piece(Piece::Field {
+                    field: Item::Bytes(f),
+                    value: Item::Bytes(&v),
+                    expire_at_ms: None,
+                })?;
             }
         }
     }

@@ -9,7 +9,7 @@ pub mod reader;
 pub mod stream;
 
 pub use decode::{ArrayValue, Piece, Sink};
-pub use reader::{ReaderOptions, RdbReader};
+pub use reader::{RdbReader, ReaderOptions};
 pub use stream::{StreamId, StreamMeta};
 
 use crate::format::{Dialect, KeyType, Type};
@@ -23,9 +23,17 @@ pub enum Event<'a> {
     /// The magic and version.
     Header { dialect: Dialect, version: u32 },
     /// An AUX field (`redis-ver`, `ctime`, …).
-    Aux { key: Cow<'a, [u8]>, value: Cow<'a, [u8]> },
+    Aux {
+        key: Cow<'a, [u8]>,
+        value: Cow<'a, [u8]>,
+    },
     /// Module data saved outside any key; kept raw.
-    ModuleAux { module: String, encver: u64, when: u64, raw: &'a [u8] },
+    ModuleAux {
+        module: String,
+        encver: u64,
+        when: u64,
+        raw: &'a [u8],
+    },
     /// A function library (FUNCTION2), as its source code; the 7.0 pre-GA form is
     /// converted into the same shape.
     Function { code: Cow<'a, [u8]> },
@@ -36,7 +44,10 @@ pub enum Event<'a> {
     /// Cluster slot hint (Redis 7.4+).
     SlotInfo { slot: u64, keys: u64, expires: u64 },
     /// Valkey 9 slot migration in progress.
-    SlotImport { name: Cow<'a, [u8]>, ranges: Vec<(u64, u64)> },
+    SlotImport {
+        name: Cow<'a, [u8]>,
+        ranges: Vec<(u64, u64)>,
+    },
     /// Redis Enterprise SLOT_NUM hint.
     SlotNum { slot: u64 },
     /// Redis 8.10 hash template definition.
@@ -95,14 +106,18 @@ impl<'a> KeyMeta<'a> {
     /// The classes in file order.
     pub fn classes(&self) -> Vec<KeyMetaClass<'a>> {
         let mut out = Vec::new();
-        let Ok((mut rest, n)) = crate::token::length::parse_plain_len(self.raw) else { return out };
+        let Ok((mut rest, n)) = crate::token::length::parse_plain_len(self.raw) else {
+            return out;
+        };
         for _ in 0..n {
             if rest.len() < 4 {
                 break;
             }
             let spec = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
             let body = &rest[4..];
-            let Ok((after, ())) = crate::token::module::skip_typed_values(body) else { break };
+            let Ok((after, ())) = crate::token::module::skip_typed_values(body) else {
+                break;
+            };
             out.push(KeyMetaClass {
                 name: crate::format::key_meta_class_name(spec),
                 version: ((spec >> 3) & 31) as u8,

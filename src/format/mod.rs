@@ -335,6 +335,36 @@ pub fn key_meta_class_name(spec: u32) -> String {
         .collect()
 }
 
+/// The RDB version a released server writes, from its `redis-ver` /
+/// `valkey-ver` aux field (FORMAT.md §1). `None` for development builds
+/// (255.255.255, 999.999.999) and versions we have no record of.
+pub fn rdb_version_written_by(aux_key: &[u8], version: &[u8]) -> Option<u32> {
+    let text = std::str::from_utf8(version).ok()?;
+    let mut parts = text.split('.').map(|p| p.parse::<u32>().ok());
+    let (major, minor) = (parts.next()??, parts.next()??);
+    match aux_key {
+        b"redis-ver" => Some(match (major, minor) {
+            (3, 2) => 7,
+            (4, _) => 8,
+            (5, _) | (6, _) => 9,
+            (7, 0) => 10,
+            (7, 2) => 11,
+            // 7.4 and the 8.0 milestones (which report 7.9.x) through 8.4.
+            (7, 4..=9) | (8, 0..=4) => 12,
+            (8, 6) => 13,
+            (8, 8) => 14,
+            (8, 10) => 15,
+            _ => return None,
+        }),
+        // Valkey 9.1 may write RDB 11 for old replicas, so only 7.x/8.x are certain.
+        b"valkey-ver" => match major {
+            7 | 8 => Some(11),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,7 +386,10 @@ mod tests {
     #[test]
     fn dialect_decides_22() {
         assert_eq!(Type::from_byte(22, Dialect::Valkey), Some(Type::Hash2));
-        assert_eq!(Type::from_byte(22, Dialect::Redis), Some(Type::HashMetadataPreGa));
+        assert_eq!(
+            Type::from_byte(22, Dialect::Redis),
+            Some(Type::HashMetadataPreGa)
+        );
         assert_eq!(Type::from_byte(24, Dialect::Valkey), None);
         assert_eq!(Type::from_byte(8, Dialect::Redis), None);
     }

@@ -30,7 +30,10 @@ impl Input {
     pub fn open(path: &Path) -> Result<Input> {
         let name: Arc<Path> = Arc::from(path);
         if path == Path::new("-") {
-            return Ok(Input { name: Arc::from(PathBuf::from("<stdin>").as_path()), source: Source::Pipe(Box::new(std::io::stdin())) });
+            return Ok(Input {
+                name: Arc::from(PathBuf::from("<stdin>").as_path()),
+                source: Source::Pipe(Box::new(std::io::stdin())),
+            });
         }
         let file = File::open(path).map_err(|e| Error::io(e).in_file(&name))?;
         let meta = file.metadata().map_err(|e| Error::io(e).in_file(&name))?;
@@ -39,10 +42,16 @@ impl Input {
         }
         if !meta.is_file() {
             // FIFOs, character devices: stream them.
-            return Ok(Input { name, source: Source::Pipe(Box::new(file)) });
+            return Ok(Input {
+                name,
+                source: Source::Pipe(Box::new(file)),
+            });
         }
         if meta.len() == 0 {
-            return Ok(Input { name, source: Source::Empty });
+            return Ok(Input {
+                name,
+                source: Source::Empty,
+            });
         }
         // SAFETY: the map is read-only and private to this process. If another
         // process truncates the file while we read it, accesses past the new end
@@ -51,18 +60,27 @@ impl Input {
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(e).in_file(&name))?;
         #[cfg(unix)]
         let _ = map.advise(memmap2::Advice::Sequential);
-        Ok(Input { name, source: Source::Mapped(map) })
+        Ok(Input {
+            name,
+            source: Source::Mapped(map),
+        })
     }
 
     /// Wrap any reader as a pipe input (tests use this for 1-byte reads).
     pub fn from_reader(name: &str, r: impl Read + Send + 'static) -> Input {
-        Input { name: Arc::from(Path::new(name)), source: Source::Pipe(Box::new(r)) }
+        Input {
+            name: Arc::from(Path::new(name)),
+            source: Source::Pipe(Box::new(r)),
+        }
     }
 
     /// A window over this input.
     pub fn window(&mut self, max_record: usize) -> Window<'_> {
         match &mut self.source {
-            Source::Mapped(m) => Window::Slice { all: &m[..], pos: 0 },
+            Source::Mapped(m) => Window::Slice {
+                all: &m[..],
+                pos: 0,
+            },
             Source::Empty => Window::Slice { all: &[], pos: 0 },
             Source::Pipe(r) => Window::Buffer {
                 reader: r.as_mut(),
@@ -79,7 +97,10 @@ impl Input {
 
 /// The bytes available to a reader: all of a map, or a sliding buffer over a pipe.
 pub enum Window<'s> {
-    Slice { all: &'s [u8], pos: usize },
+    Slice {
+        all: &'s [u8],
+        pos: usize,
+    },
     Buffer {
         reader: &'s mut (dyn Read + Send),
         buf: Vec<u8>,
@@ -97,7 +118,9 @@ impl Window<'_> {
     pub fn avail(&self) -> &[u8] {
         match self {
             Window::Slice { all, pos } => &all[*pos..],
-            Window::Buffer { buf, start, end, .. } => &buf[*start..*end],
+            Window::Buffer {
+                buf, start, end, ..
+            } => &buf[*start..*end],
         }
     }
 
@@ -113,7 +136,12 @@ impl Window<'_> {
     pub fn consume(&mut self, n: usize) {
         match self {
             Window::Slice { pos, all } => *pos = (*pos + n).min(all.len()),
-            Window::Buffer { start, end, consumed, .. } => {
+            Window::Buffer {
+                start,
+                end,
+                consumed,
+                ..
+            } => {
                 let n = n.min(*end - *start);
                 *start += n;
                 *consumed += n as u64;
@@ -135,7 +163,15 @@ impl Window<'_> {
     pub fn fill(&mut self, want: usize) -> Result<bool> {
         match self {
             Window::Slice { all, pos } => Ok(all.len() - *pos >= want),
-            Window::Buffer { reader, buf, start, end, eof, max, .. } => {
+            Window::Buffer {
+                reader,
+                buf,
+                start,
+                end,
+                eof,
+                max,
+                ..
+            } => {
                 if want > *max {
                     return Err(Error::new(ErrorKind::RecordTooLarge));
                 }

@@ -31,7 +31,10 @@ pub struct TokenError {
 
 impl TokenError {
     pub fn new(kind: ErrorKind, at: &[u8]) -> Self {
-        TokenError { kind, remaining: at.len() }
+        TokenError {
+            kind,
+            remaining: at.len(),
+        }
     }
 }
 
@@ -60,7 +63,10 @@ pub fn complete<'a, T>(
 ) -> Result<(&'a [u8], T), TokenError> {
     match r {
         Ok(v) => Ok(v),
-        Err(nom::Err::Incomplete(_)) => Err(TokenError { kind: ErrorKind::Integrity(what), remaining: 0 }),
+        Err(nom::Err::Incomplete(_)) => Err(TokenError {
+            kind: ErrorKind::Integrity(what),
+            remaining: 0,
+        }),
         Err(nom::Err::Error(e)) | Err(nom::Err::Failure(e)) => {
             let _ = input;
             Err(e)

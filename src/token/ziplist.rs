@@ -63,7 +63,10 @@ pub fn walk<'a>(
         return Err(bad(zl, "ziplist shorter than its header"));
     }
     if le_u32(zl) as usize != zl.len() {
-        return Err(bad(zl, "ziplist total size does not match its string length"));
+        return Err(bad(
+            zl,
+            "ziplist total size does not match its string length",
+        ));
     }
     let tail = le_u32(&zl[4..]) as usize;
     if tail > zl.len() - 1 {
@@ -83,7 +86,9 @@ pub fn walk<'a>(
         let (prevlen, hdr) = if p[0] < 254 {
             (usize::from(p[0]), 1)
         } else if p[0] == 254 {
-            let b = p.get(1..5).ok_or_else(|| bad(p, "ziplist prevlen runs past the end"))?;
+            let b = p
+                .get(1..5)
+                .ok_or_else(|| bad(p, "ziplist prevlen runs past the end"))?;
             (le_u32(b) as usize, 5)
         } else {
             return Err(bad(p, "invalid ziplist prevlen"));
@@ -102,7 +107,10 @@ pub fn walk<'a>(
         return Err(bad(zl, "ziplist entries overrun the terminator"));
     }
     if tail != last_pos {
-        return Err(bad(zl, "ziplist tail offset does not point at the last entry"));
+        return Err(bad(
+            zl,
+            "ziplist tail offset does not point at the last entry",
+        ));
     }
     if declared != u16::MAX as usize && declared != count {
         return Err(bad(zl, "ziplist entry count does not match its header"));
@@ -126,7 +134,9 @@ mod tests {
     #[test]
     fn documented_example() {
         // FORMAT.md §7.1: entries "a", 1.
-        let zl = [0x10, 0, 0, 0, 0x0d, 0, 0, 0, 2, 0, 0x00, 0x01, b'a', 0x03, 0xf2, 0xff];
+        let zl = [
+            0x10, 0, 0, 0, 0x0d, 0, 0, 0, 2, 0, 0x00, 0x01, b'a', 0x03, 0xf2, 0xff,
+        ];
         assert_eq!(collect(&zl).unwrap(), vec![Item::Bytes(b"a"), Item::Int(1)]);
     }
 
@@ -160,7 +170,9 @@ mod tests {
 
     #[test]
     fn damage() {
-        let zl = [0x10, 0, 0, 0, 0x0d, 0, 0, 0, 2, 0, 0x00, 0x01, b'a', 0x03, 0xf2, 0xff];
+        let zl = [
+            0x10, 0, 0, 0, 0x0d, 0, 0, 0, 2, 0, 0x00, 0x01, b'a', 0x03, 0xf2, 0xff,
+        ];
         for i in 0..zl.len() {
             let mut b = zl;
             b[i] ^= 0x10;

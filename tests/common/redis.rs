@@ -1,0 +1,211 @@
+//! A throwaway `redis-server` for tests: its own directory, a loopback port,
+//! killed on drop; plus a minimal RESP2 client (no client crate needed).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A reply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Status(String),
+    Error(String),
+    Int(i64),
+    Bulk(Option<Vec<u8>>),
+    Array(Option<Vec<Reply>>),
+}
+
+impl Reply {
+    pub fn bytes(&self) -> Vec<u8> {
+        match self {
+            Reply::Bulk(Some(b)) => b.clone(),
+            Reply::Status(s) => s.as_bytes().to_vec(),
+            Reply::Int(i) => i.to_string().into_bytes(),
+            other => panic!("not a string reply: {other:?}"),
+        }
+    }
+    pub fn int(&self) -> i64 {
+        match self {
+            Reply::Int(i) => *i,
+            other => panic!("not an integer reply: {other:?}"),
+        }
+    }
+    pub fn array(&self) -> Vec<Reply> {
+        match self {
+            Reply::Array(Some(v)) => v.clone(),
+            other => panic!("not an array reply: {other:?}"),
+        }
+    }
+}
+
+pub struct Server {
+    child: Child,
+    pub dir: PathBuf,
+    pub port: u16,
+}
+
+/// Path of `redis-server`; tests that need it fail loudly when it is missing.
+pub fn redis_server_binary() -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("redis-server"))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!("redis-server is not installed: run scripts/test.sh (it installs Debian's redis-server)")
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind loopback")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+impl Server {
+    /// Start a server with extra config arguments (`["--save", ""]`…).
+    pub fn start(name: &str, extra: &[&str]) -> Server {
+        let bin = redis_server_binary();
+        let dir = std::env::temp_dir().join(format!("rdb-tool-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("server dir");
+        for _attempt in 0..5 {
+            let port = free_port();
+            let mut args: Vec<String> = vec![
+                "--port".into(),
+                port.to_string(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "--dir".into(),
+                dir.display().to_string(),
+                "--save".into(),
+                "".into(),
+                "--appendonly".into(),
+                "no".into(),
+                "--daemonize".into(),
+                "no".into(),
+                "--logfile".into(),
+                dir.join("redis.log").display().to_string(),
+            ];
+            args.extend(extra.iter().map(|s| s.to_string()));
+            let child = Command::new(&bin)
+                .args(&args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn redis-server");
+            let mut server = Server {
+                child,
+                dir: dir.clone(),
+                port,
+            };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(mut c) = server.client() {
+                    if c.cmd(&["PING"]) == Reply::Status("PONG".into()) {
+                        return server;
+                    }
+                }
+                if let Ok(Some(_)) = server.child.try_wait() {
+                    break; // port taken or bad config: try another port
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = server.child.kill();
+        }
+        let log = std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default();
+        panic!("redis-server did not start; log:\n{log}");
+    }
+
+    pub fn client(&self) -> std::io::Result<Client> {
+        let s = TcpStream::connect(("127.0.0.1", self.port))?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        Ok(Client {
+            r: BufReader::new(s.try_clone()?),
+            w: s,
+        })
+    }
+
+    pub fn rdb_path(&self) -> PathBuf {
+        self.dir.join("dump.rdb")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub struct Client {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+}
+
+impl Client {
+    pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Reply {
+        let mut buf = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            let a = a.as_ref();
+            buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            buf.extend_from_slice(a);
+            buf.extend_from_slice(b"\r\n");
+        }
+        self.w.write_all(&buf).expect("send");
+        self.read_reply()
+    }
+
+    /// Like `cmd`, but panics on an error reply.
+    pub fn ok<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Reply {
+        let r = self.cmd(args);
+        if let Reply::Error(e) = &r {
+            let shown: Vec<String> = args
+                .iter()
+                .map(|a| String::from_utf8_lossy(a.as_ref()).into_owned())
+                .collect();
+            panic!("{shown:?}: {e}");
+        }
+        r
+    }
+
+    fn line(&mut self) -> String {
+        let mut l = String::new();
+        self.r.read_line(&mut l).expect("read reply");
+        l.trim_end_matches("\r\n").to_string()
+    }
+
+    fn read_reply(&mut self) -> Reply {
+        let l = self.line();
+        let (t, rest) = l.split_at(1);
+        match t {
+            "+" => Reply::Status(rest.into()),
+            "-" => Reply::Error(rest.into()),
+            ":" => Reply::Int(rest.parse().expect("int")),
+            "$" => {
+                let n: i64 = rest.parse().expect("bulk len");
+                if n < 0 {
+                    return Reply::Bulk(None);
+                }
+                let mut b = vec![0; n as usize + 2];
+                self.r.read_exact(&mut b).expect("bulk");
+                b.truncate(n as usize);
+                Reply::Bulk(Some(b))
+            }
+            "*" => {
+                let n: i64 = rest.parse().expect("array len");
+                if n < 0 {
+                    return Reply::Array(None);
+                }
+                Reply::Array(Some((0..n).map(|_| self.read_reply()).collect()))
+            }
+            _ => panic!("bad reply line {l:?}"),
+        }
+    }
+}

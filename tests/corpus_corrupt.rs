@@ -1,0 +1,82 @@
+//! Damaged RDB copies from the corpus: wherever `redis-check-rdb` (of the server
+//! version that wrote the file) rejected a copy, `check` must reject it too and
+//! name an offset; where it accepted one, so must we (those flips change string
+//! bytes that no structure check can see).
+
+mod common;
+
+use rdb_tool::cmd::check::{check_file, Verdict};
+use rdb_tool::event::ReaderOptions;
+
+#[test]
+fn damaged_rdb_verdicts_match_redis_check_rdb() {
+    let mut failures = Vec::new();
+    let mut cases = 0;
+    for dir in common::version_dirs() {
+        let oracle = dir.join("corrupt/corruption.json");
+        if !oracle.is_file() {
+            continue;
+        }
+        let doc = common::read_json(&oracle);
+        for group in doc["rdb"].as_array().into_iter().flatten() {
+            for case in group["cases"].as_array().into_iter().flatten() {
+                let file = dir.join(case["file"].as_str().expect("case file"));
+                let server_rejects = case["check"]["rc"].as_i64() != Some(0);
+                let report = check_file(&file, ReaderOptions::default(), None);
+                cases += 1;
+                let we_reject = report.verdict() != Verdict::Valid;
+                if we_reject != server_rejects {
+                    failures.push(format!(
+                        "{}: redis-check-rdb rc {}, we say {:?} ({:?})",
+                        file.display(),
+                        case["check"]["rc"],
+                        report.verdict(),
+                        report.error.as_ref().map(|e| e.to_string())
+                    ));
+                } else if let Some(e) = &report.error {
+                    if e.offset.is_none() {
+                        failures.push(format!("{}: error without offset: {e}", file.display()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        cases > 50,
+        "expected the corpus' damaged RDB cases, found {cases}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} cases disagree:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_valid_fixture_checks_clean() {
+    let mut failures = Vec::new();
+    let mut files = 0;
+    for dir in common::version_dirs() {
+        let fixtures = common::read_json(&dir.join("fixtures.json"));
+        for fx in fixtures["fixtures"].as_array().into_iter().flatten() {
+            for f in fx["files"].as_array().into_iter().flatten() {
+                let path = f["path"].as_str().unwrap_or_default();
+                let is_rdb = f["rdb_version"].is_number() && (path.ends_with(".rdb"));
+                if !is_rdb {
+                    continue;
+                }
+                files += 1;
+                let report = check_file(&dir.join(path), ReaderOptions::default(), None);
+                if let Some(e) = report.error {
+                    failures.push(format!("{}/{path}: {e}", dir.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        files > 40,
+        "expected the corpus' RDB fixtures, found {files}"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
