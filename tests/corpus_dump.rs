@@ -24,6 +24,9 @@ const MAX_DIFFS_PER_KEY: usize = 6;
 /// LRU clock itself, ~190000 s), not the one in the IDLE opcode. README: "lru_idle_s".
 const SHARED_OBJECT_IDLE_S: u64 = 100_000;
 
+/// A key is identified by its database number and raw name.
+type KeyId = (u64, Vec<u8>);
+
 /// Our marker for byte strings that cannot be written as a plain JSON string.
 const OUR_BASE64_PREFIX: &str = "base64:";
 
@@ -140,10 +143,14 @@ fn rdb_fixtures(root: &Path) -> Vec<Fixture> {
 fn expected_bytes(v: &Value) -> Result<Vec<u8>, String> {
     match v {
         Value::String(s) => Ok(s.as_bytes().to_vec()),
-        Value::Object(o) if o.len() == 1 && o["base64"].is_string() => BASE64
-            .decode(o["base64"].as_str().unwrap())
-            .map_err(|e| format!("bad base64 in expected {v}: {e}")),
-        _ => Err(format!("expected a byte string, found {}", abbrev(v))),
+        Value::Object(o) if o.len() == 1 => {
+            let encoded = o.get("base64").and_then(Value::as_str);
+            let encoded = encoded.ok_or_else(|| format!("not a byte string: {}", abbrev(v)))?;
+            BASE64
+                .decode(encoded)
+                .map_err(|e| format!("bad base64 in expected {v}: {e}"))
+        }
+        _ => Err(format!("not a byte string: {}", abbrev(v))),
     }
 }
 
@@ -151,9 +158,14 @@ fn expected_bytes(v: &Value) -> Result<Vec<u8>, String> {
 /// themselves start with the prefix. Any other use of the prefix is a format violation: it makes
 /// the output ambiguous for readers that rely on it.
 fn our_bytes(v: &Value) -> Result<Vec<u8>, String> {
-    let s = v
-        .as_str()
-        .ok_or_else(|| format!("not a byte string: {}", abbrev(v)))?;
+    our_text_bytes(
+        v.as_str()
+            .ok_or_else(|| format!("not a byte string: {}", abbrev(v)))?,
+    )
+}
+
+/// `our_bytes` for a JSON object key (hash fields).
+fn our_text_bytes(s: &str) -> Result<Vec<u8>, String> {
     let Some(encoded) = s.strip_prefix(OUR_BASE64_PREFIX) else {
         return Ok(s.as_bytes().to_vec());
     };
@@ -186,6 +198,11 @@ fn array<'a>(v: &'a Value, name: &str) -> Result<&'a Vec<Value>, String> {
     get(v, name)?
         .as_array()
         .ok_or_else(|| format!("`{name}` is not an array"))
+}
+
+/// Applies `f` to every item of a JSON array.
+fn each<T>(v: &Value, f: impl FnMut(&Value) -> Result<T, String>) -> Result<Vec<T>, String> {
+    items(v)?.iter().map(f).collect()
 }
 
 fn items(v: &Value) -> Result<&Vec<Value>, String> {
@@ -241,7 +258,7 @@ fn abbrev(v: &Value) -> String {
     const MAX: usize = 160;
     let s = v.to_string();
     match s.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…({} chars)", &s[..cut], s.len()),
+        Some((cut, _)) => format!("{}…({} chars)", &s[..cut], s.chars().count()),
         None => s,
     }
 }
@@ -301,7 +318,7 @@ const OUR_RECORD_FIELDS: &[&str] = &[
 ];
 
 /// Runs the binary; returns the records by (db, key), plus problems with individual lines.
-fn dump(path: &Path) -> Result<(BTreeMap<(u64, Vec<u8>), OurRecord>, Vec<String>), String> {
+fn dump(path: &Path) -> Result<(BTreeMap<KeyId, OurRecord>, Vec<String>), String> {
     let output = Command::new(env!("CARGO_BIN_EXE_rdb-tool"))
         .arg("dump")
         .arg(path)
@@ -370,7 +387,7 @@ fn dump(path: &Path) -> Result<(BTreeMap<(u64, Vec<u8>), OurRecord>, Vec<String>
 // The expected document
 
 struct ExpectedDoc {
-    keys: BTreeMap<(u64, Vec<u8>), Value>,
+    keys: BTreeMap<KeyId, Value>,
     /// `dump-keymeta` only: the key-metadata classes that have rdb_save, i.e. can be in the file.
     saved_meta_classes: Option<BTreeSet<String>>,
 }
@@ -432,49 +449,26 @@ fn load_expected(path: &Path) -> ExpectedDoc {
 fn expected_value(ty: &str, v: &Value) -> Result<Value, String> {
     Ok(match ty {
         "string" => show(&expected_bytes(v)?),
-        "list" => Value::Array(
-            items(v)?
-                .iter()
-                .map(|e| expected_bytes(e).map(|b| show(&b)))
-                .collect::<Result<_, _>>()?,
-        ),
-        "set" => sorted_set(
-            items(v)?
-                .iter()
-                .map(expected_bytes)
-                .collect::<Result<_, _>>()?,
-        ),
-        "zset" => sorted_zset(
-            items(v)?
-                .iter()
-                .map(|pair| {
-                    let [member, s] = tuple(pair)?;
-                    let s = text(s)?;
-                    let f = s
-                        .parse::<f64>()
-                        .map_err(|_| format!("bad expected score {s:?}"))?;
-                    Ok((expected_bytes(member)?, f))
-                })
-                .collect::<Result<_, String>>()?,
-        ),
-        "hash" => sorted_pairs(
-            items(v)?
-                .iter()
-                .map(expected_pair)
-                .collect::<Result<_, _>>()?,
-        ),
+        "list" => json!(each(v, |e| Ok(show(&expected_bytes(e)?)))?),
+        "set" => sorted_set(each(v, expected_bytes)?),
+        "zset" => sorted_zset(each(v, |pair| {
+            let [member, s] = tuple(pair)?;
+            let s = text(s)?;
+            let f = s
+                .parse::<f64>()
+                .map_err(|_| format!("bad expected score {s:?}"))?;
+            Ok((expected_bytes(member)?, f))
+        })?),
+        "hash" => sorted_pairs(each(v, expected_pair)?),
         "stream" => expected_stream(v)?,
         "array" => json!({
             "count": int(get(v, "count")?)?,
             "len": int(get(v, "len")?)?,
             "next_insert_index": get(v, "next_insert_index")?.clone(),
-            "elements": items(get(v, "elements")?)?
-                .iter()
-                .map(|e| {
-                    let [index, value] = tuple(e)?;
-                    Ok(json!([int(index)?, show(&expected_bytes(value)?)]))
-                })
-                .collect::<Result<Vec<_>, String>>()?,
+            "elements": each(get(v, "elements")?, |e| {
+                let [index, value] = tuple(e)?;
+                Ok(json!([int(index)?, show(&expected_bytes(value)?)]))
+            })?,
         }),
         other => return Err(format!("type {other:?} is not covered by this test")),
     })
@@ -484,41 +478,30 @@ fn our_value(ty: &str, record: &OurRecord) -> Result<Value, String> {
     let v = &record.record["value"];
     Ok(match ty {
         "string" => show(&our_bytes(v)?),
-        "list" => Value::Array(
-            items(v)?
-                .iter()
-                .map(|e| our_bytes(e).map(|b| show(&b)))
-                .collect::<Result<_, _>>()?,
-        ),
-        "set" => sorted_set(items(v)?.iter().map(our_bytes).collect::<Result<_, _>>()?),
-        "zset" => sorted_zset(
-            items(v)?
-                .iter()
-                .map(|pair| {
-                    let [member, s] = tuple(pair)?;
-                    let f = match s {
-                        Value::Number(n) => n.as_f64().ok_or("score out of range")?,
-                        Value::String(s) if s == "inf" => f64::INFINITY,
-                        Value::String(s) if s == "-inf" => f64::NEG_INFINITY,
-                        Value::String(s) if s == "nan" => f64::NAN,
-                        _ => return Err(format!("bad score {}", abbrev(s))),
-                    };
-                    Ok((our_bytes(member)?, f))
-                })
-                .collect::<Result<_, String>>()?,
-        ),
+        "list" => json!(each(v, |e| Ok(show(&our_bytes(e)?)))?),
+        "set" => sorted_set(each(v, our_bytes)?),
+        "zset" => sorted_zset(each(v, |pair| {
+            let [member, s] = tuple(pair)?;
+            let f = match s {
+                Value::Number(n) => n.as_f64().ok_or("score out of range")?,
+                Value::String(s) if s == "inf" => f64::INFINITY,
+                Value::String(s) if s == "-inf" => f64::NEG_INFINITY,
+                Value::String(s) if s == "nan" => f64::NAN,
+                _ => return Err(format!("bad score {}", abbrev(s))),
+            };
+            Ok((our_bytes(member)?, f))
+        })?),
         "hash" => {
             let hash = record
                 .hash
                 .as_ref()
                 .ok_or("hash record could not be read")?;
-            sorted_pairs(
-                hash.value
-                    .0
-                    .iter()
-                    .map(|(f, v)| Ok((our_bytes(&Value::String(f.clone()))?, show(&our_bytes(v)?))))
-                    .collect::<Result<_, String>>()?,
-            )
+            let pairs = hash
+                .value
+                .0
+                .iter()
+                .map(|(field, value)| Ok((our_text_bytes(field)?, show(&our_bytes(value)?))));
+            sorted_pairs(pairs.collect::<Result<_, String>>()?)
         }
         "stream" => our_stream(v)?,
         "array" => {
@@ -535,13 +518,10 @@ fn our_value(ty: &str, record: &OurRecord) -> Result<Value, String> {
                 "count": int(get(v, "count")?)?,
                 "len": int(get(v, "len")?)?,
                 "next_insert_index": next_insert_index,
-                "elements": items(get(v, "elements")?)?
-                    .iter()
-                    .map(|e| {
-                        let [index, value] = tuple(e)?;
-                        Ok(json!([int(index)?, show(&our_bytes(value)?)]))
-                    })
-                    .collect::<Result<Vec<_>, String>>()?,
+                "elements": each(get(v, "elements")?, |e| {
+                    let [index, value] = tuple(e)?;
+                    Ok(json!([int(index)?, show(&our_bytes(value)?)]))
+                })?,
             })
         }
         other => return Err(format!("type {other:?} is not covered by this test")),
@@ -585,16 +565,10 @@ fn expected_pair(pair: &Value) -> Result<(Vec<u8>, Value), String> {
 fn expected_field_ttls(key: &Value) -> Result<Value, String> {
     match key.get("field_expire_at_ms") {
         None | Some(Value::Null) => Ok(Value::Null),
-        Some(ttls) => {
-            let pairs = items(ttls)?
-                .iter()
-                .map(|pair| {
-                    let [field, ms] = tuple(pair)?;
-                    Ok((expected_bytes(field)?, int(ms)?))
-                })
-                .collect::<Result<_, String>>()?;
-            Ok(sorted_pairs(pairs))
-        }
+        Some(ttls) => Ok(sorted_pairs(each(ttls, |pair| {
+            let [field, ms] = tuple(pair)?;
+            Ok((expected_bytes(field)?, int(ms)?))
+        })?)),
     }
 }
 
@@ -606,12 +580,11 @@ fn our_field_ttls(record: &OurRecord) -> Result<Value, String> {
     else {
         return Ok(opt(&record.record, "field_expire_at_ms")); // null, or a non-hash oddity
     };
-    Ok(sorted_pairs(
-        ttls.0
-            .iter()
-            .map(|(f, ms)| Ok((our_bytes(&Value::String(f.clone()))?, int(ms)?)))
-            .collect::<Result<_, String>>()?,
-    ))
+    let pairs = ttls
+        .0
+        .iter()
+        .map(|(field, ms)| Ok((our_text_bytes(field)?, int(ms)?)));
+    Ok(sorted_pairs(pairs.collect::<Result<_, String>>()?))
 }
 
 /// Streams: entries, PELs and consumer PELs keep their (ascending ID) order; groups and
@@ -620,13 +593,17 @@ fn our_field_ttls(record: &OurRecord) -> Result<Value, String> {
 /// active_time; before 8.6: IDMP; before 8.8: the NACK zone) are absent from the expected side
 /// and must be null / absent on ours.
 fn expected_stream(v: &Value) -> Result<Value, String> {
-    let entries = array(v, "entries")?
-        .iter()
-        .map(|e| {
-            let [id, fields] = tuple(e)?;
-            Ok(json!([text(id)?, expected_field_list(fields)?]))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
+    let entries = each(get(v, "entries")?, |e| {
+        let [id, fields] = tuple(e)?;
+        // Entry fields keep their stored order (and may repeat), so they stay a list.
+        Ok(json!([
+            text(id)?,
+            each(fields, |pair| {
+                let (field, value) = expected_pair(pair)?;
+                Ok(json!([show(&field), value]))
+            })?
+        ]))
+    })?;
     let mut groups = Vec::new();
     for g in array(v, "groups")? {
         let mut pending = Vec::new();
@@ -634,29 +611,26 @@ fn expected_stream(v: &Value) -> Result<Value, String> {
         for p in array(g, "pel")? {
             let [id, consumer, time, count] = tuple(p)?;
             // A NACKed entry belongs to no consumer; the server shows it with consumer "".
-            let consumer = expected_bytes(consumer)?;
-            if consumer.is_empty() {
-                nacked.push(text(id)?.to_owned());
-            }
-            let consumer = if consumer.is_empty() {
-                Value::Null
-            } else {
-                show(&consumer)
+            let consumer = match expected_bytes(consumer)? {
+                name if name.is_empty() => {
+                    nacked.push(text(id)?.to_owned());
+                    Value::Null
+                }
+                name => show(&name),
             };
             pending.push(json!([text(id)?, consumer, int(time)?, int(count)?]));
         }
         let mut consumers = Vec::new();
         for c in array(g, "consumers")? {
-            let ids = array(c, "pel")?
-                .iter()
-                .map(|p| tuple::<3>(p).and_then(|[id, _, _]| text(id).map(str::to_owned)))
-                .collect::<Result<Vec<_>, String>>()?;
             let name = expected_bytes(get(c, "name")?)?;
             let consumer = json!({
                 "name": show(&name),
                 "seen_time_ms": int(get(c, "seen_time")?)?,
                 "active_time_ms": opt(c, "active_time"),
-                "pending": ids,
+                "pending": each(get(c, "pel")?, |p| {
+                    let [id, _time, _count] = tuple(p)?;
+                    Ok(text(id)?.to_owned())
+                })?,
             });
             consumers.push((name, consumer));
         }
@@ -698,32 +672,30 @@ fn expected_stream(v: &Value) -> Result<Value, String> {
 }
 
 fn our_stream(v: &Value) -> Result<Value, String> {
-    let entries = array(v, "entries")?
-        .iter()
-        .map(|e| {
-            Ok(json!([
-                text(get(e, "id")?)?,
-                our_field_list(get(e, "fields")?)?
-            ]))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
+    let entries = each(get(v, "entries")?, |e| {
+        Ok(json!([
+            text(get(e, "id")?)?,
+            each(get(e, "fields")?, |pair| {
+                let [field, value] = tuple(pair)?;
+                Ok(json!([show(&our_bytes(field)?), show(&our_bytes(value)?)]))
+            })?
+        ]))
+    })?;
+    let ids = |v: &Value| each(v, |id| Ok(text(id)?.to_owned()));
     let mut groups = Vec::new();
     for g in array(v, "groups")? {
-        let pending = array(g, "pending")?
-            .iter()
-            .map(|p| {
-                let consumer = match get(p, "consumer")? {
-                    Value::Null => Value::Null,
-                    name => show(&our_bytes(name)?),
-                };
-                Ok(json!([
-                    text(get(p, "id")?)?,
-                    consumer,
-                    int(get(p, "delivery_time_ms")?)?,
-                    int(get(p, "delivery_count")?)?,
-                ]))
-            })
-            .collect::<Result<Vec<_>, String>>()?;
+        let pending = each(get(g, "pending")?, |p| {
+            let consumer = match get(p, "consumer")? {
+                Value::Null => Value::Null,
+                name => show(&our_bytes(name)?),
+            };
+            Ok(json!([
+                text(get(p, "id")?)?,
+                consumer,
+                int(get(p, "delivery_time_ms")?)?,
+                int(get(p, "delivery_count")?)?,
+            ]))
+        })?;
         let mut consumers = Vec::new();
         for c in array(g, "consumers")? {
             let name = our_bytes(get(c, "name")?)?;
@@ -731,18 +703,15 @@ fn our_stream(v: &Value) -> Result<Value, String> {
                 "name": show(&name),
                 "seen_time_ms": int(get(c, "seen_time_ms")?)?,
                 "active_time_ms": opt(c, "active_time_ms"),
-                "pending": array(c, "pending")?.iter().map(|id| text(id).map(str::to_owned)).collect::<Result<Vec<_>, _>>()?,
+                "pending": ids(get(c, "pending")?)?,
             });
             consumers.push((name, consumer));
         }
         let (nacked_count, nacked) = match g.get("nacked") {
             None | Some(Value::Null) => (Value::Null, Value::Null),
-            Some(ids) => {
-                let ids = items(ids)?
-                    .iter()
-                    .map(|id| text(id).map(str::to_owned))
-                    .collect::<Result<Vec<_>, _>>()?;
-                (json!(ids.len()), sorted_ids(ids))
+            Some(zone) => {
+                let zone = ids(zone)?;
+                (json!(zone.len()), sorted_ids(zone))
             }
         };
         let name = our_bytes(get(g, "name")?)?;
@@ -760,22 +729,21 @@ fn our_stream(v: &Value) -> Result<Value, String> {
     let idmp = match v.get("idmp") {
         None | Some(Value::Null) => Value::Null,
         Some(idmp) => {
-            let producers = array(idmp, "producers")?;
-            let mut iids_tracked = 0;
-            for p in producers {
+            // The server reports only counts; the pids and iids must still be byte strings.
+            let producers = each(get(idmp, "producers")?, |p| {
                 our_bytes(get(p, "pid")?)?;
-                for iid in array(p, "iids")? {
-                    let [iid, id] = tuple(iid)?;
+                let iids = each(get(p, "iids")?, |pair| {
+                    let [iid, id] = tuple(pair)?;
                     our_bytes(iid)?;
-                    text(id)?;
-                    iids_tracked += 1;
-                }
-            }
+                    text(id).map(drop)
+                })?;
+                Ok(iids.len())
+            })?;
             json!({
                 "duration_s": int(get(idmp, "duration_s")?)?,
                 "max_entries": int(get(idmp, "max_entries")?)?,
                 "pids_tracked": producers.len(),
-                "iids_tracked": iids_tracked,
+                "iids_tracked": producers.iter().sum::<usize>(),
                 "iids_added": int(get(idmp, "iids_added")?)?,
                 "iids_duplicates": int(get(idmp, "iids_duplicates")?)?,
             })
@@ -791,31 +759,6 @@ fn our_stream(v: &Value) -> Result<Value, String> {
         "groups": by_name(groups),
         "idmp": idmp,
     }))
-}
-
-/// Stream entry fields keep their stored order (and may repeat), so they stay a list.
-fn expected_field_list(fields: &Value) -> Result<Value, String> {
-    let pairs = items(fields)?
-        .iter()
-        .map(expected_pair)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Value::Array(
-        pairs
-            .into_iter()
-            .map(|(f, v)| json!([show(&f), v]))
-            .collect(),
-    ))
-}
-
-fn our_field_list(fields: &Value) -> Result<Value, String> {
-    items(fields)?
-        .iter()
-        .map(|pair| {
-            let [f, v] = tuple(pair)?;
-            Ok(json!([show(&our_bytes(f)?), show(&our_bytes(v)?)]))
-        })
-        .collect::<Result<Vec<_>, String>>()
-        .map(Value::Array)
 }
 
 fn by_name(mut named: Vec<(Vec<u8>, Value)>) -> Value {
@@ -968,7 +911,7 @@ fn compare_key(fx: &Fixture, doc: &ExpectedDoc, expected: &Value, ours: &OurReco
 
 struct Mismatch {
     file: String,
-    key: Option<(u64, Vec<u8>)>,
+    key: Option<KeyId>,
     what: String,
 }
 
@@ -982,7 +925,7 @@ impl fmt::Display for Mismatch {
 }
 
 fn check_fixture(fx: &Fixture, doc: &ExpectedDoc, mismatches: &mut Vec<Mismatch>) {
-    let mut report = |key: Option<&(u64, Vec<u8>)>, what: String| {
+    let mut report = |key: Option<&KeyId>, what: String| {
         mismatches.push(Mismatch {
             file: fx.label.clone(),
             key: key.cloned(),

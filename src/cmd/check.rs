@@ -236,10 +236,12 @@ fn walk(reader: &mut RdbReader<'_>, report: &mut CheckReport, now: i64) -> Resul
                     if matches!(checksum, Checksum::Ok(_)) {
                         report.warnings.push(conflict);
                     } else {
-                        let e = Error::new(ErrorKind::Integrity("header version contradicts the writer's version"))
-                            .at(5)
-                            .doing(Phase::ReadingHeader)
-                            .detail(conflict);
+                        let e = Error::new(ErrorKind::Integrity(
+                            "header version contradicts the writer's version",
+                        ))
+                        .at(5)
+                        .doing(Phase::ReadingHeader)
+                        .detail(conflict);
                         return Err(e);
                     }
                 }
