@@ -75,17 +75,16 @@ impl fmt::Display for ErrorKind {
             ErrorKind::BadMagic => write!(f, "not an RDB file (expected magic \"REDIS\" or \"VALKEY\" and a version)"),
             ErrorKind::UnsupportedVersion(v) => write!(
                 f,
-                "RDB version {v} is not supported (this reader knows Redis 1-{} and Valkey {}; --force-version tries anyway)",
+                "RDB version {v} is not supported (this reader knows Redis 1-{} and Valkey {})",
                 crate::format::MAX_REDIS_VERSION,
                 crate::format::MAX_VALKEY_VERSION
             ),
             ErrorKind::Unsupported(what) => write!(f, "unsupported: {what}"),
             ErrorKind::Truncated => write!(f, "unexpected end of file"),
             ErrorKind::RecordTooLarge => write!(f, "record larger than --max-record"),
-            ErrorKind::ChecksumMismatch { stored, computed } => write!(
-                f,
-                "checksum mismatch: file says {stored:#018x}, content gives {computed:#018x}"
-            ),
+            ErrorKind::ChecksumMismatch { stored, computed } => {
+                write!(f, "checksum mismatch: file says {stored:#018x}, content gives {computed:#018x}")
+            }
             ErrorKind::BadLength(what) => write!(f, "bad length: {what}"),
             ErrorKind::BadEncoding(what) => write!(f, "bad encoding: {what}"),
             ErrorKind::Integrity(what) => write!(f, "integrity check failed: {what}"),
@@ -141,14 +140,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind) -> Self {
-        Error {
-            kind,
-            file: None,
-            offset: None,
-            doing: None,
-            key: None,
-            detail: None,
-        }
+        Error { kind, file: None, offset: None, doing: None, key: None, detail: None }
     }
     pub fn at(mut self, offset: u64) -> Self {
         self.offset.get_or_insert(offset);

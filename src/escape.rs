@@ -22,9 +22,6 @@ pub fn escape_bytes(b: &[u8]) -> String {
 mod tests {
     #[test]
     fn escapes() {
-        assert_eq!(
-            super::escape_bytes(b"bin\0key\xff\r\n\"q\""),
-            "bin\\x00key\\xff\\r\\n\\\"q\\\""
-        );
+        assert_eq!(super::escape_bytes(b"bin\0key\xff\r\n\"q\""), "bin\\x00key\\xff\\r\\n\\\"q\\\"");
     }
 }

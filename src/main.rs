@@ -38,9 +38,7 @@ fn exit_for(e: &Error) -> Exit {
     match e.kind {
         ErrorKind::Io(std::io::ErrorKind::BrokenPipe) => Exit::Ok,
         ErrorKind::Io(_) | ErrorKind::Usage(_) => Exit::Failed,
-        ErrorKind::UnsupportedVersion(_)
-        | ErrorKind::Unsupported(_)
-        | ErrorKind::RecordTooLarge => Exit::Unsupported,
+        ErrorKind::UnsupportedVersion(_) | ErrorKind::Unsupported(_) | ErrorKind::RecordTooLarge => Exit::Unsupported,
         _ => Exit::Damaged,
     }
 }
@@ -51,17 +49,8 @@ fn usage(msg: String) -> Error {
 
 fn run(cli: Cli) -> Result<Exit, Error> {
     match cli.command {
-        Command::Check {
-            files,
-            format,
-            now,
-            read,
-        } => {
-            let cfg = CheckConfig {
-                files,
-                reader: read.options(),
-                now_ms: now,
-            };
+        Command::Check { files, format, now, read } => {
+            let cfg = CheckConfig { files, reader: read.options(), now_ms: now };
             let reports = check::check(&cfg);
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
@@ -77,36 +66,16 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                     }
                 }
             }
-            let worst = reports
-                .iter()
-                .map(|r| r.verdict())
-                .max()
-                .unwrap_or(Verdict::Valid);
+            let worst = reports.iter().map(|r| r.verdict()).max().unwrap_or(Verdict::Valid);
             Ok(worst.into())
         }
-        Command::Dump {
-            file,
-            format,
-            dbs,
-            keys,
-            key_regex,
-            types,
-            no_expired,
-            now,
-            output,
-            read,
-        } => {
+        Command::Dump { file, format, dbs, keys, key_regex, types, no_expired, now, output, read } => {
             let regex = key_regex
-                .map(|r| {
-                    regex::bytes::Regex::new(&r).map_err(|e| usage(format!("--key-regex: {e}")))
-                })
+                .map(|r| regex::bytes::Regex::new(&r).map_err(|e| usage(format!("--key-regex: {e}"))))
                 .transpose()?;
             let types = types
                 .iter()
-                .map(|t| {
-                    KeyType::from_name(t)
-                        .ok_or_else(|| usage(format!("--type: unknown type {t:?}")))
-                })
+                .map(|t| KeyType::from_name(t).ok_or_else(|| usage(format!("--type: unknown type {t:?}"))))
                 .collect::<Result<Vec<_>, _>>()?;
             let filter = KeyFilter {
                 dbs,

@@ -41,16 +41,8 @@ fn damaged_rdb_verdicts_match_redis_check_rdb() {
             }
         }
     }
-    assert!(
-        cases > 50,
-        "expected the corpus' damaged RDB cases, found {cases}"
-    );
-    assert!(
-        failures.is_empty(),
-        "{} of {cases} cases disagree:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(cases > 50, "expected the corpus' damaged RDB cases, found {cases}");
+    assert!(failures.is_empty(), "{} of {cases} cases disagree:\n{}", failures.len(), failures.join("\n"));
 }
 
 #[test]
@@ -74,9 +66,6 @@ fn every_valid_fixture_checks_clean() {
             }
         }
     }
-    assert!(
-        files > 40,
-        "expected the corpus' RDB fixtures, found {files}"
-    );
+    assert!(files > 40, "expected the corpus' RDB fixtures, found {files}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -49,8 +49,7 @@ fn corpus_root() -> PathBuf {
 }
 
 fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
@@ -74,12 +73,7 @@ fn version_dirs(root: &Path) -> BTreeSet<String> {
         .as_array()
         .expect("index.json: `sets` is not an array")
         .iter()
-        .map(|set| {
-            set["dir"]
-                .as_str()
-                .expect("index.json: set without `dir`")
-                .to_owned()
-        })
+        .map(|set| set["dir"].as_str().expect("index.json: set without `dir`").to_owned())
         .collect();
     for entry in std::fs::read_dir(root).expect("cannot list the corpus root") {
         let entry = entry.expect("cannot list the corpus root");
@@ -97,10 +91,7 @@ fn rdb_fixtures(root: &Path) -> Vec<Fixture> {
     for dir in version_dirs(root) {
         let dir_path = root.join(&dir);
         let index = read_json(&dir_path.join("fixtures.json"));
-        for fixture in index["fixtures"]
-            .as_array()
-            .expect("fixtures.json: no `fixtures` array")
-        {
+        for fixture in index["fixtures"].as_array().expect("fixtures.json: no `fixtures` array") {
             // AOF fixtures (and their RDB bases) are a later issue.
             if fixture["kind"] != "rdb" {
                 continue;
@@ -109,23 +100,14 @@ fn rdb_fixtures(root: &Path) -> Vec<Fixture> {
                 continue;
             };
             let expected = dir_path.join(expected);
-            assert!(
-                expected.is_file(),
-                "{} is listed but missing",
-                expected.display()
-            );
+            assert!(expected.is_file(), "{} is listed but missing", expected.display());
             let policy = fixture["config"]["maxmemory-policy"].as_str().unwrap_or("");
-            for file in fixture["files"]
-                .as_array()
-                .expect("fixture without `files`")
-            {
+            for file in fixture["files"].as_array().expect("fixture without `files`") {
                 let rel = file["path"].as_str().expect("fixture file without `path`");
                 out.push(Fixture {
                     label: format!("{dir}/{rel}"),
                     path: dir_path.join(rel),
-                    bytes: file["bytes"]
-                        .as_u64()
-                        .expect("fixture file without `bytes`"),
+                    bytes: file["bytes"].as_u64().expect("fixture file without `bytes`"),
                     expected: expected.clone(),
                     lru: policy.ends_with("-lru"),
                     lfu: policy.ends_with("-lfu"),
@@ -146,9 +128,7 @@ fn expected_bytes(v: &Value) -> Result<Vec<u8>, String> {
         Value::Object(o) if o.len() == 1 => {
             let encoded = o.get("base64").and_then(Value::as_str);
             let encoded = encoded.ok_or_else(|| format!("not a byte string: {}", abbrev(v)))?;
-            BASE64
-                .decode(encoded)
-                .map_err(|e| format!("bad base64 in expected {v}: {e}"))
+            BASE64.decode(encoded).map_err(|e| format!("bad base64 in expected {v}: {e}"))
         }
         _ => Err(format!("not a byte string: {}", abbrev(v))),
     }
@@ -158,10 +138,7 @@ fn expected_bytes(v: &Value) -> Result<Vec<u8>, String> {
 /// themselves start with the prefix. Any other use of the prefix is a format violation: it makes
 /// the output ambiguous for readers that rely on it.
 fn our_bytes(v: &Value) -> Result<Vec<u8>, String> {
-    our_text_bytes(
-        v.as_str()
-            .ok_or_else(|| format!("not a byte string: {}", abbrev(v)))?,
-    )
+    our_text_bytes(v.as_str().ok_or_else(|| format!("not a byte string: {}", abbrev(v)))?)
 }
 
 /// `our_bytes` for a JSON object key (hash fields).
@@ -169,13 +146,11 @@ fn our_text_bytes(s: &str) -> Result<Vec<u8>, String> {
     let Some(encoded) = s.strip_prefix(OUR_BASE64_PREFIX) else {
         return Ok(s.as_bytes().to_vec());
     };
-    let bytes = BASE64
-        .decode(encoded)
-        .map_err(|e| format!("bad base64 in {s:?}: {e}"))?;
+    let bytes = BASE64.decode(encoded).map_err(|e| format!("bad base64 in {s:?}: {e}"))?;
     match std::str::from_utf8(&bytes) {
-        Ok(text) if !text.starts_with(OUR_BASE64_PREFIX) => Err(format!(
-            "{s:?} is base64 for valid UTF-8 {text:?}: should be a plain string"
-        )),
+        Ok(text) if !text.starts_with(OUR_BASE64_PREFIX) => {
+            Err(format!("{s:?} is base64 for valid UTF-8 {text:?}: should be a plain string"))
+        }
         _ => Ok(bytes),
     }
 }
@@ -190,14 +165,11 @@ fn show(bytes: &[u8]) -> Value {
 // Small accessors, with errors that say what was expected
 
 fn get<'a>(v: &'a Value, name: &str) -> Result<&'a Value, String> {
-    v.get(name)
-        .ok_or_else(|| format!("no `{name}` in {}", abbrev(v)))
+    v.get(name).ok_or_else(|| format!("no `{name}` in {}", abbrev(v)))
 }
 
 fn array<'a>(v: &'a Value, name: &str) -> Result<&'a Vec<Value>, String> {
-    get(v, name)?
-        .as_array()
-        .ok_or_else(|| format!("`{name}` is not an array"))
+    get(v, name)?.as_array().ok_or_else(|| format!("`{name}` is not an array"))
 }
 
 /// Applies `f` to every item of a JSON array.
@@ -206,20 +178,15 @@ fn each<T>(v: &Value, f: impl FnMut(&Value) -> Result<T, String>) -> Result<Vec<
 }
 
 fn items(v: &Value) -> Result<&Vec<Value>, String> {
-    v.as_array()
-        .ok_or_else(|| format!("not an array: {}", abbrev(v)))
+    v.as_array().ok_or_else(|| format!("not an array: {}", abbrev(v)))
 }
 
 fn tuple<const N: usize>(v: &Value) -> Result<&[Value; N], String> {
-    items(v)?
-        .as_slice()
-        .try_into()
-        .map_err(|_| format!("not a {N}-tuple: {}", abbrev(v)))
+    items(v)?.as_slice().try_into().map_err(|_| format!("not a {N}-tuple: {}", abbrev(v)))
 }
 
 fn text(v: &Value) -> Result<&str, String> {
-    v.as_str()
-        .ok_or_else(|| format!("not a string: {}", abbrev(v)))
+    v.as_str().ok_or_else(|| format!("not a string: {}", abbrev(v)))
 }
 
 fn int(v: &Value) -> Result<Value, String> {
@@ -238,10 +205,7 @@ fn opt(v: &Value, name: &str) -> Value {
 /// Stream IDs sort numerically, not as text ("10-0" > "9-0").
 fn id_order(id: &str) -> (u64, u64) {
     let (ms, seq) = id.split_once('-').unwrap_or((id, ""));
-    (
-        ms.parse().unwrap_or(u64::MAX),
-        seq.parse().unwrap_or(u64::MAX),
-    )
+    (ms.parse().unwrap_or(u64::MAX), seq.parse().unwrap_or(u64::MAX))
 }
 
 fn sorted_ids(mut ids: Vec<String>) -> Value {
@@ -278,10 +242,7 @@ impl<'de> Deserialize<'de> for Members {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Members, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
                 let mut members = Vec::new();
                 while let Some(member) = map.next_entry()? {
                     members.push(member);
@@ -305,17 +266,8 @@ struct OurRecord {
     hash: Option<HashLine>,
 }
 
-const OUR_RECORD_FIELDS: &[&str] = &[
-    "db",
-    "key",
-    "type",
-    "expire_at_ms",
-    "idle_s",
-    "freq",
-    "value",
-    "field_expire_at_ms",
-    "key_meta",
-];
+const OUR_RECORD_FIELDS: &[&str] =
+    &["db", "key", "type", "expire_at_ms", "idle_s", "freq", "value", "field_expire_at_ms", "key_meta"];
 
 /// Runs the binary; returns the records by (db, key), plus problems with individual lines.
 fn dump(path: &Path) -> Result<(BTreeMap<KeyId, OurRecord>, Vec<String>), String> {
@@ -327,14 +279,9 @@ fn dump(path: &Path) -> Result<(BTreeMap<KeyId, OurRecord>, Vec<String>), String
         .map_err(|e| format!("cannot run rdb-tool: {e}"))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(format!(
-            "rdb-tool dump exited with {}: {}",
-            output.status,
-            stderr.trim()
-        ));
+        return Err(format!("rdb-tool dump exited with {}: {}", output.status, stderr.trim()));
     }
-    let stdout =
-        String::from_utf8(output.stdout).map_err(|e| format!("stdout is not UTF-8: {e}"))?;
+    let stdout = String::from_utf8(output.stdout).map_err(|e| format!("stdout is not UTF-8: {e}"))?;
     let mut records = BTreeMap::new();
     let mut problems = Vec::new();
     for (n, line) in stdout.lines().enumerate() {
@@ -370,14 +317,8 @@ fn dump(path: &Path) -> Result<(BTreeMap<KeyId, OurRecord>, Vec<String>), String
         if !unknown.is_empty() {
             problems.push(format!("line {line_no}: unknown record fields {unknown:?}"));
         }
-        if records
-            .insert((db, key.clone()), OurRecord { record, hash })
-            .is_some()
-        {
-            problems.push(format!(
-                "line {line_no}: db {db} key {} written twice",
-                show(&key)
-            ));
+        if records.insert((db, key.clone()), OurRecord { record, hash }).is_some() {
+            problems.push(format!("line {line_no}: db {db} key {} written twice", show(&key)));
         }
     }
     Ok((records, problems))
@@ -395,52 +336,26 @@ struct ExpectedDoc {
 fn load_expected(path: &Path) -> ExpectedDoc {
     let doc = read_json(path);
     let what = path.display();
-    assert_eq!(
-        doc["schema"], "redis-corpus-expected/1",
-        "{what}: unknown schema"
-    );
+    assert_eq!(doc["schema"], "redis-corpus-expected/1", "{what}: unknown schema");
     let mut keys = BTreeMap::new();
-    for db in doc["dbs"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{what}: no `dbs`"))
-    {
-        let n = db["db"]
-            .as_u64()
-            .unwrap_or_else(|| panic!("{what}: db without number"));
-        for key in db["keys"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{what}: db {n} without keys"))
-        {
+    for db in doc["dbs"].as_array().unwrap_or_else(|| panic!("{what}: no `dbs`")) {
+        let n = db["db"].as_u64().unwrap_or_else(|| panic!("{what}: db without number"));
+        for key in db["keys"].as_array().unwrap_or_else(|| panic!("{what}: db {n} without keys")) {
             let name = expected_bytes(&key["key"]).unwrap_or_else(|e| panic!("{what}: {e}"));
-            assert!(
-                keys.insert((n, name), key.clone()).is_none(),
-                "{what}: duplicate key in db {n}"
-            );
+            assert!(keys.insert((n, name), key.clone()).is_none(), "{what}: duplicate key in db {n}");
         }
     }
-    assert_eq!(
-        doc["key_count"].as_u64(),
-        Some(keys.len() as u64),
-        "{what}: key_count disagrees"
-    );
+    assert_eq!(doc["key_count"].as_u64(), Some(keys.len() as u64), "{what}: key_count disagrees");
     let saved_meta_classes = doc.get("keymeta_classes").map(|classes| {
         classes
             .as_array()
             .unwrap_or_else(|| panic!("{what}: keymeta_classes is not an array"))
             .iter()
             .filter(|class| class["saved"] == true)
-            .map(|class| {
-                class["name"]
-                    .as_str()
-                    .expect("keymeta class without name")
-                    .to_owned()
-            })
+            .map(|class| class["name"].as_str().expect("keymeta class without name").to_owned())
             .collect()
     });
-    ExpectedDoc {
-        keys,
-        saved_meta_classes,
-    }
+    ExpectedDoc { keys, saved_meta_classes }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -454,9 +369,7 @@ fn expected_value(ty: &str, v: &Value) -> Result<Value, String> {
         "zset" => sorted_zset(each(v, |pair| {
             let [member, s] = tuple(pair)?;
             let s = text(s)?;
-            let f = s
-                .parse::<f64>()
-                .map_err(|_| format!("bad expected score {s:?}"))?;
+            let f = s.parse::<f64>().map_err(|_| format!("bad expected score {s:?}"))?;
             Ok((expected_bytes(member)?, f))
         })?),
         "hash" => sorted_pairs(each(v, expected_pair)?),
@@ -492,15 +405,9 @@ fn our_value(ty: &str, record: &OurRecord) -> Result<Value, String> {
             Ok((our_bytes(member)?, f))
         })?),
         "hash" => {
-            let hash = record
-                .hash
-                .as_ref()
-                .ok_or("hash record could not be read")?;
-            let pairs = hash
-                .value
-                .0
-                .iter()
-                .map(|(field, value)| Ok((our_text_bytes(field)?, show(&our_bytes(value)?))));
+            let hash = record.hash.as_ref().ok_or("hash record could not be read")?;
+            let pairs =
+                hash.value.0.iter().map(|(field, value)| Ok((our_text_bytes(field)?, show(&our_bytes(value)?))));
             sorted_pairs(pairs.collect::<Result<_, String>>()?)
         }
         "stream" => our_stream(v)?,
@@ -538,23 +445,13 @@ fn sorted_set(mut members: Vec<Vec<u8>>) -> Value {
 /// is written backwards). Members are unique, so sorting by member compares the two as sets.
 fn sorted_zset(mut pairs: Vec<(Vec<u8>, f64)>) -> Value {
     pairs.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
-    Value::Array(
-        pairs
-            .iter()
-            .map(|(m, f)| json!([show(m), score(*f)]))
-            .collect(),
-    )
+    Value::Array(pairs.iter().map(|(m, f)| json!([show(m), score(*f)])).collect())
 }
 
 /// Hash fields have no order either (the server's listing is sorted by field bytes).
 fn sorted_pairs(mut pairs: Vec<(Vec<u8>, Value)>) -> Value {
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    Value::Array(
-        pairs
-            .into_iter()
-            .map(|(f, v)| json!([show(&f), v]))
-            .collect(),
-    )
+    Value::Array(pairs.into_iter().map(|(f, v)| json!([show(&f), v])).collect())
 }
 
 fn expected_pair(pair: &Value) -> Result<(Vec<u8>, Value), String> {
@@ -573,17 +470,10 @@ fn expected_field_ttls(key: &Value) -> Result<Value, String> {
 }
 
 fn our_field_ttls(record: &OurRecord) -> Result<Value, String> {
-    let Some(ttls) = record
-        .hash
-        .as_ref()
-        .and_then(|h| h.field_expire_at_ms.as_ref())
-    else {
+    let Some(ttls) = record.hash.as_ref().and_then(|h| h.field_expire_at_ms.as_ref()) else {
         return Ok(opt(&record.record, "field_expire_at_ms")); // null, or a non-hash oddity
     };
-    let pairs = ttls
-        .0
-        .iter()
-        .map(|(field, ms)| Ok((our_text_bytes(field)?, int(ms)?)));
+    let pairs = ttls.0.iter().map(|(field, ms)| Ok((our_text_bytes(field)?, int(ms)?)));
     Ok(sorted_pairs(pairs.collect::<Result<_, String>>()?))
 }
 
@@ -778,10 +668,7 @@ fn diff(path: &str, expected: &Value, ours: &Value, out: &mut Vec<String>) {
         (Value::Object(e), Value::Object(o)) => {
             let names: BTreeSet<&String> = e.keys().chain(o.keys()).collect();
             for name in names {
-                let (e, o) = (
-                    e.get(name).unwrap_or(&Value::Null),
-                    o.get(name).unwrap_or(&Value::Null),
-                );
+                let (e, o) = (e.get(name).unwrap_or(&Value::Null), o.get(name).unwrap_or(&Value::Null));
                 diff(&format!("{path}.{name}"), e, o, out);
             }
         }
@@ -791,29 +678,14 @@ fn diff(path: &str, expected: &Value, ours: &Value, out: &mut Vec<String>) {
             }
         }
         (Value::Array(e), Value::Array(o)) => {
-            out.push(format!(
-                "{path}: expected {} items, ours {}",
-                e.len(),
-                o.len()
-            ));
+            out.push(format!("{path}: expected {} items, ours {}", e.len(), o.len()));
             // The first difference usually tells what went missing or came extra.
             if let Some(i) = (0..e.len().max(o.len())).find(|&i| e.get(i) != o.get(i)) {
-                let (e, o) = (
-                    e.get(i).unwrap_or(&Value::Null),
-                    o.get(i).unwrap_or(&Value::Null),
-                );
-                out.push(format!(
-                    "{path}[{i}] first difference: expected {}, ours {}",
-                    abbrev(e),
-                    abbrev(o)
-                ));
+                let (e, o) = (e.get(i).unwrap_or(&Value::Null), o.get(i).unwrap_or(&Value::Null));
+                out.push(format!("{path}[{i}] first difference: expected {}, ours {}", abbrev(e), abbrev(o)));
             }
         }
-        _ => out.push(format!(
-            "{path}: expected {}, ours {}",
-            abbrev(expected),
-            abbrev(ours)
-        )),
+        _ => out.push(format!("{path}: expected {}, ours {}", abbrev(expected), abbrev(ours))),
     }
 }
 
@@ -826,13 +698,7 @@ fn canonical_expected(key: &Value, doc: &ExpectedDoc, fx: &Fixture) -> Result<Va
         Some(saved) => {
             // Classes without rdb_save (KMT3) have metadata in memory but never reach the file.
             let mut names = Vec::new();
-            for pair in key
-                .get("key_meta")
-                .map(items)
-                .transpose()?
-                .into_iter()
-                .flatten()
-            {
+            for pair in key.get("key_meta").map(items).transpose()?.into_iter().flatten() {
                 let [class, _value] = tuple(pair)?;
                 names.extend(Some(text(class)?.to_owned()).filter(|c| saved.contains(c)));
             }
@@ -890,16 +756,12 @@ fn compare_key(fx: &Fixture, doc: &ExpectedDoc, expected: &Value, ours: &OurReco
     // IDLE: only dump-lru.rdb has the opcode, and the server's reading may be 1 s off.
     let idle = &ours.record["idle_s"];
     match (fx.lru, idle.as_u64()) {
-        (false, _) if !idle.is_null() => {
-            out.push(format!("idle_s {idle} in a file without IDLE opcodes"))
-        }
+        (false, _) if !idle.is_null() => out.push(format!("idle_s {idle} in a file without IDLE opcodes")),
         (true, None) => out.push(format!("idle_s missing or not a number: {idle}")),
         (true, Some(ours)) => match expected["lru_idle_s"].as_u64() {
             None => out.push("expected side has no lru_idle_s".into()),
             Some(exp) if exp > SHARED_OBJECT_IDLE_S => {}
-            Some(exp) if exp.abs_diff(ours) > 1 => {
-                out.push(format!(".idle_s: expected {exp} (+-1), ours {ours}"))
-            }
+            Some(exp) if exp.abs_diff(ours) > 1 => out.push(format!(".idle_s: expected {exp} (+-1), ours {ours}")),
             Some(_) => {}
         },
         _ => {}
@@ -926,25 +788,12 @@ impl fmt::Display for Mismatch {
 
 fn check_fixture(fx: &Fixture, doc: &ExpectedDoc, mismatches: &mut Vec<Mismatch>) {
     let mut report = |key: Option<&KeyId>, what: String| {
-        mismatches.push(Mismatch {
-            file: fx.label.clone(),
-            key: key.cloned(),
-            what,
-        })
+        mismatches.push(Mismatch { file: fx.label.clone(), key: key.cloned(), what })
     };
     // A file that is not the one the oracle describes (e.g. an LFS pointer) proves nothing.
     match std::fs::metadata(&fx.path) {
         Ok(meta) if meta.len() == fx.bytes => {}
-        Ok(meta) => {
-            return report(
-                None,
-                format!(
-                    "file has {} bytes, fixtures.json says {}",
-                    meta.len(),
-                    fx.bytes
-                ),
-            )
-        }
+        Ok(meta) => return report(None, format!("file has {} bytes, fixtures.json says {}", meta.len(), fx.bytes)),
         Err(e) => return report(None, format!("cannot read the fixture: {e}")),
     }
     let (ours, problems) = match dump(&fx.path) {
@@ -956,10 +805,7 @@ fn check_fixture(fx: &Fixture, doc: &ExpectedDoc, mismatches: &mut Vec<Mismatch>
     }
     for (id, expected) in &doc.keys {
         match ours.get(id) {
-            None => report(
-                Some(id),
-                format!("missing from our dump ({} expected)", expected["type"]),
-            ),
+            None => report(Some(id), format!("missing from our dump ({} expected)", expected["type"])),
             Some(record) => {
                 for what in compare_key(fx, doc, expected, record) {
                     report(Some(id), what);
@@ -969,10 +815,7 @@ fn check_fixture(fx: &Fixture, doc: &ExpectedDoc, mismatches: &mut Vec<Mismatch>
     }
     for (id, record) in &ours {
         if !doc.keys.contains_key(id) {
-            report(
-                Some(id),
-                format!("not in the expected document: {}", abbrev(&record.record)),
-            );
+            report(Some(id), format!("not in the expected document: {}", abbrev(&record.record)));
         }
     }
 }
@@ -981,18 +824,12 @@ fn check_fixture(fx: &Fixture, doc: &ExpectedDoc, mismatches: &mut Vec<Mismatch>
 fn every_real_server_rdb_dumps_as_recorded() {
     let root = corpus_root();
     let fixtures = rdb_fixtures(&root);
-    assert!(
-        !fixtures.is_empty(),
-        "no RDB fixtures found under {}",
-        root.display()
-    );
+    assert!(!fixtures.is_empty(), "no RDB fixtures found under {}", root.display());
 
     let mut docs: BTreeMap<PathBuf, ExpectedDoc> = BTreeMap::new();
     let mut mismatches = Vec::new();
     for fx in &fixtures {
-        let doc = docs
-            .entry(fx.expected.clone())
-            .or_insert_with(|| load_expected(&fx.expected));
+        let doc = docs.entry(fx.expected.clone()).or_insert_with(|| load_expected(&fx.expected));
         check_fixture(fx, doc, &mut mismatches);
     }
 
@@ -1001,15 +838,9 @@ fn every_real_server_rdb_dumps_as_recorded() {
         eprintln!("{m}");
         *per_file.entry(&m.file).or_default() += 1;
     }
-    eprintln!(
-        "checked {} RDB files against the server-recorded JSON",
-        fixtures.len()
-    );
+    eprintln!("checked {} RDB files against the server-recorded JSON", fixtures.len());
     if !mismatches.is_empty() {
-        let summary: Vec<String> = per_file
-            .iter()
-            .map(|(file, n)| format!("  {file}: {n}"))
-            .collect();
+        let summary: Vec<String> = per_file.iter().map(|(file, n)| format!("  {file}: {n}")).collect();
         panic!(
             "{} mismatches in {} of {} files (details above):\n{}",
             mismatches.len(),

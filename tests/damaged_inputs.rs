@@ -80,14 +80,8 @@ fn truncations_flips_and_absurd_lengths_are_handled() {
             let (ok, peak) = parse(&bytes[..cut]);
             // A cut before the end of the RDB proper (some peer files carry bytes
             // after the checksum) can never be a valid file.
-            assert!(
-                !(ok && whole_ok && cut < end),
-                "{name}: cut at {cut} accepted"
-            );
-            assert!(
-                peak <= budget(cut),
-                "{name}: cut at {cut} used {peak} bytes"
-            );
+            assert!(!(ok && whole_ok && cut < end), "{name}: cut at {cut} accepted");
+            assert!(peak <= budget(cut), "{name}: cut at {cut} used {peak} bytes");
             runs += 1;
         }
         for pos in 0..bytes.len() {
@@ -95,27 +89,18 @@ fn truncations_flips_and_absurd_lengths_are_handled() {
                 let mut m = bytes.clone();
                 m[pos] ^= x;
                 let (_, peak) = parse(&m);
-                assert!(
-                    peak <= budget(m.len()),
-                    "{name}: flip {x:#x} at {pos} used {peak} bytes"
-                );
+                assert!(peak <= budget(m.len()), "{name}: flip {x:#x} at {pos} used {peak} bytes");
                 runs += 1;
             }
         }
         // Splice a huge 64-bit length (and a huge 32-bit one) in at every position.
         for pos in 9..bytes.len() {
-            for huge in [
-                &[0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf0][..],
-                &[0x80, 0xff, 0xff, 0xff, 0xf0],
-            ] {
+            for huge in [&[0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf0][..], &[0x80, 0xff, 0xff, 0xff, 0xf0]] {
                 let mut m = bytes[..pos].to_vec();
                 m.extend_from_slice(huge);
                 m.extend_from_slice(&bytes[pos..]);
                 let (_, peak) = parse(&m);
-                assert!(
-                    peak <= budget(m.len()),
-                    "{name}: huge length at {pos} used {peak} bytes"
-                );
+                assert!(peak <= budget(m.len()), "{name}: huge length at {pos} used {peak} bytes");
                 runs += 1;
             }
         }

@@ -15,17 +15,13 @@ use std::collections::BTreeMap;
 fn bytes_of(v: &Value) -> Vec<u8> {
     let s = v.as_str().unwrap_or_else(|| panic!("not a string: {v}"));
     match s.strip_prefix("base64:") {
-        Some(b) => base64::engine::general_purpose::STANDARD
-            .decode(b)
-            .expect("base64"),
+        Some(b) => base64::engine::general_purpose::STANDARD.decode(b).expect("base64"),
         None => s.as_bytes().to_vec(),
     }
 }
 
 fn fill(c: &mut common::redis::Client) {
-    let big: String = (0..3000)
-        .map(|i| char::from(b'a' + (i % 26) as u8))
-        .collect();
+    let big: String = (0..3000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
     c.ok(&["SET", "str:plain", "hello"]);
     c.ok(&["SET", "str:int", "12345"]);
     c.ok(&["SET", "str:neg", "-9223372036854775808"]);
@@ -43,69 +39,21 @@ fn fill(c: &mut common::redis::Client) {
     for i in 0..200 {
         c.ok(&["SADD", "set:hashtable", &format!("m{i}")]);
     }
-    c.ok(&[
-        "ZADD",
-        "zset:small",
-        "1.5",
-        "a",
-        "-inf",
-        "b",
-        "inf",
-        "c",
-        "0.1",
-        "d",
-    ]);
+    c.ok(&["ZADD", "zset:small", "1.5", "a", "-inf", "b", "inf", "c", "0.1", "d"]);
     for i in 0..200 {
-        c.ok(&[
-            "ZADD",
-            "zset:skiplist",
-            &format!("{}", i as f64 / 7.0),
-            &format!("m{i}"),
-        ]);
+        c.ok(&["ZADD", "zset:skiplist", &format!("{}", i as f64 / 7.0), &format!("m{i}")]);
     }
-    c.ok(&[
-        "HSET",
-        "hash:small",
-        "f1",
-        "v1",
-        "f2",
-        "2",
-        "",
-        "empty-field",
-    ]);
+    c.ok(&["HSET", "hash:small", "f1", "v1", "f2", "2", "", "empty-field"]);
     for i in 0..600 {
-        c.ok(&[
-            "HSET",
-            "hash:big",
-            &format!("field{i}"),
-            &format!("value{i}"),
-        ]);
+        c.ok(&["HSET", "hash:big", &format!("field{i}"), &format!("value{i}")]);
     }
     for i in 1..=30 {
-        c.ok(&[
-            "XADD",
-            "stream:s",
-            &format!("{i}-0"),
-            "f",
-            &format!("v{i}"),
-            "g",
-            "x",
-        ]);
+        c.ok(&["XADD", "stream:s", &format!("{i}-0"), "f", &format!("v{i}"), "g", "x"]);
     }
     c.ok(&["XADD", "stream:s", "31-0", "other", "fields"]);
     c.ok(&["XDEL", "stream:s", "5-0"]);
     c.ok(&["XGROUP", "CREATE", "stream:s", "grp", "0"]);
-    c.ok(&[
-        "XREADGROUP",
-        "GROUP",
-        "grp",
-        "alice",
-        "COUNT",
-        "3",
-        "STREAMS",
-        "stream:s",
-        ">",
-    ]);
+    c.ok(&["XREADGROUP", "GROUP", "grp", "alice", "COUNT", "3", "STREAMS", "stream:s", ">"]);
     c.ok(&["EXPIRE", "list:small", "900000000"]);
     c.ok(&["SELECT", "3"]);
     c.ok(&["SET", "db3:key", "in db 3"]);
@@ -128,11 +76,8 @@ fn real_server_save_dumps_as_the_server_answers() {
     };
     let mut out = Vec::new();
     let stats = dump(&cfg, &mut out).expect("dump");
-    let records: Vec<Value> = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json line"))
-        .collect();
+    let records: Vec<Value> =
+        String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
     assert_eq!(stats.keys_written as usize, records.len());
 
     let mut per_db: BTreeMap<i64, usize> = BTreeMap::new();
@@ -145,56 +90,34 @@ fn real_server_save_dumps_as_the_server_answers() {
         let server_type = c.ok(&[&b"TYPE"[..], &key]).bytes();
         assert_eq!(ty.as_bytes(), &server_type[..], "type of {key:?}");
         let expire = c.ok(&[&b"PEXPIRETIME"[..], &key]).int();
-        assert_eq!(
-            r.get("expire_at_ms").and_then(Value::as_i64).unwrap_or(-1),
-            expire,
-            "expiry of {key:?}"
-        );
+        assert_eq!(r.get("expire_at_ms").and_then(Value::as_i64).unwrap_or(-1), expire, "expiry of {key:?}");
         let v = &r["value"];
         match ty {
             "string" => assert_eq!(bytes_of(v), c.ok(&[&b"GET"[..], &key]).bytes(), "{key:?}"),
             "list" => {
                 let ours: Vec<Vec<u8>> = v.as_array().unwrap().iter().map(bytes_of).collect();
-                let theirs: Vec<Vec<u8>> = c
-                    .ok(&[&b"LRANGE"[..], &key, b"0", b"-1"])
-                    .array()
-                    .iter()
-                    .map(Reply::bytes)
-                    .collect();
+                let theirs: Vec<Vec<u8>> =
+                    c.ok(&[&b"LRANGE"[..], &key, b"0", b"-1"]).array().iter().map(Reply::bytes).collect();
                 assert_eq!(ours, theirs, "{key:?}");
             }
             "set" => {
                 let mut ours: Vec<Vec<u8>> = v.as_array().unwrap().iter().map(bytes_of).collect();
-                let mut theirs: Vec<Vec<u8>> = c
-                    .ok(&[&b"SMEMBERS"[..], &key])
-                    .array()
-                    .iter()
-                    .map(Reply::bytes)
-                    .collect();
+                let mut theirs: Vec<Vec<u8>> =
+                    c.ok(&[&b"SMEMBERS"[..], &key]).array().iter().map(Reply::bytes).collect();
                 ours.sort();
                 theirs.sort();
                 assert_eq!(ours, theirs, "{key:?}");
             }
             "zset" => {
                 let score = |v: &Value| match v {
-                    Value::String(s) => s.parse::<f64>().unwrap_or_else(|_| {
-                        if s == "inf" {
-                            f64::INFINITY
-                        } else {
-                            f64::NEG_INFINITY
-                        }
-                    }),
+                    Value::String(s) => {
+                        s.parse::<f64>().unwrap_or_else(|_| if s == "inf" { f64::INFINITY } else { f64::NEG_INFINITY })
+                    }
                     n => n.as_f64().unwrap(),
                 };
-                let mut ours: Vec<(Vec<u8>, f64)> = v
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|p| (bytes_of(&p[0]), score(&p[1])))
-                    .collect();
-                let flat = c
-                    .ok(&[&b"ZRANGE"[..], &key, b"0", b"-1", b"WITHSCORES"])
-                    .array();
+                let mut ours: Vec<(Vec<u8>, f64)> =
+                    v.as_array().unwrap().iter().map(|p| (bytes_of(&p[0]), score(&p[1]))).collect();
+                let flat = c.ok(&[&b"ZRANGE"[..], &key, b"0", b"-1", b"WITHSCORES"]).array();
                 let mut theirs: Vec<(Vec<u8>, f64)> = flat
                     .chunks(2)
                     .map(|p| {
@@ -214,10 +137,7 @@ fn real_server_save_dumps_as_the_server_answers() {
                     .map(|(f, x)| (bytes_of(&Value::String(f.clone())), bytes_of(x)))
                     .collect();
                 let flat = c.ok(&[&b"HGETALL"[..], &key]).array();
-                let theirs: BTreeMap<Vec<u8>, Vec<u8>> = flat
-                    .chunks(2)
-                    .map(|p| (p[0].bytes(), p[1].bytes()))
-                    .collect();
+                let theirs: BTreeMap<Vec<u8>, Vec<u8>> = flat.chunks(2).map(|p| (p[0].bytes(), p[1].bytes())).collect();
                 assert_eq!(ours, theirs, "{key:?}");
             }
             "stream" => {
@@ -241,30 +161,17 @@ fn real_server_save_dumps_as_the_server_answers() {
                     .iter()
                     .map(|e| {
                         let e = e.array();
-                        (
-                            String::from_utf8(e[0].bytes()).unwrap(),
-                            e[1].array().iter().map(Reply::bytes).collect(),
-                        )
+                        (String::from_utf8(e[0].bytes()).unwrap(), e[1].array().iter().map(Reply::bytes).collect())
                     })
                     .collect();
                 assert_eq!(ours, theirs, "{key:?}");
-                assert_eq!(
-                    v["length"].as_i64().unwrap(),
-                    c.ok(&[&b"XLEN"[..], &key]).int()
-                );
-                let pending = c
-                    .ok(&[&b"XPENDING"[..], &key, b"grp", b"-", b"+", b"100"])
-                    .array();
+                assert_eq!(v["length"].as_i64().unwrap(), c.ok(&[&b"XLEN"[..], &key]).int());
+                let pending = c.ok(&[&b"XPENDING"[..], &key, b"grp", b"-", b"+", b"100"]).array();
                 let ours_pel: Vec<(String, Vec<u8>)> = v["groups"][0]["pending"]
                     .as_array()
                     .unwrap()
                     .iter()
-                    .map(|p| {
-                        (
-                            p["id"].as_str().unwrap().to_string(),
-                            bytes_of(&p["consumer"]),
-                        )
-                    })
+                    .map(|p| (p["id"].as_str().unwrap().to_string(), bytes_of(&p["consumer"])))
                     .collect();
                 let theirs_pel: Vec<(String, Vec<u8>)> = pending
                     .iter()

@@ -39,12 +39,7 @@ fn mapped_and_one_byte_pipe_give_identical_events() {
             (Err(a), Err(b)) => {
                 assert_eq!((a.kind, a.offset), (b.kind, b.offset), "{}", path.display())
             }
-            (a, b) => panic!(
-                "{}: map {:?} vs pipe {:?}",
-                path.display(),
-                a.err(),
-                b.err()
-            ),
+            (a, b) => panic!("{}: map {:?} vs pipe {:?}", path.display(), a.err(), b.err()),
         }
     }
     assert!(compared > 50, "only {compared} fixtures compared");

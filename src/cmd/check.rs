@@ -59,9 +59,9 @@ impl CheckReport {
         match &self.error {
             None => Verdict::Valid,
             Some(e) => match e.kind {
-                ErrorKind::UnsupportedVersion(_)
-                | ErrorKind::Unsupported(_)
-                | ErrorKind::RecordTooLarge => Verdict::Unsupported,
+                ErrorKind::UnsupportedVersion(_) | ErrorKind::Unsupported(_) | ErrorKind::RecordTooLarge => {
+                    Verdict::Unsupported
+                }
                 ErrorKind::Io(_) | ErrorKind::Usage(_) => Verdict::Failed,
                 _ => Verdict::Damaged,
             },
@@ -69,10 +69,31 @@ impl CheckReport {
     }
 }
 
+/// The digests are already uniformly random: hashing them again is waste.
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl std::hash::Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}
+
+type DigestSet = HashSet<u128, std::hash::BuildHasherDefault<DigestHasher>>;
+
 /// Semantic checks on one value: duplicates, empty collections.
 struct ValueChecker {
     kind: KeyType,
-    seen: HashSet<u128>,
+    /// Reused from key to key so its table is allocated once.
+    seen: DigestSet,
     items: u64,
     field_ttls: u64,
     module: Option<String>,
@@ -98,15 +119,9 @@ impl Sink for ValueChecker {
     fn piece(&mut self, piece: Piece<'_>) -> Result<()> {
         self.items += 1;
         match piece {
-            Piece::Elem(it) if self.kind == KeyType::Set => {
-                self.unique(&it, "duplicate set member")
-            }
+            Piece::Elem(it) if self.kind == KeyType::Set => self.unique(&it, "duplicate set member"),
             Piece::Member { member, .. } => self.unique(&member, "duplicate sorted set member"),
-            Piece::Field {
-                field,
-                expire_at_ms,
-                ..
-            } => {
+            Piece::Field { field, expire_at_ms, .. } => {
                 self.field_ttls += u64::from(expire_at_ms.is_some());
                 self.unique(&field, "duplicate hash field")
             }
@@ -120,21 +135,13 @@ impl Sink for ValueChecker {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Check one file.
 pub fn check_file(path: &Path, opts: ReaderOptions, now: Option<i64>) -> CheckReport {
-    let mut report = CheckReport {
-        file: path.to_path_buf(),
-        ..Default::default()
-    };
-    report.size = std::fs::metadata(path)
-        .ok()
-        .filter(|m| m.is_file())
-        .map(|m| m.len());
+    let mut report = CheckReport { file: path.to_path_buf(), ..Default::default() };
+    report.size = std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.len());
     let mut input = match Input::open(path) {
         Ok(i) => i,
         Err(e) => {
@@ -162,6 +169,7 @@ pub fn check_file(path: &Path, opts: ReaderOptions, now: Option<i64>) -> CheckRe
 
 fn walk(reader: &mut RdbReader<'_>, report: &mut CheckReport, now: i64) -> Result<()> {
     let mut version_conflict: Option<String> = None;
+    let mut seen = DigestSet::default();
     while let Some(event) = reader.next()? {
         match event {
             Event::Header { dialect, version } => {
@@ -185,37 +193,23 @@ fn walk(reader: &mut RdbReader<'_>, report: &mut CheckReport, now: i64) -> Resul
             Event::ModuleAux { module, .. } => report.module_aux.push(module),
             Event::Key(key) => {
                 let kind = key.value.key_type();
-                let mut checker = ValueChecker {
-                    kind,
-                    seen: HashSet::new(),
-                    items: 0,
-                    field_ttls: 0,
-                    module: None,
-                };
+                let mut checker =
+                    ValueChecker { kind, seen: std::mem::take(&mut seen), items: 0, field_ttls: 0, module: None };
                 let located = |e: Error| {
                     let label = key.value.ty.label();
-                    e.at(key.value.offset)
-                        .doing(Phase::ReadingValue(label))
-                        .key(&key.key)
+                    e.at(key.value.offset).doing(Phase::ReadingValue(label)).key(&key.key)
                 };
                 key.value.decode(&mut checker).map_err(located)?;
                 // Redis skips empty collections on load, but redis-check-rdb fails
                 // on them; so do we (FORMAT.md §11.3).
-                if checker.items == 0
-                    && matches!(
-                        kind,
-                        KeyType::List | KeyType::Set | KeyType::Zset | KeyType::Hash
-                    )
-                {
+                if checker.items == 0 && matches!(kind, KeyType::List | KeyType::Set | KeyType::Zset | KeyType::Hash) {
                     return Err(located(Error::new(ErrorKind::Integrity("empty key"))));
                 }
+                seen = std::mem::take(&mut checker.seen);
                 report.keys += 1;
                 *report.keys_per_db.entry(key.db).or_default() += 1;
                 *report.keys_per_type.entry(kind).or_default() += 1;
-                *report
-                    .keys_per_encoding
-                    .entry(key.value.ty.label())
-                    .or_default() += 1;
+                *report.keys_per_encoding.entry(key.value.ty.label()).or_default() += 1;
                 if let Some(t) = key.expire_at_ms {
                     report.expires += 1;
                     if t < now {
@@ -236,12 +230,10 @@ fn walk(reader: &mut RdbReader<'_>, report: &mut CheckReport, now: i64) -> Resul
                     if matches!(checksum, Checksum::Ok(_)) {
                         report.warnings.push(conflict);
                     } else {
-                        let e = Error::new(ErrorKind::Integrity(
-                            "header version contradicts the writer's version",
-                        ))
-                        .at(5)
-                        .doing(Phase::ReadingHeader)
-                        .detail(conflict);
+                        let e = Error::new(ErrorKind::Integrity("header version contradicts the writer's version"))
+                            .at(5)
+                            .doing(Phase::ReadingHeader)
+                            .detail(conflict);
                         return Err(e);
                     }
                 }
@@ -256,8 +248,5 @@ fn walk(reader: &mut RdbReader<'_>, report: &mut CheckReport, now: i64) -> Resul
 /// in the order of `cfg.files`.
 pub fn check(cfg: &CheckConfig) -> Vec<CheckReport> {
     use rayon::prelude::*;
-    cfg.files
-        .par_iter()
-        .map(|f| check_file(f, cfg.reader, cfg.now_ms))
-        .collect()
+    cfg.files.par_iter().map(|f| check_file(f, cfg.reader, cfg.now_ms)).collect()
 }

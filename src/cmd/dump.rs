@@ -36,11 +36,7 @@ pub struct DumpStats {
 }
 
 fn ctime_ms(value: &[u8]) -> Option<i64> {
-    std::str::from_utf8(value)
-        .ok()?
-        .parse::<i64>()
-        .ok()?
-        .checked_mul(1000)
+    std::str::from_utf8(value).ok()?.parse::<i64>().ok()?.checked_mul(1000)
 }
 
 /// Dump the keys of `cfg.input` to `out`.
@@ -60,9 +56,7 @@ pub fn dump(cfg: &DumpConfig, out: &mut dyn Write) -> Result<DumpStats> {
     }
     while let Some(event) = reader.next()? {
         match event {
-            Event::Aux { key, value }
-                if cfg.no_expired && filter.expired_before_ms.is_none() && &*key == b"ctime" =>
-            {
+            Event::Aux { key, value } if cfg.no_expired && filter.expired_before_ms.is_none() && &*key == b"ctime" => {
                 filter.expired_before_ms = ctime_ms(&value);
             }
             Event::Key(key) => {

@@ -85,12 +85,7 @@ pub(crate) struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     pub(crate) fn new(raw: &'a [u8], base: u64, what: &'static str) -> Self {
-        Cursor {
-            raw,
-            rest: raw,
-            base,
-            what,
-        }
+        Cursor { raw, rest: raw, base, what }
     }
 
     /// Absolute offset of a position inside `raw` (or of the value start when the
@@ -106,9 +101,7 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn err(&self, kind: ErrorKind, at: &[u8]) -> Error {
-        Error::new(kind)
-            .at(self.offset_of(at))
-            .doing(Phase::ReadingValue(self.what))
+        Error::new(kind).at(self.offset_of(at)).doing(Phase::ReadingValue(self.what))
     }
 
     /// Error from walking a blob: locate it inside the blob when the blob is a
@@ -117,14 +110,8 @@ impl<'a> Cursor<'a> {
         let end = &blob[blob.len()..];
         let off = self.offset_of(end);
         let start = self.offset_of(blob);
-        let at = if off > start || blob.is_empty() {
-            off.saturating_sub(e.remaining as u64)
-        } else {
-            start
-        };
-        Error::new(e.kind)
-            .at(at)
-            .doing(Phase::ReadingValue(self.what))
+        let at = if off > start || blob.is_empty() { off.saturating_sub(e.remaining as u64) } else { start };
+        Error::new(e.kind).at(at).doing(Phase::ReadingValue(self.what))
     }
 
     fn run<T>(&mut self, parse: impl FnOnce(&'a [u8]) -> TResult<'a, T>) -> Result<T> {
@@ -133,9 +120,7 @@ impl<'a> Cursor<'a> {
                 self.rest = rest;
                 Ok(v)
             }
-            Err(nom::Err::Incomplete(_)) => {
-                Err(self.err(ErrorKind::Truncated, &self.raw[self.raw.len()..]))
-            }
+            Err(nom::Err::Incomplete(_)) => Err(self.err(ErrorKind::Truncated, &self.raw[self.raw.len()..])),
             Err(nom::Err::Error(e)) | Err(nom::Err::Failure(e)) => {
                 let at = &self.raw[self.raw.len() - e.remaining.min(self.raw.len())..];
                 Err(self.err(e.kind, at))
@@ -182,10 +167,7 @@ impl<'a> Cursor<'a> {
         if self.rest.is_empty() {
             Ok(())
         } else {
-            Err(self.err(
-                ErrorKind::Integrity("value has bytes after its end"),
-                self.rest,
-            ))
+            Err(self.err(ErrorKind::Integrity("value has bytes after its end"), self.rest))
         }
     }
 }
@@ -204,20 +186,14 @@ fn pairs<'b>(
         Some(a) => each(a, it),
     })?;
     if first.is_some() {
-        return Err(TokenError {
-            kind: ErrorKind::Integrity("odd number of entries in a pair list"),
-            remaining: 0,
-        });
+        return Err(TokenError { kind: ErrorKind::Integrity("odd number of entries in a pair list"), remaining: 0 });
     }
     Ok(n)
 }
 
 /// The score of a zset entry stored in a ziplist or listpack.
 fn score_of(it: Item<'_>) -> Result<f64, TokenError> {
-    let bad = TokenError {
-        kind: ErrorKind::Integrity("invalid sorted set score"),
-        remaining: 0,
-    };
+    let bad = TokenError { kind: ErrorKind::Integrity("invalid sorted set score"), remaining: 0 };
     match it {
         Item::Int(v) => Ok(v as f64),
         Item::Bytes(b) => crate::token::string::parse_double_text(b).ok_or(bad),
@@ -231,10 +207,7 @@ struct Forward<'s, 'k> {
     slot: &'k mut Option<Error>,
 }
 
-const SINK_FAILED: TokenError = TokenError {
-    kind: ErrorKind::Io(std::io::ErrorKind::Other),
-    remaining: 0,
-};
+const SINK_FAILED: TokenError = TokenError { kind: ErrorKind::Io(std::io::ErrorKind::Other), remaining: 0 };
 
 impl Forward<'_, '_> {
     fn send(&mut self, p: Piece<'_>) -> Result<(), TokenError> {
@@ -253,10 +226,7 @@ fn with_blob<'b>(
     walk: impl FnOnce(&'b [u8], &mut Forward<'_, '_>) -> Result<usize, TokenError>,
 ) -> Result<usize> {
     let mut slot = None;
-    let mut fwd = Forward {
-        sink,
-        slot: &mut slot,
-    };
+    let mut fwd = Forward { sink, slot: &mut slot };
     match walk(blob, &mut fwd) {
         Ok(n) => Ok(n),
         Err(e) => match slot {
@@ -267,60 +237,30 @@ fn with_blob<'b>(
 }
 
 fn listpack_elems(cur: &Cursor<'_>, blob: &[u8], sink: &mut dyn Sink) -> Result<usize> {
-    with_blob(cur, blob, sink, |b, f| {
-        listpack::walk(b, |it| f.send(Piece::Elem(it)))
-    })
+    with_blob(cur, blob, sink, |b, f| listpack::walk(b, |it| f.send(Piece::Elem(it))))
 }
 
 fn ziplist_elems(cur: &Cursor<'_>, blob: &[u8], sink: &mut dyn Sink) -> Result<usize> {
-    with_blob(cur, blob, sink, |b, f| {
-        ziplist::walk(b, |it| f.send(Piece::Elem(it)))
-    })
+    with_blob(cur, blob, sink, |b, f| ziplist::walk(b, |it| f.send(Piece::Elem(it))))
 }
 
-type Walker<'b> =
-    fn(&'b [u8], &mut dyn FnMut(Item<'b>) -> Result<(), TokenError>) -> Result<usize, TokenError>;
+type Walker<'b> = fn(&'b [u8], &mut dyn FnMut(Item<'b>) -> Result<(), TokenError>) -> Result<usize, TokenError>;
 
-fn walk_lp<'b>(
-    b: &'b [u8],
-    f: &mut dyn FnMut(Item<'b>) -> Result<(), TokenError>,
-) -> Result<usize, TokenError> {
+fn walk_lp<'b>(b: &'b [u8], f: &mut dyn FnMut(Item<'b>) -> Result<(), TokenError>) -> Result<usize, TokenError> {
     listpack::walk(b, f)
 }
 
-fn walk_zl<'b>(
-    b: &'b [u8],
-    f: &mut dyn FnMut(Item<'b>) -> Result<(), TokenError>,
-) -> Result<usize, TokenError> {
+fn walk_zl<'b>(b: &'b [u8], f: &mut dyn FnMut(Item<'b>) -> Result<(), TokenError>) -> Result<usize, TokenError> {
     ziplist::walk(b, f)
 }
 
-fn hash_pairs<'b>(
-    cur: &Cursor<'_>,
-    blob: &'b [u8],
-    walker: Walker<'b>,
-    sink: &mut dyn Sink,
-) -> Result<usize> {
+fn hash_pairs<'b>(cur: &Cursor<'_>, blob: &'b [u8], walker: Walker<'b>, sink: &mut dyn Sink) -> Result<usize> {
     with_blob(cur, blob, sink, |b, f| {
-        pairs(
-            |each| walker(b, each),
-            |field, value| {
-                f.send(Piece::Field {
-                    field,
-                    value,
-                    expire_at_ms: None,
-                })
-            },
-        )
+        pairs(|each| walker(b, each), |field, value| f.send(Piece::Field { field, value, expire_at_ms: None }))
     })
 }
 
-fn zset_pairs<'b>(
-    cur: &Cursor<'_>,
-    blob: &'b [u8],
-    walker: Walker<'b>,
-    sink: &mut dyn Sink,
-) -> Result<usize> {
+fn zset_pairs<'b>(cur: &Cursor<'_>, blob: &'b [u8], walker: Walker<'b>, sink: &mut dyn Sink) -> Result<usize> {
     with_blob(cur, blob, sink, |b, f| {
         pairs(
             |each| walker(b, each),
@@ -351,11 +291,7 @@ fn hash_triples(cur: &Cursor<'_>, blob: &[u8], sink: &mut dyn Sink) -> Result<us
                             })
                         }
                     };
-                    f.send(Piece::Field {
-                        field,
-                        value,
-                        expire_at_ms: (ttl != 0).then_some(ttl),
-                    })?;
+                    f.send(Piece::Field { field, value, expire_at_ms: (ttl != 0).then_some(ttl) })?;
                 }
             }
             Ok(())
@@ -394,18 +330,11 @@ pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()>
             for _ in 0..n {
                 let at = cur.rest();
                 let member = cur.str()?;
-                let score = if value.ty == Zset {
-                    cur.string_double()?
-                } else {
-                    cur.f64_le()?
-                };
+                let score = if value.ty == Zset { cur.string_double()? } else { cur.f64_le()? };
                 if score.is_nan() {
                     return Err(cur.err(ErrorKind::Integrity("sorted set score is NaN"), at));
                 }
-                sink.piece(Piece::Member {
-                    member: Item::Bytes(&member),
-                    score,
-                })?;
+                sink.piece(Piece::Member { member: Item::Bytes(&member), score })?;
             }
         }
         Hash => {
@@ -413,19 +342,11 @@ pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()>
             for _ in 0..n {
                 let field = cur.str()?;
                 let v = cur.str()?;
-                sink.piece(Piece::Field {
-                    field: Item::Bytes(&field),
-                    value: Item::Bytes(&v),
-                    expire_at_ms: None,
-                })?;
+                sink.piece(Piece::Field { field: Item::Bytes(&field), value: Item::Bytes(&v), expire_at_ms: None })?;
             }
         }
         HashMetadataPreGa | HashMetadata => {
-            let min = if value.ty == HashMetadata {
-                Some(cur.i64_le()?)
-            } else {
-                None
-            };
+            let min = if value.ty == HashMetadata { Some(cur.i64_le()?) } else { None };
             let n = cur.len()?;
             for _ in 0..n {
                 let at = cur.rest();
@@ -438,15 +359,9 @@ pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()>
                     (t, None) => Some(t as i64),
                 };
                 if expire.is_some_and(|e| !(0..=MAX_HFE_MS).contains(&e)) {
-                    return Err(
-                        cur.err(ErrorKind::Integrity("invalid hash field expireAt time"), at)
-                    );
+                    return Err(cur.err(ErrorKind::Integrity("invalid hash field expireAt time"), at));
                 }
-                sink.piece(Piece::Field {
-                    field: Item::Bytes(&field),
-                    value: Item::Bytes(&v),
-                    expire_at_ms: expire,
-                })?;
+                sink.piece(Piece::Field { field: Item::Bytes(&field), value: Item::Bytes(&v), expire_at_ms: expire })?;
             }
         }
         Hash2 => {
@@ -460,11 +375,7 @@ pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()>
                     return Err(cur.err(ErrorKind::Integrity("hash field expiry below -1"), at));
                 }
                 let expire_at_ms = (exp != -1).then_some(exp);
-                sink.piece(Piece::Field {
-                    field: Item::Bytes(&field),
-                    value: Item::Bytes(&v),
-                    expire_at_ms,
-                })?;
+                sink.piece(Piece::Field { field: Item::Bytes(&field), value: Item::Bytes(&v), expire_at_ms })?;
             }
         }
         HashListpackEx | HashListpackExPreGa => {
@@ -478,11 +389,7 @@ pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()>
             let blob = cur.str()?;
             with_blob(&cur, &blob, sink, |b, f| {
                 zipmap::walk(b, |field, value| {
-                    f.send(Piece::Field {
-                        field: Item::Bytes(field),
-                        value: Item::Bytes(value),
-                        expire_at_ms: None,
-                    })
+                    f.send(Piece::Field { field: Item::Bytes(field), value: Item::Bytes(value), expire_at_ms: None })
                 })
             })?;
         }
@@ -492,9 +399,7 @@ pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()>
         }
         SetIntset => {
             let blob = cur.str()?;
-            with_blob(&cur, &blob, sink, |b, f| {
-                intset::walk(b, |v| f.send(Piece::Elem(Item::Int(v))))
-            })?;
+            with_blob(&cur, &blob, sink, |b, f| intset::walk(b, |v| f.send(Piece::Elem(Item::Int(v)))))?;
         }
         ZsetZiplist => {
             let blob = cur.str()?;
@@ -537,33 +442,21 @@ pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()>
                     format::QUICKLIST_NODE_PACKED => {
                         listpack_elems(&cur, &blob, sink)?;
                     }
-                    _ => {
-                        return Err(
-                            cur.err(ErrorKind::Integrity("invalid quicklist node container"), at)
-                        )
-                    }
+                    _ => return Err(cur.err(ErrorKind::Integrity("invalid quicklist node container"), at)),
                 }
             }
         }
         ModulePreGa => {
-            return Err(cur.err(
-                ErrorKind::Unsupported("pre-release module value (RDB type 6)"),
-                value.raw,
-            ));
+            return Err(cur.err(ErrorKind::Unsupported("pre-release module value (RDB type 6)"), value.raw));
         }
         Module2 => {
             let id = cur.len()?;
             let name = format::module_type_name(id);
             let raw = cur.rest();
             cur.run(crate::token::module::skip_typed_values)?;
-            sink.piece(Piece::Module {
-                name: &name,
-                encver: format::module_encver(id),
-                raw,
-            })?;
+            sink.piece(Piece::Module { name: &name, encver: format::module_encver(id), raw })?;
         }
-        StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4
-        | StreamListpacks5 => {
+        StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4 | StreamListpacks5 => {
             decode_stream(&mut cur, value.ty.stream_version().unwrap_or(1), sink)?;
         }
         Array => decode_array(&mut cur, sink)?,
@@ -595,10 +488,7 @@ fn decode_array(cur: &mut Cursor<'_>, sink: &mut dyn Sink) -> Result<()> {
             _ => return Err(cur.err(ErrorKind::Integrity("invalid array index"), at)),
         };
         if prev.is_some_and(|p| p >= index) {
-            return Err(cur.err(
-                ErrorKind::Integrity("array indices not strictly increasing"),
-                at,
-            ));
+            return Err(cur.err(ErrorKind::Integrity("array indices not strictly increasing"), at));
         }
         prev = Some(index);
         let tag_at = cur.rest();
@@ -611,10 +501,7 @@ fn decode_array(cur: &mut Cursor<'_>, sink: &mut dyn Sink) -> Result<()> {
             3 => {
                 value_bytes = cur.str()?;
                 if value_bytes.len() > 7 {
-                    return Err(cur.err(
-                        ErrorKind::Integrity("array SMALLSTR longer than 7 bytes"),
-                        tag_at,
-                    ));
+                    return Err(cur.err(ErrorKind::Integrity("array SMALLSTR longer than 7 bytes"), tag_at));
                 }
                 ArrayValue::Bytes(&value_bytes)
             }
@@ -628,11 +515,7 @@ fn decode_array(cur: &mut Cursor<'_>, sink: &mut dyn Sink) -> Result<()> {
 }
 
 /// Redis 8.10 template hashes (FORMAT-NEWER §5.1, unconfirmed layout).
-fn decode_template_hash(
-    cur: &mut Cursor<'_>,
-    value: &Value<'_>,
-    sink: &mut dyn Sink,
-) -> Result<()> {
+fn decode_template_hash(cur: &mut Cursor<'_>, value: &Value<'_>, sink: &mut dyn Sink) -> Result<()> {
     use Type::*;
     let bad = |cur: &Cursor<'_>, what| cur.err(ErrorKind::Integrity(what), value.raw);
     // Field names: embedded (self-contained forms) or from the template registry.
@@ -665,10 +548,7 @@ fn decode_template_hash(
                 return Err(bad(cur, "empty template hash listpack"));
             };
             let Some(id) = first.as_int() else {
-                return Err(bad(
-                    cur,
-                    "template hash listpack does not start with an integer",
-                ));
+                return Err(bad(cur, "template hash listpack does not start with an integer"));
             };
             let fields: &[Vec<u8>] = if value.ty == HashTmplLp {
                 &embedded
@@ -676,17 +556,10 @@ fn decode_template_hash(
                 lookup(id as u64).ok_or_else(|| bad(cur, "hash references an unknown template"))?
             };
             if fields.len() != values.len() {
-                return Err(bad(
-                    cur,
-                    "template hash value count differs from its field count",
-                ));
+                return Err(bad(cur, "template hash value count differs from its field count"));
             }
             for (f, v) in fields.iter().zip(values) {
-                sink.piece(Piece::Field {
-                    field: Item::Bytes(f),
-                    value: *v,
-                    expire_at_ms: None,
-                })?;
+                sink.piece(Piece::Field { field: Item::Bytes(f), value: *v, expire_at_ms: None })?;
             }
         }
         _ => {
@@ -694,17 +567,11 @@ fn decode_template_hash(
                 embedded
             } else {
                 let id = cur.len()?;
-                lookup(id)
-                    .ok_or_else(|| bad(cur, "hash references an unknown template"))?
-                    .to_vec()
+                lookup(id).ok_or_else(|| bad(cur, "hash references an unknown template"))?.to_vec()
             };
             for f in &fields {
                 let v = cur.str()?;
-                sink.piece(Piece::Field {
-                    field: Item::Bytes(f),
-                    value: Item::Bytes(&v),
-                    expire_at_ms: None,
-                })?;
+                sink.piece(Piece::Field { field: Item::Bytes(f), value: Item::Bytes(&v), expire_at_ms: None })?;
             }
         }
     }

@@ -23,17 +23,9 @@ pub enum Event<'a> {
     /// The magic and version.
     Header { dialect: Dialect, version: u32 },
     /// An AUX field (`redis-ver`, `ctime`, …).
-    Aux {
-        key: Cow<'a, [u8]>,
-        value: Cow<'a, [u8]>,
-    },
+    Aux { key: Cow<'a, [u8]>, value: Cow<'a, [u8]> },
     /// Module data saved outside any key; kept raw.
-    ModuleAux {
-        module: String,
-        encver: u64,
-        when: u64,
-        raw: &'a [u8],
-    },
+    ModuleAux { module: String, encver: u64, when: u64, raw: &'a [u8] },
     /// A function library (FUNCTION2), as its source code; the 7.0 pre-GA form is
     /// converted into the same shape.
     Function { code: Cow<'a, [u8]> },
@@ -44,10 +36,7 @@ pub enum Event<'a> {
     /// Cluster slot hint (Redis 7.4+).
     SlotInfo { slot: u64, keys: u64, expires: u64 },
     /// Valkey 9 slot migration in progress.
-    SlotImport {
-        name: Cow<'a, [u8]>,
-        ranges: Vec<(u64, u64)>,
-    },
+    SlotImport { name: Cow<'a, [u8]>, ranges: Vec<(u64, u64)> },
     /// Redis Enterprise SLOT_NUM hint.
     SlotNum { slot: u64 },
     /// Redis 8.10 hash template definition.

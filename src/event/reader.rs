@@ -29,11 +29,7 @@ pub struct ReaderOptions {
 
 impl Default for ReaderOptions {
     fn default() -> Self {
-        ReaderOptions {
-            max_record: DEFAULT_MAX_RECORD,
-            force_version: false,
-            verify_checksum: true,
-        }
+        ReaderOptions { max_record: DEFAULT_MAX_RECORD, force_version: false, verify_checksum: true }
     }
 }
 
@@ -135,6 +131,31 @@ impl<'s> RdbReader<'s> {
         self.win.offset() + self.pending as u64
     }
 
+    /// The dialect, once the header has been read.
+    pub fn dialect(&self) -> Option<Dialect> {
+        self.header.map(|h| h.dialect)
+    }
+
+    /// The hash templates defined so far (RDB 15).
+    pub fn templates(&self) -> &Templates {
+        &self.templates
+    }
+
+    /// The whole input when it is mapped.
+    pub fn mapped(&self) -> Option<&'s [u8]> {
+        self.win.mapped()
+    }
+
+    /// The bytes of the record returned by the last `next()`.
+    pub fn last_record(&self) -> &[u8] {
+        &self.win.avail()[..self.pending]
+    }
+
+    /// Drop mapped pages before `offset` from memory (see `Window::release_before`).
+    pub fn release_before(&self, offset: u64) {
+        self.win.release_before(offset)
+    }
+
     /// After the end: are there bytes after the checksum?
     pub fn has_trailing_data(&mut self) -> Result<bool> {
         self.flush_pending();
@@ -231,25 +252,13 @@ impl<'s> RdbReader<'s> {
                 Event::SelectDb { db }
             }
             Record::ResizeDb { keys, expires } => Event::ResizeDb { keys, expires },
-            Record::SlotInfo {
-                slot,
-                keys,
-                expires,
-            } => Event::SlotInfo {
-                slot,
-                keys,
-                expires,
-            },
+            Record::SlotInfo { slot, keys, expires } => Event::SlotInfo { slot, keys, expires },
             Record::SlotNum(slot) => Event::SlotNum { slot },
             Record::SlotImport { name, ranges } => match name.bytes() {
                 Ok(name) => Event::SlotImport { name, ranges },
                 Err(e) => bail!(self, bad_str(e)),
             },
-            Record::ModuleAux {
-                module_id,
-                when,
-                raw,
-            } => Event::ModuleAux {
+            Record::ModuleAux { module_id, when, raw } => Event::ModuleAux {
                 module: format::module_type_name(module_id),
                 encver: format::module_encver(module_id),
                 when,
@@ -259,9 +268,7 @@ impl<'s> RdbReader<'s> {
                 Ok(code) => Event::Function { code },
                 Err(e) => bail!(self, bad_str(e).doing(Phase::ReadingFunction)),
             },
-            Record::FunctionPreGa {
-                name, engine, code, ..
-            } => {
+            Record::FunctionPreGa { name, engine, code, .. } => {
                 match (name.bytes(), engine.bytes(), code.bytes()) {
                     (Ok(name), Ok(engine), Ok(code)) => {
                         // 7.0.x converted the pre-GA form into a library the same way.
@@ -271,15 +278,11 @@ impl<'s> RdbReader<'s> {
                         lib.extend_from_slice(&name);
                         lib.push(b'\n');
                         lib.extend_from_slice(&code);
-                        Event::Function {
-                            code: Cow::Owned(lib),
-                        }
+                        Event::Function { code: Cow::Owned(lib) }
                     }
                     _ => bail!(
                         self,
-                        Error::new(ErrorKind::Integrity("bad function string"))
-                            .at(start)
-                            .doing(Phase::ReadingFunction)
+                        Error::new(ErrorKind::Integrity("bad function string")).at(start).doing(Phase::ReadingFunction)
                     ),
                 }
             }
@@ -328,23 +331,15 @@ impl<'s> RdbReader<'s> {
         let header = match parse_header(avail) {
             Ok((_, h)) => h,
             Err(nom::Err::Incomplete(_)) if avail.is_empty() => {
-                let e = Error::new(ErrorKind::Truncated)
-                    .at(0)
-                    .detail("the file is empty");
+                let e = Error::new(ErrorKind::Truncated).at(0).detail("the file is empty");
                 return Err(self.fail(e.doing(Phase::ReadingHeader)));
             }
             Err(nom::Err::Incomplete(_)) => {
-                return Err(self.fail(
-                    Error::new(ErrorKind::BadMagic)
-                        .at(0)
-                        .doing(Phase::ReadingHeader),
-                ))
+                return Err(self.fail(Error::new(ErrorKind::BadMagic).at(0).doing(Phase::ReadingHeader)))
             }
             Err(_) => {
                 let seen = String::from_utf8_lossy(&avail[..avail.len().min(9)]).into_owned();
-                let e = Error::new(ErrorKind::BadMagic)
-                    .at(0)
-                    .detail(format!("found {seen:?}"));
+                let e = Error::new(ErrorKind::BadMagic).at(0).detail(format!("found {seen:?}"));
                 return Err(self.fail(e.doing(Phase::ReadingHeader)));
             }
         };
@@ -353,27 +348,20 @@ impl<'s> RdbReader<'s> {
             Dialect::Valkey => header.version == format::MAX_VALKEY_VERSION,
         };
         let impossible = match header.dialect {
-            Dialect::Redis => {
-                header.version == 0 || header.version >= format::VALKEY_FIRST_OWN_VERSION
-            }
+            Dialect::Redis => header.version == 0 || header.version >= format::VALKEY_FIRST_OWN_VERSION,
             Dialect::Valkey => header.version < format::VALKEY_FIRST_OWN_VERSION,
         };
         if impossible || (!known && !self.opts.force_version) {
-            let e = Error::new(ErrorKind::UnsupportedVersion(header.version))
-                .at(5)
-                .detail(format!(
-                    "header {}{}",
-                    header.dialect.magic(),
-                    header.version
-                ));
+            let e = Error::new(ErrorKind::UnsupportedVersion(header.version)).at(5).detail(format!(
+                "header {}{}",
+                header.dialect.magic(),
+                header.version
+            ));
             return Err(self.fail(e.doing(Phase::ReadingHeader)));
         }
         self.header = Some(header);
         self.pending = 9;
-        Ok(Event::Header {
-            dialect: header.dialect,
-            version: header.version,
-        })
+        Ok(Event::Header { dialect: header.dialect, version: header.version })
     }
 
     /// After the EOF opcode: the CRC-64 trailer (RDB 5+).
@@ -383,20 +371,16 @@ impl<'s> RdbReader<'s> {
         self.flush_pending();
         self.state = State::Finished;
         if header.version < 5 {
-            return Ok(Event::End {
-                checksum: Checksum::Absent,
-            });
+            return Ok(Event::End { checksum: Checksum::Absent });
         }
         let at = self.win.offset();
         if !self.win.fill(8).map_err(|e| e.in_file(&self.name))? {
-            let e = Error::new(ErrorKind::Truncated)
-                .at(at)
-                .doing(Phase::ReadingChecksum);
+            let e = Error::new(ErrorKind::Truncated).at(at).doing(Phase::ReadingChecksum);
             return Err(self.fail(e));
         }
         let b = &self.win.avail()[..8];
         let stored = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
-        if let Window::Slice { all, pos } = &self.win {
+        if let Window::Slice { all, pos, .. } = &self.win {
             self.crc.update(&all[..*pos]);
         }
         let computed = self.crc.finalize();
@@ -406,9 +390,7 @@ impl<'s> RdbReader<'s> {
         } else if stored == computed || !self.opts.verify_checksum {
             Checksum::Ok(stored)
         } else {
-            let e = Error::new(ErrorKind::ChecksumMismatch { stored, computed })
-                .at(at)
-                .doing(Phase::ReadingChecksum);
+            let e = Error::new(ErrorKind::ChecksumMismatch { stored, computed }).at(at).doing(Phase::ReadingChecksum);
             return Err(self.fail(e));
         };
         Ok(Event::End { checksum })
@@ -420,9 +402,7 @@ fn token_error(e: nom::Err<TokenError>, avail_len: usize, start: u64) -> Error {
     match e {
         nom::Err::Incomplete(_) => Error::new(ErrorKind::Truncated)
             .at(start + avail_len as u64)
-            .detail(format!(
-                "the record that starts at offset {start} needs more bytes"
-            )),
+            .detail(format!("the record that starts at offset {start} needs more bytes")),
         nom::Err::Error(t) | nom::Err::Failure(t) => {
             Error::new(t.kind).at(start + (avail_len - t.remaining.min(avail_len)) as u64)
         }

@@ -21,10 +21,7 @@ impl StreamId {
     pub fn from_raw(b: &[u8]) -> Option<StreamId> {
         let b: &[u8; 16] = b.try_into().ok()?;
         let (ms, seq) = b.split_at(8);
-        Some(StreamId {
-            ms: u64::from_be_bytes(ms.try_into().ok()?),
-            seq: u64::from_be_bytes(seq.try_into().ok()?),
-        })
+        Some(StreamId { ms: u64::from_be_bytes(ms.try_into().ok()?), seq: u64::from_be_bytes(seq.try_into().ok()?) })
     }
 }
 
@@ -97,10 +94,7 @@ pub struct StreamMeta {
 }
 
 fn id_pair(cur: &mut Cursor<'_>) -> Result<StreamId> {
-    Ok(StreamId {
-        ms: cur.len()?,
-        seq: cur.len()?,
-    })
+    Ok(StreamId { ms: cur.len()?, seq: cur.len()? })
 }
 
 fn raw_id(cur: &mut Cursor<'_>) -> Result<StreamId> {
@@ -121,14 +115,10 @@ fn decode_node(cur: &Cursor<'_>, master: StreamId, lp: &[u8], sink: &mut dyn Sin
     let deleted = int(&mut it, "stream node master entry: bad deleted count")?;
     let nfields = int(&mut it, "stream node master entry: bad field count")?;
     if count < 0 || deleted < 0 || nfields < 0 || nfields as usize > items.len() {
-        return Err(bad(
-            "stream node master entry: negative or impossible counts",
-        ));
+        return Err(bad("stream node master entry: negative or impossible counts"));
     }
     let master_fields: Vec<Item<'_>> = it.by_ref().take(nfields as usize).collect();
-    if master_fields.len() != nfields as usize
-        || int(&mut it, "stream node master entry: missing terminator")? != 0
-    {
+    if master_fields.len() != nfields as usize || int(&mut it, "stream node master entry: missing terminator")? != 0 {
         return Err(bad("stream node master entry is malformed"));
     }
     let mut fields: Vec<(Item<'_>, Item<'_>)> = Vec::new();
@@ -142,9 +132,7 @@ fn decode_node(cur: &Cursor<'_>, master: StreamId, lp: &[u8], sink: &mut dyn Sin
         if flags & STREAM_ITEM_FLAG_SAMEFIELDS != 0 {
             n = nfields;
             for f in &master_fields {
-                let v = it
-                    .next()
-                    .ok_or_else(|| bad("stream entry: missing value"))?;
+                let v = it.next().ok_or_else(|| bad("stream entry: missing value"))?;
                 fields.push((*f, v));
             }
         } else {
@@ -153,21 +141,13 @@ fn decode_node(cur: &Cursor<'_>, master: StreamId, lp: &[u8], sink: &mut dyn Sin
                 return Err(bad("stream entry: impossible field count"));
             }
             for _ in 0..n {
-                let f = it
-                    .next()
-                    .ok_or_else(|| bad("stream entry: missing field"))?;
-                let v = it
-                    .next()
-                    .ok_or_else(|| bad("stream entry: missing value"))?;
+                let f = it.next().ok_or_else(|| bad("stream entry: missing field"))?;
+                let v = it.next().ok_or_else(|| bad("stream entry: missing value"))?;
                 fields.push((f, v));
             }
         }
         let lp_count = int(&mut it, "stream entry: missing back count")?;
-        let expected = if flags & STREAM_ITEM_FLAG_SAMEFIELDS != 0 {
-            n + 3
-        } else {
-            2 * n + 4
-        };
+        let expected = if flags & STREAM_ITEM_FLAG_SAMEFIELDS != 0 { n + 3 } else { 2 * n + 4 };
         if lp_count != expected {
             return Err(bad("stream entry: back count does not match"));
         }
@@ -176,10 +156,7 @@ fn decode_node(cur: &Cursor<'_>, master: StreamId, lp: &[u8], sink: &mut dyn Sin
                 ms: master.ms.wrapping_add(ms_delta as u64),
                 seq: master.seq.wrapping_add(seq_delta as u64),
             };
-            sink.piece(Piece::StreamEntry {
-                id,
-                fields: &fields,
-            })?;
+            sink.piece(Piece::StreamEntry { id, fields: &fields })?;
             live += 1;
         }
     }
@@ -203,10 +180,7 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
             return Err(cur.err(ErrorKind::Integrity("stream node key is not 16 bytes"), at));
         };
         if prev_master.is_some_and(|p| p >= master) {
-            return Err(cur.err(
-                ErrorKind::Integrity("stream node keys not in ascending order"),
-                at,
-            ));
+            return Err(cur.err(ErrorKind::Integrity("stream node keys not in ascending order"), at));
         }
         prev_master = Some(master);
         let lp = cur.str()?;
@@ -250,12 +224,7 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
             if index.insert(id, pending.len()).is_some() {
                 return Err(cur.err(ErrorKind::Integrity("duplicate ID in a group PEL"), pat));
             }
-            pending.push(PendingEntry {
-                id,
-                delivery_time_ms,
-                delivery_count,
-                consumer: None,
-            });
+            pending.push(PendingEntry { id, delivery_time_ms, delivery_count, consumer: None });
         }
         let nconsumers = cur.len()?;
         let mut consumers = Vec::new();
@@ -269,16 +238,10 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
             for _ in 0..n {
                 let id = raw_id(cur)?;
                 let Some(&slot) = index.get(&id) else {
-                    return Err(cur.err(
-                        ErrorKind::Integrity("consumer PEL entry missing from the group PEL"),
-                        cat,
-                    ));
+                    return Err(cur.err(ErrorKind::Integrity("consumer PEL entry missing from the group PEL"), cat));
                 };
                 if pending[slot].consumer.is_some() {
-                    return Err(cur.err(
-                        ErrorKind::Integrity("PEL entry owned by two consumers"),
-                        cat,
-                    ));
+                    return Err(cur.err(ErrorKind::Integrity("PEL entry owned by two consumers"), cat));
                 }
                 pending[slot].consumer = Some(cname.clone());
                 ids.push(id);
@@ -286,12 +249,7 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
             if consumers.iter().any(|c: &Consumer| c.name == cname) {
                 return Err(cur.err(ErrorKind::Integrity("duplicate consumer name"), cat));
             }
-            consumers.push(Consumer {
-                name: cname,
-                seen_time_ms,
-                active_time_ms,
-                pending: ids,
-            });
+            consumers.push(Consumer { name: cname, seen_time_ms, active_time_ms, pending: ids });
         }
         let nacked = if v >= 5 {
             let n = cur.len()?;
@@ -300,16 +258,9 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
                 let nat = cur.rest();
                 let id = raw_id(cur)?;
                 match index.get(&id) {
-                    None => {
-                        return Err(cur.err(
-                            ErrorKind::Integrity("NACK zone entry not in the group PEL"),
-                            nat,
-                        ))
-                    }
+                    None => return Err(cur.err(ErrorKind::Integrity("NACK zone entry not in the group PEL"), nat)),
                     Some(&s) if pending[s].consumer.is_some() => {
-                        return Err(
-                            cur.err(ErrorKind::Integrity("NACK zone entry has a consumer"), nat)
-                        )
+                        return Err(cur.err(ErrorKind::Integrity("NACK zone entry has a consumer"), nat))
                     }
                     Some(_) => ids.push(id),
                 }
@@ -321,24 +272,14 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
         if groups.iter().any(|g: &Group| g.name == name) {
             return Err(cur.err(ErrorKind::Integrity("duplicate consumer group name"), at));
         }
-        groups.push(Group {
-            name,
-            last_id: last,
-            entries_read,
-            pending,
-            consumers,
-            nacked,
-        });
+        groups.push(Group { name, last_id: last, entries_read, pending, consumers, nacked });
     }
     let idmp = if v >= 4 {
         let at = cur.rest();
         let duration_s = cur.len()?;
         let max_entries = cur.len()?;
         if !(1..=86400).contains(&duration_s) || !(1..=10000).contains(&max_entries) {
-            return Err(cur.err(
-                ErrorKind::Integrity("stream IDMP settings out of range"),
-                at,
-            ));
+            return Err(cur.err(ErrorKind::Integrity("stream IDMP settings out of range"), at));
         }
         let nproducers = cur.len()?;
         let mut producers: Vec<Producer> = Vec::new();
@@ -359,26 +300,10 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
         }
         let iids_added = cur.len()?;
         let iids_duplicates = cur.len()?;
-        Some(Idmp {
-            duration_s,
-            max_entries,
-            producers,
-            iids_added,
-            iids_duplicates,
-        })
+        Some(Idmp { duration_s, max_entries, producers, iids_added, iids_duplicates })
     } else {
         None
     };
-    let meta = StreamMeta {
-        version: v,
-        nodes,
-        length,
-        last_id,
-        first_id,
-        max_deleted_id,
-        entries_added,
-        groups,
-        idmp,
-    };
+    let meta = StreamMeta { version: v, nodes, length, last_id, first_id, max_deleted_id, entries_added, groups, idmp };
     sink.piece(Piece::StreamMeta(&meta))
 }

@@ -283,11 +283,11 @@ impl Type {
             List | ListZiplist | ListQuicklist | ListQuicklist2 => KeyType::List,
             Set | SetIntset | SetListpack => KeyType::Set,
             Zset | Zset2 | ZsetZiplist | ZsetListpack => KeyType::Zset,
-            Hash | HashZipmap | HashZiplist | HashListpack | HashMetadataPreGa
-            | HashListpackExPreGa | HashMetadata | HashListpackEx | Hash2 | HashTmplLp
-            | HashTmplLpRef | HashTmplArray | HashTmplArrayRef => KeyType::Hash,
-            StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4
-            | StreamListpacks5 => KeyType::Stream,
+            Hash | HashZipmap | HashZiplist | HashListpack | HashMetadataPreGa | HashListpackExPreGa | HashMetadata
+            | HashListpackEx | Hash2 | HashTmplLp | HashTmplLpRef | HashTmplArray | HashTmplArrayRef => KeyType::Hash,
+            StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4 | StreamListpacks5 => {
+                KeyType::Stream
+            }
             ModulePreGa | Module2 => KeyType::Module,
             Array => KeyType::Array,
         }
@@ -330,9 +330,7 @@ pub fn module_encver(id: u64) -> u64 {
 pub fn key_meta_class_name(spec: u32) -> String {
     const CHARSET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
     let bits = spec >> 8;
-    (0..4)
-        .map(|i| CHARSET[((bits >> (18 - 6 * i)) & 63) as usize] as char)
-        .collect()
+    (0..4).map(|i| CHARSET[((bits >> (18 - 6 * i)) & 63) as usize] as char).collect()
 }
 
 /// The RDB version a released server writes, from its `redis-ver` /
@@ -386,10 +384,7 @@ mod tests {
     #[test]
     fn dialect_decides_22() {
         assert_eq!(Type::from_byte(22, Dialect::Valkey), Some(Type::Hash2));
-        assert_eq!(
-            Type::from_byte(22, Dialect::Redis),
-            Some(Type::HashMetadataPreGa)
-        );
+        assert_eq!(Type::from_byte(22, Dialect::Redis), Some(Type::HashMetadataPreGa));
         assert_eq!(Type::from_byte(24, Dialect::Valkey), None);
         assert_eq!(Type::from_byte(8, Dialect::Redis), None);
     }

@@ -42,16 +42,10 @@ impl Input {
         }
         if !meta.is_file() {
             // FIFOs, character devices: stream them.
-            return Ok(Input {
-                name,
-                source: Source::Pipe(Box::new(file)),
-            });
+            return Ok(Input { name, source: Source::Pipe(Box::new(file)) });
         }
         if meta.len() == 0 {
-            return Ok(Input {
-                name,
-                source: Source::Empty,
-            });
+            return Ok(Input { name, source: Source::Empty });
         }
         // SAFETY: the map is read-only and private to this process. If another
         // process truncates the file while we read it, accesses past the new end
@@ -60,28 +54,19 @@ impl Input {
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(e).in_file(&name))?;
         #[cfg(unix)]
         let _ = map.advise(memmap2::Advice::Sequential);
-        Ok(Input {
-            name,
-            source: Source::Mapped(map),
-        })
+        Ok(Input { name, source: Source::Mapped(map) })
     }
 
     /// Wrap any reader as a pipe input (tests use this for 1-byte reads).
     pub fn from_reader(name: &str, r: impl Read + Send + 'static) -> Input {
-        Input {
-            name: Arc::from(Path::new(name)),
-            source: Source::Pipe(Box::new(r)),
-        }
+        Input { name: Arc::from(Path::new(name)), source: Source::Pipe(Box::new(r)) }
     }
 
     /// A window over this input.
     pub fn window(&mut self, max_record: usize) -> Window<'_> {
         match &mut self.source {
-            Source::Mapped(m) => Window::Slice {
-                all: &m[..],
-                pos: 0,
-            },
-            Source::Empty => Window::Slice { all: &[], pos: 0 },
+            Source::Mapped(m) => Window::Slice { all: &m[..], pos: 0, map: Some(&*m) },
+            Source::Empty => Window::Slice { all: &[], pos: 0, map: None },
             Source::Pipe(r) => Window::Buffer {
                 reader: r.as_mut(),
                 buf: Vec::new(),
@@ -100,6 +85,7 @@ pub enum Window<'s> {
     Slice {
         all: &'s [u8],
         pos: usize,
+        map: Option<&'s memmap2::Mmap>,
     },
     Buffer {
         reader: &'s mut (dyn Read + Send),
@@ -113,14 +99,12 @@ pub enum Window<'s> {
     },
 }
 
-impl Window<'_> {
+impl<'s> Window<'s> {
     /// The bytes not yet consumed that are in memory now.
     pub fn avail(&self) -> &[u8] {
         match self {
-            Window::Slice { all, pos } => &all[*pos..],
-            Window::Buffer {
-                buf, start, end, ..
-            } => &buf[*start..*end],
+            Window::Slice { all, pos, .. } => &all[*pos..],
+            Window::Buffer { buf, start, end, .. } => &buf[*start..*end],
         }
     }
 
@@ -135,16 +119,35 @@ impl Window<'_> {
     /// Mark `n` bytes as used.
     pub fn consume(&mut self, n: usize) {
         match self {
-            Window::Slice { pos, all } => *pos = (*pos + n).min(all.len()),
-            Window::Buffer {
-                start,
-                end,
-                consumed,
-                ..
-            } => {
+            Window::Slice { pos, all, .. } => *pos = (*pos + n).min(all.len()),
+            Window::Buffer { start, end, consumed, .. } => {
                 let n = n.min(*end - *start);
                 *start += n;
                 *consumed += n as u64;
+            }
+        }
+    }
+
+    /// The whole input when it is mapped: its bytes live as long as the input.
+    pub fn mapped(&self) -> Option<&'s [u8]> {
+        match self {
+            Window::Slice { all, .. } => Some(all),
+            Window::Buffer { .. } => None,
+        }
+    }
+
+    /// Let the kernel drop mapped pages before `offset` from our resident set
+    /// (they stay in the page cache), so a long sequential read of a huge file
+    /// keeps a small RSS. No-op for pipes, whose window is already bounded.
+    pub fn release_before(&self, offset: u64) {
+        if let Window::Slice { map: Some(map), .. } = self {
+            let page = 4096;
+            let end = (offset as usize).min(map.len()) / page * page;
+            if end > 0 {
+                // SAFETY: the map is read-only and file-backed; MADV_DONTNEED only
+                // drops our page mappings, and any later access faults the same
+                // file bytes back in. No pointer into the map is invalidated.
+                let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, end) };
             }
         }
     }
@@ -162,16 +165,8 @@ impl Window<'_> {
     /// beyond the window limit.
     pub fn fill(&mut self, want: usize) -> Result<bool> {
         match self {
-            Window::Slice { all, pos } => Ok(all.len() - *pos >= want),
-            Window::Buffer {
-                reader,
-                buf,
-                start,
-                end,
-                eof,
-                max,
-                ..
-            } => {
+            Window::Slice { all, pos, .. } => Ok(all.len() - *pos >= want),
+            Window::Buffer { reader, buf, start, end, eof, max, .. } => {
                 if want > *max {
                     return Err(Error::new(ErrorKind::RecordTooLarge));
                 }

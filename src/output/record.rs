@@ -223,11 +223,7 @@ impl<W: Write> Sink for ValueWriter<'_, W> {
                 write_f64(self.w, score).map_err(io)?;
                 self.w.write_all(b"]")
             }
-            Piece::Field {
-                field,
-                value,
-                expire_at_ms,
-            } => {
+            Piece::Field { field, value, expire_at_ms } => {
                 self.sep().map_err(io)?;
                 write_item(self.w, &field).map_err(io)?;
                 self.w.write_all(b":").map_err(io)?;

@@ -30,14 +30,7 @@ fn format_name(r: &CheckReport) -> String {
                 crate::format::Dialect::Redis => format!("REDIS{v:04}"),
                 crate::format::Dialect::Valkey => format!("VALKEY{v:03}"),
             };
-            format!(
-                "{} RDB {v} ({header})",
-                if d == crate::format::Dialect::Redis {
-                    "Redis"
-                } else {
-                    "Valkey"
-                }
-            )
+            format!("{} RDB {v} ({header})", if d == crate::format::Dialect::Redis { "Redis" } else { "Valkey" })
         }
         _ => "unknown".into(),
     }
@@ -60,11 +53,7 @@ pub fn write_text(w: &mut impl Write, r: &CheckReport) -> io::Result<()> {
         writeln!(w, "  size        {s} bytes")?;
     }
     if !r.aux.is_empty() {
-        let aux: Vec<String> = r
-            .aux
-            .iter()
-            .map(|(k, v)| format!("{}={}", escape_bytes(k), escape_bytes(v)))
-            .collect();
+        let aux: Vec<String> = r.aux.iter().map(|(k, v)| format!("{}={}", escape_bytes(k), escape_bytes(v))).collect();
         writeln!(w, "  aux         {}", aux.join(" "))?;
     }
     if r.functions > 0 {
@@ -73,44 +62,24 @@ pub fn write_text(w: &mut impl Write, r: &CheckReport) -> io::Result<()> {
     if !r.module_aux.is_empty() {
         writeln!(w, "  module aux  {}", r.module_aux.join(", "))?;
     }
-    let dbs: Vec<String> = r
-        .keys_per_db
-        .iter()
-        .map(|(db, n)| format!("db{db} {n}"))
-        .collect();
+    let dbs: Vec<String> = r.keys_per_db.iter().map(|(db, n)| format!("db{db} {n}")).collect();
     writeln!(
         w,
         "  keys        {}{}",
         r.keys,
-        if dbs.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", dbs.join(", "))
-        }
+        if dbs.is_empty() { String::new() } else { format!(" ({})", dbs.join(", ")) }
     )?;
     if !r.keys_per_type.is_empty() {
-        let t: Vec<String> = r
-            .keys_per_type
-            .iter()
-            .map(|(t, n)| format!("{} {n}", t.name()))
-            .collect();
+        let t: Vec<String> = r.keys_per_type.iter().map(|(t, n)| format!("{} {n}", t.name())).collect();
         writeln!(w, "  by type     {}", t.join(", "))?;
-        let e: Vec<String> = r
-            .keys_per_encoding
-            .iter()
-            .map(|(t, n)| format!("{t} {n}"))
-            .collect();
+        let e: Vec<String> = r.keys_per_encoding.iter().map(|(t, n)| format!("{t} {n}")).collect();
         writeln!(w, "  by encoding {}", e.join(", "))?;
     }
     if !r.modules.is_empty() {
         let m: Vec<String> = r.modules.iter().map(|(t, n)| format!("{t} {n}")).collect();
         writeln!(w, "  modules     {}", m.join(", "))?;
     }
-    writeln!(
-        w,
-        "  expires     {} ({} already expired)",
-        r.expires, r.already_expired
-    )?;
+    writeln!(w, "  expires     {} ({} already expired)", r.expires, r.already_expired)?;
     if r.hashes_with_field_ttls > 0 {
         writeln!(w, "  field TTLs  {} hashes", r.hashes_with_field_ttls)?;
     }
@@ -119,11 +88,7 @@ pub fn write_text(w: &mut impl Write, r: &CheckReport) -> io::Result<()> {
     }
     writeln!(w, "  checksum    {}", checksum_text(r.checksum))?;
     if r.trailing_bytes > 0 {
-        writeln!(
-            w,
-            "  warning     {} bytes after the checksum (ignored by Redis)",
-            r.trailing_bytes
-        )?;
+        writeln!(w, "  warning     {} bytes after the checksum (ignored by Redis)", r.trailing_bytes)?;
     }
     Ok(())
 }

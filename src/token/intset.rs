@@ -9,10 +9,7 @@ fn bad(at: &[u8], what: &'static str) -> TokenError {
 
 /// Walk an intset, validating it (`intsetValidateIntegrity`, deep) and calling `f`
 /// for every member in order.
-pub fn walk(
-    is: &[u8],
-    mut f: impl FnMut(i64) -> Result<(), TokenError>,
-) -> Result<usize, TokenError> {
+pub fn walk(is: &[u8], mut f: impl FnMut(i64) -> Result<(), TokenError>) -> Result<usize, TokenError> {
     if is.len() < 8 {
         return Err(bad(is, "intset shorter than its header"));
     }

@@ -21,10 +21,7 @@ pub fn parse_len(i: &[u8]) -> TResult<'_, Len> {
         0 => Ok((rest, Len::Plain(u64::from(first & 0x3f)))),
         1 => {
             let (rest, second) = byte(rest)?;
-            Ok((
-                rest,
-                Len::Plain((u64::from(first & 0x3f) << 8) | u64::from(second)),
-            ))
+            Ok((rest, Len::Plain((u64::from(first & 0x3f) << 8) | u64::from(second))))
         }
         2 => match first {
             0x80 => {
@@ -45,10 +42,7 @@ pub fn parse_len(i: &[u8]) -> TResult<'_, Len> {
 pub fn parse_plain_len(i: &[u8]) -> TResult<'_, u64> {
     match parse_len(i)? {
         (rest, Len::Plain(v)) => Ok((rest, v)),
-        (_, Len::Encoded(_)) => fail(
-            i,
-            ErrorKind::BadLength("string encoding where a length was expected"),
-        ),
+        (_, Len::Encoded(_)) => fail(i, ErrorKind::BadLength("string encoding where a length was expected")),
     }
 }
 
@@ -86,15 +80,9 @@ mod tests {
 
     #[test]
     fn incomplete_and_invalid() {
-        assert!(matches!(
-            parse_len(&[0x80, 0, 0]),
-            Err(nom::Err::Incomplete(_))
-        ));
+        assert!(matches!(parse_len(&[0x80, 0, 0]), Err(nom::Err::Incomplete(_))));
         assert!(matches!(parse_len(&[]), Err(nom::Err::Incomplete(_))));
-        assert!(matches!(
-            parse_len(&[0x82, 0, 0, 0, 0]),
-            Err(nom::Err::Failure(_))
-        ));
+        assert!(matches!(parse_len(&[0x82, 0, 0, 0, 0]), Err(nom::Err::Failure(_))));
         assert!(parse_plain_len(&[0xc0, 1]).is_err());
     }
 }

@@ -45,17 +45,11 @@ fn backlen_matches(b: &[u8], l: usize) -> bool {
 /// (without back-length).
 fn decode_entry(p: &[u8]) -> Result<(Item<'_>, usize), TokenError> {
     let short = |_| bad(p, "listpack entry runs past the end");
-    let b0 = *p
-        .first()
-        .ok_or_else(|| bad(p, "listpack entry runs past the end"))?;
+    let b0 = *p.first().ok_or_else(|| bad(p, "listpack entry runs past the end"))?;
     let get = |n: usize| p.get(1..1 + n).ok_or(()).map_err(short);
     let str_at = |hdr: usize, len: usize| -> Result<(Item<'_>, usize), TokenError> {
-        let end = hdr
-            .checked_add(len)
-            .ok_or_else(|| bad(p, "listpack string too long"))?;
-        let s = p
-            .get(hdr..end)
-            .ok_or_else(|| bad(p, "listpack entry runs past the end"))?;
+        let end = hdr.checked_add(len).ok_or_else(|| bad(p, "listpack string too long"))?;
+        let s = p.get(hdr..end).ok_or_else(|| bad(p, "listpack entry runs past the end"))?;
         Ok((Item::Bytes(s), end))
     };
     match b0 {
@@ -88,10 +82,7 @@ fn decode_entry(p: &[u8]) -> Result<(Item<'_>, usize), TokenError> {
         }
         0xf3 => {
             let b = get(4)?;
-            Ok((
-                Item::Int(i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
-                5,
-            ))
+            Ok((Item::Int(i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))), 5))
         }
         0xf4 => {
             let b = get(8)?;
@@ -106,19 +97,13 @@ fn decode_entry(p: &[u8]) -> Result<(Item<'_>, usize), TokenError> {
 
 /// Walk a listpack, validating it fully and calling `f` for every entry in order.
 /// Returns the number of entries.
-pub fn walk<'a>(
-    lp: &'a [u8],
-    mut f: impl FnMut(Item<'a>) -> Result<(), TokenError>,
-) -> Result<usize, TokenError> {
+pub fn walk<'a>(lp: &'a [u8], mut f: impl FnMut(Item<'a>) -> Result<(), TokenError>) -> Result<usize, TokenError> {
     if lp.len() < HEADER + 1 {
         return Err(bad(lp, "listpack shorter than its header"));
     }
     let total = u32::from_le_bytes([lp[0], lp[1], lp[2], lp[3]]) as usize;
     if total != lp.len() {
-        return Err(bad(
-            lp,
-            "listpack total size does not match its string length",
-        ));
+        return Err(bad(lp, "listpack total size does not match its string length"));
     }
     if lp[lp.len() - 1] != EOF_BYTE {
         return Err(bad(&lp[lp.len() - 1..], "listpack does not end with 0xFF"));
@@ -131,14 +116,9 @@ pub fn walk<'a>(
         let p = &body[pos..];
         let (item, size) = decode_entry(p)?;
         let bl = backlen_size(size);
-        let back = p
-            .get(size..size + bl)
-            .ok_or_else(|| bad(p, "listpack entry back-length runs past the end"))?;
+        let back = p.get(size..size + bl).ok_or_else(|| bad(p, "listpack entry back-length runs past the end"))?;
         if !backlen_matches(back, size) {
-            return Err(bad(
-                &p[size..],
-                "listpack entry back-length does not match its size",
-            ));
+            return Err(bad(&p[size..], "listpack entry back-length does not match its size"));
         }
         f(item)?;
         count += 1;
@@ -250,10 +230,7 @@ pub(crate) mod tests {
         assert_eq!(entries(&lp).unwrap(), items.to_vec());
         // FORMAT.md §7.2 encodings.
         assert_eq!(&build(&[Item::Int(-1)])[6..9], &[0xdf, 0xff, 0x02]);
-        assert_eq!(
-            &build(&[Item::Int(100000)])[6..11],
-            &[0xf2, 0xa0, 0x86, 0x01, 0x04]
-        );
+        assert_eq!(&build(&[Item::Int(100000)])[6..11], &[0xf2, 0xa0, 0x86, 0x01, 0x04]);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod intset;
 pub mod length;
 pub mod listpack;
+pub mod lzf;
 pub mod module;
 pub mod record;
 pub mod string;
@@ -31,10 +32,7 @@ pub struct TokenError {
 
 impl TokenError {
     pub fn new(kind: ErrorKind, at: &[u8]) -> Self {
-        TokenError {
-            kind,
-            remaining: at.len(),
-        }
+        TokenError { kind, remaining: at.len() }
     }
 }
 
@@ -56,17 +54,10 @@ pub fn fail<'a, T>(at: &'a [u8], kind: ErrorKind) -> TResult<'a, T> {
 
 /// Run a streaming parser over a blob that is complete in memory: running out of
 /// input there means the blob is malformed, not that more bytes are coming.
-pub fn complete<'a, T>(
-    r: TResult<'a, T>,
-    input: &'a [u8],
-    what: &'static str,
-) -> Result<(&'a [u8], T), TokenError> {
+pub fn complete<'a, T>(r: TResult<'a, T>, input: &'a [u8], what: &'static str) -> Result<(&'a [u8], T), TokenError> {
     match r {
         Ok(v) => Ok(v),
-        Err(nom::Err::Incomplete(_)) => Err(TokenError {
-            kind: ErrorKind::Integrity(what),
-            remaining: 0,
-        }),
+        Err(nom::Err::Incomplete(_)) => Err(TokenError { kind: ErrorKind::Integrity(what), remaining: 0 }),
         Err(nom::Err::Error(e)) | Err(nom::Err::Failure(e)) => {
             let _ = input;
             Err(e)

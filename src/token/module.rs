@@ -38,17 +38,12 @@ mod tests {
     #[test]
     fn skip_all_kinds() {
         // UINT 42, SINT -1, FLOAT, DOUBLE, STRING "ab", EOF, then a trailing byte.
-        let mut b = vec![
-            0x02, 0x2a, 0x01, 0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        ];
+        let mut b = vec![0x02, 0x2a, 0x01, 0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
         b.extend_from_slice(&[0x03, 0, 0, 0, 0, 0x04, 0, 0, 0, 0, 0, 0, 0, 0]);
         b.extend_from_slice(&[0x05, 0x02, b'a', b'b', 0x00, 0x77]);
         let (rest, ()) = skip_typed_values(&b).unwrap();
         assert_eq!(rest, &[0x77]);
-        assert!(matches!(
-            skip_typed_values(&b[..5]),
-            Err(nom::Err::Incomplete(_))
-        ));
+        assert!(matches!(skip_typed_values(&b[..5]), Err(nom::Err::Incomplete(_))));
         assert!(skip_typed_values(&[0x09]).is_err());
     }
 }

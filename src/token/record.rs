@@ -32,9 +32,7 @@ pub fn parse_header(i: &[u8]) -> TResult<'_, Header> {
     if !digits.iter().all(u8::is_ascii_digit) {
         return fail(i, ErrorKind::BadMagic);
     }
-    let version = digits
-        .iter()
-        .fold(0u32, |v, d| v * 10 + u32::from(d - b'0'));
+    let version = digits.iter().fold(0u32, |v, d| v * 10 + u32::from(d - b'0'));
     Ok((rest, Header { dialect, version }))
 }
 
@@ -129,11 +127,7 @@ fn parse_key_meta(i: &[u8]) -> TResult<'_, &[u8]> {
 }
 
 /// Parse the next record, in the given dialect.
-pub fn parse_record<'a>(
-    i: &'a [u8],
-    dialect: Dialect,
-    templates: &Templates,
-) -> TResult<'a, Record<'a>> {
+pub fn parse_record<'a>(i: &'a [u8], dialect: Dialect, templates: &Templates) -> TResult<'a, Record<'a>> {
     let (rest, op) = byte(i)?;
     match op {
         opcode::EOF => Ok((rest, Record::Eof)),
@@ -152,22 +146,12 @@ pub fn parse_record<'a>(
             let (r, module_id) = parse_plain_len(rest)?;
             let (r, when_op) = parse_plain_len(r)?;
             if when_op != crate::format::module_opcode::UINT {
-                return fail(
-                    rest,
-                    ErrorKind::BadEncoding("bad when_opcode in MODULE_AUX"),
-                );
+                return fail(rest, ErrorKind::BadEncoding("bad when_opcode in MODULE_AUX"));
             }
             let (r, when) = parse_plain_len(r)?;
             let start = r;
             let (r, ()) = skip_typed_values(r)?;
-            Ok((
-                r,
-                Record::ModuleAux {
-                    module_id,
-                    when,
-                    raw: &start[..start.len() - r.len()],
-                },
-            ))
+            Ok((r, Record::ModuleAux { module_id, when, raw: &start[..start.len() - r.len()] }))
         }
         opcode::FUNCTION2 => parse_str(rest).map(|(r, s)| (r, Record::Function(s))),
         opcode::FUNCTION_PRE_GA => {
@@ -181,28 +165,13 @@ pub fn parse_record<'a>(
                 (r, None)
             };
             let (r, code) = parse_str(r)?;
-            Ok((
-                r,
-                Record::FunctionPreGa {
-                    name,
-                    engine,
-                    description,
-                    code,
-                },
-            ))
+            Ok((r, Record::FunctionPreGa { name, engine, description, code }))
         }
         opcode::SLOT_INFO => {
             let (r, slot) = parse_plain_len(rest)?;
             let (r, keys) = parse_plain_len(r)?;
             let (r, expires) = parse_plain_len(r)?;
-            Ok((
-                r,
-                Record::SlotInfo {
-                    slot,
-                    keys,
-                    expires,
-                },
-            ))
+            Ok((r, Record::SlotInfo { slot, keys, expires }))
         }
         opcode::KEY_META_OR_SLOT_IMPORT if dialect == Dialect::Valkey => {
             let (r, name) = parse_str(rest)?;
@@ -227,19 +196,13 @@ pub fn parse_record<'a>(
             }
             Ok((r, Record::HashTemplate { id, fields }))
         }
-        opcode::RE_SLOT_NUM if dialect == Dialect::Redis => {
-            parse_plain_len(rest).map(|(r, v)| (r, Record::SlotNum(v)))
-        }
+        opcode::RE_SLOT_NUM if dialect == Dialect::Redis => parse_plain_len(rest).map(|(r, v)| (r, Record::SlotNum(v))),
         _ => parse_key(i, dialect, templates).map(|(r, k)| (r, Record::Key(k))),
     }
 }
 
 /// Parse a key record: prefix opcodes, type, key, value.
-fn parse_key<'a>(
-    i: &'a [u8],
-    dialect: Dialect,
-    templates: &Templates,
-) -> TResult<'a, KeyFrame<'a>> {
+fn parse_key<'a>(i: &'a [u8], dialect: Dialect, templates: &Templates) -> TResult<'a, KeyFrame<'a>> {
     let mut prefix = KeyPrefix::default();
     let mut rest = i;
     let ty = loop {
@@ -289,16 +252,7 @@ fn parse_key<'a>(
     let value_pos = i.len() - r.len();
     let (r, ()) = frame_value(r, ty, templates)?;
     let value = &i[value_pos..i.len() - r.len()];
-    Ok((
-        r,
-        KeyFrame {
-            prefix,
-            ty,
-            key,
-            value_pos,
-            value,
-        },
-    ))
+    Ok((r, KeyFrame { prefix, ty, key, value_pos, value }))
 }
 
 /// After a failure inside a key record, find out how far it got (for the error
@@ -307,11 +261,8 @@ pub fn key_context<'a>(i: &'a [u8], dialect: Dialect) -> KeyContext<'a> {
     let Ok((_, op)) = byte::<_, super::TokenError>(i) else {
         return KeyContext::NotAKey;
     };
-    let is_prefix = matches!(
-        op,
-        opcode::EXPIRETIME_MS | opcode::EXPIRETIME | opcode::IDLE | opcode::FREQ
-    ) || (dialect == Dialect::Redis
-        && matches!(op, opcode::KEY_META_OR_SLOT_IMPORT | opcode::RE_RAM_LRU));
+    let is_prefix = matches!(op, opcode::EXPIRETIME_MS | opcode::EXPIRETIME | opcode::IDLE | opcode::FREQ)
+        || (dialect == Dialect::Redis && matches!(op, opcode::KEY_META_OR_SLOT_IMPORT | opcode::RE_RAM_LRU));
     if !is_prefix && Type::from_byte(op, dialect).is_none() {
         return KeyContext::NotAKey;
     }
@@ -321,19 +272,11 @@ pub fn key_context<'a>(i: &'a [u8], dialect: Dialect) -> KeyContext<'a> {
             return KeyContext::InPrefix;
         };
         let skipped: Result<&[u8], ()> = match b {
-            opcode::EXPIRETIME_MS => take::<_, _, super::TokenError>(8usize)(r)
-                .map(|x| x.0)
-                .map_err(|_| ()),
-            opcode::EXPIRETIME => take::<_, _, super::TokenError>(4usize)(r)
-                .map(|x| x.0)
-                .map_err(|_| ()),
-            opcode::FREQ => take::<_, _, super::TokenError>(1usize)(r)
-                .map(|x| x.0)
-                .map_err(|_| ()),
+            opcode::EXPIRETIME_MS => take::<_, _, super::TokenError>(8usize)(r).map(|x| x.0).map_err(|_| ()),
+            opcode::EXPIRETIME => take::<_, _, super::TokenError>(4usize)(r).map(|x| x.0).map_err(|_| ()),
+            opcode::FREQ => take::<_, _, super::TokenError>(1usize)(r).map(|x| x.0).map_err(|_| ()),
             opcode::IDLE => parse_plain_len(r).map(|x| x.0).map_err(|_| ()),
-            opcode::RE_RAM_LRU if dialect == Dialect::Redis => {
-                parse_plain_len(r).map(|x| x.0).map_err(|_| ())
-            }
+            opcode::RE_RAM_LRU if dialect == Dialect::Redis => parse_plain_len(r).map(|x| x.0).map_err(|_| ()),
             opcode::KEY_META_OR_SLOT_IMPORT if dialect == Dialect::Redis => {
                 parse_key_meta(r).map(|x| x.0).map_err(|_| ())
             }
@@ -366,30 +309,20 @@ mod tests {
         assert_eq!((h.dialect, h.version), (Dialect::Valkey, 80));
         assert!(parse_header(b"REDIS00x1").is_err());
         assert!(parse_header(b"RUBIS0011").is_err());
-        assert!(matches!(
-            parse_header(b"REDIS"),
-            Err(nom::Err::Incomplete(_))
-        ));
+        assert!(matches!(parse_header(b"REDIS"), Err(nom::Err::Incomplete(_))));
     }
 
     #[test]
     fn key_meta_example() {
         // FORMAT-NEWER §3.1 constructed example.
-        let b = [
-            0xf3, 0x01, 0x09, 0xf5, 0xc4, 0x28, 0x02, 0x2a, 0x00, 0x00, 0x01, b'k', 0x01, b'v',
-        ];
+        let b = [0xf3, 0x01, 0x09, 0xf5, 0xc4, 0x28, 0x02, 0x2a, 0x00, 0x00, 0x01, b'k', 0x01, b'v'];
         let (rest, rec) = parse_record(&b, Dialect::Redis, &Templates::default()).unwrap();
         assert!(rest.is_empty());
-        let Record::Key(k) = rec else {
-            panic!("not a key")
-        };
+        let Record::Key(k) = rec else { panic!("not a key") };
         assert_eq!(k.ty, Type::String);
         assert_eq!(k.key, RdbStr::Raw(b"k"));
         assert_eq!(k.prefix.key_meta, Some(&b[1..9]));
         // The same byte in a Valkey file is SLOT_IMPORT.
-        assert!(!matches!(
-            parse_record(&b, Dialect::Valkey, &Templates::default()),
-            Ok((_, Record::Key(_)))
-        ));
+        assert!(!matches!(parse_record(&b, Dialect::Valkey, &Templates::default()), Ok((_, Record::Key(_)))));
     }
 }

@@ -25,9 +25,7 @@ impl<'a> RdbStr<'a> {
     pub fn bytes(&self) -> Result<Cow<'a, [u8]>, TokenError> {
         match *self {
             RdbStr::Raw(b) => Ok(Cow::Borrowed(b)),
-            RdbStr::Int(v) => Ok(Cow::Owned(
-                itoa::Buffer::new().format(v).as_bytes().to_vec(),
-            )),
+            RdbStr::Int(v) => Ok(Cow::Owned(itoa::Buffer::new().format(v).as_bytes().to_vec())),
             RdbStr::Lzf { compressed, len } => lzf_decompress(compressed, len).map(Cow::Owned),
         }
     }
@@ -53,19 +51,17 @@ impl<'a> RdbStr<'a> {
 
 /// Decompress an LZF blob whose decoded length is declared as `len`.
 pub fn lzf_decompress(compressed: &[u8], len: usize) -> Result<Vec<u8>, TokenError> {
-    let bad = |what| TokenError {
-        kind: ErrorKind::Integrity(what),
-        remaining: 0,
-    };
+    let bad = |what| TokenError { kind: ErrorKind::Integrity(what), remaining: 0 };
     if len == 0 {
         return Err(bad("LZF string with decoded length 0"));
     }
     if len / LZF_MAX_RATIO > compressed.len() {
         return Err(bad("LZF decoded length impossible for its compressed size"));
     }
-    match lzf::decompress(compressed, len) {
-        Ok(v) if v.len() == len => Ok(v),
-        _ => Err(bad("invalid LZF compressed string")),
+    let mut out = Vec::new();
+    match super::lzf::decompress_into(compressed, len, &mut out) {
+        Ok(()) => Ok(out),
+        Err(_) => Err(bad("invalid LZF compressed string")),
     }
 }
 
@@ -75,10 +71,7 @@ pub fn parse_str(i: &[u8]) -> TResult<'_, RdbStr<'_>> {
     match len {
         Len::Plain(n) => {
             let Ok(n) = usize::try_from(n) else {
-                return fail(
-                    i,
-                    ErrorKind::BadLength("string length does not fit in memory"),
-                );
+                return fail(i, ErrorKind::BadLength("string length does not fit in memory"));
             };
             let (rest, b) = take(n)(rest)?;
             Ok((rest, RdbStr::Raw(b)))
@@ -90,13 +83,7 @@ pub fn parse_str(i: &[u8]) -> TResult<'_, RdbStr<'_>> {
             let (rest, clen) = super::length::parse_usize_len(rest)?;
             let (rest, ulen) = super::length::parse_usize_len(rest)?;
             let (rest, compressed) = take(clen)(rest)?;
-            Ok((
-                rest,
-                RdbStr::Lzf {
-                    compressed,
-                    len: ulen,
-                },
-            ))
+            Ok((rest, RdbStr::Lzf { compressed, len: ulen }))
         }
         Len::Encoded(_) => fail(i, ErrorKind::BadEncoding("unknown string encoding")),
     }
@@ -160,24 +147,15 @@ mod tests {
     #[test]
     fn lzf() {
         // FORMAT.md §4.3: 24 x "a".
-        assert_eq!(
-            decoded(&[0xc3, 0x05, 0x18, 0x00, 0x61, 0xe0, 0x0e, 0x00]),
-            vec![b'a'; 24]
-        );
+        assert_eq!(decoded(&[0xc3, 0x05, 0x18, 0x00, 0x61, 0xe0, 0x0e, 0x00]), vec![b'a'; 24]);
         // Declared length too large for the data.
-        let (_, s) = parse_str(&[
-            0xc3, 0x05, 0x80, 0x10, 0, 0, 0, 0x00, 0x61, 0xe0, 0x0e, 0x00,
-        ])
-        .unwrap();
+        let (_, s) = parse_str(&[0xc3, 0x05, 0x80, 0x10, 0, 0, 0, 0x00, 0x61, 0xe0, 0x0e, 0x00]).unwrap();
         assert!(s.bytes().is_err());
     }
 
     #[test]
     fn truncated_is_incomplete() {
-        assert!(matches!(
-            parse_str(&[0x05, b'a']),
-            Err(nom::Err::Incomplete(_))
-        ));
+        assert!(matches!(parse_str(&[0x05, b'a']), Err(nom::Err::Incomplete(_))));
         assert!(matches!(parse_str(&[0xc4]), Err(nom::Err::Failure(_))));
     }
 }

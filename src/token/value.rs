@@ -21,11 +21,7 @@ pub struct Templates {
 /// Repeat a framing step `n` times. Every step consumes at least one byte, so a
 /// huge `n` from a damaged file ends in `Incomplete`, never in a long loop over
 /// nothing or an allocation.
-fn repeat<'a>(
-    mut i: &'a [u8],
-    n: u64,
-    mut step: impl FnMut(&'a [u8]) -> TResult<'a, ()>,
-) -> TResult<'a, ()> {
+fn repeat<'a>(mut i: &'a [u8], n: u64, mut step: impl FnMut(&'a [u8]) -> TResult<'a, ()>) -> TResult<'a, ()> {
     for _ in 0..n {
         i = step(i)?.0;
     }
@@ -49,10 +45,8 @@ fn skip_stream_id_pair(i: &[u8]) -> TResult<'_, ()> {
 pub fn frame_value<'a>(i: &'a [u8], ty: Type, templates: &Templates) -> TResult<'a, ()> {
     use Type::*;
     match ty {
-        String | HashZipmap | ListZiplist | SetIntset | ZsetZiplist | HashZiplist
-        | HashListpack | ZsetListpack | SetListpack | HashListpackExPreGa | HashTmplLpRef => {
-            skip_str(i)
-        }
+        String | HashZipmap | ListZiplist | SetIntset | ZsetZiplist | HashZiplist | HashListpack | ZsetListpack
+        | SetListpack | HashListpackExPreGa | HashTmplLpRef => skip_str(i),
         List | Set => {
             let (i, n) = parse_plain_len(i)?;
             repeat(i, n, skip_str)
@@ -67,9 +61,7 @@ pub fn frame_value<'a>(i: &'a [u8], ty: Type, templates: &Templates) -> TResult<
         }
         Zset => {
             let (i, n) = parse_plain_len(i)?;
-            repeat(i, n, |i| {
-                parse_string_double(skip_str(i)?.0).map(|(r, _)| (r, ()))
-            })
+            repeat(i, n, |i| parse_string_double(skip_str(i)?.0).map(|(r, _)| (r, ())))
         }
         Zset2 => {
             let (i, n) = parse_plain_len(i)?;
@@ -93,13 +85,11 @@ pub fn frame_value<'a>(i: &'a [u8], ty: Type, templates: &Templates) -> TResult<
             let (i, n) = parse_plain_len(i)?;
             repeat(i, n, |i| skip_n(8)(skip_str(skip_str(i)?.0)?.0))
         }
-        ModulePreGa => fail(
-            i,
-            ErrorKind::Unsupported("pre-release module value (RDB type 6)"),
-        ),
+        ModulePreGa => fail(i, ErrorKind::Unsupported("pre-release module value (RDB type 6)")),
         Module2 => parse_module2(i).map(|(r, _)| (r, ())),
-        StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4
-        | StreamListpacks5 => frame_stream(i, ty.stream_version().unwrap_or(1)),
+        StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4 | StreamListpacks5 => {
+            frame_stream(i, ty.stream_version().unwrap_or(1))
+        }
         Array => frame_array(i),
         HashTmplLp | HashTmplArray => {
             let (i, fmt) = parse_plain_len(i)?;
@@ -117,12 +107,7 @@ pub fn frame_value<'a>(i: &'a [u8], ty: Type, templates: &Templates) -> TResult<
                     let (i, n) = parse_plain_len(i)?;
                     (repeat(i, n, skip_str)?.0, n)
                 }
-                _ => {
-                    return fail(
-                        i,
-                        ErrorKind::BadEncoding("unknown hash template field format"),
-                    )
-                }
+                _ => return fail(i, ErrorKind::BadEncoding("unknown hash template field format")),
             };
             if ty == HashTmplLp {
                 skip_str(i)
@@ -133,10 +118,7 @@ pub fn frame_value<'a>(i: &'a [u8], ty: Type, templates: &Templates) -> TResult<
         HashTmplArrayRef => {
             let (rest, id) = parse_plain_len(i)?;
             let Some(fields) = templates.fields.get(&id) else {
-                return fail(
-                    i,
-                    ErrorKind::Integrity("hash references an unknown template"),
-                );
+                return fail(i, ErrorKind::Integrity("hash references an unknown template"));
             };
             repeat(rest, fields.len() as u64, skip_str)
         }
@@ -200,10 +182,7 @@ fn frame_array(i: &[u8]) -> TResult<'_, ()> {
     repeat(i, count, |i| {
         let (i, index) = parse_len(i)?;
         if !matches!(index, Len::Plain(_)) {
-            return fail(
-                i,
-                ErrorKind::BadEncoding("array index uses a string encoding"),
-            );
+            return fail(i, ErrorKind::BadEncoding("array index uses a string encoding"));
         }
         let (i, tag) = parse_usize_len(i)?;
         match tag {

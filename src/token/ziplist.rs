@@ -55,18 +55,12 @@ fn decode_entry(p: &[u8]) -> Result<(Item<'_>, usize), TokenError> {
 }
 
 /// Walk a ziplist, validating it fully and calling `f` for every entry.
-pub fn walk<'a>(
-    zl: &'a [u8],
-    mut f: impl FnMut(Item<'a>) -> Result<(), TokenError>,
-) -> Result<usize, TokenError> {
+pub fn walk<'a>(zl: &'a [u8], mut f: impl FnMut(Item<'a>) -> Result<(), TokenError>) -> Result<usize, TokenError> {
     if zl.len() < HEADER + 1 {
         return Err(bad(zl, "ziplist shorter than its header"));
     }
     if le_u32(zl) as usize != zl.len() {
-        return Err(bad(
-            zl,
-            "ziplist total size does not match its string length",
-        ));
+        return Err(bad(zl, "ziplist total size does not match its string length"));
     }
     let tail = le_u32(&zl[4..]) as usize;
     if tail > zl.len() - 1 {
@@ -86,9 +80,7 @@ pub fn walk<'a>(
         let (prevlen, hdr) = if p[0] < 254 {
             (usize::from(p[0]), 1)
         } else if p[0] == 254 {
-            let b = p
-                .get(1..5)
-                .ok_or_else(|| bad(p, "ziplist prevlen runs past the end"))?;
+            let b = p.get(1..5).ok_or_else(|| bad(p, "ziplist prevlen runs past the end"))?;
             (le_u32(b) as usize, 5)
         } else {
             return Err(bad(p, "invalid ziplist prevlen"));
@@ -107,10 +99,7 @@ pub fn walk<'a>(
         return Err(bad(zl, "ziplist entries overrun the terminator"));
     }
     if tail != last_pos {
-        return Err(bad(
-            zl,
-            "ziplist tail offset does not point at the last entry",
-        ));
+        return Err(bad(zl, "ziplist tail offset does not point at the last entry"));
     }
     if declared != u16::MAX as usize && declared != count {
         return Err(bad(zl, "ziplist entry count does not match its header"));
@@ -134,9 +123,7 @@ mod tests {
     #[test]
     fn documented_example() {
         // FORMAT.md §7.1: entries "a", 1.
-        let zl = [
-            0x10, 0, 0, 0, 0x0d, 0, 0, 0, 2, 0, 0x00, 0x01, b'a', 0x03, 0xf2, 0xff,
-        ];
+        let zl = [0x10, 0, 0, 0, 0x0d, 0, 0, 0, 2, 0, 0x00, 0x01, b'a', 0x03, 0xf2, 0xff];
         assert_eq!(collect(&zl).unwrap(), vec![Item::Bytes(b"a"), Item::Int(1)]);
     }
 
@@ -158,21 +145,13 @@ mod tests {
         zl.push(0xff);
         assert_eq!(
             collect(&zl).unwrap(),
-            vec![
-                Item::Int(-2),
-                Item::Int(-3),
-                Item::Int(-4),
-                Item::Int(0x12345678),
-                Item::Int(i64::MIN + 1)
-            ]
+            vec![Item::Int(-2), Item::Int(-3), Item::Int(-4), Item::Int(0x12345678), Item::Int(i64::MIN + 1)]
         );
     }
 
     #[test]
     fn damage() {
-        let zl = [
-            0x10, 0, 0, 0, 0x0d, 0, 0, 0, 2, 0, 0x00, 0x01, b'a', 0x03, 0xf2, 0xff,
-        ];
+        let zl = [0x10, 0, 0, 0, 0x0d, 0, 0, 0, 2, 0, 0x00, 0x01, b'a', 0x03, 0xf2, 0xff];
         for i in 0..zl.len() {
             let mut b = zl;
             b[i] ^= 0x10;

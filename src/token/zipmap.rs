@@ -13,15 +13,10 @@ fn read_len(p: &[u8]) -> Result<Option<(usize, usize)>, TokenError> {
         None => Err(bad(p, "zipmap runs past the end")),
         Some(255) => Ok(None),
         Some(254) => {
-            let b = p
-                .get(1..5)
-                .ok_or_else(|| bad(p, "zipmap length runs past the end"))?;
+            let b = p.get(1..5).ok_or_else(|| bad(p, "zipmap length runs past the end"))?;
             let v = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
             if v < 254 {
-                return Err(bad(
-                    p,
-                    "zipmap uses the long length form for a short length",
-                ));
+                return Err(bad(p, "zipmap uses the long length form for a short length"));
             }
             Ok(Some((v, 5)))
         }
@@ -45,8 +40,7 @@ pub fn walk<'a>(
     let mut count = 0;
     let take = |pos: usize, n: usize| -> Result<&'a [u8], TokenError> {
         let end = pos.checked_add(n).filter(|&e| e < zm.len());
-        end.map(|e| &zm[pos..e])
-            .ok_or_else(|| bad(&zm[pos.min(zm.len())..], "zipmap entry runs past the end"))
+        end.map(|e| &zm[pos..e]).ok_or_else(|| bad(&zm[pos.min(zm.len())..], "zipmap entry runs past the end"))
     };
     while let Some((klen, used)) = read_len(&zm[pos..])? {
         pos += used;
@@ -56,10 +50,7 @@ pub fn walk<'a>(
             return Err(bad(&zm[pos..], "zipmap field without value"));
         };
         pos += used;
-        let free = usize::from(
-            *zm.get(pos)
-                .ok_or_else(|| bad(&zm[pos..], "zipmap runs past the end"))?,
-        );
+        let free = usize::from(*zm.get(pos).ok_or_else(|| bad(&zm[pos..], "zipmap runs past the end"))?);
         pos += 1;
         let value = take(pos, vlen)?;
         pos += vlen;

@@ -48,22 +48,15 @@ pub struct Server {
 
 /// Path of `redis-server`; tests that need it fail loudly when it is missing.
 pub fn redis_server_binary() -> PathBuf {
-    let found = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("redis-server"))
-            .find(|p| p.is_file())
-    });
+    let found = std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("redis-server")).find(|p| p.is_file()));
     found.unwrap_or_else(|| {
         panic!("redis-server is not installed: run scripts/test.sh (it installs Debian's redis-server)")
     })
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind loopback")
-        .local_addr()
-        .expect("addr")
-        .port()
+    TcpListener::bind("127.0.0.1:0").expect("bind loopback").local_addr().expect("addr").port()
 }
 
 impl Server {
@@ -99,11 +92,7 @@ impl Server {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("spawn redis-server");
-            let mut server = Server {
-                child,
-                dir: dir.clone(),
-                port,
-            };
+            let mut server = Server { child, dir: dir.clone(), port };
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(mut c) = server.client() {
@@ -125,10 +114,7 @@ impl Server {
     pub fn client(&self) -> std::io::Result<Client> {
         let s = TcpStream::connect(("127.0.0.1", self.port))?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        Ok(Client {
-            r: BufReader::new(s.try_clone()?),
-            w: s,
-        })
+        Ok(Client { r: BufReader::new(s.try_clone()?), w: s })
     }
 
     pub fn rdb_path(&self) -> PathBuf {
@@ -166,10 +152,7 @@ impl Client {
     pub fn ok<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Reply {
         let r = self.cmd(args);
         if let Reply::Error(e) = &r {
-            let shown: Vec<String> = args
-                .iter()
-                .map(|a| String::from_utf8_lossy(a.as_ref()).into_owned())
-                .collect();
+            let shown: Vec<String> = args.iter().map(|a| String::from_utf8_lossy(a.as_ref()).into_owned()).collect();
             panic!("{shown:?}: {e}");
         }
         r
