@@ -69,69 +69,61 @@ impl CheckReport {
     }
 }
 
-/// The digests are already uniformly random: hashing them again is waste.
-#[derive(Default)]
-struct DigestHasher(u64);
-
-impl std::hash::Hasher for DigestHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u128(&mut self, v: u128) {
-        self.0 = v as u64;
-    }
-}
-
-type DigestSet = HashSet<u128, std::hash::BuildHasherDefault<DigestHasher>>;
-
-/// Semantic checks on one value: duplicates, empty collections.
-struct ValueChecker {
+/// Semantic checks on one value: duplicate members and fields, empty
+/// collections. Members are remembered as 64-bit digests, sorted once at the
+/// end; equal digests are confirmed on the real bytes before we call it damage.
+struct ValueChecker<'d> {
     kind: KeyType,
-    /// Reused from key to key so its table is allocated once.
-    seen: DigestSet,
+    digests: &'d mut Vec<u64>,
     items: u64,
     field_ttls: u64,
     module: Option<String>,
 }
 
-fn digest(it: &Item<'_>) -> u128 {
+fn digest(it: &Item<'_>) -> u64 {
     let mut buf = itoa::Buffer::new();
-    xxhash_rust::xxh3::xxh3_128(it.as_bytes(&mut buf))
+    xxhash_rust::xxh3::xxh3_64(it.as_bytes(&mut buf))
 }
 
-impl ValueChecker {
-    fn unique(&mut self, it: &Item<'_>, what: &'static str) -> Result<()> {
-        // 128-bit digests: a false "duplicate" would need a hash collision.
-        if self.seen.insert(digest(it)) {
-            Ok(())
-        } else {
-            Err(Error::new(ErrorKind::Integrity(what)))
-        }
-    }
-}
-
-impl Sink for ValueChecker {
+impl Sink for ValueChecker<'_> {
     fn piece(&mut self, piece: Piece<'_>) -> Result<()> {
         self.items += 1;
         match piece {
-            Piece::Elem(it) if self.kind == KeyType::Set => self.unique(&it, "duplicate set member"),
-            Piece::Member { member, .. } => self.unique(&member, "duplicate sorted set member"),
+            Piece::Elem(it) if self.kind == KeyType::Set => self.digests.push(digest(&it)),
+            Piece::Member { member, .. } => self.digests.push(digest(&member)),
             Piece::Field { field, expire_at_ms, .. } => {
                 self.field_ttls += u64::from(expire_at_ms.is_some());
-                self.unique(&field, "duplicate hash field")
+                self.digests.push(digest(&field));
             }
-            Piece::Module { name, .. } => {
-                self.module = Some(name.to_string());
-                Ok(())
-            }
-            _ => Ok(()),
+            Piece::Module { name, .. } => self.module = Some(name.to_string()),
+            _ => {}
         }
+        Ok(())
     }
+}
+
+/// The member (set), member (zset) or field (hash) of a piece.
+fn member_of(piece: &Piece<'_>) -> Option<Vec<u8>> {
+    match piece {
+        Piece::Elem(it) | Piece::Member { member: it, .. } | Piece::Field { field: it, .. } => Some(it.to_vec()),
+        _ => None,
+    }
+}
+
+/// After two members shared a digest: decode again and compare their bytes.
+fn confirm_duplicate(key: &crate::event::KeyEvent<'_>, suspects: &[u64]) -> Result<bool> {
+    let mut seen: HashSet<Vec<u8>> = HashSet::new();
+    let mut duplicate = false;
+    key.value.decode(&mut |p: Piece<'_>| {
+        if let Some(m) = member_of(&p) {
+            let d = xxhash_rust::xxh3::xxh3_64(&m);
+            if suspects.binary_search(&d).is_ok() && !seen.insert(m) {
+                duplicate = true;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(duplicate)
 }
 
 fn now_ms() -> i64 {
@@ -167,68 +159,180 @@ pub fn check_file(path: &Path, opts: ReaderOptions, now: Option<i64>) -> CheckRe
     report
 }
 
-fn walk(reader: &mut RdbReader<'_>, report: &mut CheckReport, now: i64) -> Result<()> {
-    let mut version_conflict: Option<String> = None;
-    let mut seen = DigestSet::default();
-    while let Some(event) = reader.next()? {
+/// Per-key counts, accumulated per chunk of keys and merged in file order.
+/// Plain arrays: this runs for every key.
+struct KeyStats {
+    keys: u64,
+    keys_per_db: Vec<(u64, u64)>,
+    keys_per_type: [u64; KeyType::ALL.len()],
+    /// By type byte (one dialect per file, so the byte is unambiguous).
+    keys_per_type_byte: [u64; 256],
+    expires: u64,
+    already_expired: u64,
+    hashes_with_field_ttls: u64,
+    keys_with_meta: u64,
+    modules: BTreeMap<String, u64>,
+}
+
+impl Default for KeyStats {
+    fn default() -> Self {
+        KeyStats {
+            keys: 0,
+            keys_per_db: Vec::new(),
+            keys_per_type: [0; KeyType::ALL.len()],
+            keys_per_type_byte: [0; 256],
+            expires: 0,
+            already_expired: 0,
+            hashes_with_field_ttls: 0,
+            keys_with_meta: 0,
+            modules: BTreeMap::new(),
+        }
+    }
+}
+
+fn add_db(dbs: &mut Vec<(u64, u64)>, db: u64, n: u64) {
+    match dbs.iter_mut().find(|(d, _)| *d == db) {
+        Some((_, count)) => *count += n,
+        None => dbs.push((db, n)),
+    }
+}
+
+impl KeyStats {
+    fn merge(&mut self, other: KeyStats) {
+        self.keys += other.keys;
+        for (db, n) in other.keys_per_db {
+            add_db(&mut self.keys_per_db, db, n);
+        }
+        for (a, b) in self.keys_per_type.iter_mut().zip(other.keys_per_type) {
+            *a += b;
+        }
+        for (a, b) in self.keys_per_type_byte.iter_mut().zip(other.keys_per_type_byte) {
+            *a += b;
+        }
+        for (k, v) in other.modules {
+            *self.modules.entry(k).or_default() += v;
+        }
+        self.expires += other.expires;
+        self.already_expired += other.already_expired;
+        self.hashes_with_field_ttls += other.hashes_with_field_ttls;
+        self.keys_with_meta += other.keys_with_meta;
+    }
+
+    fn into_report(self, r: &mut CheckReport) {
+        let dialect = r.dialect.unwrap_or(Dialect::Redis);
+        r.keys = self.keys;
+        r.keys_per_db = self.keys_per_db.into_iter().collect();
+        for (t, n) in KeyType::ALL.iter().zip(self.keys_per_type) {
+            if n > 0 {
+                r.keys_per_type.insert(*t, n);
+            }
+        }
+        for (b, n) in self.keys_per_type_byte.iter().enumerate() {
+            if let (true, Some(ty)) = (*n > 0, crate::format::Type::from_byte(b as u8, dialect)) {
+                r.keys_per_encoding.insert(ty.label(), *n);
+            }
+        }
+        r.modules = self.modules;
+        r.expires = self.expires;
+        r.already_expired = self.already_expired;
+        r.hashes_with_field_ttls = self.hashes_with_field_ttls;
+        r.keys_with_meta = self.keys_with_meta;
+    }
+}
+
+thread_local! {
+    /// Each worker thread reuses one digest buffer.
+    static DIGESTS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Decode and check one key, counting it into `stats`.
+fn check_key(stats: &mut KeyStats, key: &crate::event::KeyEvent<'_>, now: i64) -> Result<()> {
+    let kind = key.value.key_type();
+    let located = |e: Error| e.at(key.value.offset).doing(Phase::ReadingValue(key.value.ty.label())).key(&key.key);
+    let (items, field_ttls, module, suspects) = DIGESTS
+        .with(|d| {
+            let mut digests = d.borrow_mut();
+            digests.clear();
+            let mut checker = ValueChecker { kind, digests: &mut digests, items: 0, field_ttls: 0, module: None };
+            key.value.validate(&mut checker)?;
+            let (items, field_ttls, module) = (checker.items, checker.field_ttls, checker.module);
+            digests.sort_unstable();
+            let mut suspects: Vec<u64> = digests.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+            suspects.dedup();
+            Ok::<_, Error>((items, field_ttls, module, suspects))
+        })
+        .map_err(located)?;
+    if !suspects.is_empty() && confirm_duplicate(key, &suspects).map_err(located)? {
+        let what = match kind {
+            KeyType::Set => "duplicate set member",
+            KeyType::Zset => "duplicate sorted set member",
+            _ => "duplicate hash field",
+        };
+        return Err(located(Error::new(ErrorKind::Integrity(what))));
+    }
+    // Redis skips empty collections on load, but redis-check-rdb fails on them;
+    // so do we (FORMAT.md §11.3).
+    if items == 0 && matches!(kind, KeyType::List | KeyType::Set | KeyType::Zset | KeyType::Hash) {
+        return Err(located(Error::new(ErrorKind::Integrity("empty key"))));
+    }
+    stats.keys += 1;
+    add_db(&mut stats.keys_per_db, key.db, 1);
+    stats.keys_per_type[kind as usize] += 1;
+    stats.keys_per_type_byte[usize::from(key.value.ty.byte())] += 1;
+    if let Some(t) = key.expire_at_ms {
+        stats.expires += 1;
+        stats.already_expired += u64::from(t < now);
+    }
+    stats.hashes_with_field_ttls += u64::from(field_ttls > 0);
+    stats.keys_with_meta += u64::from(key.key_meta.is_some());
+    if let Some(m) = module {
+        *stats.modules.entry(m).or_default() += 1;
+    }
+    Ok(())
+}
+
+/// What the non-key records say (framing thread).
+#[derive(Default)]
+struct FileFacts {
+    dialect: Option<Dialect>,
+    version: Option<u32>,
+    aux: Vec<(Vec<u8>, Vec<u8>)>,
+    functions: u64,
+    module_aux: Vec<String>,
+    checksum: Option<Checksum>,
+    warnings: Vec<String>,
+    version_conflict: Option<String>,
+}
+
+impl FileFacts {
+    fn on_event(&mut self, event: &Event<'_>) -> Result<()> {
         match event {
             Event::Header { dialect, version } => {
-                report.dialect = Some(dialect);
-                report.version = Some(version);
+                self.dialect = Some(*dialect);
+                self.version = Some(*version);
             }
             Event::Aux { key, value } => {
-                let written = crate::format::rdb_version_written_by(&key, &value);
-                if let (Some(expected), Some(header)) = (written, report.version) {
+                let written = crate::format::rdb_version_written_by(key, value);
+                if let (Some(expected), Some(header)) = (written, self.version) {
                     if expected != header {
-                        version_conflict = Some(format!(
+                        self.version_conflict = Some(format!(
                             "header says RDB {header}, but aux {}={} writes RDB {expected}",
-                            String::from_utf8_lossy(&key),
-                            String::from_utf8_lossy(&value)
+                            String::from_utf8_lossy(key),
+                            String::from_utf8_lossy(value)
                         ));
                     }
                 }
-                report.aux.push((key.into_owned(), value.into_owned()));
+                self.aux.push((key.to_vec(), value.to_vec()));
             }
-            Event::Function { .. } => report.functions += 1,
-            Event::ModuleAux { module, .. } => report.module_aux.push(module),
-            Event::Key(key) => {
-                let kind = key.value.key_type();
-                let mut checker =
-                    ValueChecker { kind, seen: std::mem::take(&mut seen), items: 0, field_ttls: 0, module: None };
-                let located = |e: Error| {
-                    let label = key.value.ty.label();
-                    e.at(key.value.offset).doing(Phase::ReadingValue(label)).key(&key.key)
-                };
-                key.value.decode(&mut checker).map_err(located)?;
-                // Redis skips empty collections on load, but redis-check-rdb fails
-                // on them; so do we (FORMAT.md §11.3).
-                if checker.items == 0 && matches!(kind, KeyType::List | KeyType::Set | KeyType::Zset | KeyType::Hash) {
-                    return Err(located(Error::new(ErrorKind::Integrity("empty key"))));
-                }
-                seen = std::mem::take(&mut checker.seen);
-                report.keys += 1;
-                *report.keys_per_db.entry(key.db).or_default() += 1;
-                *report.keys_per_type.entry(kind).or_default() += 1;
-                *report.keys_per_encoding.entry(key.value.ty.label()).or_default() += 1;
-                if let Some(t) = key.expire_at_ms {
-                    report.expires += 1;
-                    if t < now {
-                        report.already_expired += 1;
-                    }
-                }
-                report.hashes_with_field_ttls += u64::from(checker.field_ttls > 0);
-                report.keys_with_meta += u64::from(key.key_meta.is_some());
-                if let Some(m) = checker.module {
-                    *report.modules.entry(m).or_default() += 1;
-                }
-            }
+            Event::Function { .. } => self.functions += 1,
+            Event::ModuleAux { module, .. } => self.module_aux.push(module.clone()),
             Event::End { checksum } => {
-                report.checksum = Some(checksum);
-                if let Some(conflict) = version_conflict.take() {
+                self.checksum = Some(*checksum);
+                if let Some(conflict) = self.version_conflict.take() {
                     // A version digit that contradicts the writer's own version is
                     // damage unless the CRC proves the writer put it there.
                     if matches!(checksum, Checksum::Ok(_)) {
-                        report.warnings.push(conflict);
+                        self.warnings.push(conflict);
                     } else {
                         let e = Error::new(ErrorKind::Integrity("header version contradicts the writer's version"))
                             .at(5)
@@ -240,8 +344,36 @@ fn walk(reader: &mut RdbReader<'_>, report: &mut CheckReport, now: i64) -> Resul
             }
             _ => {}
         }
+        Ok(())
     }
-    Ok(())
+
+    fn merge_into(self, r: &mut CheckReport) {
+        r.dialect = self.dialect;
+        r.version = self.version;
+        r.aux = self.aux;
+        r.functions = self.functions;
+        r.module_aux = self.module_aux;
+        r.checksum = self.checksum;
+        r.warnings.extend(self.warnings);
+    }
+}
+
+fn walk(reader: &mut RdbReader<'_>, report: &mut CheckReport, now: i64) -> Result<()> {
+    let mut facts = FileFacts::default();
+    let mut stats = KeyStats::default();
+    let result = crate::event::parallel::for_each_key(
+        reader,
+        |ev| facts.on_event(ev),
+        KeyStats::default,
+        |acc, key| check_key(acc, key, now),
+        |acc| {
+            stats.merge(acc);
+            Ok(())
+        },
+    );
+    facts.merge_into(report);
+    stats.into_report(report);
+    result
 }
 
 /// Check every file, using all cores when there are several; reports come back

@@ -309,6 +309,15 @@ fn hash_triples(cur: &Cursor<'_>, blob: &[u8], sink: &mut dyn Sink) -> Result<us
 /// Largest field TTL Redis accepts (`EB_EXPIRE_TIME_MAX`).
 const MAX_HFE_MS: i64 = (1 << 48) - 1;
 
+/// Validate a string value without materialising it.
+pub(crate) fn validate_string(value: &Value<'_>) -> Result<()> {
+    let mut cur = Cursor::new(value.raw, value.offset, value.ty.label());
+    let at = cur.rest();
+    let s: RdbStr<'_> = cur.run(parse_str)?;
+    s.validate().map_err(|e| cur.err(e.kind, at))?;
+    cur.finish()
+}
+
 /// Decode a value into pieces.
 pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()> {
     use Type::*;

@@ -5,6 +5,7 @@
 //! only for the consumers that need its items. No JSON, RESP or clap here.
 
 pub mod decode;
+pub mod parallel;
 pub mod reader;
 pub mod stream;
 
@@ -133,6 +134,16 @@ pub struct Value<'a> {
 impl<'a> Value<'a> {
     pub fn key_type(&self) -> KeyType {
         self.ty.key_type()
+    }
+
+    /// Validate the value completely without handing out its pieces: the same
+    /// verdict as [`Value::decode`], cheaper where pieces need not be built
+    /// (string values are checked without decompressing them).
+    pub fn validate(&self, sink: &mut dyn Sink) -> crate::error::Result<()> {
+        if self.ty == Type::String {
+            return decode::validate_string(self);
+        }
+        self.decode(sink)
     }
 
     /// Walk the value, handing every piece to `sink`, validating as it goes.

@@ -44,8 +44,12 @@ pub struct RdbReader<'s> {
     db: u64,
     templates: Templates,
     crc: crc_fast::Digest,
+    /// Mapped input: bytes before this offset are in `crc` already.
+    crc_upto: usize,
     state: State,
 }
+
+const CRC_STEP: usize = 1 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -114,6 +118,7 @@ impl<'s> RdbReader<'s> {
             db: 0,
             templates: Templates::default(),
             crc: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis),
+            crc_upto: 0,
             state: State::Running,
         }
     }
@@ -170,8 +175,17 @@ impl<'s> RdbReader<'s> {
 
     fn flush_pending(&mut self) {
         if self.pending > 0 {
-            if let Window::Buffer { .. } = self.win {
-                self.crc.update(&self.win.avail()[..self.pending]);
+            match &self.win {
+                Window::Buffer { .. } => self.crc.update(&self.win.avail()[..self.pending]),
+                // Mapped: checksum in large steps (fast SIMD), before the pages
+                // behind us are released from memory.
+                Window::Slice { all, pos, .. } => {
+                    let upto = pos + self.pending;
+                    if upto - self.crc_upto >= CRC_STEP {
+                        self.crc.update(&all[self.crc_upto..upto]);
+                        self.crc_upto = upto;
+                    }
+                }
             }
             self.win.consume(self.pending);
             self.pending = 0;
@@ -335,7 +349,11 @@ impl<'s> RdbReader<'s> {
                 return Err(self.fail(e.doing(Phase::ReadingHeader)));
             }
             Err(nom::Err::Incomplete(_)) => {
-                return Err(self.fail(Error::new(ErrorKind::BadMagic).at(0).doing(Phase::ReadingHeader)))
+                let seen = String::from_utf8_lossy(avail).into_owned();
+                let e = Error::new(ErrorKind::Truncated)
+                    .at(avail.len() as u64)
+                    .detail(format!("the header {seen:?} is cut short"));
+                return Err(self.fail(e.doing(Phase::ReadingHeader)));
             }
             Err(_) => {
                 let seen = String::from_utf8_lossy(&avail[..avail.len().min(9)]).into_owned();
@@ -352,11 +370,15 @@ impl<'s> RdbReader<'s> {
             Dialect::Valkey => header.version < format::VALKEY_FIRST_OWN_VERSION,
         };
         if impossible || (!known && !self.opts.force_version) {
-            let e = Error::new(ErrorKind::UnsupportedVersion(header.version)).at(5).detail(format!(
-                "header {}{}",
-                header.dialect.magic(),
-                header.version
-            ));
+            let raw = String::from_utf8_lossy(&avail[..9]).into_owned();
+            let why = if impossible {
+                "no server writes this version with this magic; not read even with --force-version"
+            } else {
+                "--force-version reads it anyway"
+            };
+            let e = Error::new(ErrorKind::UnsupportedVersion(header.version))
+                .at(5)
+                .detail(format!("header {raw:?}: {why}"));
             return Err(self.fail(e.doing(Phase::ReadingHeader)));
         }
         self.header = Some(header);
@@ -381,7 +403,8 @@ impl<'s> RdbReader<'s> {
         let b = &self.win.avail()[..8];
         let stored = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
         if let Window::Slice { all, pos, .. } = &self.win {
-            self.crc.update(&all[..*pos]);
+            self.crc.update(&all[self.crc_upto..*pos]);
+            self.crc_upto = *pos;
         }
         let computed = self.crc.finalize();
         self.win.consume(8);

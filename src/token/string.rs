@@ -30,6 +30,21 @@ impl<'a> RdbStr<'a> {
         }
     }
 
+    /// Check the string decodes (LZF streams are well formed and have their
+    /// declared length) without materialising it.
+    pub fn validate(&self) -> Result<(), TokenError> {
+        match *self {
+            RdbStr::Raw(_) | RdbStr::Int(_) => Ok(()),
+            RdbStr::Lzf { compressed, len } => {
+                let bad = TokenError { kind: ErrorKind::Integrity("invalid LZF compressed string"), remaining: 0 };
+                if len == 0 || len / LZF_MAX_RATIO > compressed.len() {
+                    return Err(bad);
+                }
+                super::lzf::validate(compressed, len).map_err(|_| bad)
+            }
+        }
+    }
+
     /// Stored size of the payload (compressed size for LZF).
     pub fn stored_len(&self) -> usize {
         match *self {

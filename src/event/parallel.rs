@@ -1,0 +1,204 @@
+//! Frame first, decode in parallel: the reader frames key records on one thread
+//! (cheap: it only walks lengths) into bounded batches, while the previous batch
+//! is decoded on all cores in chunks. Results are merged in file order, so
+//! output and the first error reported are the same on every run.
+//!
+//! Mapped input is never copied: batch records point into the map. Pipe input
+//! copies each record into the batch's arena (the pipe window moves on).
+
+use super::{Event, KeyEvent, KeyMeta, RdbReader, Value};
+use crate::error::{Error, Result};
+use crate::format::Dialect;
+use crate::token::record::{parse_record, Record};
+use crate::token::value::Templates;
+use rayon::prelude::*;
+use std::sync::Arc;
+
+/// Keys per batch and bytes per batch: bounded memory, enough work to share.
+const BATCH_KEYS: usize = 32 * 1024;
+const BATCH_BYTES: usize = 8 << 20;
+/// Keys per parallel task.
+const CHUNK_KEYS: usize = 256;
+
+/// Where one framed key record is.
+struct Framed {
+    /// Absolute offset of the record.
+    offset: u64,
+    db: u64,
+    /// Position in the map (= offset) or in the arena.
+    pos: usize,
+    len: usize,
+}
+
+struct Batch<'s> {
+    mapped: Option<&'s [u8]>,
+    arena: Vec<u8>,
+    keys: Vec<Framed>,
+    dialect: Dialect,
+    templates: Arc<Templates>,
+    /// Offset just past the last record framed into this batch.
+    end: u64,
+}
+
+impl<'s> Batch<'s> {
+    fn new(mapped: Option<&'s [u8]>, dialect: Dialect, templates: Arc<Templates>) -> Self {
+        Batch { mapped, arena: Vec::new(), keys: Vec::new(), dialect, templates, end: 0 }
+    }
+
+    fn bytes(&self, f: &Framed) -> &[u8] {
+        let all = self.mapped.unwrap_or(&self.arena);
+        &all[f.pos..f.pos + f.len]
+    }
+
+    /// Re-frame a record (it framed cleanly before) into a key event.
+    fn key_event(&self, f: &Framed) -> Option<KeyEvent<'_>> {
+        let bytes = self.bytes(f);
+        let Ok((_, Record::Key(frame))) = parse_record(bytes, self.dialect, &self.templates) else {
+            return None;
+        };
+        let key = frame.key.bytes().ok()?;
+        Some(KeyEvent {
+            offset: f.offset,
+            db: f.db,
+            key,
+            expire_at_ms: frame.prefix.expire_at_ms,
+            idle_s: frame.prefix.idle_s,
+            freq: frame.prefix.freq,
+            ram_lru: frame.prefix.ram_lru,
+            key_meta: frame.prefix.key_meta.map(|raw| KeyMeta { raw }),
+            value: Value {
+                ty: frame.ty,
+                raw: frame.value,
+                offset: f.offset + frame.value_pos as u64,
+                templates: &self.templates,
+            },
+        })
+    }
+}
+
+/// What one chunk produced: the accumulator, and the error that stopped it.
+struct ChunkResult<A> {
+    acc: A,
+    error: Option<Error>,
+}
+
+/// Frame events into `batch` until it is full. Non-key events go to
+/// `on_event` in order. Returns `false` when the file has ended.
+fn fill<'s>(
+    reader: &mut RdbReader<'s>,
+    batch: &mut Batch<'s>,
+    on_event: &mut (dyn FnMut(&Event<'_>) -> Result<()> + Send),
+) -> Result<bool> {
+    while batch.keys.len() < BATCH_KEYS && batch.arena.len() < BATCH_BYTES {
+        let (offset, db) = match reader.next()? {
+            None => return Ok(false),
+            Some(Event::Key(k)) => (k.offset, k.db),
+            Some(ev) => {
+                let templates_changed = matches!(ev, Event::HashTemplate { .. });
+                on_event(&ev)?;
+                if templates_changed {
+                    // Later keys may reference it; earlier ones keep their snapshot.
+                    batch.templates = Arc::new(reader.templates().clone());
+                }
+                continue;
+            }
+        };
+        let record = reader.last_record();
+        let pos = if batch.mapped.is_some() {
+            offset as usize
+        } else {
+            batch.arena.extend_from_slice(record);
+            batch.arena.len() - record.len()
+        };
+        batch.keys.push(Framed { offset, db, pos, len: record.len() });
+        batch.end = offset + record.len() as u64;
+        if batch.mapped.is_some() && batch.end - batch.keys[0].offset >= BATCH_BYTES as u64 {
+            break;
+        }
+    }
+    Ok(true)
+}
+
+/// Decode a batch on all cores, in chunks.
+fn process<A, W>(batch: &Batch<'_>, init: &(dyn Fn() -> A + Sync), work: &W) -> Vec<ChunkResult<A>>
+where
+    A: Send,
+    W: Fn(&mut A, &KeyEvent<'_>) -> Result<()> + Sync,
+{
+    batch
+        .keys
+        .par_chunks(CHUNK_KEYS)
+        .map(|chunk| {
+            let mut acc = init();
+            for f in chunk {
+                let Some(key) = batch.key_event(f) else {
+                    let e = Error::new(crate::error::ErrorKind::Integrity("record changed between reads")).at(f.offset);
+                    return ChunkResult { acc, error: Some(e) };
+                };
+                if let Err(e) = work(&mut acc, &key) {
+                    return ChunkResult { acc, error: Some(e) };
+                }
+            }
+            ChunkResult { acc, error: None }
+        })
+        .collect()
+}
+
+/// Run `work` on every key of the file, in parallel, and `merge` the per-chunk
+/// accumulators in file order. Non-key events reach `on_event` in order, on the
+/// framing thread. The first error in file order wins.
+pub fn for_each_key<A, W>(
+    reader: &mut RdbReader<'_>,
+    mut on_event: impl FnMut(&Event<'_>) -> Result<()> + Send,
+    init: impl Fn() -> A + Sync,
+    work: W,
+    mut merge: impl FnMut(A) -> Result<()>,
+) -> Result<()>
+where
+    A: Send,
+    W: Fn(&mut A, &KeyEvent<'_>) -> Result<()> + Sync,
+{
+    // The header tells the dialect; batches need it before any key.
+    while reader.dialect().is_none() {
+        match reader.next()? {
+            Some(ev) => on_event(&ev)?,
+            None => return Ok(()),
+        }
+    }
+    let dialect = reader.dialect().unwrap_or(Dialect::Redis);
+    let mapped = reader.mapped();
+    let templates = Arc::new(reader.templates().clone());
+    let mut current = Batch::new(mapped, dialect, templates);
+    // A framing error is reported only after the keys framed before it are
+    // processed: those come first in the file.
+    let mut framing_error = None;
+    let mut more = fill(reader, &mut current, &mut on_event).unwrap_or_else(|e| {
+        framing_error = Some(e);
+        false
+    });
+    loop {
+        let mut next = Batch::new(mapped, dialect, current.templates.clone());
+        let (results, framed) = rayon::join(
+            || process(&current, &init, &work),
+            || if more { fill(reader, &mut next, &mut on_event) } else { Ok(false) },
+        );
+        for r in results {
+            merge(r.acc)?;
+            if let Some(e) = r.error {
+                return Err(e);
+            }
+        }
+        if let Some(e) = framing_error.take() {
+            return Err(e);
+        }
+        reader.release_before(current.end);
+        more = framed.unwrap_or_else(|e| {
+            framing_error = Some(e);
+            false
+        });
+        if next.keys.is_empty() && framing_error.is_none() && !more {
+            return Ok(());
+        }
+        current = next;
+    }
+}
