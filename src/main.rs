@@ -77,13 +77,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                 .iter()
                 .map(|t| KeyType::from_name(t).ok_or_else(|| usage(format!("--type: unknown type {t:?}"))))
                 .collect::<Result<Vec<_>, _>>()?;
-            let filter = KeyFilter {
-                dbs,
-                globs: keys.into_iter().map(String::into_bytes).collect(),
-                regex,
-                types,
-                expired_before_ms: None,
-            };
+            let filter = KeyFilter { dbs, globs: keys.into_iter().map(String::into_bytes).collect(), regex, types };
             let cfg = DumpConfig {
                 input: file,
                 format: match format {

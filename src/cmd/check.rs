@@ -359,6 +359,7 @@ impl FileFacts {
 }
 
 fn walk(reader: &mut RdbReader<'_>, report: &mut CheckReport, now: i64) -> Result<()> {
+    let progress = crate::output::progress::Progress::new(&report.file.display().to_string(), report.size);
     let mut facts = FileFacts::default();
     let mut stats = KeyStats::default();
     let result = crate::event::parallel::for_each_key(
@@ -370,6 +371,7 @@ fn walk(reader: &mut RdbReader<'_>, report: &mut CheckReport, now: i64) -> Resul
             stats.merge(acc);
             Ok(())
         },
+        |offset| progress.set(offset),
     );
     facts.merge_into(report);
     stats.into_report(report);

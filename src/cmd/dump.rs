@@ -1,12 +1,17 @@
-//! `dump`: one JSON record per key, in file order, streamed.
+//! `dump`: one JSON record per key, in file order, streamed. Keys are framed on
+//! one thread and serialised on all cores in chunks; chunks are written in
+//! file order, so the output is the same on every run.
 
 use super::filter::KeyFilter;
 use crate::error::{Error, Result};
-use crate::event::{Event, RdbReader, ReaderOptions};
+use crate::event::parallel::for_each_key;
+use crate::event::{Event, KeyEvent, RdbReader, ReaderOptions};
 use crate::input::Input;
+use crate::output::progress::Progress;
 use crate::output::record::write_key_record;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DumpFormat {
@@ -22,7 +27,8 @@ pub struct DumpConfig {
     pub format: DumpFormat,
     pub filter: KeyFilter,
     /// `--no-expired`: drop keys expired at `now_ms`, or at the file's `ctime`
-    /// aux field when `now_ms` is not given.
+    /// aux field when `now_ms` is not given, or at the current time when the
+    /// file has no `ctime`.
     pub no_expired: bool,
     pub now_ms: Option<i64>,
     pub reader: ReaderOptions,
@@ -35,56 +41,93 @@ pub struct DumpStats {
     pub keys_written: u64,
 }
 
+/// Records of one chunk of keys, serialised.
+#[derive(Default)]
+struct Chunk {
+    text: Vec<u8>,
+    read: u64,
+    written: u64,
+}
+
+const UNSET: i64 = i64::MIN;
+
 fn ctime_ms(value: &[u8]) -> Option<i64> {
     std::str::from_utf8(value).ok()?.parse::<i64>().ok()?.checked_mul(1000)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Serialise one key into the chunk (with its separator) if the filter keeps it.
+fn write_key(chunk: &mut Chunk, key: &KeyEvent<'_>, cfg: &DumpConfig, expired_before: &AtomicI64) -> Result<()> {
+    chunk.read += 1;
+    let mut filter_ok = cfg.filter.matches(key);
+    if cfg.no_expired {
+        let mut threshold = expired_before.load(Ordering::Relaxed);
+        if threshold == UNSET {
+            // No --now and no ctime aux before the first key: the current time.
+            let _ = expired_before.compare_exchange(UNSET, now_ms(), Ordering::Relaxed, Ordering::Relaxed);
+            threshold = expired_before.load(Ordering::Relaxed);
+        }
+        filter_ok &= key.expire_at_ms.is_none_or(|t| t >= threshold);
+    }
+    if !filter_ok {
+        return Ok(());
+    }
+    if cfg.format == DumpFormat::Json {
+        chunk.text.extend_from_slice(b",\n");
+    }
+    write_key_record(&mut chunk.text, key).map_err(|e| e.key(&key.key))?;
+    if cfg.format == DumpFormat::Jsonl {
+        chunk.text.push(b'\n');
+    }
+    chunk.written += 1;
+    Ok(())
 }
 
 /// Dump the keys of `cfg.input` to `out`.
 pub fn dump(cfg: &DumpConfig, out: &mut dyn Write) -> Result<DumpStats> {
     let mut input = Input::open(&cfg.input)?;
     let name = input.name.clone();
+    let size = std::fs::metadata(&cfg.input).ok().filter(|m| m.is_file()).map(|m| m.len());
     let mut reader = RdbReader::new(&mut input, cfg.reader);
-    let mut filter = cfg.filter.clone();
-    if cfg.no_expired {
-        filter.expired_before_ms = cfg.now_ms;
-    }
+    let progress = Progress::new(&name.display().to_string(), size);
+    let expired_before = AtomicI64::new(cfg.now_ms.unwrap_or(UNSET));
     let mut stats = DumpStats::default();
-    let mut out = std::io::BufWriter::with_capacity(256 * 1024, out);
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
     let io = |e: std::io::Error| Error::io(e);
     if cfg.format == DumpFormat::Json {
         out.write_all(b"[").map_err(io)?;
     }
-    while let Some(event) = reader.next()? {
-        match event {
-            Event::Aux { key, value } if cfg.no_expired && filter.expired_before_ms.is_none() && &*key == b"ctime" => {
-                filter.expired_before_ms = ctime_ms(&value);
+    let result = for_each_key(
+        &mut reader,
+        |ev| {
+            if let Event::Aux { key, value } = ev {
+                if cfg.no_expired && &**key == b"ctime" {
+                    if let Some(t) = ctime_ms(value) {
+                        let _ = expired_before.compare_exchange(UNSET, t, Ordering::Relaxed, Ordering::Relaxed);
+                    }
+                }
             }
-            Event::Key(key) => {
-                stats.keys_read += 1;
-                if cfg.no_expired && filter.expired_before_ms.is_none() {
-                    // No --now and no ctime aux: use the current time.
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_millis() as i64);
-                    filter.expired_before_ms = Some(now);
-                }
-                if !filter.matches(&key) {
-                    continue;
-                }
-                if cfg.format == DumpFormat::Json && stats.keys_written > 0 {
-                    out.write_all(b",\n").map_err(io)?;
-                }
-                write_key_record(&mut out, &key).map_err(|e| e.in_file(&name).key(&key.key))?;
-                if cfg.format == DumpFormat::Jsonl {
-                    out.write_all(b"\n").map_err(io)?;
-                }
-                stats.keys_written += 1;
-            }
-            _ => {}
-        }
-    }
+            Ok(())
+        },
+        Chunk::default,
+        |chunk, key| write_key(chunk, key, cfg, &expired_before),
+        |chunk| {
+            // The first JSON record has no separator before it.
+            let skip =
+                if cfg.format == DumpFormat::Json && stats.keys_written == 0 && chunk.written > 0 { 2 } else { 0 };
+            out.write_all(&chunk.text[skip..]).map_err(io)?;
+            stats.keys_read += chunk.read;
+            stats.keys_written += chunk.written;
+            Ok(())
+        },
+        |offset| progress.set(offset),
+    );
+    result.map_err(|e| e.in_file(&name))?;
     if cfg.format == DumpFormat::Json {
-        out.write_all(b"]\n").map_err(io)?;
+        out.write_all(b"\n]\n").map_err(io)?;
     }
     out.flush().map_err(io)?;
     Ok(stats)

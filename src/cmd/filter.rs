@@ -109,8 +109,6 @@ pub struct KeyFilter {
     pub globs: Vec<Vec<u8>>,
     pub regex: Option<regex::bytes::Regex>,
     pub types: Vec<KeyType>,
-    /// Drop keys whose expiry is before this Unix time in ms.
-    pub expired_before_ms: Option<i64>,
 }
 
 impl KeyFilter {
@@ -119,7 +117,6 @@ impl KeyFilter {
             && (self.types.is_empty() || self.types.contains(&key.value.key_type()))
             && (self.globs.is_empty() || self.globs.iter().any(|g| glob_match(g, &key.key)))
             && self.regex.as_ref().is_none_or(|r| r.is_match(&key.key))
-            && !matches!((self.expired_before_ms, key.expire_at_ms), (Some(now), Some(t)) if t < now)
     }
 }
 

@@ -146,13 +146,15 @@ where
 
 /// Run `work` on every key of the file, in parallel, and `merge` the per-chunk
 /// accumulators in file order. Non-key events reach `on_event` in order, on the
-/// framing thread. The first error in file order wins.
+/// framing thread. `progress` hears the offset reached after each batch. The
+/// first error in file order wins.
 pub fn for_each_key<A, W>(
     reader: &mut RdbReader<'_>,
     mut on_event: impl FnMut(&Event<'_>) -> Result<()> + Send,
     init: impl Fn() -> A + Sync,
     work: W,
     mut merge: impl FnMut(A) -> Result<()>,
+    mut progress: impl FnMut(u64),
 ) -> Result<()>
 where
     A: Send,
@@ -192,6 +194,7 @@ where
             return Err(e);
         }
         reader.release_before(current.end);
+        progress(current.end);
         more = framed.unwrap_or_else(|e| {
             framing_error = Some(e);
             false

@@ -1,26 +1,112 @@
-//! Binary-safe JSON writing, straight from borrowed bytes.
+//! Binary-safe JSON writing, straight from borrowed bytes into a buffer.
 //!
 //! Bytes that are valid UTF-8 become a JSON string; bytes that are not, or valid
 //! UTF-8 that begins with `base64:`, become `"base64:"` + standard padded base64.
 //! The mapping is lossless and type-stable (a hash stays an object).
+//!
+//! Writers append to a `Vec<u8>` (infallible): records are built in memory by
+//! worker threads and written out in order.
 
 use base64::Engine;
-use std::io::{self, Write};
 
 pub const BASE64_PREFIX: &str = "base64:";
 
-/// Write `b` as a JSON string under the binary-safe rule.
-pub fn write_bytes(w: &mut impl Write, b: &[u8]) -> io::Result<()> {
-    match std::str::from_utf8(b) {
-        Ok(s) if !s.starts_with(BASE64_PREFIX) => write_str(w, s),
-        _ => {
-            w.write_all(b"\"")?;
-            w.write_all(BASE64_PREFIX.as_bytes())?;
-            let enc = base64::engine::general_purpose::STANDARD.encode(b);
-            w.write_all(enc.as_bytes())?;
-            w.write_all(b"\"")
+/// True for bytes that cannot be copied into a JSON string as they are:
+/// controls, `"`, `\`, DEL, and anything non-ASCII (needs UTF-8 validation).
+#[inline]
+fn special(c: u8) -> bool {
+    c < 0x20 || c == b'"' || c == b'\\' || c >= 0x7f
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any byte of `x` is zero (exact for the "any" question).
+#[inline]
+fn has_zero(x: u64) -> bool {
+    x.wrapping_sub(ONES) & !x & HIGHS != 0
+}
+
+/// Whether any byte of the word is special (SWAR: eight bytes per step).
+#[inline]
+fn word_has_special(x: u64) -> bool {
+    let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGHS != 0;
+    below_space
+        || x & HIGHS != 0
+        || has_zero(x ^ (ONES * u64::from(b'"')))
+        || has_zero(x ^ (ONES * u64::from(b'\\')))
+        || has_zero(x ^ (ONES * 0x7f))
+}
+
+/// Index of the first special byte; the common case (none) runs eight bytes
+/// at a time.
+#[inline]
+fn first_special(b: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        let word = u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
+        if word_has_special(word) {
+            break;
         }
+        i += 8;
     }
+    b[i..].iter().position(|&c| special(c)).map(|p| i + p)
+}
+
+/// Write `b` as a JSON string under the binary-safe rule.
+pub fn write_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    let Some(first) = first_special(b) else {
+        if b.starts_with(BASE64_PREFIX.as_bytes()) {
+            return write_base64(out, b);
+        }
+        out.reserve(b.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(b);
+        out.push(b'"');
+        return;
+    };
+    match std::str::from_utf8(b) {
+        Ok(s) if !s.starts_with(BASE64_PREFIX) => write_escaped(out, b, first),
+        _ => write_base64(out, b),
+    }
+}
+
+fn write_base64(out: &mut Vec<u8>, b: &[u8]) {
+    out.push(b'"');
+    out.extend_from_slice(BASE64_PREFIX.as_bytes());
+    let start = out.len();
+    out.resize(start + b.len().div_ceil(3) * 4, 0);
+    let n = base64::engine::general_purpose::STANDARD.encode_slice(b, &mut out[start..]).unwrap_or(0);
+    out.truncate(start + n);
+    out.push(b'"');
+}
+
+/// Write valid UTF-8 `b` with JSON escapes; `first` is the first special byte.
+/// Runs of plain bytes are copied whole.
+fn write_escaped(out: &mut Vec<u8>, b: &[u8], first: usize) {
+    out.reserve(b.len() + 8);
+    out.push(b'"');
+    let mut pos = 0;
+    let mut next = Some(first);
+    while let Some(p) = next {
+        let at = pos + p;
+        out.extend_from_slice(&b[pos..at]);
+        let c = b[at];
+        match c {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x00..=0x1f | 0x7f => out.extend_from_slice(format!("\\u{c:04x}").as_bytes()),
+            // Part of a (validated) UTF-8 sequence: copied as it is.
+            _ => out.push(c),
+        }
+        pos = at + 1;
+        next = first_special(&b[pos..]);
+    }
+    out.extend_from_slice(&b[pos..]);
+    out.push(b'"');
 }
 
 /// Decode a string written by [`write_bytes`] back into bytes.
@@ -32,53 +118,36 @@ pub fn decode_bytes(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Write a UTF-8 string with JSON escapes.
-pub fn write_str(w: &mut impl Write, s: &str) -> io::Result<()> {
-    w.write_all(b"\"")?;
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &c) in bytes.iter().enumerate() {
-        let esc: &[u8] = match c {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x00..=0x1f | 0x7f => {
-                w.write_all(&bytes[start..i])?;
-                write!(w, "\\u{:04x}", c)?;
-                start = i + 1;
-                continue;
-            }
-            _ => continue,
-        };
-        w.write_all(&bytes[start..i])?;
-        w.write_all(esc)?;
-        start = i + 1;
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    match first_special(s.as_bytes()) {
+        None => {
+            out.push(b'"');
+            out.extend_from_slice(s.as_bytes());
+            out.push(b'"');
+        }
+        Some(first) => write_escaped(out, s.as_bytes(), first),
     }
-    w.write_all(&bytes[start..])?;
-    w.write_all(b"\"")
 }
 
 /// Write a float as JSON: a number when finite, else `"inf"`, `"-inf"`, `"nan"`.
-pub fn write_f64(w: &mut impl Write, v: f64) -> io::Result<()> {
+pub fn write_f64(out: &mut Vec<u8>, v: f64) {
     if v.is_nan() {
-        w.write_all(b"\"nan\"")
+        out.extend_from_slice(b"\"nan\"");
     } else if v == f64::INFINITY {
-        w.write_all(b"\"inf\"")
+        out.extend_from_slice(b"\"inf\"");
     } else if v == f64::NEG_INFINITY {
-        w.write_all(b"\"-inf\"")
+        out.extend_from_slice(b"\"-inf\"");
     } else {
-        let mut b = ryu::Buffer::new();
-        w.write_all(b.format_finite(v).as_bytes())
+        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
     }
 }
 
-pub fn write_i64(w: &mut impl Write, v: i64) -> io::Result<()> {
-    w.write_all(itoa::Buffer::new().format(v).as_bytes())
+pub fn write_i64(out: &mut Vec<u8>, v: i64) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
-pub fn write_u64(w: &mut impl Write, v: u64) -> io::Result<()> {
-    w.write_all(itoa::Buffer::new().format(v).as_bytes())
+pub fn write_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 #[cfg(test)]
@@ -87,7 +156,7 @@ mod tests {
 
     fn s(b: &[u8]) -> String {
         let mut v = Vec::new();
-        write_bytes(&mut v, b).unwrap();
+        write_bytes(&mut v, b);
         String::from_utf8(v).unwrap()
     }
 
@@ -97,7 +166,11 @@ mod tests {
         assert_eq!(s(b"a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
         assert_eq!(s(b"\xff"), "\"base64:/w==\"");
         assert_eq!(s(b"base64:x"), "\"base64:YmFzZTY0Ong=\"");
-        for b in [&b"\xff\x00"[..], b"base64:x", b"ok", "é".as_bytes()] {
+        assert_eq!(
+            s("a long string of more than sixteen bytes, then é and \"quotes\"".as_bytes()),
+            "\"a long string of more than sixteen bytes, then é and \\\"quotes\\\"\""
+        );
+        for b in [&b"\xff\x00"[..], b"base64:x", b"ok", "é".as_bytes(), b"0123456789abcdef\x7f", b""] {
             let json: String = serde_json::from_str(&s(b)).unwrap();
             assert_eq!(decode_bytes(&json).unwrap(), b);
         }

@@ -10,7 +10,7 @@ use std::io::{self, Write};
 
 fn lossy(b: &[u8]) -> Value {
     let mut v = Vec::new();
-    let _ = write_bytes(&mut v, b);
+    write_bytes(&mut v, b);
     serde_json::from_slice(&v).unwrap_or(Value::Null)
 }
 

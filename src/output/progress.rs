@@ -1,0 +1,40 @@
+//! Progress on a terminal for long runs: a byte-based bar on stderr, shown only
+//! when stderr is a terminal and the input is large enough to be worth it.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+
+/// Inputs smaller than this finish before a bar would help.
+const MIN_BYTES: u64 = 64 << 20;
+
+pub struct Progress(Option<ProgressBar>);
+
+impl Progress {
+    /// A bar for reading `total` bytes of `name`, or nothing when not useful.
+    pub fn new(name: &str, total: Option<u64>) -> Progress {
+        let Some(total) = total.filter(|&t| t >= MIN_BYTES && std::io::stderr().is_terminal()) else {
+            return Progress(None);
+        };
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_message(name.to_string());
+        Progress(Some(bar))
+    }
+
+    pub fn set(&self, pos: u64) {
+        if let Some(b) = &self.0 {
+            b.set_position(pos);
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
