@@ -132,17 +132,18 @@ fn now_ms() -> i64 {
 
 /// Check one file.
 pub fn check_file(path: &Path, opts: ReaderOptions, now: Option<i64>) -> CheckReport {
-    let mut report = CheckReport { file: path.to_path_buf(), ..Default::default() };
-    report.size = std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.len());
-    let mut input = match Input::open(path) {
-        Ok(i) => i,
-        Err(e) => {
-            report.error = Some(e);
-            return report;
-        }
-    };
+    let size = std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.len());
+    match Input::open(path) {
+        Ok(mut input) => check_input(&mut input, size, opts, now),
+        Err(e) => CheckReport { file: path.to_path_buf(), size, error: Some(e), ..Default::default() },
+    }
+}
+
+/// Check an opened input of `size` bytes (if known).
+pub fn check_input(input: &mut Input, size: Option<u64>, opts: ReaderOptions, now: Option<i64>) -> CheckReport {
     let name = input.name.clone();
-    let mut reader = RdbReader::new(&mut input, opts);
+    let mut report = CheckReport { file: name.to_path_buf(), size, ..Default::default() };
+    let mut reader = RdbReader::new(input, opts);
     let now = now.unwrap_or_else(now_ms);
     if let Err(e) = walk(&mut reader, &mut report, now) {
         report.error = Some(e.in_file(&name));

@@ -89,9 +89,14 @@ fn write_key(chunk: &mut Chunk, key: &KeyEvent<'_>, cfg: &DumpConfig, expired_be
 /// Dump the keys of `cfg.input` to `out`.
 pub fn dump(cfg: &DumpConfig, out: &mut dyn Write) -> Result<DumpStats> {
     let mut input = Input::open(&cfg.input)?;
-    let name = input.name.clone();
     let size = std::fs::metadata(&cfg.input).ok().filter(|m| m.is_file()).map(|m| m.len());
-    let mut reader = RdbReader::new(&mut input, cfg.reader);
+    dump_input(&mut input, size, cfg, out)
+}
+
+/// Dump the keys of an opened input (`cfg.input` is not used).
+pub fn dump_input(input: &mut Input, size: Option<u64>, cfg: &DumpConfig, out: &mut dyn Write) -> Result<DumpStats> {
+    let name = input.name.clone();
+    let mut reader = RdbReader::new(input, cfg.reader);
     let progress = Progress::new(&name.display().to_string(), size);
     let expired_before = AtomicI64::new(cfg.now_ms.unwrap_or(UNSET));
     let mut stats = DumpStats::default();
