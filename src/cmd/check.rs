@@ -173,6 +173,8 @@ struct KeyStats {
     hashes_with_field_ttls: u64,
     keys_with_meta: u64,
     modules: BTreeMap<String, u64>,
+    /// Scratch for duplicate detection, reused from key to key.
+    digests: Vec<u64>,
 }
 
 impl Default for KeyStats {
@@ -187,6 +189,7 @@ impl Default for KeyStats {
             hashes_with_field_ttls: 0,
             keys_with_meta: 0,
             modules: BTreeMap::new(),
+            digests: Vec::new(),
         }
     }
 }
@@ -241,28 +244,18 @@ impl KeyStats {
     }
 }
 
-thread_local! {
-    /// Each worker thread reuses one digest buffer.
-    static DIGESTS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
 /// Decode and check one key, counting it into `stats`.
 fn check_key(stats: &mut KeyStats, key: &crate::event::KeyEvent<'_>, now: i64) -> Result<()> {
     let kind = key.value.key_type();
     let located = |e: Error| e.at(key.value.offset).doing(Phase::ReadingValue(key.value.ty.label())).key(&key.key);
-    let (items, field_ttls, module, suspects) = DIGESTS
-        .with(|d| {
-            let mut digests = d.borrow_mut();
-            digests.clear();
-            let mut checker = ValueChecker { kind, digests: &mut digests, items: 0, field_ttls: 0, module: None };
-            key.value.validate(&mut checker)?;
-            let (items, field_ttls, module) = (checker.items, checker.field_ttls, checker.module);
-            digests.sort_unstable();
-            let mut suspects: Vec<u64> = digests.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
-            suspects.dedup();
-            Ok::<_, Error>((items, field_ttls, module, suspects))
-        })
-        .map_err(located)?;
+    let digests = &mut stats.digests;
+    digests.clear();
+    let mut checker = ValueChecker { kind, digests, items: 0, field_ttls: 0, module: None };
+    key.value.validate(&mut checker).map_err(located)?;
+    let (items, field_ttls, module) = (checker.items, checker.field_ttls, checker.module);
+    digests.sort_unstable();
+    let mut suspects: Vec<u64> = digests.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+    suspects.dedup();
     if !suspects.is_empty() && confirm_duplicate(key, &suspects).map_err(located)? {
         let what = match kind {
             KeyType::Set => "duplicate set member",

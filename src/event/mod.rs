@@ -76,6 +76,29 @@ pub struct KeyEvent<'a> {
     pub value: Value<'a>,
 }
 
+impl<'a> KeyEvent<'a> {
+    /// Build the event for a framed key record starting at `offset`.
+    pub(crate) fn from_frame(
+        offset: u64,
+        db: u64,
+        key: Cow<'a, [u8]>,
+        frame: &crate::token::record::KeyFrame<'a>,
+        templates: &'a Templates,
+    ) -> Self {
+        KeyEvent {
+            offset,
+            db,
+            key,
+            expire_at_ms: frame.prefix.expire_at_ms,
+            idle_s: frame.prefix.idle_s,
+            freq: frame.prefix.freq,
+            ram_lru: frame.prefix.ram_lru,
+            key_meta: frame.prefix.key_meta.map(|raw| KeyMeta { raw }),
+            value: Value { ty: frame.ty, raw: frame.value, offset: offset + frame.value_pos as u64, templates },
+        }
+    }
+}
+
 /// Module key metadata attached to a key (RDB 13+ KEY_META).
 #[derive(Debug, Clone, Copy)]
 pub struct KeyMeta<'a> {

@@ -6,7 +6,7 @@
 //! Mapped input is never copied: batch records point into the map. Pipe input
 //! copies each record into the batch's arena (the pipe window moves on).
 
-use super::{Event, KeyEvent, KeyMeta, RdbReader, Value};
+use super::{Event, KeyEvent, RdbReader};
 use crate::error::{Error, Result};
 use crate::format::Dialect;
 use crate::token::record::{parse_record, Record};
@@ -57,22 +57,7 @@ impl<'s> Batch<'s> {
             return None;
         };
         let key = frame.key.bytes().ok()?;
-        Some(KeyEvent {
-            offset: f.offset,
-            db: f.db,
-            key,
-            expire_at_ms: frame.prefix.expire_at_ms,
-            idle_s: frame.prefix.idle_s,
-            freq: frame.prefix.freq,
-            ram_lru: frame.prefix.ram_lru,
-            key_meta: frame.prefix.key_meta.map(|raw| KeyMeta { raw }),
-            value: Value {
-                ty: frame.ty,
-                raw: frame.value,
-                offset: f.offset + frame.value_pos as u64,
-                templates: &self.templates,
-            },
-        })
+        Some(KeyEvent::from_frame(f.offset, f.db, key, &frame, &self.templates))
     }
 }
 

@@ -5,7 +5,7 @@
 //! a map (or at the end of a pipe) it reports `Truncated` with the offset. After
 //! an error the reader yields nothing more.
 
-use super::{Checksum, Event, KeyEvent, KeyMeta, Value};
+use super::{Checksum, Event, KeyEvent};
 use crate::error::{Error, ErrorKind, Phase, Result};
 use crate::format::{self, Dialect};
 use crate::input::{Input, Window, DEFAULT_MAX_RECORD};
@@ -316,22 +316,7 @@ impl<'s> RdbReader<'s> {
                     Ok(k) => k,
                     Err(e) => bail!(self, bad_str(e).doing(Phase::ReadingKey)),
                 };
-                Event::Key(KeyEvent {
-                    offset: start,
-                    db: self.db,
-                    key,
-                    expire_at_ms: frame.prefix.expire_at_ms,
-                    idle_s: frame.prefix.idle_s,
-                    freq: frame.prefix.freq,
-                    ram_lru: frame.prefix.ram_lru,
-                    key_meta: frame.prefix.key_meta.map(|raw| KeyMeta { raw }),
-                    value: Value {
-                        ty: frame.ty,
-                        raw: frame.value,
-                        offset: start + frame.value_pos as u64,
-                        templates: &self.templates,
-                    },
-                })
+                Event::Key(KeyEvent::from_frame(start, self.db, key, &frame, &self.templates))
             }
         };
         Ok(Some(event))

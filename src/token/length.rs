@@ -15,6 +15,7 @@ pub enum Len {
 }
 
 /// Parse one length field.
+#[inline]
 pub fn parse_len(i: &[u8]) -> TResult<'_, Len> {
     let (rest, first) = byte(i)?;
     match first >> 6 {
@@ -39,6 +40,7 @@ pub fn parse_len(i: &[u8]) -> TResult<'_, Len> {
 }
 
 /// Parse a length that must be a plain number.
+#[inline]
 pub fn parse_plain_len(i: &[u8]) -> TResult<'_, u64> {
     match parse_len(i)? {
         (rest, Len::Plain(v)) => Ok((rest, v)),
@@ -47,6 +49,7 @@ pub fn parse_plain_len(i: &[u8]) -> TResult<'_, u64> {
 }
 
 /// Parse a length that will be used as a count or size in memory.
+#[inline]
 pub fn parse_usize_len(i: &[u8]) -> TResult<'_, usize> {
     let (rest, v) = parse_plain_len(i)?;
     match usize::try_from(v) {

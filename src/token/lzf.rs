@@ -16,6 +16,37 @@ pub enum LzfError {
     BadReference,
 }
 
+/// One item of an LZF stream.
+enum LzfItem {
+    /// Copy `len` bytes from the input, starting at `from`.
+    Literal { from: usize, len: usize },
+    /// Copy `len` bytes from `distance` bytes back in the output.
+    Backref { len: usize, distance: usize },
+}
+
+/// Read the item whose control byte is at `input[i]`; returns it and the
+/// position after it.
+#[inline]
+fn next_item(input: &[u8], i: usize) -> Result<(LzfItem, usize), LzfError> {
+    let ctrl = usize::from(input[i]);
+    let i = i + 1;
+    if ctrl < 0x20 {
+        let len = ctrl + 1;
+        if i + len > input.len() {
+            return Err(LzfError::Truncated);
+        }
+        return Ok((LzfItem::Literal { from: i, len }, i + len));
+    }
+    let (mut len, mut i) = (ctrl >> 5, i);
+    if len == 7 {
+        len += usize::from(*input.get(i).ok_or(LzfError::Truncated)?);
+        i += 1;
+    }
+    let low = usize::from(*input.get(i).ok_or(LzfError::Truncated)?);
+    let distance = (((ctrl & 0x1f) << 8) | low) + 1;
+    Ok((LzfItem::Backref { len: len + 2, distance }, i + 1))
+}
+
 /// Decompress `input` into `out` (cleared first); the result must be exactly
 /// `expected` bytes, as Redis requires.
 ///
@@ -27,56 +58,48 @@ pub fn decompress_into(input: &[u8], expected: usize, out: &mut Vec<u8>) -> Resu
     out.resize(expected, 0);
     let (mut i, mut o) = (0usize, 0usize);
     while i < input.len() {
-        let ctrl = usize::from(input[i]);
-        i += 1;
-        if ctrl < 0x20 {
-            let run = ctrl + 1;
-            if i + run > input.len() {
-                return Err(LzfError::Truncated);
-            }
-            if o + run > expected {
-                return Err(LzfError::TooLong);
-            }
-            if i + 32 <= input.len() && o + 32 <= expected {
-                out[o..o + 32].copy_from_slice(&input[i..i + 32]);
-            } else {
-                out[o..o + run].copy_from_slice(&input[i..i + run]);
-            }
-            i += run;
-            o += run;
-        } else {
-            let mut len = ctrl >> 5;
-            if len == 7 {
-                len += usize::from(*input.get(i).ok_or(LzfError::Truncated)?);
-                i += 1;
-            }
-            let low = usize::from(*input.get(i).ok_or(LzfError::Truncated)?);
-            i += 1;
-            let len = len + 2;
-            let distance = (((ctrl & 0x1f) << 8) | low) + 1;
-            if distance > o {
-                return Err(LzfError::BadReference);
-            }
-            if o + len > expected {
-                return Err(LzfError::TooLong);
-            }
-            let start = o - distance;
-            if distance >= 16 && o + len + 16 <= expected {
-                // Each 16-byte block reads only bytes already written.
-                let mut k = 0;
-                while k < len {
-                    let (done, ahead) = out.split_at_mut(o + k);
-                    ahead[..16].copy_from_slice(&done[start + k..start + k + 16]);
-                    k += 16;
+        let (item, next) = next_item(input, i)?;
+        match item {
+            LzfItem::Literal { from, len } => {
+                if o + len > expected {
+                    return Err(LzfError::TooLong);
                 }
-            } else {
-                // Overlapping copy: each byte may depend on one just written.
-                for k in 0..len {
-                    out[o + k] = out[start + k];
+                if from + 32 <= input.len() && o + 32 <= expected {
+                    out[o..o + 32].copy_from_slice(&input[from..from + 32]);
+                } else {
+                    out[o..o + len].copy_from_slice(&input[from..from + len]);
                 }
+                o += len;
             }
-            o += len;
+            LzfItem::Backref { len, distance } => {
+                if distance > o {
+                    return Err(LzfError::BadReference);
+                }
+                if o + len > expected {
+                    return Err(LzfError::TooLong);
+                }
+                let start = o - distance;
+                if distance >= 8 && o + len + 8 <= expected {
+                    // Each 8-byte block reads only bytes already written.
+                    let mut k = 0;
+                    while k < len {
+                        let (done, ahead) = out.split_at_mut(o + k);
+                        ahead[..8].copy_from_slice(&done[start + k..start + k + 8]);
+                        k += 8;
+                    }
+                } else if distance == 1 {
+                    let b = out[start];
+                    out[o..o + len].fill(b);
+                } else {
+                    // Overlapping copy: each byte may depend on one just written.
+                    for k in 0..len {
+                        out[o + k] = out[start + k];
+                    }
+                }
+                o += len;
+            }
         }
+        i = next;
     }
     if o == expected {
         Ok(())
@@ -91,31 +114,20 @@ pub fn decompress_into(input: &[u8], expected: usize, out: &mut Vec<u8>) -> Resu
 pub fn validate(input: &[u8], expected: usize) -> Result<(), LzfError> {
     let (mut i, mut o) = (0usize, 0usize);
     while i < input.len() {
-        let ctrl = usize::from(input[i]);
-        i += 1;
-        if ctrl < 0x20 {
-            let run = ctrl + 1;
-            if i + run > input.len() {
-                return Err(LzfError::Truncated);
+        let (item, next) = next_item(input, i)?;
+        match item {
+            LzfItem::Literal { len, .. } => o += len,
+            LzfItem::Backref { len, distance } => {
+                if distance > o {
+                    return Err(LzfError::BadReference);
+                }
+                o += len;
             }
-            i += run;
-            o += run;
-        } else {
-            let mut len = ctrl >> 5;
-            if len == 7 {
-                len += usize::from(*input.get(i).ok_or(LzfError::Truncated)?);
-                i += 1;
-            }
-            let low = usize::from(*input.get(i).ok_or(LzfError::Truncated)?);
-            i += 1;
-            if (((ctrl & 0x1f) << 8) | low) + 1 > o {
-                return Err(LzfError::BadReference);
-            }
-            o += len + 2;
         }
         if o > expected {
             return Err(LzfError::TooLong);
         }
+        i = next;
     }
     if o == expected {
         Ok(())

@@ -81,6 +81,7 @@ pub fn lzf_decompress(compressed: &[u8], len: usize) -> Result<Vec<u8>, TokenErr
 }
 
 /// Parse one stored string.
+#[inline]
 pub fn parse_str(i: &[u8]) -> TResult<'_, RdbStr<'_>> {
     let (rest, len) = parse_len(i)?;
     match len {
@@ -105,6 +106,7 @@ pub fn parse_str(i: &[u8]) -> TResult<'_, RdbStr<'_>> {
 }
 
 /// Skip one stored string, returning nothing (framing).
+#[inline]
 pub fn skip_str(i: &[u8]) -> TResult<'_, ()> {
     parse_str(i).map(|(r, _)| (r, ()))
 }

@@ -1,0 +1,198 @@
+//! RDB files built byte by byte from the annotated layouts in
+//! `shared/docs/FORMAT-NEWER.md`, for formats no server here can write: Redis
+//! 8.10 hash templates (RDB 15), Valkey 9 SLOT_IMPORT, the worked ARRAY and
+//! KEY_META examples. Each test states the bytes and what they must decode to.
+
+use rdb_tool::cmd::check::{check_input, Verdict};
+use rdb_tool::cmd::dump::{dump_input, DumpConfig, DumpFormat};
+use rdb_tool::event::{Event, RdbReader};
+use rdb_tool::input::Input;
+use serde_json::{json, Value};
+
+/// Header + body + EOF + CRC-64/Jones trailer.
+fn rdb(magic: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut f = magic.to_vec();
+    f.extend_from_slice(body);
+    f.push(0xff);
+    let crc = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Redis, &f);
+    f.extend_from_slice(&crc.to_le_bytes());
+    f
+}
+
+fn input(bytes: &[u8]) -> Input {
+    Input::from_reader("constructed.rdb", std::io::Cursor::new(bytes.to_vec()))
+}
+
+/// Dump to JSON records.
+fn dump(bytes: &[u8]) -> Vec<Value> {
+    let cfg = DumpConfig {
+        input: Default::default(),
+        format: DumpFormat::Jsonl,
+        filter: Default::default(),
+        no_expired: false,
+        now_ms: None,
+        reader: Default::default(),
+    };
+    let mut out = Vec::new();
+    dump_input(&mut input(bytes), None, &cfg, &mut out).expect("dump");
+    String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn assert_valid(bytes: &[u8]) {
+    let r = check_input(&mut input(bytes), Some(bytes.len() as u64), Default::default(), Some(0));
+    assert_eq!(r.verdict(), Verdict::Valid, "{:?}", r.error.map(|e| e.to_string()));
+}
+
+#[test]
+fn crc_is_crc64_jones() {
+    // The check value the brief gives for crc-fast's Crc64Redis.
+    assert_eq!(crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Redis, b"123456789"), 0xe9c6d914c4b8d9ca);
+}
+
+#[test]
+fn hash_templates_rdb15_reference_forms() {
+    // FORMAT-NEWER §5.1 full-file example: template 0 = {name, email} (length
+    // order), k1 as TMPL_LP_REF with listpack [0, "alice", "a@x"], k2 as
+    // TMPL_ARRAY_REF.
+    let mut body = vec![0xf2, 0x00, 0x02, 0x04];
+    body.extend_from_slice(b"name");
+    body.push(0x05);
+    body.extend_from_slice(b"email");
+    body.extend_from_slice(&[0xfe, 0x00]);
+    body.extend_from_slice(&[0x1e, 0x02, b'k', b'1', 0x15]);
+    body.extend_from_slice(&[0x15, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x01, 0x85]);
+    body.extend_from_slice(b"alice");
+    body.extend_from_slice(&[0x06, 0x83]);
+    body.extend_from_slice(b"a@x");
+    body.extend_from_slice(&[0x04, 0xff]);
+    body.extend_from_slice(&[0x20, 0x02, b'k', b'2', 0x00, 0x05]);
+    body.extend_from_slice(b"alice");
+    body.push(0x03);
+    body.extend_from_slice(b"a@x");
+    let file = rdb(b"REDIS0015", &body);
+    let recs = dump(&file);
+    assert_eq!(recs.len(), 2);
+    for (r, key) in recs.iter().zip(["k1", "k2"]) {
+        assert_eq!(r["key"], key);
+        assert_eq!(r["type"], "hash");
+        assert_eq!(r["value"], json!({"name": "alice", "email": "a@x"}));
+    }
+    assert_valid(&file);
+}
+
+#[test]
+fn hash_templates_self_contained_forms_from_redis_dump_payloads() {
+    // The DUMP payload bodies of FORMAT-NEWER §5.1 (fields field1, field2;
+    // values 1, 2), stored as keys of an RDB 15 file.
+    let mut body = vec![0xfe, 0x00, 0x1d, 0x01, b'a', 0x00, 0x17];
+    body.extend_from_slice(&[0x17, 0x00, 0x00, 0x00, 0x02, 0x00, 0x86]);
+    body.extend_from_slice(b"field1");
+    body.extend_from_slice(&[0x07, 0x86]);
+    body.extend_from_slice(b"field2");
+    body.extend_from_slice(&[0x07, 0xff, 0x0d]);
+    body.extend_from_slice(&[0x0d, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x01, 0x01, 0x01, 0x02, 0x01, 0xff]);
+    body.extend_from_slice(&[0x1f, 0x01, b'b', 0x01, 0x02, 0x06]);
+    body.extend_from_slice(b"field1");
+    body.push(0x06);
+    body.extend_from_slice(b"field2");
+    body.extend_from_slice(&[0xc0, 0x01, 0xc0, 0x02]);
+    let file = rdb(b"REDIS0015", &body);
+    let recs = dump(&file);
+    assert_eq!(recs.len(), 2);
+    for r in &recs {
+        assert_eq!(r["value"], json!({"field1": "1", "field2": "2"}), "{r}");
+    }
+    assert_valid(&file);
+}
+
+#[test]
+fn template_reference_to_an_unknown_template_is_damage() {
+    let body = [0xfe, 0x00, 0x20, 0x01, b'k', 0x07, 0x01, b'v'];
+    let file = rdb(b"REDIS0015", &body);
+    let r = check_input(&mut input(&file), None, Default::default(), Some(0));
+    assert_eq!(r.verdict(), Verdict::Damaged);
+    assert!(r.error.unwrap().to_string().contains("unknown template"));
+}
+
+#[test]
+fn array_worked_example() {
+    // FORMAT-NEWER §4.2: key a, cursor 9, 0 -> "hello" (SMALLSTR), 5 -> 42 (INT),
+    // 7 -> 1.5 (FLOAT), 9 -> "a-long-str" (SDS).
+    let mut body = vec![0xfe, 0x00, 0x1c, 0x01, b'a', 0x04, 0x01, 0x09, 0x00, 0x03, 0x05];
+    body.extend_from_slice(b"hello");
+    body.extend_from_slice(&[0x05, 0x01, 0x2a, 0, 0, 0, 0, 0, 0, 0]);
+    body.extend_from_slice(&[0x07, 0x02, 0, 0, 0, 0, 0, 0, 0xf8, 0x3f]);
+    body.extend_from_slice(&[0x09, 0x00, 0x0a]);
+    body.extend_from_slice(b"a-long-str");
+    let file = rdb(b"REDIS0014", &body);
+    let recs = dump(&file);
+    assert_eq!(recs[0]["type"], "array");
+    assert_eq!(
+        recs[0]["value"],
+        json!({"elements": [[0, "hello"], [5, "42"], [7, "1.5"], [9, "a-long-str"]], "count": 4, "len": 10, "cursor": 9})
+    );
+    assert_valid(&file);
+}
+
+#[test]
+fn key_meta_worked_example() {
+    // FORMAT-NEWER §3.1: class KMT1 v1 ALLOW_IGNORE, value UINT 42, key k = v.
+    let body = [0xfe, 0x00, 0xf3, 0x01, 0x09, 0xf5, 0xc4, 0x28, 0x02, 0x2a, 0x00, 0x00, 0x01, b'k', 0x01, b'v'];
+    let file = rdb(b"REDIS0013", &body);
+    let recs = dump(&file);
+    assert_eq!(recs[0]["key"], "k");
+    assert_eq!(recs[0]["value"], "v");
+    // The class's typed values, raw: UINT 42, EOF.
+    assert_eq!(recs[0]["key_meta"], json!([["KMT1", "\u{2}*\u{0}"]]));
+    assert_valid(&file);
+}
+
+#[test]
+fn valkey_slot_import_and_hash2() {
+    // FORMAT-NEWER §6.4: SLOT_IMPORT with a 40-byte job name and one range
+    // 0-100, then §6.3's HASH_2 with one TTL field and one without.
+    let mut body = vec![0xf3, 0x28];
+    body.extend_from_slice(&[b'j'; 40]);
+    body.extend_from_slice(&[0x01, 0x00, 0x40, 0x64]);
+    body.extend_from_slice(&[0xfe, 0x00, 0x16, 0x01, b'h', 0x02]);
+    body.extend_from_slice(&[0x02, b'F', b'1', 0x02, b'V', b'1', 0x40, 0x38, 0x70, 0x51, 0x78, 0x02, 0x00, 0x00]);
+    body.extend_from_slice(&[0x02, b'F', b'3', 0x02, b'V', b'3', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    let file = rdb(b"VALKEY080", &body);
+    let mut inp = input(&file);
+    let mut reader = RdbReader::new(&mut inp, Default::default());
+    let mut saw_import = false;
+    while let Some(ev) = reader.next().expect("read") {
+        if let Event::SlotImport { name, ranges } = ev {
+            assert_eq!(&*name, &[b'j'; 40][..]);
+            assert_eq!(ranges, vec![(0, 100)]);
+            saw_import = true;
+        }
+    }
+    assert!(saw_import);
+    let recs = dump(&file);
+    assert_eq!(recs[0]["value"], json!({"F1": "V1", "F3": "V3"}));
+    assert_eq!(recs[0]["field_expire_at_ms"], json!({"F1": 2715785640000i64}));
+    // The same bytes under a Redis header mean KEY_META: a different file.
+    let redis = rdb(b"REDIS0013", &body);
+    assert!(check_input(&mut input(&redis), None, Default::default(), Some(0)).error.is_some());
+}
+
+#[test]
+fn stream_v4_idmp_tail() {
+    // FORMAT-NEWER §3.2: an empty type-26 stream whose IDMP tail holds producer
+    // p1 with iid i1 -> 1700000000000-0.
+    let mut body = vec![0xfe, 0x00, 0x1a, 0x01, b's'];
+    body.extend_from_slice(&[0x00, 0x00, 0x00, 0x00]); // no nodes, length 0, last id 0-0
+    body.extend_from_slice(&[0x00, 0x00, 0x00, 0x00, 0x00]); // first id, max deleted, entries added
+    body.push(0x00); // no groups
+    body.extend_from_slice(&[0x40, 0x64, 0x40, 0x64, 0x01, 0x02, b'p', b'1', 0x01, 0x02, b'i', b'1']);
+    body.extend_from_slice(&[0x81, 0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00, 0x00, 0x01, 0x00]);
+    let file = rdb(b"REDIS0013", &body);
+    let recs = dump(&file);
+    let idmp = &recs[0]["value"]["idmp"];
+    assert_eq!(idmp["duration_s"], 100);
+    assert_eq!(idmp["max_entries"], 100);
+    assert_eq!(idmp["producers"], json!([{"pid": "p1", "iids": [["i1", "1700000000000-0"]]}]));
+    assert_eq!(idmp["iids_added"], 1);
+    assert_valid(&file);
+}
