@@ -39,7 +39,9 @@ static ALLOC: Counting = Counting;
 fn parse(bytes: &[u8]) -> (bool, usize) {
     let base = CURRENT.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
-    let mut input = Input::from_reader("mutant", std::io::Cursor::new(bytes.to_vec()));
+    // One byte per read: the window never knows the input is about to end, so
+    // a length field is all it has to go on.
+    let mut input = Input::from_reader("mutant", common::events::OneByte(bytes.to_vec(), 0));
     let ok = common::events::render(&mut input).is_ok();
     drop(input);
     (ok, PEAK.load(Ordering::Relaxed).saturating_sub(base))
@@ -93,9 +95,17 @@ fn truncations_flips_and_absurd_lengths_are_handled() {
                 runs += 1;
             }
         }
-        // Splice a huge 64-bit length (and a huge 32-bit one) in at every position.
+        // Splice a huge length in at every position.
         for pos in 9..bytes.len() {
-            for huge in [&[0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf0][..], &[0x80, 0xff, 0xff, 0xff, 0xf0]] {
+            // Lengths beyond any limit, and lengths under the pipe's record
+            // limit (256 MiB, 16 MiB) that the input still cannot back.
+            let huge: [&[u8]; 4] = [
+                &[0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf0],
+                &[0x80, 0xff, 0xff, 0xff, 0xf0],
+                &[0x80, 0x10, 0x00, 0x00, 0x00],
+                &[0x80, 0x01, 0x00, 0x00, 0x00],
+            ];
+            for huge in huge {
                 let mut m = bytes[..pos].to_vec();
                 m.extend_from_slice(huge);
                 m.extend_from_slice(&bytes[pos..]);
@@ -117,4 +127,16 @@ fn damaged_copies_of_a_real_file_are_rejected_with_an_offset() {
         let err = r.error.expect("error");
         assert!(err.offset.is_some(), "{}: {err}", p.display());
     }
+}
+
+#[test]
+fn a_length_field_alone_does_not_make_the_pipe_window_grow() {
+    // A 256 MiB string length (under the 1 GiB record limit) followed by only
+    // 200 KB of data: the window may grow with the data that arrives, not with
+    // the length it was promised.
+    let mut b = b"REDIS0009\xfe\x00\x00\x01k\x80\x10\x00\x00\x00".to_vec();
+    b.extend(std::iter::repeat_n(b'x', 200_000));
+    let (ok, peak) = parse(&b);
+    assert!(!ok);
+    assert!(peak < 4 * b.len() + (1 << 20), "peak {peak} for {} input bytes", b.len());
 }

@@ -176,11 +176,11 @@ impl<'s> Window<'s> {
                         *end -= *start;
                         *start = 0;
                     }
-                    let need = (*start + want).max(INITIAL_WINDOW);
-                    if buf.len() < need {
-                        // Grow geometrically so re-parsing a large record after each
-                        // refill stays linear overall.
-                        let target = need.max(buf.len() * 2).min(*max + *start).max(need);
+                    if *end == buf.len() {
+                        // Grow only as data arrives, at most doubling: a length
+                        // field alone can never make us allocate, and re-parsing a
+                        // large record after each refill stays linear overall.
+                        let target = (buf.len() * 2).max(INITIAL_WINDOW).min(*start + want).max(*end + 1);
                         buf.resize(target, 0);
                     }
                     let spare = buf.len() - *end;
