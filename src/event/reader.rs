@@ -43,13 +43,58 @@ pub struct RdbReader<'s> {
     pending: usize,
     db: u64,
     templates: Templates,
+    /// Pipes: the running checksum of the bytes consumed.
     crc: crc_fast::Digest,
-    /// Mapped input: bytes before this offset are in `crc` already.
-    crc_upto: usize,
+    /// Maps: the checksum, computed a step ahead of the reader.
+    crc_ahead: CrcAhead,
     state: State,
 }
 
-const CRC_STEP: usize = 1 << 20;
+const ALGORITHM: crc_fast::CrcAlgorithm = crc_fast::CrcAlgorithm::Crc64Redis;
+
+/// CRC-64 of a mapped file, computed one step *ahead* of the reader: the SIMD
+/// pass is then the first to touch each page (streaming at full memory
+/// bandwidth), and framing finds the bytes in cache. The end of the RDB proper
+/// may fall inside the last step, so the state before that step is kept too.
+#[derive(Clone, Copy)]
+struct CrcAhead {
+    upto: usize,
+    digest: crc_fast::Digest,
+    prev_upto: usize,
+    prev: crc_fast::Digest,
+}
+
+const CRC_STEP: usize = 512 << 10;
+
+impl CrcAhead {
+    fn new() -> Self {
+        let d = crc_fast::Digest::new(ALGORITHM);
+        CrcAhead { upto: 0, digest: d, prev_upto: 0, prev: d }
+    }
+
+    /// Make sure the checksum covers at least one step past `pos`.
+    fn advance(&mut self, all: &[u8], pos: usize) {
+        while self.upto < all.len() && self.upto < pos + CRC_STEP {
+            let end = (self.upto + CRC_STEP).min(all.len());
+            (self.prev_upto, self.prev) = (self.upto, self.digest);
+            self.digest.update(&all[self.upto..end]);
+            self.upto = end;
+        }
+    }
+
+    /// The checksum of `all[..end]`.
+    fn prefix(&self, all: &[u8], end: usize) -> u64 {
+        let (mut d, from) = if end >= self.upto {
+            (self.digest, self.upto)
+        } else if end >= self.prev_upto {
+            (self.prev, self.prev_upto)
+        } else {
+            (crc_fast::Digest::new(ALGORITHM), 0)
+        };
+        d.update(&all[from..end]);
+        d.finalize()
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -117,8 +162,8 @@ impl<'s> RdbReader<'s> {
             pending: 0,
             db: 0,
             templates: Templates::default(),
-            crc: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis),
-            crc_upto: 0,
+            crc: crc_fast::Digest::new(ALGORITHM),
+            crc_ahead: CrcAhead::new(),
             state: State::Running,
         }
     }
@@ -177,15 +222,7 @@ impl<'s> RdbReader<'s> {
         if self.pending > 0 {
             match &self.win {
                 Window::Buffer { .. } => self.crc.update(&self.win.avail()[..self.pending]),
-                // Mapped: checksum in large steps (fast SIMD), before the pages
-                // behind us are released from memory.
-                Window::Slice { all, pos, .. } => {
-                    let upto = pos + self.pending;
-                    if upto - self.crc_upto >= CRC_STEP {
-                        self.crc.update(&all[self.crc_upto..upto]);
-                        self.crc_upto = upto;
-                    }
-                }
+                Window::Slice { all, pos, .. } => self.crc_ahead.advance(all, pos + self.pending),
             }
             self.win.consume(self.pending);
             self.pending = 0;
@@ -387,11 +424,10 @@ impl<'s> RdbReader<'s> {
         }
         let b = &self.win.avail()[..8];
         let stored = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
-        if let Window::Slice { all, pos, .. } = &self.win {
-            self.crc.update(&all[self.crc_upto..*pos]);
-            self.crc_upto = *pos;
-        }
-        let computed = self.crc.finalize();
+        let computed = match &self.win {
+            Window::Slice { all, pos, .. } => self.crc_ahead.prefix(all, *pos),
+            Window::Buffer { .. } => self.crc.finalize(),
+        };
         self.win.consume(8);
         let checksum = if stored == 0 {
             Checksum::Disabled
