@@ -16,11 +16,12 @@ impl Progress {
             return Progress(None);
         };
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+        let style = ProgressStyle::with_template("{msg:20!} [{wide_bar}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
         bar.set_style(style);
-        bar.set_message(name.to_string());
+        let short = std::path::Path::new(name).file_name().map_or(name.into(), |f| f.to_string_lossy());
+        bar.set_message(short.into_owned());
         Progress(Some(bar))
     }
 
