@@ -4,6 +4,7 @@
 
 use crate::error::{Error, ErrorKind, Phase, Result};
 use crate::event::decode::{Piece, Sink};
+use crate::event::parallel::Merged;
 use crate::event::{Checksum, Event, RdbReader, ReaderOptions};
 use crate::format::{Dialect, KeyType};
 use crate::input::Input;
@@ -361,8 +362,15 @@ fn walk(reader: &mut RdbReader<'_>, report: &mut CheckReport, now: i64) -> Resul
         |ev| facts.on_event(ev),
         KeyStats::default,
         |acc, key| check_key(acc, key, now),
-        |acc| {
-            stats.merge(acc);
+        |merged| {
+            match merged {
+                Merged::Chunk(acc) => stats.merge(acc),
+                Merged::Serial(key) => {
+                    let mut acc = KeyStats::default();
+                    check_key(&mut acc, key, now)?;
+                    stats.merge(acc);
+                }
+            }
             Ok(())
         },
         |offset| progress.set(offset),

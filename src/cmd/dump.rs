@@ -5,10 +5,11 @@
 use super::filter::KeyFilter;
 use crate::error::{Error, Result};
 use crate::event::parallel::for_each_key;
+use crate::event::parallel::Merged;
 use crate::event::{Event, KeyEvent, RdbReader, ReaderOptions};
 use crate::input::Input;
 use crate::output::progress::Progress;
-use crate::output::record::write_key_record;
+use crate::output::record::{write_key_record_spilling, Spill};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -59,8 +60,15 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Serialise one key into the chunk (with its separator) if the filter keeps it.
-fn write_key(chunk: &mut Chunk, key: &KeyEvent<'_>, cfg: &DumpConfig, expired_before: &AtomicI64) -> Result<()> {
+/// Serialise one key into the chunk (with its separator) if the filter keeps
+/// it; `spill` drains the chunk while a huge value is written.
+fn write_key(
+    chunk: &mut Chunk,
+    key: &KeyEvent<'_>,
+    cfg: &DumpConfig,
+    expired_before: &AtomicI64,
+    spill: Option<Spill<'_>>,
+) -> Result<()> {
     chunk.read += 1;
     let mut filter_ok = cfg.filter.matches(key);
     if cfg.no_expired {
@@ -78,7 +86,7 @@ fn write_key(chunk: &mut Chunk, key: &KeyEvent<'_>, cfg: &DumpConfig, expired_be
     if cfg.format == DumpFormat::Json {
         chunk.text.extend_from_slice(b",\n");
     }
-    write_key_record(&mut chunk.text, key).map_err(|e| e.key(&key.key))?;
+    write_key_record_spilling(&mut chunk.text, key, spill).map_err(|e| e.key(&key.key))?;
     if cfg.format == DumpFormat::Jsonl {
         chunk.text.push(b'\n');
     }
@@ -118,8 +126,32 @@ pub fn dump_input(input: &mut Input, size: Option<u64>, cfg: &DumpConfig, out: &
             Ok(())
         },
         Chunk::default,
-        |chunk, key| write_key(chunk, key, cfg, &expired_before),
-        |chunk| {
+        |chunk, key| write_key(chunk, key, cfg, &expired_before, None),
+        |merged| {
+            let chunk = match merged {
+                Merged::Chunk(chunk) => chunk,
+                Merged::Serial(key) => {
+                    // A big key, in order: stream it out as it is written.
+                    let mut chunk = Chunk::default();
+                    let mut first = stats.keys_written == 0;
+                    let mut drain = |buf: &mut Vec<u8>| -> Result<()> {
+                        let skip = if cfg.format == DumpFormat::Json && first { 2 } else { 0 };
+                        first = false;
+                        out.write_all(&buf[skip..]).map_err(io)?;
+                        buf.clear();
+                        Ok(())
+                    };
+                    write_key(&mut chunk, key, cfg, &expired_before, Some(&mut drain))?;
+                    if chunk.written > 0 && !first {
+                        // Part of the record went out already: no separator left to skip.
+                        stats.keys_written += chunk.written;
+                        stats.keys_read += chunk.read;
+                        out.write_all(&chunk.text).map_err(io)?;
+                        return Ok(());
+                    }
+                    chunk
+                }
+            };
             // The first JSON record has no separator before it.
             let skip =
                 if cfg.format == DumpFormat::Json && stats.keys_written == 0 && chunk.written > 0 { 2 } else { 0 };

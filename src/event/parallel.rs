@@ -19,6 +19,18 @@ const BATCH_KEYS: usize = 32 * 1024;
 const BATCH_BYTES: usize = 8 << 20;
 /// Keys per parallel task.
 const CHUNK_KEYS: usize = 256;
+/// Records larger than this are not handed to workers, whose output would have
+/// to hold the whole value: they reach the merging side alone, in order, so a
+/// consumer can stream them (see [`Merged::Serial`]).
+const BIG_RECORD: usize = 4 << 20;
+
+/// What the merging side receives, in file order.
+pub enum Merged<'k, A> {
+    /// The accumulator of a chunk of ordinary keys.
+    Chunk(A),
+    /// One big key, to be handled on the merging thread.
+    Serial(&'k KeyEvent<'k>),
+}
 
 /// Where one framed key record is.
 struct Framed {
@@ -61,10 +73,35 @@ impl<'s> Batch<'s> {
     }
 }
 
-/// What one chunk produced: the accumulator, and the error that stopped it.
+/// What one chunk produced: the accumulator and the error that stopped it, or
+/// the index of a big key left for the merging side.
 struct ChunkResult<A> {
     acc: A,
     error: Option<Error>,
+    serial: Option<usize>,
+}
+
+/// Split a batch's keys into parallel chunks; every big record is a chunk of
+/// its own, flagged serial.
+fn spans(keys: &[Framed]) -> Vec<(std::ops::Range<usize>, bool)> {
+    let mut spans = Vec::new();
+    let mut start = 0;
+    for (i, f) in keys.iter().enumerate() {
+        if f.len > BIG_RECORD {
+            if start < i {
+                spans.push((start..i, false));
+            }
+            spans.push((i..i + 1, true));
+            start = i + 1;
+        } else if i + 1 - start == CHUNK_KEYS {
+            spans.push((start..i + 1, false));
+            start = i + 1;
+        }
+    }
+    if start < keys.len() {
+        spans.push((start..keys.len(), false));
+    }
+    spans
 }
 
 /// Frame events into `batch` until it is full. Non-key events go to
@@ -110,35 +147,43 @@ where
     A: Send,
     W: Fn(&mut A, &KeyEvent<'_>) -> Result<()> + Sync,
 {
-    batch
-        .keys
-        .par_chunks(CHUNK_KEYS)
-        .map(|chunk| {
+    spans(&batch.keys)
+        .into_par_iter()
+        .map(|(range, serial)| {
             let mut acc = init();
-            for f in chunk {
+            if serial {
+                return ChunkResult { acc, error: None, serial: Some(range.start) };
+            }
+            for f in &batch.keys[range] {
                 let Some(key) = batch.key_event(f) else {
-                    let e = Error::new(crate::error::ErrorKind::Integrity("record changed between reads")).at(f.offset);
-                    return ChunkResult { acc, error: Some(e) };
+                    return ChunkResult { acc, error: Some(changed(f)), serial: None };
                 };
                 if let Err(e) = work(&mut acc, &key) {
-                    return ChunkResult { acc, error: Some(e) };
+                    return ChunkResult { acc, error: Some(e), serial: None };
                 }
             }
-            ChunkResult { acc, error: None }
+            ChunkResult { acc, error: None, serial: None }
         })
         .collect()
 }
 
+/// A record that framed cleanly once and not the second time: the input
+/// changed under us (a file rewritten while mapped).
+fn changed(f: &Framed) -> Error {
+    Error::new(crate::error::ErrorKind::Integrity("record changed between reads")).at(f.offset)
+}
+
 /// Run `work` on every key of the file, in parallel, and `merge` the per-chunk
-/// accumulators in file order. Non-key events reach `on_event` in order, on the
-/// framing thread. `progress` hears the offset reached after each batch. The
-/// first error in file order wins.
+/// accumulators in file order; big keys reach `merge` themselves, in order (see
+/// [`Merged`]). Non-key events reach `on_event` in order, on the framing
+/// thread. `progress` hears the offset reached after each batch. The first
+/// error in file order wins.
 pub fn for_each_key<A, W>(
     reader: &mut RdbReader<'_>,
     mut on_event: impl FnMut(&Event<'_>) -> Result<()> + Send,
     init: impl Fn() -> A + Sync,
     work: W,
-    mut merge: impl FnMut(A) -> Result<()>,
+    mut merge: impl FnMut(Merged<'_, A>) -> Result<()>,
     mut progress: impl FnMut(u64),
 ) -> Result<()>
 where
@@ -170,7 +215,13 @@ where
             || if more { fill(reader, &mut next, &mut on_event) } else { Ok(false) },
         );
         for r in results {
-            merge(r.acc)?;
+            if let Some(i) = r.serial {
+                let f = &current.keys[i];
+                let key = current.key_event(f).ok_or_else(|| changed(f))?;
+                merge(Merged::Serial(&key))?;
+                continue;
+            }
+            merge(Merged::Chunk(r.acc))?;
             if let Some(e) = r.error {
                 return Err(e);
             }

@@ -152,9 +152,17 @@ fn write_stream_meta(out: &mut Vec<u8>, m: &StreamMeta) {
     out.push(b'}');
 }
 
+/// Called with the output buffer when it grows past [`SPILL_AT`] while one
+/// value is written; it must drain the buffer (write it out and clear it).
+pub type Spill<'s> = &'s mut dyn FnMut(&mut Vec<u8>) -> Result<()>;
+
+/// Buffer size at which a streamed record is drained.
+pub const SPILL_AT: usize = 1 << 20;
+
 /// Writes the `value` of one key as pieces arrive.
-struct ValueWriter<'w> {
+struct ValueWriter<'w, 's> {
     out: &'w mut Vec<u8>,
+    spill: Option<Spill<'s>>,
     kind: KeyType,
     first: bool,
     /// Hash fields with a TTL, written after the value.
@@ -165,7 +173,7 @@ struct ValueWriter<'w> {
     array_cursor: Option<u64>,
 }
 
-impl ValueWriter<'_> {
+impl ValueWriter<'_, '_> {
     fn sep(&mut self) {
         if !self.first {
             self.out.push(b',');
@@ -202,8 +210,18 @@ impl ValueWriter<'_> {
     }
 }
 
-impl Sink for ValueWriter<'_> {
+impl Sink for ValueWriter<'_, '_> {
     fn piece(&mut self, piece: Piece<'_>) -> Result<()> {
+        self.write_piece(piece);
+        match &mut self.spill {
+            Some(spill) if self.out.len() >= SPILL_AT => spill(self.out),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl ValueWriter<'_, '_> {
+    fn write_piece(&mut self, piece: Piece<'_>) {
         match piece {
             Piece::Str(b) => write_bytes(self.out, b),
             Piece::Elem(it) => {
@@ -273,12 +291,17 @@ impl Sink for ValueWriter<'_> {
             }
             Piece::StreamMeta(m) => write_stream_meta(self.out, m),
         }
-        Ok(())
     }
 }
 
 /// Append one key as a JSON object (no trailing newline) to `out`.
 pub fn write_key_record(out: &mut Vec<u8>, key: &KeyEvent<'_>) -> Result<()> {
+    write_key_record_spilling(out, key, None)
+}
+
+/// Like [`write_key_record`], but hands the buffer to `spill` whenever it grows
+/// past [`SPILL_AT`], so a huge value never has to be held as JSON.
+pub fn write_key_record_spilling(out: &mut Vec<u8>, key: &KeyEvent<'_>, spill: Option<Spill<'_>>) -> Result<()> {
     let kind = key.value.key_type();
     out.extend_from_slice(b"{\"db\":");
     write_u64(out, key.db);
@@ -299,6 +322,7 @@ pub fn write_key_record(out: &mut Vec<u8>, key: &KeyEvent<'_>) -> Result<()> {
     out.extend_from_slice(b",\"value\":");
     let mut vw = ValueWriter {
         out,
+        spill,
         kind,
         first: true,
         field_ttls: Vec::new(),
