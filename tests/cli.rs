@@ -1,0 +1,83 @@
+//! The binary as a user runs it: exit codes, JSON reports, dump filters.
+
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rdb-tool")).args(args).output().expect("run rdb-tool")
+}
+
+fn jsonl(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect()
+}
+
+fn keys(out: &Output) -> Vec<String> {
+    jsonl(out).iter().map(|r| r["key"].as_str().unwrap_or("<binary>").to_string()).collect()
+}
+
+const SAMPLE: &str = "testdata/rdb/sample_v12.rdb";
+
+#[test]
+fn exit_codes_follow_the_documented_contract() {
+    assert_eq!(run(&["check", SAMPLE]).status.code(), Some(0));
+    assert_eq!(run(&["check", "testdata/rdb/damaged/flip-middle.rdb"]).status.code(), Some(1));
+    assert_eq!(run(&["check", "testdata/rdb/peers/redis_future_v19.rdb"]).status.code(), Some(3));
+    assert_eq!(run(&["check", "testdata/does-not-exist.rdb"]).status.code(), Some(2));
+    assert_eq!(run(&["check"]).status.code(), Some(2), "usage error");
+    assert_eq!(run(&["dump", "testdata/rdb/damaged/truncated-middle.rdb"]).status.code(), Some(1));
+    // Several files: the worst verdict wins, reports stay in argument order.
+    let out = run(&["check", "--format", "json", SAMPLE, "testdata/rdb/damaged/truncated-middle.rdb"]);
+    assert_eq!(out.status.code(), Some(1));
+    let docs = jsonl(&out);
+    assert_eq!(docs.len(), 2);
+    assert_eq!(docs[0]["verdict"], "valid");
+    assert_eq!(docs[1]["verdict"], "damaged");
+    assert_eq!(docs[1]["error"]["class"], "truncated");
+    assert!(docs[1]["error"]["offset"].as_u64().is_some());
+}
+
+#[test]
+fn check_json_report_matches_the_live_server_counts() {
+    // shared/corpus/redis-7.4.1/expected-main.json: 90 keys (82 + 5 + 3), 10 with a TTL.
+    let out = run(&["check", "--format", "json", SAMPLE]);
+    let doc = &jsonl(&out)[0];
+    assert_eq!(doc["keys"], 90);
+    assert_eq!(doc["keys_per_db"], serde_json::json!({"0": 82, "1": 5, "5": 3}));
+    assert_eq!(doc["expires"], 10);
+    assert_eq!(doc["functions"], 2);
+    assert_eq!(doc["checksum"], "ok");
+    assert_eq!(doc["aux"]["redis-ver"], "7.4.1");
+}
+
+#[test]
+fn dump_filters() {
+    let all = keys(&run(&["dump", SAMPLE]));
+    assert_eq!(all.len(), 90);
+    let db1 = keys(&run(&["dump", SAMPLE, "--db", "1"]));
+    assert_eq!(db1.len(), 5);
+    assert!(db1.iter().all(|k| k.starts_with("db1:") || k == "str:short"));
+    let globbed = keys(&run(&["dump", SAMPLE, "--key", "zset:*", "--key", "ttl:z?et"]));
+    assert!(!globbed.is_empty());
+    assert!(globbed.iter().all(|k| k.starts_with("zset:") || k == "ttl:zset"), "{globbed:?}");
+    let regex = keys(&run(&["dump", SAMPLE, "--key-regex", "^stream:.*trim"]));
+    assert_eq!(regex, ["stream:minid-trimmed", "stream:trimmed"]);
+    let streams = jsonl(&run(&["dump", SAMPLE, "--type", "stream"]));
+    assert_eq!(streams.len(), 8);
+    assert!(streams.iter().all(|r| r["type"] == "stream"));
+    // Every TTL in the sample is far in the future except none; at a "now" past
+    // all of them, --no-expired drops exactly the 10 keys with a TTL.
+    let kept = keys(&run(&["dump", SAMPLE, "--no-expired", "--now", "9999999999999"]));
+    assert_eq!(kept.len(), 80);
+    let kept_at_ctime = keys(&run(&["dump", SAMPLE, "--no-expired"]));
+    assert_eq!(kept_at_ctime.len(), 90, "nothing had expired when the file was saved");
+    assert_eq!(run(&["dump", SAMPLE, "--type", "nope"]).status.code(), Some(2));
+}
+
+#[test]
+fn dump_reads_standard_input() {
+    let file = std::fs::File::open("testdata/rdb/all_types_v9.rdb").expect("fixture");
+    let out = Command::new(env!("CARGO_BIN_EXE_rdb-tool")).args(["dump", "-"]).stdin(file).output().expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let from_file = run(&["dump", "testdata/rdb/all_types_v9.rdb"]);
+    assert_eq!(out.stdout, from_file.stdout);
+}
