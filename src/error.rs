@@ -55,18 +55,6 @@ impl ErrorKind {
             ErrorKind::Usage(_) => "usage",
         }
     }
-
-    /// True for damage in the file (as opposed to usage, I/O or unsupported input).
-    pub fn is_damage(&self) -> bool {
-        !matches!(
-            self,
-            ErrorKind::UnsupportedVersion(_)
-                | ErrorKind::Unsupported(_)
-                | ErrorKind::Io(_)
-                | ErrorKind::Usage(_)
-                | ErrorKind::RecordTooLarge
-        )
-    }
 }
 
 impl fmt::Display for ErrorKind {

@@ -52,19 +52,6 @@ pub fn fail<'a, T>(at: &'a [u8], kind: ErrorKind) -> TResult<'a, T> {
     Err(nom::Err::Failure(TokenError::new(kind, at)))
 }
 
-/// Run a streaming parser over a blob that is complete in memory: running out of
-/// input there means the blob is malformed, not that more bytes are coming.
-pub fn complete<'a, T>(r: TResult<'a, T>, input: &'a [u8], what: &'static str) -> Result<(&'a [u8], T), TokenError> {
-    match r {
-        Ok(v) => Ok(v),
-        Err(nom::Err::Incomplete(_)) => Err(TokenError { kind: ErrorKind::Integrity(what), remaining: 0 }),
-        Err(nom::Err::Error(e)) | Err(nom::Err::Failure(e)) => {
-            let _ = input;
-            Err(e)
-        }
-    }
-}
-
 /// Signed or unsigned integers and byte strings as stored inside compact blobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Item<'a> {

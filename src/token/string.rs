@@ -44,24 +44,6 @@ impl<'a> RdbStr<'a> {
             }
         }
     }
-
-    /// Stored size of the payload (compressed size for LZF).
-    pub fn stored_len(&self) -> usize {
-        match *self {
-            RdbStr::Raw(b) => b.len(),
-            RdbStr::Int(_) => 0,
-            RdbStr::Lzf { compressed, .. } => compressed.len(),
-        }
-    }
-
-    /// Length of the decoded string.
-    pub fn decoded_len(&self) -> usize {
-        match *self {
-            RdbStr::Raw(b) => b.len(),
-            RdbStr::Int(v) => itoa::Buffer::new().format(v).len(),
-            RdbStr::Lzf { len, .. } => len,
-        }
-    }
 }
 
 /// Decompress an LZF blob whose decoded length is declared as `len`.
