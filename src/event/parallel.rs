@@ -8,15 +8,13 @@
 
 use super::{Event, KeyEvent, RdbReader};
 use crate::error::{Error, Result};
-use crate::format::Dialect;
-use crate::token::record::{parse_record, Record};
 use crate::token::value::Templates;
 use rayon::prelude::*;
 use std::sync::Arc;
 
 /// Keys per batch and bytes per batch: bounded memory, enough work to share.
-const BATCH_KEYS: usize = 32 * 1024;
-const BATCH_BYTES: usize = 8 << 20;
+const BATCH_KEYS: usize = 16 * 1024;
+const BATCH_BYTES: usize = 4 << 20;
 /// Keys per parallel task.
 const CHUNK_KEYS: usize = 256;
 /// Records larger than this are not handed to workers, whose output would have
@@ -40,21 +38,71 @@ struct Framed {
     /// Position in the map (= offset) or in the arena.
     pos: usize,
     len: usize,
+    /// What the framing learnt, so workers need not parse the record again.
+    /// Positions are relative to the record's first byte.
+    ty: crate::format::Type,
+    key: KeyBytes,
+    value: (usize, usize),
+    key_meta: Option<(usize, usize)>,
+    expire_at_ms: Option<i64>,
+    idle_s: Option<u64>,
+    freq: Option<u8>,
+    ram_lru: Option<u64>,
+}
+
+/// A key name: a range of the record, or decoded (integer or LZF-encoded names).
+enum KeyBytes {
+    InRecord(usize, usize),
+    Decoded(Vec<u8>),
+}
+
+/// Position of `inner` relative to `anchor`, where `anchor` sits at
+/// `anchor_pos` in the record and both lie in the same record.
+fn rel(inner: &[u8], anchor: &[u8], anchor_pos: usize) -> (usize, usize) {
+    let pos = anchor_pos + inner.as_ptr() as usize - anchor.as_ptr() as usize;
+    (pos, inner.len())
+}
+
+impl Framed {
+    fn new(pos: usize, len: usize, k: &KeyEvent<'_>) -> Framed {
+        // Both the key name and the metadata precede the value in the record.
+        let value_pos = (k.value.offset - k.offset) as usize;
+        let key = match &k.key {
+            std::borrow::Cow::Borrowed(b) => {
+                let (p, l) = rel(b, k.value.raw, value_pos);
+                KeyBytes::InRecord(p, l)
+            }
+            std::borrow::Cow::Owned(v) => KeyBytes::Decoded(v.clone()),
+        };
+        Framed {
+            offset: k.offset,
+            db: k.db,
+            pos,
+            len,
+            ty: k.value.ty,
+            key,
+            value: (value_pos, k.value.raw.len()),
+            key_meta: k.key_meta.map(|m| rel(m.raw, k.value.raw, value_pos)),
+            expire_at_ms: k.expire_at_ms,
+            idle_s: k.idle_s,
+            freq: k.freq,
+            ram_lru: k.ram_lru,
+        }
+    }
 }
 
 struct Batch<'s> {
     mapped: Option<&'s [u8]>,
     arena: Vec<u8>,
     keys: Vec<Framed>,
-    dialect: Dialect,
     templates: Arc<Templates>,
     /// Offset just past the last record framed into this batch.
     end: u64,
 }
 
 impl<'s> Batch<'s> {
-    fn new(mapped: Option<&'s [u8]>, dialect: Dialect, templates: Arc<Templates>) -> Self {
-        Batch { mapped, arena: Vec::new(), keys: Vec::new(), dialect, templates, end: 0 }
+    fn new(mapped: Option<&'s [u8]>, templates: Arc<Templates>) -> Self {
+        Batch { mapped, arena: Vec::new(), keys: Vec::new(), templates, end: 0 }
     }
 
     fn bytes(&self, f: &Framed) -> &[u8] {
@@ -63,13 +111,32 @@ impl<'s> Batch<'s> {
     }
 
     /// Re-frame a record (it framed cleanly before) into a key event.
-    fn key_event(&self, f: &Framed) -> Option<KeyEvent<'_>> {
+    fn key_event<'b>(&'b self, f: &'b Framed) -> Option<KeyEvent<'b>> {
         let bytes = self.bytes(f);
-        let Ok((_, Record::Key(frame))) = parse_record(bytes, self.dialect, &self.templates) else {
-            return None;
+        let range = |(p, l): (usize, usize)| bytes.get(p..p + l);
+        let key = match &f.key {
+            KeyBytes::InRecord(p, l) => std::borrow::Cow::Borrowed(range((*p, *l))?),
+            KeyBytes::Decoded(v) => std::borrow::Cow::Borrowed(&v[..]),
         };
-        let key = frame.key.bytes().ok()?;
-        Some(KeyEvent::from_frame(f.offset, f.db, key, &frame, &self.templates))
+        Some(KeyEvent {
+            offset: f.offset,
+            db: f.db,
+            key,
+            expire_at_ms: f.expire_at_ms,
+            idle_s: f.idle_s,
+            freq: f.freq,
+            ram_lru: f.ram_lru,
+            key_meta: match f.key_meta {
+                Some(r) => Some(super::KeyMeta { raw: range(r)? }),
+                None => None,
+            },
+            value: super::Value {
+                ty: f.ty,
+                raw: range(f.value)?,
+                offset: f.offset + f.value.0 as u64,
+                templates: &self.templates,
+            },
+        })
     }
 }
 
@@ -112,9 +179,9 @@ fn fill<'s>(
     on_event: &mut (dyn FnMut(&Event<'_>) -> Result<()> + Send),
 ) -> Result<bool> {
     while batch.keys.len() < BATCH_KEYS && batch.arena.len() < BATCH_BYTES {
-        let (offset, db) = match reader.next()? {
+        let mut framed = match reader.next()? {
             None => return Ok(false),
-            Some(Event::Key(k)) => (k.offset, k.db),
+            Some(Event::Key(k)) => Framed::new(0, 0, &k),
             Some(ev) => {
                 let templates_changed = matches!(ev, Event::HashTemplate { .. });
                 on_event(&ev)?;
@@ -126,14 +193,15 @@ fn fill<'s>(
             }
         };
         let record = reader.last_record();
-        let pos = if batch.mapped.is_some() {
-            offset as usize
+        framed.len = record.len();
+        framed.pos = if batch.mapped.is_some() {
+            framed.offset as usize
         } else {
             batch.arena.extend_from_slice(record);
             batch.arena.len() - record.len()
         };
-        batch.keys.push(Framed { offset, db, pos, len: record.len() });
-        batch.end = offset + record.len() as u64;
+        batch.end = framed.offset + record.len() as u64;
+        batch.keys.push(framed);
         if batch.mapped.is_some() && batch.end - batch.keys[0].offset >= BATCH_BYTES as u64 {
             break;
         }
@@ -190,17 +258,9 @@ where
     A: Send,
     W: Fn(&mut A, &KeyEvent<'_>) -> Result<()> + Sync,
 {
-    // The header tells the dialect; batches need it before any key.
-    while reader.dialect().is_none() {
-        match reader.next()? {
-            Some(ev) => on_event(&ev)?,
-            None => return Ok(()),
-        }
-    }
-    let dialect = reader.dialect().unwrap_or(Dialect::Redis);
     let mapped = reader.mapped();
     let templates = Arc::new(reader.templates().clone());
-    let mut current = Batch::new(mapped, dialect, templates);
+    let mut current = Batch::new(mapped, templates);
     // A framing error is reported only after the keys framed before it are
     // processed: those come first in the file.
     let mut framing_error = None;
@@ -209,7 +269,7 @@ where
         false
     });
     loop {
-        let mut next = Batch::new(mapped, dialect, current.templates.clone());
+        let mut next = Batch::new(mapped, current.templates.clone());
         let (results, framed) = rayon::join(
             || process(&current, &init, &work),
             || if more { fill(reader, &mut next, &mut on_event) } else { Ok(false) },
