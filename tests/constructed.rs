@@ -279,3 +279,28 @@ fn checksum_is_right_wherever_the_file_ends_in_a_step() {
         assert_eq!(r.error.map(|e| e.kind.class()), Some("checksum_mismatch"), "{value_len}/{trailing}");
     }
 }
+
+/// Errors inside a blob name the byte where the fault is, not the blob.
+#[test]
+fn blob_faults_are_located_to_the_byte() {
+    // A set listpack ["a", "bb", "ccc"] at offset 15; the second entry's
+    // back-length (listpack byte 12) is wrong.
+    let lp = [0x13, 0, 0, 0, 3, 0, 0x81, b'a', 0x02, 0x82, b'b', b'b', 0x09, 0x83, b'c', b'c', b'c', 0x04, 0xff];
+    let mut body = vec![0xfe, 0x00, 0x14, 0x01, b'k', lp.len() as u8];
+    body.extend_from_slice(&lp);
+    let file = rdb(b"REDIS0011", &body);
+    let r = check_input(&mut input(&file), None, Default::default(), Some(0));
+    let e = r.error.expect("damaged");
+    assert_eq!(e.offset, Some(15 + 12), "{e}");
+    assert!(e.to_string().contains("back-length"), "{e}");
+    assert_eq!(e.key.as_deref(), Some(&b"k"[..]));
+
+    // An intset {1, 3, 2} (16-bit) at offset 15: the third member (intset byte
+    // 12) breaks the order.
+    let is = [2, 0, 0, 0, 3, 0, 0, 0, 1, 0, 3, 0, 2, 0];
+    let mut body = vec![0xfe, 0x00, 0x0b, 0x01, b'k', is.len() as u8];
+    body.extend_from_slice(&is);
+    let file = rdb(b"REDIS0011", &body);
+    let e = check_input(&mut input(&file), None, Default::default(), Some(0)).error.expect("damaged");
+    assert_eq!(e.offset, Some(15 + 12), "{e}");
+}

@@ -25,7 +25,7 @@ pub fn walk(is: &[u8], mut f: impl FnMut(i64) -> Result<(), TokenError>) -> Resu
         return Err(bad(is, "empty intset"));
     }
     let mut prev: Option<i64> = None;
-    for chunk in is[8..].chunks_exact(width) {
+    for (i, chunk) in is[8..].chunks_exact(width).enumerate() {
         let v = match width {
             2 => i64::from(i16::from_le_bytes([chunk[0], chunk[1]])),
             4 => i64::from(i32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]])),
@@ -36,7 +36,7 @@ pub fn walk(is: &[u8], mut f: impl FnMut(i64) -> Result<(), TokenError>) -> Resu
             }
         };
         if prev.is_some_and(|p| p >= v) {
-            return Err(bad(chunk, "intset members not strictly increasing"));
+            return Err(bad(&is[8 + i * width..], "intset members not strictly increasing"));
         }
         prev = Some(v);
         f(v)?;

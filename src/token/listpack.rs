@@ -114,11 +114,15 @@ pub fn walk<'a>(lp: &'a [u8], mut f: impl FnMut(Item<'a>) -> Result<(), TokenErr
     let mut count = 0usize;
     while pos < body.len() {
         let p = &body[pos..];
-        let (item, size) = decode_entry(p)?;
+        // `p` stops before the terminator; errors count from the blob's end.
+        let from_blob_end = |e: TokenError| TokenError { remaining: e.remaining + 1, ..e };
+        let (item, size) = decode_entry(p).map_err(from_blob_end)?;
         let bl = backlen_size(size);
-        let back = p.get(size..size + bl).ok_or_else(|| bad(p, "listpack entry back-length runs past the end"))?;
+        let back = p
+            .get(size..size + bl)
+            .ok_or_else(|| from_blob_end(bad(p, "listpack entry back-length runs past the end")))?;
         if !backlen_matches(back, size) {
-            return Err(bad(&p[size..], "listpack entry back-length does not match its size"));
+            return Err(from_blob_end(bad(&p[size..], "listpack entry back-length does not match its size")));
         }
         f(item)?;
         count += 1;

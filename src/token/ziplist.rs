@@ -77,18 +77,20 @@ pub fn walk<'a>(zl: &'a [u8], mut f: impl FnMut(Item<'a>) -> Result<(), TokenErr
     let mut count = 0usize;
     while pos < end {
         let p = &zl[pos..end];
+        // `p` stops before the terminator; errors count from the blob's end.
+        let from_blob_end = |e: TokenError| TokenError { remaining: e.remaining + 1, ..e };
         let (prevlen, hdr) = if p[0] < 254 {
             (usize::from(p[0]), 1)
         } else if p[0] == 254 {
-            let b = p.get(1..5).ok_or_else(|| bad(p, "ziplist prevlen runs past the end"))?;
+            let b = p.get(1..5).ok_or_else(|| from_blob_end(bad(p, "ziplist prevlen runs past the end")))?;
             (le_u32(b) as usize, 5)
         } else {
-            return Err(bad(p, "invalid ziplist prevlen"));
+            return Err(from_blob_end(bad(p, "invalid ziplist prevlen")));
         };
         if prevlen != prev_size {
-            return Err(bad(p, "ziplist prevlen does not match the previous entry"));
+            return Err(from_blob_end(bad(p, "ziplist prevlen does not match the previous entry")));
         }
-        let (item, size) = decode_entry(&p[hdr..])?;
+        let (item, size) = decode_entry(&p[hdr..]).map_err(from_blob_end)?;
         f(item)?;
         last_pos = pos;
         prev_size = hdr + size;
