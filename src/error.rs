@@ -30,8 +30,6 @@ pub enum ErrorKind {
     BadEncoding(&'static str),
     /// The structure decodes but breaks a consistency rule Redis checks.
     Integrity(&'static str),
-    /// Data found after the end of the file proper.
-    TrailingData,
     /// Reading or writing failed.
     Io(std::io::ErrorKind),
     /// Wrong use of the command line.
@@ -43,14 +41,14 @@ impl ErrorKind {
     pub fn class(&self) -> &'static str {
         match self {
             ErrorKind::BadMagic => "bad_magic",
-            ErrorKind::UnsupportedVersion(_) | ErrorKind::Unsupported(_) => "unsupported",
+            ErrorKind::UnsupportedVersion(_) => "unsupported_version",
+            ErrorKind::Unsupported(_) => "unsupported_feature",
             ErrorKind::Truncated => "truncated",
             ErrorKind::RecordTooLarge => "record_too_large",
             ErrorKind::ChecksumMismatch { .. } => "checksum_mismatch",
             ErrorKind::BadLength(_) => "bad_length",
             ErrorKind::BadEncoding(_) => "bad_encoding",
             ErrorKind::Integrity(_) => "integrity",
-            ErrorKind::TrailingData => "trailing_data",
             ErrorKind::Io(_) => "io",
             ErrorKind::Usage(_) => "usage",
         }
@@ -76,7 +74,6 @@ impl fmt::Display for ErrorKind {
             ErrorKind::BadLength(what) => write!(f, "bad length: {what}"),
             ErrorKind::BadEncoding(what) => write!(f, "bad encoding: {what}"),
             ErrorKind::Integrity(what) => write!(f, "integrity check failed: {what}"),
-            ErrorKind::TrailingData => write!(f, "unexpected data after the checksum"),
             ErrorKind::Io(k) => write!(f, "I/O error: {k}"),
             ErrorKind::Usage(what) => write!(f, "{what}"),
         }
