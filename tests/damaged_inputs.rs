@@ -140,3 +140,21 @@ fn a_length_field_alone_does_not_make_the_pipe_window_grow() {
     assert!(!ok);
     assert!(peak < 4 * b.len() + (1 << 20), "peak {peak} for {} input bytes", b.len());
 }
+
+#[test]
+fn a_bogus_huge_length_is_the_same_damage_from_a_pipe_as_from_a_file() {
+    // A 4 GiB string length (beyond the pipe's record limit) in a small file:
+    // the file is truncated, whichever way it is read.
+    let mut b = b"REDIS0009\xfe\x00\x00\x01k\x80\xff\xff\xff\xf0".to_vec();
+    b.extend(std::iter::repeat_n(b'x', 10_000));
+    let path = std::env::temp_dir().join(format!("rdb-tool-bogus-{}.rdb", std::process::id()));
+    std::fs::write(&path, &b).expect("write");
+    let mapped = check_file(&path, Default::default(), Some(0));
+    std::fs::remove_file(&path).ok();
+    let mut pipe = Input::from_reader("pipe", common::events::OneByte(b.clone(), 0));
+    let piped = rdb_tool::cmd::check::check_input(&mut pipe, None, Default::default(), Some(0));
+    assert_eq!(mapped.verdict(), Verdict::Damaged);
+    assert_eq!(piped.verdict(), Verdict::Damaged);
+    let (m, p) = (mapped.error.unwrap(), piped.error.unwrap());
+    assert_eq!((m.kind, m.offset), (p.kind, p.offset), "{m} / {p}");
+}

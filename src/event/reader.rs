@@ -246,9 +246,18 @@ impl<'s> RdbReader<'s> {
             let Some(needed) = missing(avail) else {
                 return Ok(());
             };
+            let required = have.saturating_add(needed);
+            if required > self.opts.max_record {
+                // Too large to buffer. Whether the input even holds that many
+                // bytes decides the verdict: truncated (damage) or too large.
+                return match self.win.skip_ahead(required)? {
+                    true => Err(Error::new(ErrorKind::RecordTooLarge)
+                        .detail(format!("a record needs {required} bytes; --max-record is {}", self.opts.max_record))),
+                    false => Ok(()),
+                };
+            }
             // Ask for at least double so that re-parsing stays linear.
-            let want = have.saturating_add(needed.max(have.max(4096)));
-            let want = want.min(self.opts.max_record.max(have + needed));
+            let want = required.max(have.saturating_mul(2)).max(4096).min(self.opts.max_record);
             if !self.win.fill(want)? && self.win.at_eof() {
                 return Ok(());
             }
@@ -281,7 +290,7 @@ impl<'s> RdbReader<'s> {
         let (rest, record) = match parse_record(avail, dialect, &self.templates) {
             Ok(v) => v,
             Err(e) => {
-                let err = token_error(e, avail.len(), start);
+                let err = token_error(e, avail.len() + self.win.skipped() as usize, start);
                 let err = match phase_of(avail.first().copied()) {
                     Some(p) => err.doing(p),
                     None => context_error(err, key_context(avail, dialect)),

@@ -6,7 +6,7 @@ use super::decode::{Cursor, Piece, Sink};
 use crate::error::{ErrorKind, Result};
 use crate::format::{STREAM_ITEM_FLAG_DELETED, STREAM_ITEM_FLAG_SAMEFIELDS};
 use crate::token::{listpack, Item};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// A stream entry ID.
@@ -37,8 +37,9 @@ pub struct PendingEntry {
     pub id: StreamId,
     pub delivery_time_ms: i64,
     pub delivery_count: u64,
-    /// The consumer that owns it; `None` when NACKed (v5) or orphaned.
-    pub consumer: Option<Vec<u8>>,
+    /// Index in the group's `consumers` of the consumer that owns it; `None`
+    /// when NACKed (v5).
+    pub consumer: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +49,13 @@ pub struct Consumer {
     /// v3+; `None` for older layouts.
     pub active_time_ms: Option<i64>,
     pub pending: Vec<StreamId>,
+}
+
+impl Group {
+    /// The name of the consumer that owns a pending entry.
+    pub fn owner(&self, p: &PendingEntry) -> Option<&[u8]> {
+        p.consumer.and_then(|i| self.consumers.get(i)).map(|c| &c.name[..])
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,26 +171,24 @@ fn decode_node(cur: &Cursor<'_>, master: StreamId, lp: &[u8], sink: &mut dyn Sin
     if it.next().is_some() {
         return Err(bad("stream node has entries beyond its counts"));
     }
-    if live != count as u64 {
-        return Err(bad("stream node live entry count does not match"));
-    }
+    // Redis does not compare the DELETED flags with the master count: neither do we.
     Ok(live)
 }
 
 /// Decode a stream of layout version `v` (1-5).
 pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) -> Result<()> {
     let nodes = cur.len()?;
-    let mut prev_master: Option<StreamId> = None;
+    let mut masters: HashSet<StreamId> = HashSet::new();
     for _ in 0..nodes {
         let at = cur.rest();
         let key = cur.str()?;
         let Some(master) = StreamId::from_raw(&key) else {
             return Err(cur.err(ErrorKind::Integrity("stream node key is not 16 bytes"), at));
         };
-        if prev_master.is_some_and(|p| p >= master) {
-            return Err(cur.err(ErrorKind::Integrity("stream node keys not in ascending order"), at));
+        // Redis rejects a node key seen twice ("Listpack re-added with existing key").
+        if !masters.insert(master) {
+            return Err(cur.err(ErrorKind::Integrity("duplicate stream node key"), at));
         }
-        prev_master = Some(master);
         let lp = cur.str()?;
         if lp.is_empty() {
             return Err(cur.err(ErrorKind::Integrity("empty stream node listpack"), at));
@@ -203,6 +209,7 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
     }
     let ngroups = cur.len()?;
     let mut groups = Vec::new();
+    let mut group_names: HashSet<Vec<u8>> = HashSet::new();
     for _ in 0..ngroups {
         let at = cur.rest();
         let name = cur.str()?.into_owned();
@@ -227,7 +234,8 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
             pending.push(PendingEntry { id, delivery_time_ms, delivery_count, consumer: None });
         }
         let nconsumers = cur.len()?;
-        let mut consumers = Vec::new();
+        let mut consumers: Vec<Consumer> = Vec::new();
+        let mut consumer_names: HashSet<Vec<u8>> = HashSet::new();
         for _ in 0..nconsumers {
             let cat = cur.rest();
             let cname = cur.str()?.into_owned();
@@ -240,13 +248,11 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
                 let Some(&slot) = index.get(&id) else {
                     return Err(cur.err(ErrorKind::Integrity("consumer PEL entry missing from the group PEL"), cat));
                 };
-                if pending[slot].consumer.is_some() {
-                    return Err(cur.err(ErrorKind::Integrity("PEL entry owned by two consumers"), cat));
-                }
-                pending[slot].consumer = Some(cname.clone());
+                // As Redis: the last consumer to list an entry owns it.
+                pending[slot].consumer = Some(consumers.len());
                 ids.push(id);
             }
-            if consumers.iter().any(|c: &Consumer| c.name == cname) {
+            if !consumer_names.insert(cname.clone()) {
                 return Err(cur.err(ErrorKind::Integrity("duplicate consumer name"), cat));
             }
             consumers.push(Consumer { name: cname, seen_time_ms, active_time_ms, pending: ids });
@@ -269,7 +275,12 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
         } else {
             None
         };
-        if groups.iter().any(|g: &Group| g.name == name) {
+        // Deep sanitization: every PEL entry has an owner, or (v5) is NACKed.
+        let nacked_set: HashSet<StreamId> = nacked.iter().flatten().copied().collect();
+        if pending.iter().any(|p| p.consumer.is_none() && !nacked_set.contains(&p.id)) {
+            return Err(cur.err(ErrorKind::Integrity("stream group PEL entry without consumer"), at));
+        }
+        if !group_names.insert(name.clone()) {
             return Err(cur.err(ErrorKind::Integrity("duplicate consumer group name"), at));
         }
         groups.push(Group { name, last_id: last, entries_read, pending, consumers, nacked });
@@ -283,10 +294,11 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
         }
         let nproducers = cur.len()?;
         let mut producers: Vec<Producer> = Vec::new();
+        let mut pids: HashSet<Vec<u8>> = HashSet::new();
         for _ in 0..nproducers {
             let pat = cur.rest();
             let pid = cur.str()?.into_owned();
-            if producers.iter().any(|p| p.pid == pid) {
+            if !pids.insert(pid.clone()) {
                 return Err(cur.err(ErrorKind::Integrity("duplicate IDMP producer"), pat));
             }
             let n = cur.len()?;

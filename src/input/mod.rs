@@ -73,6 +73,7 @@ impl Input {
                 start: 0,
                 end: 0,
                 consumed: 0,
+                skipped: 0,
                 eof: false,
                 max: max_record.max(INITIAL_WINDOW),
             },
@@ -94,6 +95,8 @@ pub enum Window<'s> {
         end: usize,
         /// Bytes dropped from the front so far (absolute offset of `start`).
         consumed: u64,
+        /// Bytes read past the window and thrown away by `skip_ahead`.
+        skipped: u64,
         eof: bool,
         max: usize,
     },
@@ -149,6 +152,40 @@ impl<'s> Window<'s> {
                 // file bytes back in. No pointer into the map is invalidated.
                 let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, end) };
             }
+        }
+    }
+
+    /// Read and throw away input until `required` bytes past the window start
+    /// have been seen or the input ends: `true` if they were there. Only for a
+    /// record that is failing anyway (too large to buffer), to tell a damaged
+    /// length from a real one. Maps have nothing to skip.
+    pub fn skip_ahead(&mut self, required: usize) -> Result<bool> {
+        match self {
+            Window::Slice { all, pos, .. } => Ok(all.len() - *pos >= required),
+            Window::Buffer { reader, start, end, eof, skipped, .. } => {
+                let mut seen = (*end - *start) as u64;
+                let mut scratch = vec![0u8; 64 * 1024];
+                while seen < required as u64 && !*eof {
+                    match reader.read(&mut scratch) {
+                        Ok(0) => *eof = true,
+                        Ok(n) => {
+                            seen += n as u64;
+                            *skipped += n as u64;
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(Error::io(e)),
+                    }
+                }
+                Ok(seen >= required as u64)
+            }
+        }
+    }
+
+    /// Bytes thrown away by `skip_ahead` (they follow `avail()`).
+    pub fn skipped(&self) -> u64 {
+        match self {
+            Window::Slice { .. } => 0,
+            Window::Buffer { skipped, .. } => *skipped,
         }
     }
 

@@ -93,7 +93,7 @@ fn write_stream_meta(out: &mut Vec<u8>, m: &StreamMeta) {
             out.extend_from_slice(b"{\"id\":");
             write_id(out, &p.id);
             out.extend_from_slice(b",\"consumer\":");
-            match &p.consumer {
+            match g.owner(p) {
                 Some(c) => write_bytes(out, c),
                 None => out.extend_from_slice(b"null"),
             }

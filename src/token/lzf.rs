@@ -90,6 +90,16 @@ pub fn decompress_into(input: &[u8], expected: usize, out: &mut Vec<u8>) -> Resu
                 } else if distance == 1 {
                     let b = out[start];
                     out[o..o + len].fill(b);
+                } else if len > 16 {
+                    // A short period repeated: copy what is already periodic,
+                    // doubling the block each time.
+                    let mut copied = 0;
+                    while copied < len {
+                        let n = (distance + copied).min(len - copied);
+                        let (done, ahead) = out.split_at_mut(o + copied);
+                        ahead[..n].copy_from_slice(&done[start..start + n]);
+                        copied += n;
+                    }
                 } else {
                     // Overlapping copy: each byte may depend on one just written.
                     for k in 0..len {
@@ -164,6 +174,9 @@ mod tests {
         for i in 0..5000u32 {
             text.extend_from_slice(format!("key:{} value-{} ", i % 97, i * 7 % 13).as_bytes());
         }
+        // Short periods ("abab…") exercise the overlapping copies.
+        text.extend(std::iter::repeat_n(b"ab".as_slice(), 200).flatten());
+        text.extend(std::iter::repeat_n(b"xyz".as_slice(), 200).flatten());
         for len in [100usize, 1000, 4099, text.len()] {
             let c = lzf::compress(&text[..len]).unwrap();
             let mut out = Vec::new();
