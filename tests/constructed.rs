@@ -304,3 +304,23 @@ fn blob_faults_are_located_to_the_byte() {
     let e = check_input(&mut input(&file), None, Default::default(), Some(0)).error.expect("damaged");
     assert_eq!(e.offset, Some(15 + 12), "{e}");
 }
+
+/// Each key sees the templates defined before it, even when an id is
+/// redefined later in the same batch; many template records stay cheap.
+#[test]
+fn template_redefinition_and_many_templates() {
+    let mut body = Vec::new();
+    for id in 1..20_000u32 {
+        // Template id (14-bit length form), one field "f".
+        body.extend_from_slice(&[0xf2, 0x40 | (id >> 8) as u8, id as u8, 0x01, 0x01, b'f']);
+    }
+    body.extend_from_slice(&[0xf2, 0x00, 0x01, 0x01, b'a']); // template 0 = {a}
+    body.extend_from_slice(&[0xfe, 0x00, 0x20, 0x02, b'k', b'1', 0x00, 0x01, b'1']);
+    body.extend_from_slice(&[0xf2, 0x00, 0x02, 0x01, b'b', 0x01, b'c']); // template 0 = {b, c}
+    body.extend_from_slice(&[0x20, 0x02, b'k', b'2', 0x00, 0x01, b'2', 0x01, b'3']);
+    let file = rdb(b"REDIS0015", &body);
+    let recs = dump(&file);
+    assert_eq!(recs[0]["value"], json!({"a": "1"}));
+    assert_eq!(recs[1]["value"], json!({"b": "2", "c": "3"}));
+    assert_valid(&file);
+}

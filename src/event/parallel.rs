@@ -48,6 +48,9 @@ struct Framed {
     idle_s: Option<u64>,
     freq: Option<u8>,
     ram_lru: Option<u64>,
+    /// The hash templates defined before this key (RDB 15); set right after
+    /// framing (the reader is borrowed while the key event lives).
+    templates: Option<Arc<Templates>>,
 }
 
 /// A key name: a range of the record, or decoded (integer or LZF-encoded names).
@@ -87,6 +90,7 @@ impl Framed {
             idle_s: k.idle_s,
             freq: k.freq,
             ram_lru: k.ram_lru,
+            templates: None,
         }
     }
 }
@@ -95,14 +99,13 @@ struct Batch<'s> {
     mapped: Option<&'s [u8]>,
     arena: Vec<u8>,
     keys: Vec<Framed>,
-    templates: Arc<Templates>,
     /// Offset just past the last record framed into this batch.
     end: u64,
 }
 
 impl<'s> Batch<'s> {
-    fn new(mapped: Option<&'s [u8]>, templates: Arc<Templates>) -> Self {
-        Batch { mapped, arena: Vec::new(), keys: Vec::new(), templates, end: 0 }
+    fn new(mapped: Option<&'s [u8]>) -> Self {
+        Batch { mapped, arena: Vec::new(), keys: Vec::new(), end: 0 }
     }
 
     fn bytes(&self, f: &Framed) -> &[u8] {
@@ -134,7 +137,7 @@ impl<'s> Batch<'s> {
                 ty: f.ty,
                 raw: range(f.value)?,
                 offset: f.offset + f.value.0 as u64,
-                templates: &self.templates,
+                templates: f.templates.as_deref()?,
             },
         })
     }
@@ -183,15 +186,13 @@ fn fill<'s>(
             None => return Ok(false),
             Some(Event::Key(k)) => Framed::new(0, 0, &k),
             Some(ev) => {
-                let templates_changed = matches!(ev, Event::HashTemplate { .. });
                 on_event(&ev)?;
-                if templates_changed {
-                    // Later keys may reference it; earlier ones keep their snapshot.
-                    batch.templates = Arc::new(reader.templates().clone());
-                }
                 continue;
             }
         };
+        // The registry a key sees: only template records change it, and the
+        // reader has returned nothing since this key.
+        framed.templates = Some(Arc::clone(reader.templates()));
         let record = reader.last_record();
         framed.len = record.len();
         framed.pos = if batch.mapped.is_some() {
@@ -259,8 +260,7 @@ where
     W: Fn(&mut A, &KeyEvent<'_>) -> Result<()> + Sync,
 {
     let mapped = reader.mapped();
-    let templates = Arc::new(reader.templates().clone());
-    let mut current = Batch::new(mapped, templates);
+    let mut current = Batch::new(mapped);
     // A framing error is reported only after the keys framed before it are
     // processed: those come first in the file.
     let mut framing_error = None;
@@ -269,7 +269,7 @@ where
         false
     });
     loop {
-        let mut next = Batch::new(mapped, current.templates.clone());
+        let mut next = Batch::new(mapped);
         let (results, framed) = rayon::join(
             || process(&current, &init, &work),
             || if more { fill(reader, &mut next, &mut on_event) } else { Ok(false) },

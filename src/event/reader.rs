@@ -42,7 +42,8 @@ pub struct RdbReader<'s> {
     /// Bytes of the last returned record, consumed at the next call.
     pending: usize,
     db: u64,
-    templates: Templates,
+    /// Shared with the batches of the parallel pipeline; copied on write.
+    templates: Arc<Templates>,
     /// Pipes: the running checksum of the bytes consumed.
     crc: crc_fast::Digest,
     /// Maps: the checksum, computed a step ahead of the reader.
@@ -161,7 +162,7 @@ impl<'s> RdbReader<'s> {
             header: None,
             pending: 0,
             db: 0,
-            templates: Templates::default(),
+            templates: Arc::default(),
             crc: crc_fast::Digest::new(ALGORITHM),
             crc_ahead: CrcAhead::new(),
             state: State::Running,
@@ -187,7 +188,7 @@ impl<'s> RdbReader<'s> {
     }
 
     /// The hash templates defined so far (RDB 15).
-    pub fn templates(&self) -> &Templates {
+    pub fn templates(&self) -> &Arc<Templates> {
         &self.templates
     }
 
@@ -354,7 +355,7 @@ impl<'s> RdbReader<'s> {
                         Err(e) => bail!(self, bad_str(e)),
                     }
                 }
-                self.templates.fields.insert(id, names.clone());
+                Arc::make_mut(&mut self.templates).fields.insert(id, names.clone());
                 Event::HashTemplate { id, fields: names }
             }
             Record::Key(frame) => {
