@@ -276,6 +276,7 @@ fn zset_pairs<'b>(cur: &Cursor<'_>, blob: &'b [u8], walker: Walker<'b>, sink: &m
 fn hash_triples(cur: &Cursor<'_>, blob: &[u8], sink: &mut dyn Sink) -> Result<usize> {
     with_blob(cur, blob, sink, |b, f| {
         let mut held: [Option<Item<'_>>; 2] = [None, None];
+        let mut last_ttl: Option<i64> = None;
         let n = listpack::walk(b, |it| {
             match (held[0], held[1]) {
                 (None, _) => held[0] = Some(it),
@@ -291,6 +292,20 @@ fn hash_triples(cur: &Cursor<'_>, blob: &[u8], sink: &mut dyn Sink) -> Result<us
                             })
                         }
                     };
+                    // Deep rule: TTL'd fields first in non-decreasing TTL order,
+                    // then the fields without one (ttl 0).
+                    let in_order = match (last_ttl, ttl) {
+                        (Some(0), t) => t == 0,
+                        (Some(prev), t) => t == 0 || t >= prev,
+                        (None, _) => true,
+                    };
+                    if !in_order {
+                        return Err(TokenError {
+                            kind: ErrorKind::Integrity("hash field TTLs out of order"),
+                            remaining: 0,
+                        });
+                    }
+                    last_ttl = Some(ttl);
                     f.send(Piece::Field { field, value, expire_at_ms: (ttl != 0).then_some(ttl) })?;
                 }
             }
@@ -355,7 +370,11 @@ pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()>
             }
         }
         HashMetadataPreGa | HashMetadata => {
+            let at = cur.rest();
             let min = if value.ty == HashMetadata { Some(cur.i64_le()?) } else { None };
+            if min.is_some_and(|m| !(0..=MAX_HFE_MS + 1).contains(&m)) {
+                return Err(cur.err(ErrorKind::Integrity("invalid hash minimum expire time"), at));
+            }
             let n = cur.len()?;
             for _ in 0..n {
                 let at = cur.rest();
@@ -389,7 +408,11 @@ pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()>
         }
         HashListpackEx | HashListpackExPreGa => {
             if value.ty == HashListpackEx {
-                cur.i64_le()?;
+                let at = cur.rest();
+                let min = cur.i64_le()?;
+                if !(0..=MAX_HFE_MS + 1).contains(&min) {
+                    return Err(cur.err(ErrorKind::Integrity("invalid hash minimum expire time"), at));
+                }
             }
             let blob = cur.str()?;
             hash_triples(&cur, &blob, sink)?;
@@ -489,17 +512,12 @@ fn decode_array(cur: &mut Cursor<'_>, sink: &mut dyn Sink) -> Result<()> {
         _ => return Err(cur.err(ErrorKind::Integrity("invalid array insert-index flag"), at)),
     };
     sink.piece(Piece::ArrayHeader { count, cursor })?;
-    let mut prev: Option<u64> = None;
     for _ in 0..count {
         let at = cur.rest();
         let index = match cur.raw_len()? {
             Len::Plain(i) if i != u64::MAX => i,
             _ => return Err(cur.err(ErrorKind::Integrity("invalid array index"), at)),
         };
-        if prev.is_some_and(|p| p >= index) {
-            return Err(cur.err(ErrorKind::Integrity("array indices not strictly increasing"), at));
-        }
-        prev = Some(index);
         let tag_at = cur.rest();
         let value_bytes;
         let value = match cur.len()? {

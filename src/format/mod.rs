@@ -340,6 +340,11 @@ pub fn rdb_version_written_by(aux_key: &[u8], version: &[u8]) -> Option<u32> {
     let text = std::str::from_utf8(version).ok()?;
     let mut parts = text.split('.').map(|p| p.parse::<u32>().ok());
     let (major, minor) = (parts.next()??, parts.next()??);
+    // x.9.y are release candidates of the next major (4.9.101 = 5.0 RC, 6.9.240
+    // = 7.0 RC, 7.9.224 = 8.0-M01): too early to know their format for sure.
+    if minor == 9 {
+        return None;
+    }
     match aux_key {
         b"redis-ver" => Some(match (major, minor) {
             (3, 2) => 7,
@@ -347,8 +352,7 @@ pub fn rdb_version_written_by(aux_key: &[u8], version: &[u8]) -> Option<u32> {
             (5, _) | (6, _) => 9,
             (7, 0) => 10,
             (7, 2) => 11,
-            // 7.4 and the 8.0 milestones (which report 7.9.x) through 8.4.
-            (7, 4..=9) | (8, 0..=4) => 12,
+            (7, 4) | (8, 0..=4) => 12,
             (8, 6) => 13,
             (8, 8) => 14,
             (8, 10) => 15,

@@ -251,7 +251,7 @@ impl ValueWriter<'_, '_> {
             }
             Piece::ArrayElem { index, value } => {
                 self.sep();
-                self.array_max = Some(index);
+                self.array_max = self.array_max.max(Some(index));
                 self.out.push(b'[');
                 write_u64(self.out, index);
                 self.out.push(b',');
@@ -317,7 +317,10 @@ pub fn write_key_record_spilling(out: &mut Vec<u8>, key: &KeyEvent<'_>, spill: O
         }
     };
     field(out, b",\"expire_at_ms\":", key.expire_at_ms);
-    field(out, b",\"idle_s\":", key.idle_s.map(|v| v as i64));
+    if let Some(idle) = key.idle_s {
+        out.extend_from_slice(b",\"idle_s\":");
+        write_u64(out, idle);
+    }
     field(out, b",\"freq\":", key.freq.map(i64::from));
     out.extend_from_slice(b",\"value\":");
     let mut vw = ValueWriter {

@@ -115,10 +115,8 @@ pub fn error_json(e: &Error) -> Value {
 
 /// JSON document for one file.
 pub fn to_json(r: &CheckReport) -> Value {
-    let mut aux = Map::new();
-    for (k, v) in &r.aux {
-        aux.insert(String::from_utf8_lossy(k).into_owned(), lossy(v));
-    }
+    // Pairs, not an object: some aux keys repeat (Valkey `slot-info`, `lua`).
+    let aux: Vec<Value> = r.aux.iter().map(|(k, v)| json!([lossy(k), lossy(v)])).collect();
     let (checksum, checksum_value) = match r.checksum {
         None => ("not_reached", None),
         Some(Checksum::Absent) => ("absent", None),
