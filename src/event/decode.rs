@@ -81,11 +81,13 @@ pub(crate) struct Cursor<'a> {
     rest: &'a [u8],
     base: u64,
     what: &'static str,
+    /// Offset of the last string read: where a decompressed blob came from.
+    last_str: u64,
 }
 
 impl<'a> Cursor<'a> {
     pub(crate) fn new(raw: &'a [u8], base: u64, what: &'static str) -> Self {
-        Cursor { raw, rest: raw, base, what }
+        Cursor { raw, rest: raw, base, what, last_str: base }
     }
 
     /// Absolute offset of a position inside `raw` (or of the value start when the
@@ -104,13 +106,18 @@ impl<'a> Cursor<'a> {
         Error::new(kind).at(self.offset_of(at)).doing(Phase::ReadingValue(self.what))
     }
 
-    /// Error from walking a blob: locate it inside the blob when the blob is a
-    /// slice of the file, else at the blob's start.
+    /// Error from walking a blob: at the faulty byte when the blob is a slice
+    /// of the file (at its start for faults of the blob as a whole), else at the
+    /// compressed string it was decompressed from.
     pub(crate) fn blob_err(&self, blob: &[u8], e: TokenError) -> Error {
-        let end = &blob[blob.len()..];
-        let off = self.offset_of(end);
-        let start = self.offset_of(blob);
-        let at = if off > start || blob.is_empty() { off.saturating_sub(e.remaining as u64) } else { start };
+        let start = self.raw.as_ptr() as usize;
+        let p = blob.as_ptr() as usize;
+        let in_file = !blob.is_empty() && p >= start && p + blob.len() <= start + self.raw.len();
+        let at = match (in_file, e.remaining) {
+            (false, _) => self.last_str,
+            (true, 0) => self.offset_of(blob),
+            (true, r) => self.offset_of(&blob[blob.len() - r.min(blob.len())..]),
+        };
         Error::new(e.kind).at(at).doing(Phase::ReadingValue(self.what))
     }
 
@@ -138,6 +145,7 @@ impl<'a> Cursor<'a> {
 
     pub(crate) fn str(&mut self) -> Result<Cow<'a, [u8]>> {
         let at = self.rest;
+        self.last_str = self.offset_of(at);
         let s: RdbStr<'a> = self.run(parse_str)?;
         s.bytes().map_err(|e| self.err(e.kind, at))
     }
