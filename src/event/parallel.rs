@@ -48,9 +48,6 @@ struct Framed {
     idle_s: Option<u64>,
     freq: Option<u8>,
     ram_lru: Option<u64>,
-    /// The hash templates defined before this key (RDB 15); set right after
-    /// framing (the reader is borrowed while the key event lives).
-    templates: Option<Arc<Templates>>,
 }
 
 /// A key name: a range of the record, or decoded (integer or LZF-encoded names).
@@ -90,7 +87,6 @@ impl Framed {
             idle_s: k.idle_s,
             freq: k.freq,
             ram_lru: k.ram_lru,
-            templates: None,
         }
     }
 }
@@ -99,13 +95,15 @@ struct Batch<'s> {
     mapped: Option<&'s [u8]>,
     arena: Vec<u8>,
     keys: Vec<Framed>,
+    /// The hash templates its keys see (RDB 15), shared copy-on-write.
+    templates: Option<Arc<Templates>>,
     /// Offset just past the last record framed into this batch.
     end: u64,
 }
 
 impl<'s> Batch<'s> {
     fn new(mapped: Option<&'s [u8]>) -> Self {
-        Batch { mapped, arena: Vec::new(), keys: Vec::new(), end: 0 }
+        Batch { mapped, arena: Vec::new(), keys: Vec::new(), templates: None, end: 0 }
     }
 
     fn bytes(&self, f: &Framed) -> &[u8] {
@@ -137,7 +135,7 @@ impl<'s> Batch<'s> {
                 ty: f.ty,
                 raw: range(f.value)?,
                 offset: f.offset + f.value.0 as u64,
-                templates: f.templates.as_deref()?,
+                templates: self.templates.as_deref()?,
             },
         })
     }
@@ -186,13 +184,18 @@ fn fill<'s>(
             None => return Ok(false),
             Some(Event::Key(k)) => Framed::new(0, 0, &k),
             Some(ev) => {
+                let new_template = matches!(ev, Event::HashTemplate { .. });
                 on_event(&ev)?;
+                if new_template && !batch.keys.is_empty() {
+                    // Keys framed so far keep the registry they saw.
+                    return Ok(true);
+                }
                 continue;
             }
         };
-        // The registry a key sees: only template records change it, and the
-        // reader has returned nothing since this key.
-        framed.templates = Some(Arc::clone(reader.templates()));
+        // The registry the batch's keys see (taken at its first key): only
+        // template records change it, and those end a batch.
+        batch.templates.get_or_insert_with(|| Arc::clone(reader.templates()));
         let record = reader.last_record();
         framed.len = record.len();
         framed.pos = if batch.mapped.is_some() {
