@@ -237,6 +237,11 @@ fn parse_key<'a>(i: &'a [u8], dialect: Dialect, templates: &Templates) -> TResul
             opcode::KEY_META_OR_SLOT_IMPORT if dialect == Dialect::Redis => {
                 let (r, meta) = parse_key_meta(r)?;
                 prefix.key_meta = Some(meta);
+                // Redis requires the type byte right after the metadata.
+                let (_, next) = byte(r)?;
+                if Type::from_byte(next, dialect).is_none() {
+                    return fail(r, ErrorKind::BadEncoding("KEY_META not followed by a value type"));
+                }
                 r
             }
             b => match Type::from_byte(b, dialect) {

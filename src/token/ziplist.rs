@@ -100,7 +100,8 @@ pub fn walk<'a>(zl: &'a [u8], mut f: impl FnMut(Item<'a>) -> Result<(), TokenErr
     if pos != end {
         return Err(bad(zl, "ziplist entries overrun the terminator"));
     }
-    if tail != last_pos {
+    // Redis checks the tail only when there is an entry for it to point at.
+    if count > 0 && tail != last_pos {
         return Err(bad(zl, "ziplist tail offset does not point at the last entry"));
     }
     if declared != u16::MAX as usize && declared != count {
