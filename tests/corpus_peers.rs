@@ -46,4 +46,13 @@ fn cluster_slot_info_file_matches_librdbs_rendering() {
     assert_eq!(ours, vec![json!({"db": 0, "key": "abc", "type": "string", "value": "abc"})]);
     let text = std::fs::read_to_string(dir.join("cluster_slot_info.json")).unwrap();
     assert!(text.contains("\"slotId\": 7638") && text.contains("\"abc\":\"abc\""));
+    let mut input = rdb_tool::input::Input::open(&dir.join("cluster_slot_info.rdb")).unwrap();
+    let mut reader = rdb_tool::event::RdbReader::new(&mut input, Default::default());
+    let mut slots = Vec::new();
+    while let Some(ev) = reader.next().unwrap() {
+        if let rdb_tool::event::Event::SlotInfo { slot, keys, expires } = ev {
+            slots.push((slot, keys, expires));
+        }
+    }
+    assert_eq!(slots, vec![(7638, 1, 0)]);
 }
