@@ -324,3 +324,32 @@ fn template_redefinition_and_many_templates() {
     assert_eq!(recs[1]["value"], json!({"b": "2", "c": "3"}));
     assert_valid(&file);
 }
+
+/// A set too big for one pass of the duplicate check (over 2 Mi members) is
+/// checked in partitions: a duplicate is still found, memory stays bounded.
+#[test]
+fn duplicate_check_of_a_huge_set_runs_in_passes() {
+    let n = 2_200_000u32;
+    let build = |dup: bool| {
+        let mut body = vec![0xfe, 0x00, 0x02, 0x01, b's', 0x80];
+        body.extend_from_slice(&n.to_be_bytes());
+        for i in 0..n {
+            // Members as INT32 strings; the last repeats the first when `dup`.
+            let v: i32 = if dup && i == n - 1 { 1_000_000 } else { i as i32 + 1_000_000 };
+            body.push(0xc2);
+            body.extend_from_slice(&v.to_le_bytes());
+        }
+        rdb(b"REDIS0009", &body)
+    };
+    for (dup, expect) in [(false, Verdict::Valid), (true, Verdict::Damaged)] {
+        let file = build(dup);
+        let path = std::env::temp_dir().join(format!("rdb-tool-hugeset-{}-{dup}.rdb", std::process::id()));
+        std::fs::write(&path, &file).expect("write");
+        let r = rdb_tool::cmd::check::check_file(&path, Default::default(), Some(0));
+        std::fs::remove_file(&path).ok();
+        assert_eq!(r.verdict(), expect, "{:?}", r.error.as_ref().map(|e| e.to_string()));
+        if dup {
+            assert!(r.error.unwrap().to_string().contains("duplicate set member"));
+        }
+    }
+}

@@ -76,9 +76,33 @@ impl CheckReport {
 struct ValueChecker<'d> {
     kind: KeyType,
     digests: &'d mut Vec<u64>,
+    /// Keep only digests in this partition (`digest % parts == part`).
+    part: (u64, u64),
+    /// More members than fit the digest budget: another pass is needed.
+    overflow: bool,
     items: u64,
     field_ttls: u64,
     module: Option<String>,
+}
+
+/// Digests one pass may hold (16 MB per worker): huge collections are checked
+/// in several passes, one partition of the digest space each, so memory stays
+/// bounded whatever the collection size.
+const MAX_DIGESTS: usize = 2 << 20;
+/// Beyond this many passes the duplicate check is skipped, with a warning.
+const MAX_PASSES: u64 = 32;
+
+impl ValueChecker<'_> {
+    fn remember(&mut self, d: u64) {
+        if d % self.part.1 != self.part.0 {
+            return;
+        }
+        if self.digests.len() < MAX_DIGESTS {
+            self.digests.push(d);
+        } else {
+            self.overflow = true;
+        }
+    }
 }
 
 fn digest(it: &Item<'_>) -> u64 {
@@ -90,17 +114,25 @@ impl Sink for ValueChecker<'_> {
     fn piece(&mut self, piece: Piece<'_>) -> Result<()> {
         self.items += 1;
         match piece {
-            Piece::Elem(it) if self.kind == KeyType::Set => self.digests.push(digest(&it)),
-            Piece::Member { member, .. } => self.digests.push(digest(&member)),
+            Piece::Elem(it) if self.kind == KeyType::Set => self.remember(digest(&it)),
+            Piece::Member { member, .. } => self.remember(digest(&member)),
             Piece::Field { field, expire_at_ms, .. } => {
                 self.field_ttls += u64::from(expire_at_ms.is_some());
-                self.digests.push(digest(&field));
+                self.remember(digest(&field));
             }
             Piece::Module { name, .. } => self.module = Some(name.to_string()),
             _ => {}
         }
         Ok(())
     }
+}
+
+/// Digests that occur more than once (sorts `digests`).
+fn duplicated(digests: &mut [u64]) -> Vec<u64> {
+    digests.sort_unstable();
+    let mut d: Vec<u64> = digests.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+    d.dedup();
+    d
 }
 
 /// The member (set), member (zset) or field (hash) of a piece.
@@ -176,6 +208,7 @@ struct KeyStats {
     modules: BTreeMap<String, u64>,
     /// Scratch for duplicate detection, reused from key to key.
     digests: Vec<u64>,
+    warnings: Vec<String>,
 }
 
 impl Default for KeyStats {
@@ -191,6 +224,7 @@ impl Default for KeyStats {
             keys_with_meta: 0,
             modules: BTreeMap::new(),
             digests: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -221,6 +255,7 @@ impl KeyStats {
         self.already_expired += other.already_expired;
         self.hashes_with_field_ttls += other.hashes_with_field_ttls;
         self.keys_with_meta += other.keys_with_meta;
+        self.warnings.extend(other.warnings);
     }
 
     fn into_report(self, r: &mut CheckReport) {
@@ -242,6 +277,7 @@ impl KeyStats {
         r.already_expired = self.already_expired;
         r.hashes_with_field_ttls = self.hashes_with_field_ttls;
         r.keys_with_meta = self.keys_with_meta;
+        r.warnings.extend(self.warnings);
     }
 }
 
@@ -251,11 +287,37 @@ fn check_key(stats: &mut KeyStats, key: &crate::event::KeyEvent<'_>, now: i64) -
     let located = |e: Error| e.at(key.value.offset).doing(Phase::ReadingValue(key.value.ty.label())).key(&key.key);
     let digests = &mut stats.digests;
     digests.clear();
-    let mut checker = ValueChecker { kind, digests, items: 0, field_ttls: 0, module: None };
+    let mut checker =
+        ValueChecker { kind, digests, part: (0, 1), overflow: false, items: 0, field_ttls: 0, module: None };
     key.value.validate(&mut checker).map_err(located)?;
-    let (items, field_ttls, module) = (checker.items, checker.field_ttls, checker.module);
-    digests.sort_unstable();
-    let mut suspects: Vec<u64> = digests.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+    let (items, field_ttls, module, overflow) = (checker.items, checker.field_ttls, checker.module, checker.overflow);
+    let mut suspects = duplicated(digests);
+    if overflow {
+        let parts = (items / MAX_DIGESTS as u64) * 2 + 1;
+        if parts > MAX_PASSES {
+            stats.warnings.push(format!(
+                "key \"{}\": {items} members, duplicate check skipped (over {} passes)",
+                crate::escape::escape_bytes(&key.key),
+                MAX_PASSES
+            ));
+        } else {
+            for part in 0..parts {
+                digests.clear();
+                let mut pass = ValueChecker {
+                    kind,
+                    digests,
+                    part: (part, parts),
+                    overflow: false,
+                    items: 0,
+                    field_ttls: 0,
+                    module: None,
+                };
+                key.value.decode(&mut pass).map_err(located)?;
+                suspects.extend(duplicated(digests));
+            }
+        }
+    }
+    suspects.sort_unstable();
     suspects.dedup();
     if !suspects.is_empty() && confirm_duplicate(key, &suspects).map_err(located)? {
         let what = match kind {
