@@ -116,12 +116,15 @@ pub fn dump_input(input: &mut Input, size: Option<u64>, cfg: &DumpConfig, out: &
     let result = for_each_key(
         &mut reader,
         |ev| {
-            if let Event::Aux { key, value } = ev {
-                if cfg.no_expired && &**key == b"ctime" {
-                    if let Some(t) = ctime_ms(value) {
-                        let _ = expired_before.compare_exchange(UNSET, t, Ordering::Relaxed, Ordering::Relaxed);
-                    }
-                }
+            // Decided on the framing thread before any key is framed: the
+            // `ctime` aux field (written before the databases), else now.
+            let decided = match ev {
+                Event::Aux { key, value } if &**key == b"ctime" => ctime_ms(value),
+                Event::SelectDb { .. } => Some(now_ms()),
+                _ => None,
+            };
+            if let (true, Some(t)) = (cfg.no_expired, decided) {
+                let _ = expired_before.compare_exchange(UNSET, t, Ordering::Relaxed, Ordering::Relaxed);
             }
             Ok(())
         },
