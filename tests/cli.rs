@@ -81,3 +81,21 @@ fn dump_reads_standard_input() {
     let from_file = run(&["dump", "testdata/rdb/all_types_v9.rdb"]);
     assert_eq!(out.stdout, from_file.stdout);
 }
+
+#[test]
+fn a_closed_output_pipe_is_not_an_error() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rdb-tool"))
+        .args(["dump", SAMPLE])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).expect("line");
+    // The reader is gone now (like `| head -1`).
+    let out = child.wait_with_output().expect("wait");
+    assert!(first.starts_with("{\"db\":"));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
