@@ -199,12 +199,13 @@ fn pairs<'b>(
     Ok(n)
 }
 
-/// The score of a zset entry stored in a ziplist or listpack.
-fn score_of(it: Item<'_>) -> Result<f64, TokenError> {
-    let bad = TokenError { kind: ErrorKind::Integrity("invalid sorted set score"), remaining: 0 };
+/// The score of a zset entry stored in a ziplist or listpack. Redis reads
+/// these with strtod and never rejects one (text that is no number reads as 0);
+/// neither do we.
+fn score_of(it: Item<'_>) -> f64 {
     match it {
-        Item::Int(v) => Ok(v as f64),
-        Item::Bytes(b) => crate::token::string::parse_double_text(b).ok_or(bad),
+        Item::Int(v) => v as f64,
+        Item::Bytes(b) => crate::token::string::parse_double_text(b).unwrap_or(0.0),
     }
 }
 
@@ -273,7 +274,7 @@ fn zset_pairs<'b>(cur: &Cursor<'_>, blob: &'b [u8], walker: Walker<'b>, sink: &m
         pairs(
             |each| walker(b, each),
             |member, score| {
-                let score = score_of(score)?;
+                let score = score_of(score);
                 f.send(Piece::Member { member, score })
             },
         )

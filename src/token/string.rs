@@ -111,15 +111,30 @@ pub fn parse_string_double(i: &[u8]) -> TResult<'_, f64> {
     }
 }
 
-/// Parse the text of a double as Redis writes it (`%.17g`, `inf`, `-inf`, integers).
+/// Parse the text of a double the way C's `strtod` (and `sscanf("%lg")`) does,
+/// which is what Redis uses: leading white space is skipped and the longest
+/// numeric prefix counts (`"1.5 "` is 1.5). `None` when no number starts the text.
 pub fn parse_double_text(text: &[u8]) -> Option<f64> {
-    let s = std::str::from_utf8(text).ok()?;
-    match s {
-        "inf" | "+inf" | "infinity" => Some(f64::INFINITY),
-        "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
-        "nan" | "-nan" => Some(f64::NAN),
-        _ => s.parse().ok(),
+    let start = text.iter().position(|c| !c.is_ascii_whitespace())?;
+    let t = &text[start..];
+    let (sign, body) = match t.first() {
+        Some(b'-') => (-1.0, &t[1..]),
+        Some(b'+') => (1.0, &t[1..]),
+        _ => (1.0, t),
+    };
+    let word = |w: &[u8]| body.get(..w.len()).is_some_and(|p| p.eq_ignore_ascii_case(w));
+    if word(b"inf") {
+        return Some(sign * f64::INFINITY);
     }
+    if word(b"nan") {
+        return Some(f64::NAN);
+    }
+    // The longest prefix made of number characters that parses; Redis reads at
+    // most 127 characters of a score (`zzlStrtod`'s buffer), which also bounds
+    // the work here.
+    let len =
+        t.iter().take(127).take_while(|c| c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.' | b'e' | b'E')).count();
+    (1..=len).rev().find_map(|n| std::str::from_utf8(&t[..n]).ok()?.parse::<f64>().ok())
 }
 
 #[cfg(test)]
@@ -150,6 +165,19 @@ mod tests {
         // Declared length too large for the data.
         let (_, s) = parse_str(&[0xc3, 0x05, 0x80, 0x10, 0, 0, 0, 0x00, 0x61, 0xe0, 0x0e, 0x00]).unwrap();
         assert!(s.bytes().is_err());
+    }
+
+    #[test]
+    fn doubles_parse_like_strtod() {
+        assert_eq!(parse_double_text(b"0.1"), Some(0.1));
+        assert_eq!(parse_double_text(b"1e+300"), Some(1e300));
+        assert_eq!(parse_double_text(b" 1.5 "), Some(1.5));
+        assert_eq!(parse_double_text(b"3abc"), Some(3.0));
+        assert_eq!(parse_double_text(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_double_text(b"inf"), Some(f64::INFINITY));
+        assert!(parse_double_text(b"nan").unwrap().is_nan());
+        assert_eq!(parse_double_text(b"abc"), None);
+        assert_eq!(parse_double_text(b""), None);
     }
 
     #[test]
