@@ -353,3 +353,38 @@ fn duplicate_check_of_a_huge_set_runs_in_passes() {
         }
     }
 }
+
+/// Duplicate fields are found whether short (packed digests) or long (hashed).
+#[test]
+fn duplicate_fields_short_and_long() {
+    fn listpack(items: &[&[u8]]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for it in items {
+            body.push(0x80 | it.len() as u8);
+            body.extend_from_slice(it);
+            body.push(1 + it.len() as u8);
+        }
+        let mut lp = ((body.len() + 7) as u32).to_le_bytes().to_vec();
+        lp.extend_from_slice(&(items.len() as u16).to_le_bytes());
+        lp.extend_from_slice(&body);
+        lp.push(0xff);
+        lp
+    }
+    for (fields, dup) in [
+        (["f", "g"], false),
+        (["f", "f"], true),
+        (["a-long-field-name", "a-long-field-namf"], false),
+        (["a-long-field-name", "a-long-field-name"], true),
+    ] {
+        let lp = listpack(&[fields[0].as_bytes(), b"1", fields[1].as_bytes(), b"2"]);
+        // Type 16 (hash listpack), key "h", value stored raw.
+        let mut body = vec![0xfe, 0x00, 0x10, 0x01, b'h', lp.len() as u8];
+        body.extend_from_slice(&lp);
+        let file = rdb(b"REDIS0010", &body);
+        let r = check_input(&mut input(&file), None, Default::default(), Some(0));
+        match dup {
+            false => assert_eq!(r.verdict(), Verdict::Valid, "{fields:?}: {:?}", r.error.map(|e| e.to_string())),
+            true => assert!(r.error.unwrap().to_string().contains("duplicate hash field"), "{fields:?}"),
+        }
+    }
+}

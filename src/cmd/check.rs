@@ -105,9 +105,21 @@ impl ValueChecker<'_> {
     }
 }
 
+/// A 64-bit digest of a member's text form (integers as their decimal text, as
+/// Redis compares them). Texts of up to 7 bytes are packed as they are (exact,
+/// no hashing: most members are short); longer ones are hashed. Equal digests
+/// are only suspects: `confirm_duplicate` compares the bytes.
 fn digest(it: &Item<'_>) -> u64 {
     let mut buf = itoa::Buffer::new();
-    xxhash_rust::xxh3::xxh3_64(it.as_bytes(&mut buf))
+    let b = it.as_bytes(&mut buf);
+    if b.len() <= 7 {
+        let mut word = [0u8; 8];
+        word[..b.len()].copy_from_slice(b);
+        word[7] = b.len() as u8;
+        u64::from_le_bytes(word)
+    } else {
+        xxhash_rust::xxh3::xxh3_64(b)
+    }
 }
 
 impl Sink for ValueChecker<'_> {
@@ -149,7 +161,7 @@ fn confirm_duplicate(key: &crate::event::KeyEvent<'_>, suspects: &[u64]) -> Resu
     let mut duplicate = false;
     key.value.decode(&mut |p: Piece<'_>| {
         if let Some(m) = member_of(&p) {
-            let d = xxhash_rust::xxh3::xxh3_64(&m);
+            let d = digest(&Item::Bytes(&m));
             if suspects.binary_search(&d).is_ok() && !seen.insert(m) {
                 duplicate = true;
             }
