@@ -34,6 +34,14 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
+/// The counters are global: tests of this file run one at a time so that one
+/// test's allocations never land in another's measurement.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Parse `bytes` fully (every value decoded) through the pipe path and report
 /// whether it was accepted and the heap growth it caused.
 fn parse(bytes: &[u8]) -> (bool, usize) {
@@ -74,6 +82,7 @@ fn small_fixtures() -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn truncations_flips_and_absurd_lengths_are_handled() {
+    let _serial = serial();
     let mut runs = 0usize;
     for (name, bytes) in small_fixtures() {
         let (whole_ok, _) = parse(&bytes);
@@ -120,6 +129,7 @@ fn truncations_flips_and_absurd_lengths_are_handled() {
 
 #[test]
 fn damaged_copies_of_a_real_file_are_rejected_with_an_offset() {
+    let _serial = serial();
     for e in std::fs::read_dir("testdata/rdb/damaged").expect("testdata") {
         let p = e.expect("entry").path();
         let r = check_file(&p, Default::default(), None);
@@ -131,6 +141,7 @@ fn damaged_copies_of_a_real_file_are_rejected_with_an_offset() {
 
 #[test]
 fn a_length_field_alone_does_not_make_the_pipe_window_grow() {
+    let _serial = serial();
     // A 256 MiB string length (under the 1 GiB record limit) followed by only
     // 200 KB of data: the window may grow with the data that arrives, not with
     // the length it was promised.
@@ -143,6 +154,7 @@ fn a_length_field_alone_does_not_make_the_pipe_window_grow() {
 
 #[test]
 fn a_bogus_huge_length_is_the_same_damage_from_a_pipe_as_from_a_file() {
+    let _serial = serial();
     // A 4 GiB string length (beyond the pipe's record limit) in a small file:
     // the file is truncated, whichever way it is read.
     let mut b = b"REDIS0009\xfe\x00\x00\x01k\x80\xff\xff\xff\xf0".to_vec();
