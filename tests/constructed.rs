@@ -25,14 +25,7 @@ fn input(bytes: &[u8]) -> Input {
 
 /// Dump to JSON records.
 fn dump(bytes: &[u8]) -> Vec<Value> {
-    let cfg = DumpConfig {
-        input: Default::default(),
-        format: DumpFormat::Jsonl,
-        filter: Default::default(),
-        no_expired: false,
-        now_ms: None,
-        reader: Default::default(),
-    };
+    let cfg = DumpConfig::new(std::path::PathBuf::new(), DumpFormat::Jsonl);
     let mut out = Vec::new();
     dump_input(&mut input(bytes), None, &cfg, &mut out).expect("dump");
     String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
@@ -221,14 +214,7 @@ fn big_values_stream_through_in_order() {
     let path = std::env::temp_dir().join(format!("rdb-tool-big-{}.rdb", std::process::id()));
     std::fs::write(&path, &file).expect("write temp file");
     for format in [DumpFormat::Jsonl, DumpFormat::Json] {
-        let cfg = DumpConfig {
-            input: path.clone(),
-            format,
-            filter: Default::default(),
-            no_expired: false,
-            now_ms: None,
-            reader: Default::default(),
-        };
+        let cfg = DumpConfig::new(path.clone(), format);
         let mut out = Vec::new();
         let stats = rdb_tool::cmd::dump::dump(&cfg, &mut out).expect("dump");
         assert_eq!(stats.keys_written, 4);

@@ -7,14 +7,7 @@ use rdb_tool::cmd::dump::{dump, DumpConfig, DumpFormat};
 use serde_json::{json, Value};
 
 fn dump_file(path: &std::path::Path) -> Vec<Value> {
-    let cfg = DumpConfig {
-        input: path.to_path_buf(),
-        format: DumpFormat::Jsonl,
-        filter: Default::default(),
-        no_expired: false,
-        now_ms: None,
-        reader: Default::default(),
-    };
+    let cfg = DumpConfig::new(path, DumpFormat::Jsonl);
     let mut out = Vec::new();
     dump(&cfg, &mut out).expect("dump");
     String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()

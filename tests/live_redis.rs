@@ -7,8 +7,6 @@ mod common;
 use base64::Engine;
 use common::redis::{Reply, Server};
 use rdb_tool::cmd::dump::{dump, DumpConfig, DumpFormat};
-use rdb_tool::cmd::filter::KeyFilter;
-use rdb_tool::event::ReaderOptions;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -66,14 +64,7 @@ fn real_server_save_dumps_as_the_server_answers() {
     let mut c = server.client().expect("connect");
     fill(&mut c);
     c.ok(&["SAVE"]);
-    let cfg = DumpConfig {
-        input: server.rdb_path(),
-        format: DumpFormat::Jsonl,
-        filter: KeyFilter::default(),
-        no_expired: false,
-        now_ms: None,
-        reader: ReaderOptions::default(),
-    };
+    let cfg = DumpConfig::new(server.rdb_path(), DumpFormat::Jsonl);
     let mut out = Vec::new();
     let stats = dump(&cfg, &mut out).expect("dump");
     let records: Vec<Value> =

@@ -53,14 +53,7 @@ fn dump_and_check_agree_between_map_and_pipe() {
     use rdb_tool::cmd::dump::{dump_input, DumpConfig, DumpFormat};
     use rdb_tool::output::report;
 
-    let cfg = |format| DumpConfig {
-        input: PathBuf::new(),
-        format,
-        filter: Default::default(),
-        no_expired: false,
-        now_ms: None,
-        reader: Default::default(),
-    };
+    let cfg = |format| DumpConfig::new(PathBuf::new(), format);
     for path in fixtures() {
         let bytes = std::fs::read(&path).expect("read");
         for format in [DumpFormat::Jsonl, DumpFormat::Json] {

@@ -31,14 +31,7 @@ fn check_report_of_every_fixture() {
 #[test]
 fn dump_of_small_peer_fixtures() {
     insta::glob!("../testdata/rdb/peers", "*.rdb", |path| {
-        let cfg = DumpConfig {
-            input: path.to_path_buf(),
-            format: DumpFormat::Jsonl,
-            filter: Default::default(),
-            no_expired: false,
-            now_ms: None,
-            reader: ReaderOptions::default(),
-        };
+        let cfg = DumpConfig::new(path, DumpFormat::Jsonl);
         let mut out = Vec::new();
         let text = match dump(&cfg, &mut out) {
             Ok(_) => String::from_utf8(out).expect("utf-8"),

@@ -35,6 +35,20 @@ pub struct DumpConfig {
     pub reader: ReaderOptions,
 }
 
+impl DumpConfig {
+    /// Every key of `input` in `format`, no filter, default reading options.
+    pub fn new(input: impl Into<PathBuf>, format: DumpFormat) -> Self {
+        DumpConfig {
+            input: input.into(),
+            format,
+            filter: KeyFilter::default(),
+            no_expired: false,
+            now_ms: None,
+            reader: ReaderOptions::default(),
+        }
+    }
+}
+
 /// What a dump wrote.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct DumpStats {
