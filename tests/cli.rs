@@ -99,3 +99,19 @@ fn a_closed_output_pipe_is_not_an_error() {
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn an_aof_is_recognised_and_refused_as_unsupported() {
+    let aof = common_aof();
+    let out = run(&["check", &aof]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("AOF"));
+    // Anything else that is not an RDB is damage (bad magic), exit 1.
+    assert_eq!(run(&["check", "Cargo.toml"]).status.code(), Some(1));
+}
+
+/// A RESP AOF written by a real server (shared corpus, Redis 6.2 `aof-plain`).
+fn common_aof() -> String {
+    let dir = std::env::var("RDB_TOOL_CORPUS").unwrap_or_else(|_| "../shared/corpus".into());
+    format!("{dir}/redis-6.2.16/aof-plain/appendonly.aof")
+}

@@ -389,7 +389,16 @@ impl<'s> RdbReader<'s> {
             }
             Err(_) => {
                 let seen = String::from_utf8_lossy(&avail[..avail.len().min(9)]).into_owned();
-                let e = Error::new(ErrorKind::BadMagic).at(0).detail(format!("found {seen:?}"));
+                // An AOF (RESP commands, maybe timestamp annotations) is a known
+                // format this reader does not take: say so rather than "damaged".
+                let e = if avail.starts_with(b"*") || avail.starts_with(b"#TS:") {
+                    Error::new(ErrorKind::Unsupported(
+                        "this is an AOF file, not an RDB snapshot (AOF reading is not available yet)",
+                    ))
+                } else {
+                    Error::new(ErrorKind::BadMagic)
+                };
+                let e = e.at(0).detail(format!("found {seen:?}"));
                 return Err(self.fail(e.doing(Phase::ReadingHeader)));
             }
         };
