@@ -20,4 +20,4 @@ if [ ! -f ../shared/corpus/index.json ] && [ -z "${RDB_TOOL_CORPUS:-}" ]; then
 fi
 
 echo "== cargo test"
-cargo test --all-targets "$@"
+cargo test --lib --bins --tests "$@"
