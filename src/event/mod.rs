@@ -1,14 +1,16 @@
-//! The public event model: what an RDB file holds, one record at a time.
+//! The public event model: what an RDB or AOF file holds, one record at a time.
 //!
 //! Events borrow from the reader's window (the map, or the pipe buffer until the
 //! next call). Values are framed, not decoded: [`Value::decode`] walks a value
 //! only for the consumers that need its items. No JSON, RESP or clap here.
 
+pub mod aof;
 pub mod decode;
 pub mod parallel;
 pub mod reader;
 pub mod stream;
 
+pub use aof::{AnnotationEvent, AofReader, AofRole, CommandEvent, RespReader};
 pub use decode::{ArrayValue, Piece, Sink};
 pub use reader::{RdbReader, ReaderOptions};
 pub use stream::{StreamId, StreamMeta};
@@ -46,6 +48,12 @@ pub enum Event<'a> {
     Key(KeyEvent<'a>),
     /// End of file, with the checksum as stored and as computed.
     End { checksum: Checksum },
+    /// AOF: the start of one of its files (what follows comes from that file).
+    AofFile { name: std::sync::Arc<std::path::Path>, role: AofRole },
+    /// AOF: an annotation line (`#TS:<unix-seconds>`).
+    Annotation(AnnotationEvent<'a>),
+    /// AOF: a logged command.
+    Command(CommandEvent<'a>),
 }
 
 /// The trailer of the file.

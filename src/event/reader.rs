@@ -173,6 +173,16 @@ impl<'s> RdbReader<'s> {
         &self.name
     }
 
+    /// The EOF opcode and checksum have been read.
+    pub fn is_finished(&self) -> bool {
+        self.state == State::Finished
+    }
+
+    /// An error was returned; nothing more will be.
+    pub fn is_failed(&self) -> bool {
+        self.state == State::Failed
+    }
+
     pub fn header(&self) -> Option<Header> {
         self.header
     }

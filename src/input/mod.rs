@@ -1,6 +1,8 @@
 //! Opening inputs: memory-mapped files, or pipes (`-` = stdin) read through a
 //! bounded window. Nothing here knows what the bytes mean beyond magic numbers.
 
+pub mod manifest;
+
 use crate::error::{Error, ErrorKind, Result};
 use std::fs::File;
 use std::io::Read;

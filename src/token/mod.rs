@@ -14,6 +14,7 @@ pub mod listpack;
 pub mod lzf;
 pub mod module;
 pub mod record;
+pub mod resp;
 pub mod string;
 pub mod value;
 pub mod ziplist;
