@@ -92,6 +92,8 @@ pub enum Phase {
     ReadingKey,
     ReadingValue(&'static str),
     ReadingChecksum,
+    /// An AOF command or annotation.
+    ReadingCommand,
 }
 
 impl fmt::Display for Phase {
@@ -105,6 +107,7 @@ impl fmt::Display for Phase {
             Phase::ReadingKey => write!(f, "reading a key"),
             Phase::ReadingValue(t) => write!(f, "reading the value ({t})"),
             Phase::ReadingChecksum => write!(f, "reading the checksum"),
+            Phase::ReadingCommand => write!(f, "reading an AOF command"),
         }
     }
 }

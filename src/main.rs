@@ -5,9 +5,11 @@ mod cli;
 
 use clap::Parser;
 use cli::{Cli, Command, DumpFormatArg, ReportFormat};
-use rdb_tool::cmd::check::{self, CheckConfig, Verdict};
+use rdb_tool::cmd::aof::{self, AofCheckOptions, Repair};
+use rdb_tool::cmd::check::{self, CheckConfig, FileReport, Verdict};
 use rdb_tool::cmd::dump::{self, DumpConfig, DumpFormat};
 use rdb_tool::cmd::filter::KeyFilter;
+use rdb_tool::cmd::fix;
 use rdb_tool::error::{Error, ErrorKind};
 use rdb_tool::format::KeyType;
 use rdb_tool::output::report;
@@ -55,13 +57,15 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
             for r in &reports {
-                let written = match format {
-                    ReportFormat::Text => report::write_text(&mut out, r),
-                    ReportFormat::Json => writeln!(out, "{}", report::to_json(r)),
+                let written = match (format, r) {
+                    (ReportFormat::Text, FileReport::Rdb(r)) => report::write_text(&mut out, r),
+                    (ReportFormat::Text, FileReport::Aof(r)) => report::write_aof_text(&mut out, r),
+                    (ReportFormat::Json, FileReport::Rdb(r)) => writeln!(out, "{}", report::to_json(r)),
+                    (ReportFormat::Json, FileReport::Aof(r)) => writeln!(out, "{}", report::aof_to_json(r)),
                 };
                 written.map_err(Error::io)?;
                 if format == ReportFormat::Text {
-                    if let Some(e) = &r.error {
+                    if let Some(e) = r.error() {
                         eprintln!("rdb-tool: {e}");
                     }
                 }
@@ -69,7 +73,24 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             let worst = reports.iter().map(|r| r.verdict()).max().unwrap_or(Verdict::Valid);
             Ok(worst.into())
         }
-        Command::Dump { file, format, dbs, keys, key_regex, types, no_expired, now, output, read } => {
+        Command::Dump { file, commands: true, format, dbs, keys, key_regex, types, no_expired, now, output, read } => {
+            if format != DumpFormatArg::Jsonl
+                || !keys.is_empty()
+                || key_regex.is_some()
+                || !types.is_empty()
+                || no_expired
+                || now.is_some()
+            {
+                return Err(usage("--commands writes JSONL and filters only by --db".into()));
+            }
+            let mut sink: Box<dyn Write> = match output {
+                Some(path) => Box::new(std::fs::File::create(&path).map_err(Error::io)?),
+                None => Box::new(std::io::stdout().lock()),
+            };
+            aof::dump_commands(&file, &dbs, read.options(), &mut sink)?;
+            Ok(Exit::Ok)
+        }
+        Command::Dump { file, commands: false, format, dbs, keys, key_regex, types, no_expired, now, output, read } => {
             let regex = key_regex
                 .map(|r| regex::bytes::Regex::new(&r).map_err(|e| usage(format!("--key-regex: {e}"))))
                 .transpose()?;
@@ -100,6 +121,87 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                 }
             }
             Ok(Exit::Ok)
+        }
+        Command::Fix(args) => run_fix(args),
+    }
+}
+
+/// Up to `max` bytes as hex + printable text, 16 per line.
+fn hex_preview(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for line in bytes.chunks(16) {
+        let hex: Vec<String> = line.iter().map(|b| format!("{b:02x}")).collect();
+        let text: String =
+            line.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }).collect();
+        out.push_str(&format!("    {:<48} {text}\n", hex.join(" ")));
+    }
+    out
+}
+
+/// `fix`: plan, show, confirm, apply, re-check. Prompts live here, not in `cmd`.
+fn run_fix(args: cli::FixArgs) -> Result<Exit, Error> {
+    let opts = AofCheckOptions {
+        reader: args.read.options(),
+        now_ms: None,
+        // As redis-check-aof: 0 turns the timestamp logic off.
+        to_timestamp: args.truncate_to_timestamp.filter(|&t| t != 0),
+    };
+    let (report, repair) = fix::plan(&args.file, &opts)?;
+    let plan = match repair {
+        Repair::NothingToDo => {
+            match opts.to_timestamp {
+                Some(t) => println!("{}: valid, nothing after timestamp {t}: nothing to cut", args.file.display()),
+                None => println!("{}: valid, nothing to fix ({} commands)", args.file.display(), report.commands()),
+            }
+            return Ok(Exit::Ok);
+        }
+        Repair::Impossible(why) => {
+            report::write_aof_text(&mut std::io::stdout().lock(), &report).map_err(Error::io)?;
+            eprintln!("rdb-tool: cannot be fixed safely: {why}");
+            return Ok(Exit::Damaged);
+        }
+        Repair::Truncate(plan) => plan,
+    };
+    println!("{}", plan.file.display());
+    println!("  reason      {}", plan.reason);
+    println!("  old size    {} bytes", plan.old_size);
+    println!("  new size    {} bytes", plan.new_size);
+    println!("  cut         {} bytes", plan.bytes_cut());
+    let (head, tail) = fix::preview(&plan, 64)?;
+    print!("  first bytes cut:\n{}", hex_preview(&head));
+    if !tail.is_empty() {
+        print!("  last bytes cut:\n{}", hex_preview(&tail));
+    }
+    if args.dry_run {
+        println!("dry run: nothing changed");
+        return Ok(Exit::Ok);
+    }
+    if !args.yes {
+        print!(
+            "Cut {} bytes from {}? The cut bytes are saved next to it first. [y/N]: ",
+            plan.bytes_cut(),
+            plan.file.display()
+        );
+        std::io::stdout().flush().map_err(Error::io)?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).map_err(Error::io)?;
+        if !answer.trim_start().starts_with(['y', 'Y']) {
+            println!("aborted: nothing changed");
+            return Ok(Exit::Damaged);
+        }
+    }
+    let applied = fix::apply(&plan)?;
+    println!("saved the {} cut bytes to {}", plan.bytes_cut(), applied.backup.display());
+    println!("truncated {} to {} bytes", plan.file.display(), plan.new_size);
+    let after = fix::recheck(&args.file, &opts)?;
+    match after.first_error() {
+        None => {
+            println!("re-check: valid ({} commands)", after.commands());
+            Ok(Exit::Ok)
+        }
+        Some(e) => {
+            eprintln!("rdb-tool: re-check after the cut still finds damage: {e}");
+            Ok(Exit::Damaged)
         }
     }
 }

@@ -101,13 +101,82 @@ fn a_closed_output_pipe_is_not_an_error() {
 }
 
 #[test]
-fn an_aof_is_recognised_and_refused_as_unsupported() {
+fn an_aof_is_checked_and_its_keys_need_replay() {
     let aof = common_aof();
     let out = run(&["check", &aof]);
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stdout));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("AOF"));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("single-file AOF"));
+    // Dumping keys of an AOF needs replay: unsupported (exit 3); its command log works.
+    assert_eq!(run(&["dump", &aof]).status.code(), Some(3));
+    let out = run(&["dump", "--commands", &aof]);
+    assert_eq!(out.status.code(), Some(0));
+    let first = String::from_utf8_lossy(&out.stdout).lines().next().unwrap().to_string();
+    assert_eq!(first, r#"{"file":"appendonly.aof","offset":0,"db":0,"ts":null,"args":["SELECT","0"]}"#);
+    // --commands on an RDB is a usage error.
+    assert_eq!(run(&["dump", "--commands", SAMPLE]).status.code(), Some(2));
     // Anything else that is not an RDB is damage (bad magic), exit 1.
     assert_eq!(run(&["check", "Cargo.toml"]).status.code(), Some(1));
+}
+
+#[test]
+fn fix_plans_confirms_backs_up_and_rechecks() {
+    let dir = std::env::temp_dir().join(format!("rdb-tool-cli-fix-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let aof = dir.join("appendonly.aof");
+    let original = std::fs::read(common_aof()).unwrap();
+    let mut damaged = original.clone();
+    damaged.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nk");
+    std::fs::write(&aof, &damaged).unwrap();
+    let path = aof.to_str().unwrap();
+
+    // check says damaged and what fix would do.
+    let out = run(&["check", path]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!(
+        "from {} to {} bytes",
+        damaged.len(),
+        original.len()
+    )));
+    // A dry run changes nothing.
+    let out = run(&["fix", "--dry-run", path]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("dry run: nothing changed"));
+    assert_eq!(std::fs::read(&aof).unwrap(), damaged);
+    // Refusing the prompt changes nothing (exit 1).
+    let out = run_with_stdin(&["fix", path], b"n\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read(&aof).unwrap(), damaged);
+    // Accepting it cuts, keeps the cut bytes, and re-checks.
+    let out = run_with_stdin(&["fix", path], b"y\n");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(&aof).unwrap(), original);
+    let backups: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().contains(".cut-at-"))
+        .collect();
+    assert_eq!(backups.len(), 1);
+    assert_eq!(std::fs::read(&backups[0]).unwrap(), &damaged[original.len()..]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("re-check: valid"));
+    // Nothing left to fix.
+    assert_eq!(run(&["fix", "--yes", path]).status.code(), Some(0));
+    // An RDB is not something fix cuts.
+    assert_eq!(run(&["fix", "--yes", SAMPLE]).status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn run_with_stdin(args: &[&str], input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rdb-tool"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().expect("wait")
 }
 
 /// A RESP AOF written by a real server (shared corpus, Redis 6.2 `aof-plain`).

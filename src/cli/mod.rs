@@ -47,10 +47,12 @@ pub struct ReadArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Validate RDB files: structure, encodings, deep integrity, checksum.
+    /// Validate RDB files and AOFs (single file, RDB preamble, or multi-part
+    /// directory/manifest): structure, encodings, deep integrity, checksum.
     #[command(after_help = EXIT_CODES)]
     Check {
-        /// Files to check (`-` = standard input). Several files are checked in parallel.
+        /// Files to check: RDB, AOF, AOF manifest or AOF directory (`-` = standard
+        /// input, RDB only). Several files are checked in parallel.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
@@ -61,11 +63,16 @@ pub enum Command {
         #[command(flatten)]
         read: ReadArgs,
     },
-    /// Write every key as JSON (one record per key, in file order).
+    /// Write every key as JSON (one record per key, in file order), or an
+    /// AOF's command log with --commands.
     #[command(after_help = EXIT_CODES)]
     Dump {
-        /// The RDB file (`-` = standard input).
+        /// The RDB file (`-` = standard input), or with --commands the AOF
+        /// (file, manifest or directory).
         file: PathBuf,
+        /// Dump an AOF's commands as JSONL: file, offset, db, ts, args.
+        #[arg(long)]
+        commands: bool,
         #[arg(long, value_enum, default_value_t = DumpFormatArg::Jsonl)]
         format: DumpFormatArg,
         /// Only keys of this database (repeatable).
@@ -92,6 +99,36 @@ pub enum Command {
         #[command(flatten)]
         read: ReadArgs,
     },
+    /// Repair a damaged AOF by cutting the tail of its last file back to the end
+    /// of the last complete command (as `redis-check-aof --fix`), after saving
+    /// the cut bytes to a backup file next to it.
+    #[command(after_help = FIX_EXIT_CODES)]
+    Fix(FixArgs),
+}
+
+pub const FIX_EXIT_CODES: &str = "\
+Exit codes:
+  0  nothing to fix, or fixed
+  1  cannot be fixed safely (or the confirmation was refused)
+  2  usage or I/O error";
+
+/// Arguments of `fix`.
+#[derive(clap::Args, Debug)]
+pub struct FixArgs {
+    /// The AOF: a single file, a manifest, or the directory holding one.
+    pub file: PathBuf,
+    /// Show what would be cut (file, sizes, a preview of the bytes) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Point-in-time recovery: cut at the first `#TS:` annotation later than this
+    /// Unix time (seconds), as `redis-check-aof --truncate-to-timestamp`; 0 = off.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    pub truncate_to_timestamp: Option<i64>,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 impl ReadArgs {

@@ -57,16 +57,18 @@ pub enum Verdict {
 
 impl CheckReport {
     pub fn verdict(&self) -> Verdict {
-        match &self.error {
-            None => Verdict::Valid,
-            Some(e) => match e.kind {
-                ErrorKind::UnsupportedVersion(_) | ErrorKind::Unsupported(_) | ErrorKind::RecordTooLarge => {
-                    Verdict::Unsupported
-                }
-                ErrorKind::Io(_) | ErrorKind::Usage(_) => Verdict::Failed,
-                _ => Verdict::Damaged,
-            },
+        self.error.as_ref().map_or(Verdict::Valid, verdict_of)
+    }
+}
+
+/// The exit class of an error.
+pub fn verdict_of(e: &Error) -> Verdict {
+    match e.kind {
+        ErrorKind::UnsupportedVersion(_) | ErrorKind::Unsupported(_) | ErrorKind::RecordTooLarge => {
+            Verdict::Unsupported
         }
+        ErrorKind::Io(_) | ErrorKind::Usage(_) => Verdict::Failed,
+        _ => Verdict::Damaged,
     }
 }
 
@@ -171,7 +173,7 @@ fn confirm_duplicate(key: &crate::event::KeyEvent<'_>, suspects: &[u64]) -> Resu
     Ok(duplicate)
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
@@ -190,7 +192,7 @@ pub fn check_input(input: &mut Input, size: Option<u64>, opts: ReaderOptions, no
     let mut report = CheckReport { file: name.to_path_buf(), size, ..Default::default() };
     let mut reader = RdbReader::new(input, opts);
     let now = now.unwrap_or_else(now_ms);
-    if let Err(e) = walk(&mut reader, &mut report, now) {
+    if let Err(e) = walk_rdb(&mut reader, &mut report, now) {
         report.error = Some(e.in_file(&name));
         return report;
     }
@@ -427,7 +429,8 @@ impl FileFacts {
     }
 }
 
-fn walk(reader: &mut RdbReader<'_>, report: &mut CheckReport, now: i64) -> Result<()> {
+/// Check an RDB from `reader`'s position to its end (also AOF preambles).
+pub(crate) fn walk_rdb(reader: &mut RdbReader<'_>, report: &mut CheckReport, now: i64) -> Result<()> {
     let progress = crate::output::progress::Progress::new(&report.file.display().to_string(), report.size);
     let mut facts = FileFacts::default();
     let mut stats = KeyStats::default();
@@ -454,9 +457,48 @@ fn walk(reader: &mut RdbReader<'_>, report: &mut CheckReport, now: i64) -> Resul
     result
 }
 
-/// Check every file, using all cores when there are several; reports come back
-/// in the order of `cfg.files`.
-pub fn check(cfg: &CheckConfig) -> Vec<CheckReport> {
+/// The report for one input: an RDB, or an AOF in any layout.
+#[derive(Debug, Clone)]
+pub enum FileReport {
+    Rdb(Box<CheckReport>),
+    Aof(super::aof::AofReport),
+}
+
+impl FileReport {
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            FileReport::Rdb(r) => r.verdict(),
+            FileReport::Aof(r) => r.verdict(),
+        }
+    }
+
+    pub fn error(&self) -> Option<&Error> {
+        match self {
+            FileReport::Rdb(r) => r.error.as_ref(),
+            FileReport::Aof(r) => r.first_error(),
+        }
+    }
+}
+
+/// Check one input of any kind, told apart by content.
+pub fn check_any(path: &Path, opts: ReaderOptions, now: Option<i64>) -> FileReport {
+    use crate::input::layout::{sniff, Layout};
+    let aof_opts = super::aof::AofCheckOptions { reader: opts, now_ms: now, to_timestamp: None };
+    match sniff(path) {
+        Ok(Layout::Rdb) if path != Path::new("-") && super::aof::is_preamble_aof(path) => {
+            FileReport::Aof(super::aof::check_aof(path, &Layout::Rdb, &aof_opts))
+        }
+        Ok(Layout::Rdb) => FileReport::Rdb(Box::new(check_file(path, opts, now))),
+        Ok(layout) => FileReport::Aof(super::aof::check_aof(path, &layout, &aof_opts)),
+        Err(e) => {
+            FileReport::Rdb(Box::new(CheckReport { file: path.to_path_buf(), error: Some(e), ..Default::default() }))
+        }
+    }
+}
+
+/// Check every input, using all cores when there are several; reports come
+/// back in the order of `cfg.files`.
+pub fn check(cfg: &CheckConfig) -> Vec<FileReport> {
     use rayon::prelude::*;
-    cfg.files.par_iter().map(|f| check_file(f, cfg.reader, cfg.now_ms)).collect()
+    cfg.files.par_iter().map(|f| check_any(f, cfg.reader, cfg.now_ms)).collect()
 }

@@ -1,5 +1,7 @@
 //! Commands: each a function over writers, so tests can call them directly.
 
+pub mod aof;
 pub mod check;
 pub mod dump;
 pub mod filter;
+pub mod fix;

@@ -172,6 +172,20 @@ impl<'s> RespReader<'s> {
         self.state == State::Failed
     }
 
+    /// Is there nothing more to read? (Refills a pipe window to find out.)
+    pub fn at_end(&mut self) -> Result<bool> {
+        if self.state != State::Running {
+            return Ok(true);
+        }
+        self.win.consume(self.pending);
+        self.pending = 0;
+        if self.win.avail().is_empty() && !self.win.fill(1).map_err(|e| e.in_file(&self.name))? {
+            self.state = State::Finished;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
     fn fail(&mut self, e: Error) -> Error {
         self.state = State::Failed;
         e.in_file(&self.name)
@@ -290,7 +304,7 @@ pub struct AofFile {
 
 enum Current<'s> {
     Between,
-    Rdb(RdbReader<'s>),
+    Rdb(Box<RdbReader<'s>>),
     Resp(RespReader<'s>),
 }
 
@@ -316,21 +330,30 @@ impl<'s> AofReader<'s> {
     fn advance(&mut self) -> Result<Option<Event<'static>>> {
         loop {
             match &mut self.current {
-                Current::Rdb(r) if r.is_failed() => self.failed = true,
-                Current::Resp(r) if r.is_failed() => self.failed = true,
-                Current::Rdb(r) if r.is_finished() => {
+                Current::Rdb(r) => {
+                    if r.is_failed() {
+                        self.failed = true;
+                    }
+                    if !r.is_finished() {
+                        return Ok(None);
+                    }
                     let Current::Rdb(r) = std::mem::replace(&mut self.current, Current::Between) else {
                         unreachable!()
                     };
                     let name = r.name().clone();
-                    let win = r.into_window();
+                    let win = (*r).into_window();
                     self.current = Current::Resp(RespReader::from_window(name, win, self.opts.max_record, self.ts));
-                    continue;
                 }
-                Current::Resp(r) if r.is_finished() => {
+                Current::Resp(r) => {
+                    if r.is_failed() {
+                        self.failed = true;
+                        return Ok(None);
+                    }
+                    if !r.at_end()? {
+                        return Ok(None);
+                    }
                     self.ts = r.timestamp();
                     self.current = Current::Between;
-                    continue;
                 }
                 Current::Between => {
                     let Some(file) = self.files.next() else {
@@ -341,15 +364,13 @@ impl<'s> AofReader<'s> {
                     let mut win = file.input.window(self.opts.max_record);
                     win.fill(6).map_err(|e| e.in_file(&name))?;
                     self.current = if starts_with_rdb(win.avail()) {
-                        Current::Rdb(RdbReader::from_window(name.clone(), win, self.opts))
+                        Current::Rdb(Box::new(RdbReader::from_window(name.clone(), win, self.opts)))
                     } else {
                         Current::Resp(RespReader::from_window(name.clone(), win, self.opts.max_record, self.ts))
                     };
                     return Ok(Some(Event::AofFile { name, role }));
                 }
-                _ => {}
             }
-            return Ok(None);
         }
     }
 

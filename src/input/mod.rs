@@ -1,6 +1,7 @@
 //! Opening inputs: memory-mapped files, or pipes (`-` = stdin) read through a
 //! bounded window. Nothing here knows what the bytes mean beyond magic numbers.
 
+pub mod layout;
 pub mod manifest;
 
 use crate::error::{Error, ErrorKind, Result};

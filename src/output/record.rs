@@ -362,3 +362,27 @@ pub fn write_key_record_spilling(out: &mut Vec<u8>, key: &KeyEvent<'_>, spill: O
     out.push(b'}');
     Ok(())
 }
+
+/// One AOF command as a JSON object (no newline):
+/// `{"file":"appendonly.aof.1.incr.aof","offset":123,"db":0,"ts":1700000000,"args":["SET","k","v"]}`.
+pub fn write_command_record(out: &mut Vec<u8>, file: &str, cmd: &crate::event::CommandEvent<'_>) {
+    out.extend_from_slice(b"{\"file\":");
+    write_str(out, file);
+    out.extend_from_slice(b",\"offset\":");
+    write_u64(out, cmd.offset);
+    out.extend_from_slice(b",\"db\":");
+    write_u64(out, cmd.db);
+    out.extend_from_slice(b",\"ts\":");
+    match cmd.ts {
+        Some(ts) => write_i64(out, ts),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"args\":[");
+    for (i, arg) in cmd.args().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_bytes(out, arg);
+    }
+    out.extend_from_slice(b"]}");
+}

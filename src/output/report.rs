@@ -1,5 +1,6 @@
 //! Printing `check` reports: a human summary, or one JSON document per file.
 
+use crate::cmd::aof::{plan_repair, AofLayout, AofReport, PartReport, Repair};
 use crate::cmd::check::{CheckReport, Verdict};
 use crate::error::Error;
 use crate::escape::escape_bytes;
@@ -126,12 +127,7 @@ pub fn to_json(r: &CheckReport) -> Value {
     json!({
         "file": r.file.display().to_string(),
         "ok": r.error.is_none(),
-        "verdict": match r.verdict() {
-            Verdict::Valid => "valid",
-            Verdict::Damaged => "damaged",
-            Verdict::Unsupported => "unsupported",
-            Verdict::Failed => "error",
-        },
+        "verdict": verdict_name(r.verdict()),
         "dialect": r.dialect.map(|d| d.magic()),
         "version": r.version,
         "size": r.size,
@@ -152,5 +148,144 @@ pub fn to_json(r: &CheckReport) -> Value {
         "trailing_bytes": r.trailing_bytes,
         "warnings": r.warnings,
         "error": r.error.as_ref().map(error_json),
+    })
+}
+
+fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Valid => "valid",
+        Verdict::Damaged => "damaged",
+        Verdict::Unsupported => "unsupported",
+        Verdict::Failed => "error",
+    }
+}
+
+fn part_format(p: &PartReport) -> &'static str {
+    match (&p.preamble, p.size) {
+        (Some(_), _) => "rdb",
+        (None, 0) => "empty",
+        (None, _) => "resp",
+    }
+}
+
+/// Human-readable report of an AOF check.
+pub fn write_aof_text(w: &mut impl Write, r: &AofReport) -> io::Result<()> {
+    let status = match r.verdict() {
+        Verdict::Valid => "OK",
+        Verdict::Damaged => "DAMAGED",
+        Verdict::Unsupported => "UNSUPPORTED",
+        Verdict::Failed => "ERROR",
+    };
+    writeln!(w, "{}: {status}", r.input.display())?;
+    match &r.layout {
+        AofLayout::Single => writeln!(w, "  layout      single-file AOF")?,
+        AofLayout::MultiPart { manifest } => {
+            writeln!(w, "  layout      multi-part AOF, manifest {}", manifest.display())?;
+        }
+    }
+    if let Some(e) = &r.error {
+        writeln!(w, "  error       {e}")?;
+    }
+    for p in &r.parts {
+        let role = p.role.map_or("", |r| r.name());
+        writeln!(w, "  {} ({role}, {}, {} bytes)", p.file.display(), part_format(p), p.size)?;
+        if let Some(pre) = &p.preamble {
+            let dbs: Vec<String> = pre.keys_per_db.iter().map(|(db, n)| format!("db{db} {n}")).collect();
+            writeln!(w, "    rdb         {}, {} keys ({})", format_name(pre), pre.keys, dbs.join(", "))?;
+            writeln!(w, "    checksum    {}", checksum_text(pre.checksum))?;
+        }
+        let names: Vec<String> = p.commands_per_name.iter().map(|(n, c)| format!("{n} {c}")).collect();
+        writeln!(
+            w,
+            "    commands    {}{}",
+            p.commands,
+            if names.is_empty() { String::new() } else { format!(" ({})", names.join(", ")) }
+        )?;
+        if !p.dbs.is_empty() {
+            let dbs: Vec<String> = p.dbs.iter().map(|d| d.to_string()).collect();
+            writeln!(w, "    databases   {}", dbs.join(", "))?;
+        }
+        if p.multi_blocks > 0 {
+            writeln!(w, "    MULTI/EXEC  {} blocks", p.multi_blocks)?;
+        }
+        if let (Some(a), Some(b)) = (p.first_timestamp, p.last_timestamp) {
+            writeln!(w, "    timestamps  {a} .. {b} ({} annotations)", p.annotations)?;
+        }
+        if let Some(e) = &p.error {
+            writeln!(w, "    error       {}", error_text(e))?;
+            if !p.preamble_damaged() {
+                writeln!(
+                    w,
+                    "    last good   offset {} (command #{}); {} bytes follow it",
+                    p.ok_up_to,
+                    p.commands,
+                    p.bytes_after()
+                )?;
+            }
+        }
+    }
+    match plan_repair(r) {
+        Repair::NothingToDo => {}
+        Repair::Truncate(plan) => writeln!(
+            w,
+            "  repair      `rdb-tool fix` would cut {} from {} to {} bytes ({} bytes)",
+            plan.file.display(),
+            plan.old_size,
+            plan.new_size,
+            plan.bytes_cut()
+        )?,
+        Repair::Impossible(why) => writeln!(w, "  repair      not possible by cutting: {why}")?,
+    }
+    Ok(())
+}
+
+/// JSON document for an AOF check.
+pub fn aof_to_json(r: &AofReport) -> Value {
+    let parts: Vec<Value> = r
+        .parts
+        .iter()
+        .map(|p| {
+            json!({
+                "file": p.file.display().to_string(),
+                "role": p.role.map(|r| r.name()),
+                "format": part_format(p),
+                "size": p.size,
+                "preamble": p.preamble.as_ref().map(to_json),
+                "commands": p.commands,
+                "annotations": p.annotations,
+                "commands_per_name": p.commands_per_name,
+                "dbs": p.dbs,
+                "multi_blocks": p.multi_blocks,
+                "first_timestamp": p.first_timestamp,
+                "last_timestamp": p.last_timestamp,
+                "ok_up_to": p.ok_up_to,
+                "bytes_after": p.bytes_after(),
+                "failed_command_index": p.error.as_ref().map(|_| p.commands),
+                "error": p.error.as_ref().map(error_json),
+            })
+        })
+        .collect();
+    let repair = match plan_repair(r) {
+        Repair::NothingToDo => json!({"action": "none"}),
+        Repair::Truncate(p) => json!({
+            "action": "truncate",
+            "file": p.file.display().to_string(),
+            "old_size": p.old_size,
+            "new_size": p.new_size,
+            "bytes_cut": p.bytes_cut(),
+        }),
+        Repair::Impossible(why) => json!({"action": "impossible", "reason": why}),
+    };
+    json!({
+        "file": r.input.display().to_string(),
+        "kind": "aof",
+        "layout": match r.layout { AofLayout::Single => "single", AofLayout::MultiPart { .. } => "multi-part" },
+        "manifest": match &r.layout { AofLayout::MultiPart { manifest } => Some(manifest.display().to_string()), _ => None },
+        "ok": r.first_error().is_none(),
+        "verdict": verdict_name(r.verdict()),
+        "commands": r.commands(),
+        "parts": parts,
+        "error": r.first_error().map(error_json),
+        "repair": repair,
     })
 }

@@ -113,7 +113,7 @@ pub fn parse_command(i: &[u8]) -> TResult<'_, CommandFrame<'_>> {
 /// `$<len>\r\n<payload>\r\n`.
 fn parse_bulk(i: &[u8]) -> TResult<'_, &[u8]> {
     let (rest, len) = parse_number_line(i, b'$')?;
-    if len < 0 || len > i64::MAX - 2 {
+    if !(0..=i64::MAX - 2).contains(&len) {
         return fail(i, ErrorKind::BadLength("bulk string length out of range"));
     }
     let need = len as u64 + 2;

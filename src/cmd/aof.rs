@@ -1,0 +1,459 @@
+//! `check` for AOFs, and the repair plan `fix` applies: every layout (a single
+//! file, with or without an RDB preamble, or a multi-part set from its
+//! manifest), verdicts and cut offsets as `redis-check-aof` computes them
+//! (src/redis-check-aof.c `checkSingleAof`):
+//! - the last good offset (`ok_up_to`) is the start of the item being read when
+//!   the damage was found, or of the open `MULTI` if one is open;
+//! - a nested `MULTI`, an `EXEC` without `MULTI`, or the end of the file inside
+//!   a `MULTI` are damage too;
+//! - only the last file of a set may be cut; a damaged RDB preamble cannot be.
+
+use super::check::{walk_rdb, CheckReport, Verdict};
+use crate::error::{Error, ErrorKind, Phase, Result};
+use crate::event::aof::starts_with_rdb;
+use crate::event::{AofRole, Event, RdbReader, ReaderOptions, RespReader};
+use crate::input::layout::{load_multipart, Layout};
+use crate::input::manifest::PartRole;
+use crate::input::Input;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AofCheckOptions {
+    pub reader: ReaderOptions,
+    /// Unix ms for counting already-expired keys of a preamble.
+    pub now_ms: Option<i64>,
+    /// `--truncate-to-timestamp`: stop at the first `#TS:` annotation later
+    /// than this (Unix seconds), as the place to cut.
+    pub to_timestamp: Option<i64>,
+}
+
+/// How the AOF is laid out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AofLayout {
+    /// One file (Redis ≤ 6.2 style), possibly starting with an RDB preamble.
+    Single,
+    /// A Redis 7+ multi-part set, with its manifest.
+    MultiPart { manifest: PathBuf },
+}
+
+/// What the check found in one file of the AOF.
+#[derive(Debug, Clone, Default)]
+pub struct PartReport {
+    pub file: PathBuf,
+    pub role: Option<AofRole>,
+    pub size: u64,
+    /// The RDB preamble or RDB base, checked like any RDB.
+    pub preamble: Option<CheckReport>,
+    pub commands: u64,
+    pub annotations: u64,
+    /// By upper-cased command name.
+    pub commands_per_name: BTreeMap<String, u64>,
+    pub dbs: BTreeSet<u64>,
+    pub multi_blocks: u64,
+    pub first_timestamp: Option<i64>,
+    pub last_timestamp: Option<i64>,
+    /// Where a fix would cut this file (its size when nothing is wrong).
+    pub ok_up_to: u64,
+    /// Offset of the first `#TS:` later than `--truncate-to-timestamp`.
+    pub timestamp_cut: Option<u64>,
+    pub error: Option<Error>,
+}
+
+impl PartReport {
+    /// Bytes after the last good command (what a fix would cut).
+    pub fn bytes_after(&self) -> u64 {
+        self.size.saturating_sub(self.ok_up_to)
+    }
+
+    /// Damage inside the RDB preamble: no command-level cut can repair it.
+    pub fn preamble_damaged(&self) -> bool {
+        self.preamble.as_ref().is_some_and(|p| p.error.is_some())
+    }
+}
+
+/// What the check found in the whole AOF.
+#[derive(Debug, Clone)]
+pub struct AofReport {
+    pub input: PathBuf,
+    pub layout: AofLayout,
+    pub parts: Vec<PartReport>,
+    /// A fault of the set itself (manifest, a missing file).
+    pub error: Option<Error>,
+}
+
+impl AofReport {
+    /// The first error, of the set or of a part.
+    pub fn first_error(&self) -> Option<&Error> {
+        self.error.as_ref().or_else(|| self.parts.iter().find_map(|p| p.error.as_ref()))
+    }
+
+    pub fn verdict(&self) -> Verdict {
+        match self.first_error() {
+            None => Verdict::Valid,
+            Some(e) => super::check::verdict_of(e),
+        }
+    }
+
+    /// Commands in all files.
+    pub fn commands(&self) -> u64 {
+        self.parts.iter().map(|p| p.commands).sum()
+    }
+}
+
+/// What `fix` would do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Repair {
+    /// The AOF is valid (and, with a timestamp, nothing is after it).
+    NothingToDo,
+    /// Cut the last file.
+    Truncate(TruncatePlan),
+    /// Damage a cut cannot repair without losing more than the tail of the last
+    /// file; the reason and what the operator can do.
+    Impossible(String),
+}
+
+/// Cut `file` from `old_size` to `new_size` bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TruncatePlan {
+    pub file: PathBuf,
+    pub old_size: u64,
+    pub new_size: u64,
+    /// Why: the error found, or the timestamp annotation.
+    pub reason: String,
+}
+
+impl TruncatePlan {
+    pub fn bytes_cut(&self) -> u64 {
+        self.old_size - self.new_size
+    }
+}
+
+/// Check an AOF given as a file (single or manifest) or directory.
+pub fn check_aof(path: &Path, layout: &Layout, opts: &AofCheckOptions) -> AofReport {
+    match layout {
+        Layout::MultiPart { manifest } => check_multipart(path, manifest, opts),
+        _ => {
+            let mut ts = None;
+            let part = check_part(path, AofRole::Single, opts, &mut ts);
+            AofReport { input: path.to_path_buf(), layout: AofLayout::Single, parts: vec![part], error: None }
+        }
+    }
+}
+
+fn check_multipart(input: &Path, manifest: &Path, opts: &AofCheckOptions) -> AofReport {
+    let mut report = AofReport {
+        input: input.to_path_buf(),
+        layout: AofLayout::MultiPart { manifest: manifest.to_path_buf() },
+        parts: Vec::new(),
+        error: None,
+    };
+    let set = match load_multipart(manifest) {
+        Ok(set) => set,
+        Err(e) => {
+            report.error = Some(e);
+            return report;
+        }
+    };
+    // A missing file makes the set unloadable: report it before reading any.
+    if let Some((_, missing)) = set.parts.iter().find(|(_, p)| !p.is_file()) {
+        report.error = Some(
+            Error::new(ErrorKind::Integrity("a file listed in the manifest is missing"))
+                .in_file(&manifest.into())
+                .detail(missing.display().to_string()),
+        );
+        return report;
+    }
+    let mut ts = None;
+    for (role, path) in &set.parts {
+        let role = if *role == PartRole::Base { AofRole::Base } else { AofRole::Incr };
+        let part = check_part(path, role, opts, &mut ts);
+        // redis-check-aof stops at the first bad file; so does the server.
+        let stop = part.error.is_some() || part.timestamp_cut.is_some();
+        report.parts.push(part);
+        if stop {
+            break;
+        }
+    }
+    report
+}
+
+/// Counts of one file's commands, by name as logged; upper-cased at the end.
+#[derive(Default)]
+struct NameCounts(HashMap<Vec<u8>, u64>);
+
+impl NameCounts {
+    fn add(&mut self, name: &[u8]) {
+        match self.0.get_mut(name) {
+            Some(n) => *n += 1,
+            None => {
+                self.0.insert(name.to_vec(), 1);
+            }
+        }
+    }
+
+    fn into_sorted(self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        for (name, n) in self.0 {
+            let name = crate::escape::escape_bytes(&name.to_ascii_uppercase()).to_string();
+            *out.entry(name).or_default() += n;
+        }
+        out
+    }
+}
+
+/// Check one file of an AOF; `ts` is the annotation in force, carried from file to file.
+fn check_part(path: &Path, role: AofRole, opts: &AofCheckOptions, ts: &mut Option<i64>) -> PartReport {
+    let size = std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.len());
+    let mut part =
+        PartReport { file: path.to_path_buf(), role: Some(role), size: size.unwrap_or(0), ..Default::default() };
+    let mut input = match Input::open(path) {
+        Ok(i) => i,
+        Err(e) => {
+            part.error = Some(e);
+            return part;
+        }
+    };
+    if let Err(e) = read_part(&mut input, size, opts, ts, &mut part) {
+        part.error = Some(e.in_file(&input.name));
+    }
+    if part.error.is_none() && part.timestamp_cut.is_none() {
+        part.ok_up_to = part.size;
+    }
+    part
+}
+
+/// The reading half of `check_part`; returns the fault, if any, after
+/// recording `ok_up_to`.
+fn read_part(
+    input: &mut Input,
+    size: Option<u64>,
+    opts: &AofCheckOptions,
+    ts: &mut Option<i64>,
+    part: &mut PartReport,
+) -> Result<()> {
+    let name = input.name.clone();
+    let mut win = input.window(opts.reader.max_record);
+    win.fill(6)?;
+    if starts_with_rdb(win.avail()) {
+        let mut rdb = RdbReader::from_window(name.clone(), win, opts.reader);
+        let mut pre = CheckReport { file: name.to_path_buf(), size, ..Default::default() };
+        let now = opts.now_ms.unwrap_or_else(super::check::now_ms);
+        let walked = walk_rdb(&mut rdb, &mut pre, now);
+        if let Err(e) = walked {
+            pre.error = Some(e.clone().in_file(&name));
+            part.preamble = Some(pre);
+            return Err(e);
+        }
+        part.preamble = Some(pre);
+        win = rdb.into_window();
+    }
+    let mut resp = RespReader::from_window(name.clone(), win, opts.reader.max_record, *ts);
+    let progress = crate::output::progress::Progress::new(&name.display().to_string(), size);
+    let mut names = NameCounts::default();
+    let mut multi_start: Option<u64> = None;
+    let mut pos = resp.offset();
+    let result = loop {
+        if multi_start.is_none() {
+            pos = resp.offset();
+        }
+        let event = match resp.next() {
+            Ok(Some(ev)) => ev,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        };
+        match event {
+            Event::Annotation(a) => {
+                part.annotations += 1;
+                if let Some(t) = a.timestamp {
+                    part.first_timestamp.get_or_insert(t);
+                    part.last_timestamp = Some(t);
+                }
+                if let (Some(limit), true) = (opts.to_timestamp, a.line.starts_with(b"#TS:")) {
+                    match a.timestamp {
+                        None => {
+                            break Err(Error::new(ErrorKind::BadEncoding("invalid timestamp annotation"))
+                                .at(a.offset)
+                                .detail(crate::escape::escape_bytes(a.line).to_string()))
+                        }
+                        Some(t) if t > limit => {
+                            // redis-check-aof cuts at the annotation even inside a
+                            // MULTI; we cut before that MULTI, so the result loads
+                            // without the server having to revert a transaction.
+                            part.timestamp_cut = Some(a.offset);
+                            part.ok_up_to = multi_start.unwrap_or(a.offset);
+                            break Ok(());
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+            Event::Command(c) => {
+                part.commands += 1;
+                names.add(c.name());
+                part.dbs.insert(c.db);
+                if c.index % 65536 == 0 {
+                    progress.set(c.offset);
+                }
+                if c.name().eq_ignore_ascii_case(b"multi") {
+                    if multi_start.is_some() {
+                        break Err(Error::new(ErrorKind::Integrity("MULTI inside an open MULTI"))
+                            .at(c.offset)
+                            .detail(format!("command #{}", c.index)));
+                    }
+                    multi_start = Some(c.offset);
+                    part.multi_blocks += 1;
+                } else if c.name().eq_ignore_ascii_case(b"exec") {
+                    if multi_start.is_none() {
+                        break Err(Error::new(ErrorKind::Integrity("EXEC without MULTI"))
+                            .at(c.offset)
+                            .detail(format!("command #{}", c.index)));
+                    }
+                    multi_start = None;
+                }
+            }
+            _ => {}
+        }
+    };
+    *ts = resp.timestamp();
+    part.commands_per_name = names.into_sorted();
+    let result = result.and_then(|()| match multi_start {
+        Some(start) if part.timestamp_cut.is_none() => Err(Error::new(ErrorKind::Truncated)
+            .at(part.size)
+            .detail(format!("the file ends inside the MULTI at offset {start} (no EXEC)"))),
+        _ => Ok(()),
+    });
+    if result.is_err() {
+        part.ok_up_to = pos;
+    }
+    result.map_err(|e| e.doing(Phase::ReadingCommand))
+}
+
+/// What `fix` should do about a checked AOF.
+pub fn plan_repair(report: &AofReport) -> Repair {
+    if let Some(e) = &report.error {
+        return Repair::Impossible(format!("{e}; the server will not load this AOF until the set is repaired by hand"));
+    }
+    let total = match &report.layout {
+        AofLayout::Single => 1,
+        AofLayout::MultiPart { manifest } => match load_multipart(manifest) {
+            Ok(set) => set.parts.len(),
+            Err(e) => return Repair::Impossible(e.to_string()),
+        },
+    };
+    let Some((index, part)) =
+        report.parts.iter().enumerate().find(|(_, p)| p.error.is_some() || p.timestamp_cut.is_some())
+    else {
+        return Repair::NothingToDo;
+    };
+    let is_last = index + 1 == total;
+    if part.preamble_damaged() {
+        return Repair::Impossible(format!(
+            "{}: the RDB {} is damaged; cutting commands cannot repair it (restore it from a backup, or \
+             salvage its keys with `rdb-tool dump`)",
+            part.file.display(),
+            if part.role == Some(AofRole::Base) { "base file" } else { "preamble" }
+        ));
+    }
+    if let Some(e) = &part.error {
+        if matches!(e.kind, ErrorKind::Io(_) | ErrorKind::Usage(_) | ErrorKind::RecordTooLarge) {
+            return Repair::Impossible(e.to_string());
+        }
+    }
+    let reason = match (&part.error, part.timestamp_cut) {
+        (Some(e), _) => e.to_string(),
+        (None, Some(off)) => format!("first timestamp annotation after the limit at offset {off}"),
+        (None, None) => unreachable!("found by the search above"),
+    };
+    if part.timestamp_cut == Some(0) {
+        return Repair::Impossible(format!("{}: nothing in it is before the timestamp", part.file.display()));
+    }
+    if !is_last {
+        return Repair::Impossible(format!(
+            "{} is not the last file of the set ({reason}); only the last file may be cut. \
+             If you accept losing everything after it, delete the later files and their manifest lines, \
+             then run fix again",
+            part.file.display()
+        ));
+    }
+    if part.bytes_after() == 0 {
+        return Repair::NothingToDo;
+    }
+    Repair::Truncate(TruncatePlan { file: part.file.clone(), old_size: part.size, new_size: part.ok_up_to, reason })
+}
+
+/// Is this RDB-looking file an AOF with an RDB preamble? Redis 4.0–6.2 mark the
+/// preamble with the aux field `aof-preamble` = 1 (7.0+ bases say `aof-base`,
+/// but those are RDB files of their own). Only the header and aux fields are read.
+pub fn is_preamble_aof(path: &Path) -> bool {
+    let Ok(mut input) = Input::open(path) else {
+        return false;
+    };
+    let mut reader = RdbReader::new(&mut input, ReaderOptions { verify_checksum: false, ..Default::default() });
+    while let Ok(Some(event)) = reader.next() {
+        match event {
+            Event::Header { .. } => {}
+            Event::Aux { key, value } => {
+                if &*key == b"aof-preamble" {
+                    return &*value != b"0";
+                }
+            }
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Open every file of an AOF, in load order, for an [`crate::event::AofReader`].
+pub fn open_aof(path: &Path, layout: &Layout) -> Result<Vec<crate::event::aof::AofFile>> {
+    use crate::event::aof::AofFile;
+    match layout {
+        Layout::MultiPart { manifest } => {
+            let set = load_multipart(manifest)?;
+            set.parts
+                .iter()
+                .map(|(role, p)| {
+                    let role = if *role == PartRole::Base { AofRole::Base } else { AofRole::Incr };
+                    Ok(AofFile { role, input: Input::open(p)? })
+                })
+                .collect()
+        }
+        _ => Ok(vec![AofFile { role: AofRole::Single, input: Input::open(path)? }]),
+    }
+}
+
+/// `dump --commands`: the command log as JSONL, one record per command, for
+/// every file of the AOF in load order (an RDB preamble's keys are not
+/// commands and are left out). `dbs` filters by the database in force.
+pub fn dump_commands(path: &Path, dbs: &[u64], opts: ReaderOptions, out: &mut dyn std::io::Write) -> Result<u64> {
+    use crate::input::layout::sniff;
+    let layout = sniff(path)?;
+    if layout == Layout::Rdb && (path == Path::new("-") || !is_preamble_aof(path)) {
+        return Err(Error::new(ErrorKind::Usage("--commands needs an AOF; this is an RDB file")).in_file(&path.into()));
+    }
+    let mut files = open_aof(path, &layout)?;
+    let mut reader = crate::event::AofReader::new(&mut files, opts);
+    let mut buf = Vec::with_capacity(1 << 16);
+    let mut file_name = String::new();
+    let mut written = 0;
+    while let Some(event) = reader.next()? {
+        match event {
+            Event::AofFile { name, .. } => {
+                file_name = name.file_name().map_or_else(|| name.display().to_string(), |n| n.to_string_lossy().into());
+            }
+            Event::Command(c) if dbs.is_empty() || dbs.contains(&c.db) => {
+                crate::output::record::write_command_record(&mut buf, &file_name, &c);
+                buf.push(b'\n');
+                written += 1;
+                if buf.len() >= 1 << 16 {
+                    out.write_all(&buf).map_err(Error::io)?;
+                    buf.clear();
+                }
+            }
+            _ => {}
+        }
+    }
+    out.write_all(&buf).map_err(Error::io)?;
+    out.flush().map_err(Error::io)?;
+    Ok(written)
+}

@@ -1,0 +1,199 @@
+//! AOFs written by real servers (`../shared/corpus`): every valid fixture checks
+//! clean and has as many records as `redis-check-aof` counted; every damaged
+//! copy gets the verdict `redis-check-aof` gave, and our repair plan cuts
+//! exactly where its `--fix` cut (or refuses where it refused). Valkey 9's
+//! checker cannot read its own `VALKEY080` bases (corpus README), so for those
+//! cases the server's own truncation offset is the oracle.
+
+mod common;
+
+use rdb_tool::cmd::aof::{check_aof, dump_commands, plan_repair, AofCheckOptions, Repair};
+use rdb_tool::cmd::check::Verdict;
+use rdb_tool::cmd::fix;
+use rdb_tool::input::layout::sniff;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// A scratch directory removed at the end of the test.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("rdb-tool-aof-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Copy a file or directory (writable copies: the corpus is read-only).
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        }
+    } else {
+        std::fs::write(to, std::fs::read(from).unwrap()).unwrap();
+    }
+}
+
+/// The last `ok_up_to_line=N` of a redis-check-aof output.
+fn last_ok_line(output: &str) -> Option<u64> {
+    output
+        .rsplit("ok_up_to_line=")
+        .next()
+        .filter(|_| output.contains("ok_up_to_line="))?
+        .split(',')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Valkey 9's checker rejects its own `VALKEY` bases; its verdicts there are not an oracle.
+fn checker_is_blind(version_dir: &Path, fixture: &str) -> bool {
+    let v = version_dir.file_name().unwrap().to_string_lossy();
+    v.starts_with("valkey-9") && fixture != "aof-plain-ts"
+}
+
+fn opts() -> AofCheckOptions {
+    AofCheckOptions::default()
+}
+
+#[test]
+fn every_server_aof_checks_clean_and_counts_like_redis_check_aof() {
+    let mut checked = 0;
+    for vdir in common::version_dirs() {
+        let fixtures = common::read_json(&vdir.join("fixtures.json"));
+        for fx in fixtures["fixtures"].as_array().unwrap() {
+            let kind = fx["kind"].as_str().unwrap();
+            if !kind.starts_with("aof") {
+                continue;
+            }
+            let name = fx["name"].as_str().unwrap();
+            let entry = fx["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| matches!(f["role"].as_str(), Some("manifest" | "single")))
+                .unwrap();
+            let path = vdir.join(entry["path"].as_str().unwrap());
+            let layout = sniff(&path).unwrap();
+            let report = check_aof(&path, &layout, &opts());
+            assert_eq!(report.verdict(), Verdict::Valid, "{}: {:?}", path.display(), report.first_error());
+            assert_eq!(plan_repair(&report), Repair::NothingToDo);
+            // redis-check-aof counts 1 + one per CRLF of every RESP record, over all files.
+            let mut expected_lines = 1u64;
+            let mut out = Vec::new();
+            let written = dump_commands(&path, &[], Default::default(), &mut out).unwrap();
+            assert_eq!(written, report.commands(), "{}", path.display());
+            for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                let v: Value = serde_json::from_slice(line).unwrap();
+                expected_lines += 1 + 2 * v["args"].as_array().unwrap().len() as u64;
+            }
+            if fx["check"]["rc"] == 0 && !checker_is_blind(&vdir, name) {
+                let tail = fx["check"]["output_tail"].as_str().unwrap();
+                assert_eq!(Some(expected_lines), last_ok_line(tail), "{}: records/arguments differ", path.display());
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "only {checked} AOF fixtures found");
+}
+
+/// Build the damaged AOF of a corruption case in `scratch`; returns the path to
+/// give the checker (manifest or single file) and the damaged file's path.
+fn build_case(vdir: &Path, case: &Value, scratch: &Path) -> (PathBuf, PathBuf) {
+    let replaces = case["replaces"].as_str().unwrap();
+    let fixture_root = replaces.split('/').next().unwrap();
+    copy_tree(&vdir.join(fixture_root), &scratch.join(fixture_root));
+    let damaged = scratch.join(replaces);
+    std::fs::write(
+        &damaged,
+        std::fs::read(vdir.join("corrupt").join(case["file"].as_str().unwrap().trim_start_matches("corrupt/")))
+            .unwrap(),
+    )
+    .unwrap();
+    let argv = case["check"]["argv"].as_array().unwrap();
+    let target = argv.last().unwrap().as_str().unwrap();
+    let target = damaged.parent().unwrap().join(target);
+    (target, damaged)
+}
+
+/// The server's own cut, from its log ("Truncating the AOF <f> at offset N").
+fn server_cut(case: &Value) -> Option<u64> {
+    let log = case["server_load"]["log"].as_array()?;
+    log.iter().filter_map(Value::as_str).find_map(|l| {
+        let rest = l.split(" at offset ").nth(1)?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
+#[test]
+fn damaged_aofs_match_redis_check_aof_and_its_fix() {
+    let mut cases = 0;
+    for vdir in common::version_dirs() {
+        let path = vdir.join("corrupt/corruption.json");
+        if !path.is_file() {
+            continue;
+        }
+        let corruption = common::read_json(&path);
+        for group in corruption["aof"].as_array().into_iter().flatten() {
+            let fixture = group["fixture"].as_str().unwrap();
+            for case in group["cases"].as_array().unwrap() {
+                let name = format!(
+                    "{}/{fixture}/{}",
+                    vdir.file_name().unwrap().to_string_lossy(),
+                    case["case"].as_str().unwrap()
+                );
+                let scratch = Scratch::new(&name.replace('/', "_"));
+                let (target, damaged) = build_case(&vdir, case, &scratch.0);
+                let layout = sniff(&target).unwrap();
+                let report = check_aof(&target, &layout, &opts());
+                let checker_rc = case["check"]["rc"].as_i64().unwrap();
+                assert_eq!(checker_rc, 1, "{name}: the corpus only holds damaged cases");
+                assert_eq!(report.verdict(), Verdict::Damaged, "{name}");
+                let repair = plan_repair(&report);
+                let fix_rc = case["fix"]["rc"].as_i64().unwrap();
+                let measured = case["fix"]["measured_file"].as_str().map(|f| damaged.parent().unwrap().join(f));
+                if checker_is_blind(&vdir, fixture) {
+                    // The server's truncation (EOF-type damage) is the oracle.
+                    if let (Some(cut), Repair::Truncate(plan)) = (server_cut(case), &repair) {
+                        assert_eq!(plan.new_size, cut, "{name}: server cut");
+                    }
+                    let base_damaged = case["case"] == "truncated-base";
+                    assert_eq!(matches!(repair, Repair::Impossible(_)), base_damaged, "{name}: {repair:?}");
+                } else if fix_rc == 0 {
+                    let Repair::Truncate(plan) = &repair else { panic!("{name}: expected a cut, got {repair:?}") };
+                    assert_eq!(plan.new_size, case["fix"]["bytes_after"].as_u64().unwrap(), "{name}: cut offset");
+                    assert_eq!(Some(&plan.file), measured.as_ref(), "{name}: cut file");
+                } else {
+                    assert!(
+                        matches!(repair, Repair::Impossible(_)),
+                        "{name}: redis-check-aof refused, we plan {repair:?}"
+                    );
+                }
+                // Apply our plan: the AOF is cut where planned, the backup holds the
+                // cut bytes, and the result checks clean.
+                if let Repair::Truncate(plan) = repair {
+                    let before = std::fs::read(&plan.file).unwrap();
+                    let applied = fix::apply(&plan).unwrap();
+                    let after = std::fs::read(&plan.file).unwrap();
+                    assert_eq!(after, before[..plan.new_size as usize], "{name}");
+                    assert_eq!(std::fs::read(&applied.backup).unwrap(), before[plan.new_size as usize..], "{name}");
+                    let re = fix::recheck(&target, &opts()).unwrap();
+                    assert_eq!(re.verdict(), Verdict::Valid, "{name}: after fix {:?}", re.first_error());
+                }
+                cases += 1;
+            }
+        }
+    }
+    assert!(cases >= 80, "only {cases} damaged AOF cases");
+}
