@@ -10,12 +10,12 @@
 
 use super::check::{walk_rdb, CheckReport, Verdict};
 use crate::error::{Error, ErrorKind, Phase, Result};
-use crate::event::aof::starts_with_rdb;
+use crate::event::aof::{starts_with_rdb, Record};
 use crate::event::{AofRole, Event, RdbReader, ReaderOptions, RespReader};
 use crate::input::layout::{load_multipart, Layout};
 use crate::input::manifest::PartRole;
 use crate::input::Input;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -164,11 +164,19 @@ fn check_multipart(input: &Path, manifest: &Path, opts: &AofCheckOptions) -> Aof
         );
         return report;
     }
-    let mut ts = None;
-    for (role, path) in &set.parts {
-        let role = if *role == PartRole::Base { AofRole::Base } else { AofRole::Incr };
-        let part = check_part(path, role, opts, &mut ts);
-        // redis-check-aof stops at the first bad file; so does the server.
+    // Files are independent for checking (each is replayed by a fresh client),
+    // so they are read in parallel; the report stops at the first bad file, as
+    // redis-check-aof and the server do.
+    use rayon::prelude::*;
+    let parts: Vec<PartReport> = set
+        .parts
+        .par_iter()
+        .map(|(role, path)| {
+            let role = if *role == PartRole::Base { AofRole::Base } else { AofRole::Incr };
+            check_part(path, role, opts, &mut None)
+        })
+        .collect();
+    for part in parts {
         let stop = part.error.is_some() || part.timestamp_cut.is_some();
         report.parts.push(part);
         if stop {
@@ -179,22 +187,63 @@ fn check_multipart(input: &Path, manifest: &Path, opts: &AofCheckOptions) -> Aof
 }
 
 /// Counts of one file's commands, by name as logged; upper-cased at the end.
-#[derive(Default)]
-struct NameCounts(HashMap<Vec<u8>, u64>);
+/// Runs once per command, and a log holds few distinct names: a small
+/// open-addressing table with a cheap hash, growing when half full.
+struct NameCounts {
+    slots: Vec<Option<(Box<[u8]>, u64)>>,
+    used: usize,
+}
+
+impl Default for NameCounts {
+    fn default() -> Self {
+        NameCounts { slots: vec![None; 64], used: 0 }
+    }
+}
 
 impl NameCounts {
+    fn hash(name: &[u8]) -> usize {
+        // FNV-1a: a few bytes, no allocation, good enough for a handful of names.
+        name.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)) as usize
+    }
+
     fn add(&mut self, name: &[u8]) {
-        match self.0.get_mut(name) {
-            Some(n) => *n += 1,
-            None => {
-                self.0.insert(name.to_vec(), 1);
+        let mask = self.slots.len() - 1;
+        let mut i = Self::hash(name) & mask;
+        loop {
+            match &mut self.slots[i] {
+                Some((n, count)) if &**n == name => {
+                    *count += 1;
+                    return;
+                }
+                Some(_) => i = (i + 1) & mask,
+                slot @ None => {
+                    *slot = Some((name.into(), 1));
+                    self.used += 1;
+                    if self.used * 2 > self.slots.len() {
+                        self.grow();
+                    }
+                    return;
+                }
             }
+        }
+    }
+
+    fn grow(&mut self) {
+        let bigger = vec![None; self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, bigger);
+        let mask = self.slots.len() - 1;
+        for (name, count) in old.into_iter().flatten() {
+            let mut i = Self::hash(&name) & mask;
+            while self.slots[i].is_some() {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = Some((name, count));
         }
     }
 
     fn into_sorted(self) -> BTreeMap<String, u64> {
         let mut out = BTreeMap::new();
-        for (name, n) in self.0 {
+        for (name, n) in self.slots.into_iter().flatten() {
             let name = crate::escape::escape_bytes(&name.to_ascii_uppercase()).to_string();
             *out.entry(name).or_default() += n;
         }
@@ -252,18 +301,19 @@ fn read_part(
     let progress = crate::output::progress::Progress::new(&name.display().to_string(), size);
     let mut names = NameCounts::default();
     let mut multi_start: Option<u64> = None;
+    let mut last_db = None;
     let mut pos = resp.offset();
     let result = loop {
         if multi_start.is_none() {
             pos = resp.offset();
         }
-        let event = match resp.next() {
+        let record = match resp.read() {
             Ok(Some(ev)) => ev,
             Ok(None) => break Ok(()),
             Err(e) => break Err(e),
         };
-        match event {
-            Event::Annotation(a) => {
+        match record {
+            Record::Annotation(a) => {
                 part.annotations += 1;
                 if let Some(t) = a.timestamp {
                     part.first_timestamp.get_or_insert(t);
@@ -288,10 +338,13 @@ fn read_part(
                     }
                 }
             }
-            Event::Command(c) => {
+            Record::Command(c) => {
                 part.commands += 1;
                 names.add(c.name());
-                part.dbs.insert(c.db);
+                if last_db != Some(c.db) {
+                    part.dbs.insert(c.db);
+                    last_db = Some(c.db);
+                }
                 if c.index % 65536 == 0 {
                     progress.set(c.offset);
                 }
@@ -312,7 +365,6 @@ fn read_part(
                     multi_start = None;
                 }
             }
-            _ => {}
         }
     };
     *ts = resp.timestamp();

@@ -108,8 +108,15 @@ fn selected_db(frame: &CommandFrame<'_>) -> Option<u64> {
     std::str::from_utf8(arg).ok()?.parse().ok()
 }
 
+/// One item of a command stream.
+#[derive(Debug, Clone)]
+pub enum Record<'a> {
+    Command(CommandEvent<'a>),
+    Annotation(AnnotationEvent<'a>),
+}
+
 /// How often mapped pages behind the reader are released.
-const RELEASE_STEP: u64 = 64 << 20;
+const RELEASE_STEP: u64 = 32 << 20;
 
 /// The command stream of one file.
 pub struct RespReader<'s> {
@@ -218,9 +225,18 @@ impl<'s> RespReader<'s> {
         Ok(())
     }
 
-    /// The next command or annotation; `None` at the end of the file.
+    /// The next command or annotation as an [`Event`]; `None` at the end of the file.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Event<'_>>> {
+        Ok(self.read()?.map(|r| match r {
+            Record::Command(c) => Event::Command(c),
+            Record::Annotation(a) => Event::Annotation(a),
+        }))
+    }
+
+    /// The next command or annotation; `None` at the end of the file. Same as
+    /// [`RespReader::next`] in a smaller type, for loops that run per command.
+    pub fn read(&mut self) -> Result<Option<Record<'_>>> {
         if self.state != State::Running {
             return Ok(None);
         }
@@ -270,7 +286,7 @@ impl<'s> RespReader<'s> {
                 if timestamp.is_some() {
                     self.ts = timestamp;
                 }
-                Event::Annotation(AnnotationEvent { offset: start, line, timestamp })
+                Record::Annotation(AnnotationEvent { offset: start, line, timestamp })
             }
             AofItem::Command(frame) => {
                 if let Some(db) = selected_db(&frame) {
@@ -278,7 +294,7 @@ impl<'s> RespReader<'s> {
                 }
                 let index = self.commands;
                 self.commands += 1;
-                Event::Command(CommandEvent { offset: start, index, db: self.db, ts: self.ts, frame })
+                Record::Command(CommandEvent { offset: start, index, db: self.db, ts: self.ts, frame })
             }
         }))
     }

@@ -139,7 +139,25 @@ fn split_line(i: &[u8], max: usize) -> Result<(&[u8], &[u8]), nom::Err<TokenErro
 }
 
 /// `<prefix><strtol number>\r\n`, as redis-check-aof's `readLong`.
+#[inline]
 fn parse_number_line(i: &[u8], prefix: u8) -> TResult<'_, i64> {
+    // Fast path for what writers produce: prefix, 1 to 18 digits, CRLF. The
+    // same bytes give the same value and length on the general path below.
+    if i.first() == Some(&prefix) {
+        let mut value: i64 = 0;
+        let mut p = 1;
+        while p < i.len() && p <= 18 && i[p].is_ascii_digit() {
+            value = value * 10 + i64::from(i[p] - b'0');
+            p += 1;
+        }
+        if p > 1 && i.get(p) == Some(&b'\r') && i.get(p + 1) == Some(&b'\n') {
+            return Ok((&i[p + 2..], value));
+        }
+    }
+    parse_number_line_general(i, prefix)
+}
+
+fn parse_number_line_general(i: &[u8], prefix: u8) -> TResult<'_, i64> {
     let (line, rest) = split_line(i, NUMBER_LINE_MAX)?;
     if line[0] != prefix {
         let what = if prefix == b'*' {
@@ -264,6 +282,27 @@ mod tests {
         // Neither '*' nor '#'.
         assert!(matches!(cmd(b"\r\n"), Err(nom::Err::Failure(_))));
         assert!(matches!(cmd(b"*1\r\n!1\r\nx\r\n"), Err(nom::Err::Failure(TokenError { remaining: 7, .. }))));
+    }
+
+    #[test]
+    fn fast_and_general_number_paths_agree() {
+        let lines: [&[u8]; 10] = [
+            b"*3\r\n",
+            b"*0\r\n",
+            b"*123456789012345678\r\n",
+            b"*1234567890123456789\r\n",
+            b"* 3\r\n",
+            b"*3\n",
+            b"*3",
+            b"*\r\n",
+            b"*-2\r\n",
+            b"*99999999999999999999\r\n",
+        ];
+        for l in lines {
+            let fast = parse_number_line(l, b'*').map(|(r, v)| (r.len(), v)).map_err(|e| format!("{e:?}"));
+            let general = parse_number_line_general(l, b'*').map(|(r, v)| (r.len(), v)).map_err(|e| format!("{e:?}"));
+            assert_eq!(fast, general, "{:?}", String::from_utf8_lossy(l));
+        }
     }
 
     #[test]
