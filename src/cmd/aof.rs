@@ -141,6 +141,12 @@ pub fn check_aof(path: &Path, layout: &Layout, opts: &AofCheckOptions) -> AofRep
     }
 }
 
+/// Check a single-file AOF from an opened input (standard input).
+pub fn check_aof_input(input: &mut Input, opts: &AofCheckOptions) -> AofReport {
+    let part = check_part_input(input, None, AofRole::Single, opts, &mut None);
+    AofReport { input: input.name.to_path_buf(), layout: AofLayout::Single, parts: vec![part], error: None }
+}
+
 fn check_multipart(input: &Path, manifest: &Path, opts: &AofCheckOptions) -> AofReport {
     let mut report = AofReport {
         input: input.to_path_buf(),
@@ -256,14 +262,26 @@ fn check_part(path: &Path, role: AofRole, opts: &AofCheckOptions, ts: &mut Optio
     let size = std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.len());
     let mut part =
         PartReport { file: path.to_path_buf(), role: Some(role), size: size.unwrap_or(0), ..Default::default() };
-    let mut input = match Input::open(path) {
-        Ok(i) => i,
+    match Input::open(path) {
+        Ok(mut input) => check_part_input(&mut input, size, role, opts, ts),
         Err(e) => {
             part.error = Some(e);
-            return part;
+            part
         }
-    };
-    if let Err(e) = read_part(&mut input, size, opts, ts, &mut part) {
+    }
+}
+
+/// Check an opened AOF file of `size` bytes (unknown for a pipe).
+fn check_part_input(
+    input: &mut Input,
+    size: Option<u64>,
+    role: AofRole,
+    opts: &AofCheckOptions,
+    ts: &mut Option<i64>,
+) -> PartReport {
+    let mut part =
+        PartReport { file: input.name.to_path_buf(), role: Some(role), size: size.unwrap_or(0), ..Default::default() };
+    if let Err(e) = read_part(input, size, opts, ts, &mut part) {
         part.error = Some(e.in_file(&input.name));
     }
     if part.error.is_none() && part.timestamp_cut.is_none() {
@@ -368,6 +386,10 @@ fn read_part(
         }
     };
     *ts = resp.timestamp();
+    if size.is_none() {
+        // A pipe: its size is what was read (up to the fault, if any).
+        part.size = resp.offset();
+    }
     part.commands_per_name = names.into_sorted();
     let result = result.and_then(|()| match multi_start {
         Some(start) if part.timestamp_cut.is_none() => Err(Error::new(ErrorKind::Truncated)
@@ -375,14 +397,21 @@ fn read_part(
             .detail(format!("the file ends inside the MULTI at offset {start} (no EXEC)"))),
         _ => Ok(()),
     });
-    if result.is_err() {
+    if let Err(e) = &result {
         part.ok_up_to = pos;
+        if size.is_none() {
+            // A pipe: at least up to the fault was read.
+            part.size = part.size.max(e.offset.unwrap_or(0));
+        }
     }
     result.map_err(|e| e.doing(Phase::ReadingCommand))
 }
 
 /// What `fix` should do about a checked AOF.
 pub fn plan_repair(report: &AofReport) -> Repair {
+    if report.input == Path::new("<stdin>") && report.first_error().is_some() {
+        return Repair::Impossible("read from standard input: run fix on the file itself".into());
+    }
     if let Some(e) = &report.error {
         return Repair::Impossible(format!("{e}; the server will not load this AOF until the set is repaired by hand"));
     }
@@ -478,12 +507,22 @@ pub fn open_aof(path: &Path, layout: &Layout) -> Result<Vec<crate::event::aof::A
 /// every file of the AOF in load order (an RDB preamble's keys are not
 /// commands and are left out). `dbs` filters by the database in force.
 pub fn dump_commands(path: &Path, dbs: &[u64], opts: ReaderOptions, out: &mut dyn std::io::Write) -> Result<u64> {
-    use crate::input::layout::sniff;
-    let layout = sniff(path)?;
-    if layout == Layout::Rdb && (path == Path::new("-") || !is_preamble_aof(path)) {
-        return Err(Error::new(ErrorKind::Usage("--commands needs an AOF; this is an RDB file")).in_file(&path.into()));
-    }
-    let mut files = open_aof(path, &layout)?;
+    use crate::input::layout::{classify, sniff, HEAD_LEN};
+    let mut files = if path == Path::new("-") {
+        let mut input = Input::open(path)?;
+        if classify(&input.peek(HEAD_LEN)?) != Layout::Aof {
+            return Err(Error::new(ErrorKind::Usage("--commands on standard input needs a RESP AOF")));
+        }
+        vec![crate::event::aof::AofFile { role: AofRole::Single, input }]
+    } else {
+        let layout = sniff(path)?;
+        if layout == Layout::Rdb && !is_preamble_aof(path) {
+            return Err(
+                Error::new(ErrorKind::Usage("--commands needs an AOF; this is an RDB file")).in_file(&path.into())
+            );
+        }
+        open_aof(path, &layout)?
+    };
     let mut reader = crate::event::AofReader::new(&mut files, opts);
     let mut buf = Vec::with_capacity(1 << 16);
     let mut file_name = String::new();

@@ -484,8 +484,11 @@ impl FileReport {
 pub fn check_any(path: &Path, opts: ReaderOptions, now: Option<i64>) -> FileReport {
     use crate::input::layout::{sniff, Layout};
     let aof_opts = super::aof::AofCheckOptions { reader: opts, now_ms: now, to_timestamp: None };
+    if path == Path::new("-") {
+        return check_stdin(opts, now);
+    }
     match sniff(path) {
-        Ok(Layout::Rdb) if path != Path::new("-") && super::aof::is_preamble_aof(path) => {
+        Ok(Layout::Rdb) if super::aof::is_preamble_aof(path) => {
             FileReport::Aof(super::aof::check_aof(path, &Layout::Rdb, &aof_opts))
         }
         Ok(Layout::Rdb) => FileReport::Rdb(Box::new(check_file(path, opts, now))),
@@ -493,6 +496,26 @@ pub fn check_any(path: &Path, opts: ReaderOptions, now: Option<i64>) -> FileRepo
         Err(e) => {
             FileReport::Rdb(Box::new(CheckReport { file: path.to_path_buf(), error: Some(e), ..Default::default() }))
         }
+    }
+}
+
+/// Standard input: an RDB or a RESP AOF, told apart by its first bytes.
+fn check_stdin(opts: ReaderOptions, now: Option<i64>) -> FileReport {
+    use crate::input::layout::{classify, Layout, HEAD_LEN};
+    let path = Path::new("-");
+    let mut input = match Input::open(path) {
+        Ok(i) => i,
+        Err(e) => {
+            return FileReport::Rdb(Box::new(CheckReport { file: path.into(), error: Some(e), ..Default::default() }))
+        }
+    };
+    match input.peek(HEAD_LEN).map(|head| classify(&head)) {
+        Ok(Layout::Aof) => {
+            let aof_opts = super::aof::AofCheckOptions { reader: opts, now_ms: now, to_timestamp: None };
+            FileReport::Aof(super::aof::check_aof_input(&mut input, &aof_opts))
+        }
+        Ok(_) => FileReport::Rdb(Box::new(check_input(&mut input, None, opts, now))),
+        Err(e) => FileReport::Rdb(Box::new(CheckReport { file: path.into(), error: Some(e), ..Default::default() })),
     }
 }
 

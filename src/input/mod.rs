@@ -65,6 +65,22 @@ impl Input {
         Input { name: Arc::from(Path::new(name)), source: Source::Pipe(Box::new(r)) }
     }
 
+    /// The first `n` bytes (fewer if the input is shorter), left unconsumed:
+    /// a pipe keeps them in front of the rest of its stream.
+    pub fn peek(&mut self, n: usize) -> Result<Vec<u8>> {
+        match &mut self.source {
+            Source::Mapped(m) => Ok(m[..n.min(m.len())].to_vec()),
+            Source::Empty => Ok(Vec::new()),
+            Source::Pipe(r) => {
+                let mut head = Vec::new();
+                r.by_ref().take(n as u64).read_to_end(&mut head).map_err(|e| Error::io(e).in_file(&self.name))?;
+                let rest = std::mem::replace(r, Box::new(std::io::empty()));
+                *r = Box::new(std::io::Cursor::new(head.clone()).chain(rest));
+                Ok(head)
+            }
+        }
+    }
+
     /// A window over this input.
     pub fn window(&mut self, max_record: usize) -> Window<'_> {
         match &mut self.source {
