@@ -2,5 +2,6 @@
 
 pub mod json;
 pub mod progress;
+pub mod rdb;
 pub mod record;
 pub mod report;

@@ -148,63 +148,7 @@ pub fn entries(lp: &[u8]) -> Result<Vec<Item<'_>>, TokenError> {
 pub(crate) mod tests {
     use super::*;
 
-    /// Build a listpack from entries, as Redis would encode them.
-    pub fn build(items: &[Item<'_>]) -> Vec<u8> {
-        let mut body = Vec::new();
-        for it in items {
-            let start = body.len();
-            match *it {
-                Item::Int(v) if (0..=127).contains(&v) => body.push(v as u8),
-                Item::Int(v) if (-4096..=4095).contains(&v) => {
-                    let u = (v as u16) & 0x1fff;
-                    body.push(0xc0 | (u >> 8) as u8);
-                    body.push(u as u8);
-                }
-                Item::Int(v) if i16::try_from(v).is_ok() => {
-                    body.push(0xf1);
-                    body.extend_from_slice(&(v as i16).to_le_bytes());
-                }
-                Item::Int(v) if (-(1 << 23)..(1 << 23)).contains(&v) => {
-                    body.push(0xf2);
-                    body.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-                }
-                Item::Int(v) if i32::try_from(v).is_ok() => {
-                    body.push(0xf3);
-                    body.extend_from_slice(&(v as i32).to_le_bytes());
-                }
-                Item::Int(v) => {
-                    body.push(0xf4);
-                    body.extend_from_slice(&v.to_le_bytes());
-                }
-                Item::Bytes(s) if s.len() < 64 => {
-                    body.push(0x80 | s.len() as u8);
-                    body.extend_from_slice(s);
-                }
-                Item::Bytes(s) if s.len() < 4096 => {
-                    body.push(0xe0 | (s.len() >> 8) as u8);
-                    body.push(s.len() as u8);
-                    body.extend_from_slice(s);
-                }
-                Item::Bytes(s) => {
-                    body.push(0xf0);
-                    body.extend_from_slice(&(s.len() as u32).to_le_bytes());
-                    body.extend_from_slice(s);
-                }
-            }
-            let l = body.len() - start;
-            let n = backlen_size(l);
-            for k in (0..n).rev() {
-                let group = ((l >> (7 * k)) & 0x7f) as u8;
-                body.push(if k == n - 1 { group } else { group | 0x80 });
-            }
-        }
-        let mut lp = Vec::new();
-        lp.extend_from_slice(&((body.len() + 7) as u32).to_le_bytes());
-        lp.extend_from_slice(&(items.len().min(65535) as u16).to_le_bytes());
-        lp.extend_from_slice(&body);
-        lp.push(0xff);
-        lp
-    }
+    pub use crate::output::rdb::listpack::build;
 
     #[test]
     fn documented_example() {
