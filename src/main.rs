@@ -4,9 +4,10 @@
 mod cli;
 
 use clap::Parser;
-use cli::{Cli, Command, DumpFormatArg, ReportFormat};
+use cli::{Cli, Command, ConvertToArg, DumpFormatArg, ReportFormat};
 use rdb_tool::cmd::aof::{self, AofCheckOptions, Repair};
 use rdb_tool::cmd::check::{self, CheckConfig, FileReport, Verdict};
+use rdb_tool::cmd::convert::{self, ConvertConfig, ConvertTo};
 use rdb_tool::cmd::dump::{self, DumpConfig, DumpFormat};
 use rdb_tool::cmd::filter::KeyFilter;
 use rdb_tool::cmd::fix;
@@ -123,7 +124,56 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             Ok(Exit::Ok)
         }
         Command::Fix(args) => run_fix(args),
+        Command::Convert { input, to, rdb_version, drop_unsupported, no_compression, output, read } => {
+            let mut cfg = ConvertConfig::new(
+                input,
+                match to {
+                    ConvertToArg::Rdb => ConvertTo::Rdb,
+                    ConvertToArg::Json => ConvertTo::Json,
+                    ConvertToArg::Jsonl => ConvertTo::Jsonl,
+                },
+            );
+            cfg.rdb_version = rdb_version;
+            cfg.drop_unsupported = drop_unsupported;
+            cfg.compress = !no_compression;
+            cfg.reader = read.options();
+            let report = match output {
+                Some(path) => write_atomically(&path, |out| convert::convert(&cfg, out))?,
+                None => convert::convert(&cfg, &mut std::io::stdout().lock())?,
+            };
+            for (db, key, why) in &report.dropped {
+                eprintln!("rdb-tool: dropped db {db} key \"{}\": {why}", rdb_tool::escape::escape_bytes(key));
+            }
+            for note in &report.notes {
+                eprintln!("rdb-tool: note: {note}");
+            }
+            Ok(Exit::Ok)
+        }
     }
+}
+
+/// Write `path` through a temporary file in the same directory, renamed into
+/// place only when `write` succeeded: a failed run never leaves half a file.
+fn write_atomically<T>(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.rdb-tool-tmp.{}", std::process::id()));
+    let result = (|| {
+        let file = std::fs::File::create(&tmp).map_err(Error::io)?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let value = write(&mut out)?;
+        let file = out.into_inner().map_err(|e| Error::io(e.into_error()))?;
+        file.sync_all().map_err(Error::io)?;
+        std::fs::rename(&tmp, path).map_err(Error::io)?;
+        Ok(value)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// Up to `max` bytes as hex + printable text, 16 per line.

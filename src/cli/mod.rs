@@ -30,6 +30,13 @@ pub enum ReportFormat {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ConvertToArg {
+    Rdb,
+    Json,
+    Jsonl,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum DumpFormatArg {
     Jsonl,
     Json,
@@ -94,6 +101,29 @@ pub enum Command {
         #[arg(long)]
         now: Option<i64>,
         /// Write to this file instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// Rewrite a file in another format or RDB version: `--to rdb` re-encodes every
+    /// value as the target version's Redis writes it; `--to json|jsonl` is the dump.
+    #[command(after_help = EXIT_CODES)]
+    Convert {
+        /// The input RDB file (`-` = standard input).
+        input: PathBuf,
+        #[arg(long, value_enum)]
+        to: ConvertToArg,
+        /// Target RDB version (6 to 12; default: the source's).
+        #[arg(long)]
+        rdb_version: Option<u32>,
+        /// Leave out (and report) keys the target version cannot hold instead of failing.
+        #[arg(long)]
+        drop_unsupported: bool,
+        /// Do not LZF-compress strings (as `rdbcompression no`).
+        #[arg(long)]
+        no_compression: bool,
+        /// Write here (atomically: a temporary file renamed into place) instead of standard output.
         #[arg(short, long)]
         output: Option<PathBuf>,
         #[command(flatten)]

@@ -2,6 +2,7 @@
 
 pub mod aof;
 pub mod check;
+pub mod convert;
 pub mod dump;
 pub mod filter;
 pub mod fix;

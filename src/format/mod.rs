@@ -307,8 +307,20 @@ impl Type {
 }
 
 /// Decode the 9-character name of a module type id (`moduleTypeNameByID`).
+const MODULE_CHARSET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// `moduleTypeEncodeId`: 9 name characters of 6 bits each, then 10 bits of encver.
+/// Characters outside the charset encode as 0 ('A').
+pub fn module_type_id(name: &str, encver: u64) -> u64 {
+    let mut id = 0u64;
+    for c in name.bytes().chain(std::iter::repeat(b'A')).take(9) {
+        id = (id << 6) | MODULE_CHARSET.iter().position(|&x| x == c).unwrap_or(0) as u64;
+    }
+    (id << 10) | (encver & 1023)
+}
+
 pub fn module_type_name(id: u64) -> String {
-    const CHARSET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const CHARSET: &[u8; 64] = MODULE_CHARSET;
     let mut name = String::with_capacity(9);
     let mut bits = id >> 10;
     let mut chars = [0u8; 9];
@@ -376,6 +388,7 @@ mod tests {
         // FORMAT.md §9.1: "ReJSON-RL" encver 3.
         assert_eq!(module_type_name(0x45E25238DF912C03), "ReJSON-RL");
         assert_eq!(module_encver(0x45E25238DF912C03), 3);
+        assert_eq!(module_type_id("ReJSON-RL", 3), 0x45E25238DF912C03);
     }
 
     #[test]

@@ -95,6 +95,12 @@ impl ListpackBuilder {
         self.count += 1;
     }
 
+    /// Append the entries of another builder.
+    pub fn append(&mut self, other: &ListpackBuilder) {
+        self.body.extend_from_slice(&other.body);
+        self.count += other.count;
+    }
+
     /// The finished blob: total bytes, count (65535 = "count it"), entries, 0xFF.
     pub fn finish(&self) -> Vec<u8> {
         let mut lp = Vec::with_capacity(self.bytes());

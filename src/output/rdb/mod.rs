@@ -5,4 +5,5 @@
 pub mod encode;
 pub mod intset;
 pub mod listpack;
+pub mod writer;
 pub mod ziplist;

@@ -1,0 +1,831 @@
+//! The RDB file writer: header, aux fields, databases, keys in the encodings a
+//! target version's Redis writes and loads, the EOF opcode and the CRC-64
+//! trailer (RDB 5+).
+//!
+//! Values come from a [`ValueSource`]: anything that can hand out its pieces,
+//! more than once (a framed value from the reader decodes again on demand). A
+//! first pass measures a collection (count, longest item, all integers…) to
+//! choose a compact or plain encoding as Redis does with its size limits; a
+//! second pass writes it. Compact blobs are small by definition; plain
+//! encodings stream, so no collection is ever held whole.
+
+use super::encode::{put_binary_double, put_len, put_string, put_text_double};
+use super::intset;
+use super::listpack::ListpackBuilder;
+use super::ziplist::ZiplistBuilder;
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::decode::{Piece, Sink};
+use crate::event::stream::StreamMeta;
+use crate::event::StreamId;
+use crate::format::KeyType;
+use crate::token::Item;
+use std::io::Write;
+
+/// The newest Redis RDB version this writer produces.
+pub const MAX_WRITE_VERSION: u32 = 12;
+/// The oldest (RDB 5 is the first with a checksum; older formats are not written).
+pub const MIN_WRITE_VERSION: u32 = 6;
+
+/// The size limits Redis uses to choose a compact encoding (redis.conf names,
+/// defaults as Redis 7.x).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncodingLimits {
+    pub hash_max_listpack_entries: u64,
+    pub hash_max_listpack_value: u64,
+    pub set_max_intset_entries: u64,
+    pub set_max_listpack_entries: u64,
+    pub set_max_listpack_value: u64,
+    pub zset_max_listpack_entries: u64,
+    pub zset_max_listpack_value: u64,
+    /// `list-max-listpack-size`: > 0 entries per node; −1…−5 = 4/8/16/32/64 KiB.
+    pub list_max_listpack_size: i64,
+    pub stream_node_max_bytes: u64,
+    pub stream_node_max_entries: u64,
+}
+
+impl Default for EncodingLimits {
+    fn default() -> Self {
+        EncodingLimits {
+            hash_max_listpack_entries: 128,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            set_max_listpack_entries: 128,
+            set_max_listpack_value: 64,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+            list_max_listpack_size: -2,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
+        }
+    }
+}
+
+impl EncodingLimits {
+    /// Byte and entry limits of one list node.
+    fn list_node(&self) -> (usize, usize) {
+        match self.list_max_listpack_size {
+            n if n > 0 => (usize::MAX, n as usize),
+            n => (4096usize << (n.unsigned_abs().clamp(1, 5) - 1), usize::MAX),
+        }
+    }
+}
+
+/// A value that can be walked, as many times as needed.
+pub trait ValueSource {
+    fn key_type(&self) -> KeyType;
+    fn pieces(&self, sink: &mut dyn Sink) -> Result<()>;
+}
+
+impl ValueSource for crate::event::Value<'_> {
+    fn key_type(&self) -> KeyType {
+        crate::event::Value::key_type(self)
+    }
+    fn pieces(&self, sink: &mut dyn Sink) -> Result<()> {
+        self.decode(sink)
+    }
+}
+
+/// Per-key metadata written before the value.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyMeta {
+    pub expire_at_ms: Option<i64>,
+    pub idle_s: Option<u64>,
+    pub freq: Option<u8>,
+}
+
+/// Forwards bytes to the output and folds them into the checksum.
+struct CrcWriter<W: Write> {
+    out: W,
+    crc: crc_fast::Digest,
+}
+
+impl<W: Write> CrcWriter<W> {
+    fn put(&mut self, b: &[u8]) -> Result<()> {
+        self.crc.update(b);
+        self.out.write_all(b).map_err(Error::io)
+    }
+}
+
+/// Writes one RDB file.
+pub struct RdbWriter<W: Write> {
+    out: CrcWriter<W>,
+    version: u32,
+    limits: EncodingLimits,
+    compress: bool,
+    buf: Vec<u8>,
+    /// Leave out parts of a value the target cannot hold (stream IDMP state,
+    /// NACK zones) instead of failing; each omission is noted.
+    pub lossy: bool,
+    notes: Vec<String>,
+}
+
+/// A value too big to buffer is flushed in pieces of this size.
+const FLUSH_AT: usize = 1 << 20;
+
+fn unsupported(what: &'static str) -> Error {
+    Error::new(ErrorKind::Unsupported(what))
+}
+
+impl<W: Write> RdbWriter<W> {
+    /// Start a file of RDB `version` (`MIN_WRITE_VERSION..=MAX_WRITE_VERSION`).
+    pub fn new(out: W, version: u32, limits: EncodingLimits, compress: bool) -> Result<Self> {
+        if !(MIN_WRITE_VERSION..=MAX_WRITE_VERSION).contains(&version) {
+            return Err(Error::new(ErrorKind::Usage("RDB version cannot be written"))
+                .detail(format!("{version}; this writer writes RDB {MIN_WRITE_VERSION} to {MAX_WRITE_VERSION}")));
+        }
+        let mut w = RdbWriter {
+            out: CrcWriter { out, crc: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis) },
+            version,
+            limits,
+            compress,
+            buf: Vec::with_capacity(1 << 16),
+            lossy: false,
+            notes: Vec::new(),
+        };
+        w.out.put(format!("REDIS{version:04}").as_bytes())?;
+        Ok(w)
+    }
+
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// What was left out of the values written since the last call (`lossy`).
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
+    }
+
+    fn flush_buf(&mut self) -> Result<()> {
+        let buf = std::mem::take(&mut self.buf);
+        let r = self.out.put(&buf);
+        self.buf = buf;
+        self.buf.clear();
+        r
+    }
+
+    /// An AUX field (RDB 7+; older versions have none and the call is a no-op).
+    pub fn aux(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        if self.version < 7 {
+            return Ok(());
+        }
+        self.buf.push(0xfa);
+        put_string(&mut self.buf, key, false);
+        put_string(&mut self.buf, value, false);
+        self.flush_buf()
+    }
+
+    /// A function library (FUNCTION2, RDB 10+).
+    pub fn function(&mut self, code: &[u8]) -> Result<()> {
+        if self.version < 10 {
+            return Err(unsupported("functions need RDB 10 (Redis 7.0) or later"));
+        }
+        self.buf.push(0xf5);
+        put_string(&mut self.buf, code, self.compress);
+        self.flush_buf()
+    }
+
+    pub fn select_db(&mut self, db: u64) -> Result<()> {
+        self.buf.push(0xfe);
+        put_len(&mut self.buf, db);
+        self.flush_buf()
+    }
+
+    /// Size hints for the database just selected (RDB 7+).
+    pub fn resize_db(&mut self, keys: u64, expires: u64) -> Result<()> {
+        if self.version < 7 {
+            return Ok(());
+        }
+        self.buf.push(0xfb);
+        put_len(&mut self.buf, keys);
+        put_len(&mut self.buf, expires);
+        self.flush_buf()
+    }
+
+    /// One key and its value.
+    pub fn key(&mut self, key: &[u8], meta: &KeyMeta, value: &dyn ValueSource) -> Result<()> {
+        // A refused value leaves nothing behind, prefix opcodes included.
+        let start = self.buf.len();
+        if let Some(t) = meta.expire_at_ms {
+            self.buf.push(0xfc);
+            self.buf.extend_from_slice(&t.to_le_bytes());
+        }
+        if self.version >= 9 {
+            if let Some(idle) = meta.idle_s {
+                self.buf.push(0xf8);
+                put_len(&mut self.buf, idle);
+            }
+            if let Some(freq) = meta.freq {
+                self.buf.push(0xf9);
+                self.buf.push(freq);
+            }
+        }
+        if let Err(e) = self.value(key, value) {
+            self.buf.truncate(start);
+            return Err(e.key(key));
+        }
+        self.flush_buf()
+    }
+
+    /// End the file: EOF opcode and, from RDB 5, the CRC-64 of everything before it.
+    pub fn finish(mut self) -> Result<W> {
+        self.out.put(&[0xff])?;
+        let crc = self.out.crc.finalize();
+        self.out.put(&crc.to_le_bytes())?;
+        self.out.out.flush().map_err(Error::io)?;
+        Ok(self.out.out)
+    }
+
+    /// The type byte and the key name: written once the encoding is chosen.
+    fn begin(&mut self, ty: u8, key: &[u8]) {
+        self.buf.push(ty);
+        put_string(&mut self.buf, key, self.compress);
+    }
+
+    /// Write the type, key and value (large values are flushed as they go).
+    fn value(&mut self, key: &[u8], v: &dyn ValueSource) -> Result<()> {
+        match v.key_type() {
+            KeyType::String => {
+                self.begin(0, key);
+                let mut done = false;
+                let (buf, compress) = (&mut self.buf, self.compress);
+                v.pieces(&mut |p: Piece<'_>| {
+                    if let Piece::Str(s) = p {
+                        put_string(buf, s, compress);
+                        done = true;
+                    }
+                    Ok(())
+                })?;
+                if !done {
+                    return Err(Error::new(ErrorKind::Integrity("string value without content")));
+                }
+                Ok(())
+            }
+            KeyType::List => self.list(key, v),
+            KeyType::Set => self.set(key, v),
+            KeyType::Zset => self.zset(key, v),
+            KeyType::Hash => self.hash(key, v),
+            KeyType::Stream => self.stream(key, v),
+            KeyType::Module => self.module(key, v),
+            KeyType::Array => Err(unsupported("array values need RDB 14 (Redis 8.8)")),
+        }
+    }
+
+    fn measure(v: &dyn ValueSource) -> Result<Shape> {
+        let mut s = Shape { all_int: true, ..Default::default() };
+        v.pieces(&mut |p: Piece<'_>| {
+            s.add(&p);
+            Ok(())
+        })?;
+        Ok(s)
+    }
+
+    fn list(&mut self, key: &[u8], v: &dyn ValueSource) -> Result<()> {
+        let shape = Self::measure(v)?;
+        if self.version < 7 {
+            if shape.count <= 512 && shape.max_len <= 64 {
+                let mut zl = ZiplistBuilder::new();
+                each_item(v, |it| zl.push(it))?;
+                self.begin(10, key);
+                put_string(&mut self.buf, &zl.finish(), self.compress);
+                return Ok(());
+            }
+            self.begin(1, key);
+            put_len(&mut self.buf, shape.count);
+            return self.stream_items(v);
+        }
+        let (max_bytes, max_entries) = self.limits.list_node();
+        let quicklist2 = self.version >= 10;
+        // First pass: how many nodes (written before them).
+        let mut nodes = 0u64;
+        pack_list(v, quicklist2, max_bytes, max_entries, |_| {
+            nodes += 1;
+            Ok(())
+        })?;
+        self.begin(if quicklist2 { 18 } else { 14 }, key);
+        put_len(&mut self.buf, nodes);
+        let compress = self.compress;
+        let mut flush_err = Ok(());
+        let (buf, out) = (&mut self.buf, &mut self.out);
+        pack_list(v, quicklist2, max_bytes, max_entries, |node| {
+            match node {
+                Node::Plain(b) => {
+                    put_len(buf, crate::format::QUICKLIST_NODE_PLAIN);
+                    put_string(buf, b, compress);
+                }
+                Node::Packed(blob) => {
+                    if quicklist2 {
+                        put_len(buf, crate::format::QUICKLIST_NODE_PACKED);
+                    }
+                    put_string(buf, blob, compress);
+                }
+            }
+            if buf.len() >= FLUSH_AT {
+                flush_err = out.put(buf);
+                buf.clear();
+            }
+            Ok(())
+        })?;
+        flush_err
+    }
+
+    /// Plain collection members as strings, flushing as the buffer grows.
+    fn stream_items(&mut self, v: &dyn ValueSource) -> Result<()> {
+        let compress = self.compress;
+        let (buf, out) = (&mut self.buf, &mut self.out);
+        let mut flush_err = Ok(());
+        each_item(v, |it| {
+            put_item(buf, it, compress);
+            if buf.len() >= FLUSH_AT && flush_err.is_ok() {
+                flush_err = out.put(buf);
+                buf.clear();
+            }
+        })?;
+        flush_err
+    }
+
+    fn set(&mut self, key: &[u8], v: &dyn ValueSource) -> Result<()> {
+        let shape = Self::measure(v)?;
+        let l = &self.limits;
+        if shape.all_int && shape.count <= l.set_max_intset_entries {
+            let mut members = Vec::with_capacity(shape.count as usize);
+            each_item(v, |it| members.extend(it.as_int()))?;
+            self.begin(11, key);
+            put_string(&mut self.buf, &intset::build(&mut members), self.compress);
+            return Ok(());
+        }
+        if self.version >= 11
+            && shape.count <= l.set_max_listpack_entries
+            && shape.max_len as u64 <= l.set_max_listpack_value
+        {
+            let mut lp = ListpackBuilder::new();
+            each_item(v, |it| lp.push(it))?;
+            self.begin(20, key);
+            put_string(&mut self.buf, &lp.finish(), self.compress);
+            return Ok(());
+        }
+        self.begin(2, key);
+        put_len(&mut self.buf, shape.count);
+        self.stream_items(v)
+    }
+
+    fn zset(&mut self, key: &[u8], v: &dyn ValueSource) -> Result<()> {
+        let shape = Self::measure(v)?;
+        let l = &self.limits;
+        if shape.count <= l.zset_max_listpack_entries && shape.max_len as u64 <= l.zset_max_listpack_value {
+            // Compact sorted sets are kept sorted by (score, member).
+            let mut members: Vec<(f64, Vec<u8>)> = Vec::with_capacity(shape.count as usize);
+            v.pieces(&mut |p: Piece<'_>| {
+                if let Piece::Member { member, score } = p {
+                    members.push((score, member.to_vec()));
+                }
+                Ok(())
+            })?;
+            members.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+            let listpack = self.version >= 10;
+            let (mut lp, mut zl) = (ListpackBuilder::new(), ZiplistBuilder::new());
+            for (score, member) in &members {
+                let text = score_text(*score);
+                for it in [Item::Bytes(member), Item::Bytes(text.as_bytes())] {
+                    if listpack {
+                        lp.push(it)
+                    } else {
+                        zl.push(it)
+                    }
+                }
+            }
+            let blob = if listpack { lp.finish() } else { zl.finish() };
+            self.begin(if listpack { 17 } else { 12 }, key);
+            put_string(&mut self.buf, &blob, self.compress);
+            return Ok(());
+        }
+        let binary = self.version >= 8;
+        self.begin(if binary { 5 } else { 3 }, key);
+        put_len(&mut self.buf, shape.count);
+        let compress = self.compress;
+        let (buf, out) = (&mut self.buf, &mut self.out);
+        let mut flush_err = Ok(());
+        v.pieces(&mut |p: Piece<'_>| {
+            if let Piece::Member { member, score } = p {
+                put_item(buf, member, compress);
+                if binary {
+                    put_binary_double(buf, score);
+                } else {
+                    put_text_double(buf, score);
+                }
+                if buf.len() >= FLUSH_AT && flush_err.is_ok() {
+                    flush_err = out.put(buf);
+                    buf.clear();
+                }
+            }
+            Ok(())
+        })?;
+        flush_err
+    }
+
+    fn hash(&mut self, key: &[u8], v: &dyn ValueSource) -> Result<()> {
+        let shape = Self::measure(v)?;
+        let l = &self.limits;
+        let small = shape.count <= l.hash_max_listpack_entries && shape.max_len as u64 <= l.hash_max_listpack_value;
+        if shape.field_ttls > 0 {
+            if self.version < 12 {
+                return Err(unsupported("hash field TTLs need RDB 12 (Redis 7.4) or later"));
+            }
+            return self.hash_with_ttls(key, v, &shape, small);
+        }
+        if small && self.version >= 4 {
+            let listpack = self.version >= 10;
+            let (mut lp, mut zl) = (ListpackBuilder::new(), ZiplistBuilder::new());
+            v.pieces(&mut |p: Piece<'_>| {
+                if let Piece::Field { field, value, .. } = p {
+                    for it in [field, value] {
+                        if listpack {
+                            lp.push(it)
+                        } else {
+                            zl.push(it)
+                        }
+                    }
+                }
+                Ok(())
+            })?;
+            let blob = if listpack { lp.finish() } else { zl.finish() };
+            self.begin(if listpack { 16 } else { 13 }, key);
+            put_string(&mut self.buf, &blob, self.compress);
+            return Ok(());
+        }
+        self.begin(4, key);
+        put_len(&mut self.buf, shape.count);
+        let compress = self.compress;
+        let (buf, out) = (&mut self.buf, &mut self.out);
+        let mut flush_err = Ok(());
+        v.pieces(&mut |p: Piece<'_>| {
+            if let Piece::Field { field, value, .. } = p {
+                put_item(buf, field, compress);
+                put_item(buf, value, compress);
+                if buf.len() >= FLUSH_AT && flush_err.is_ok() {
+                    flush_err = out.put(buf);
+                    buf.clear();
+                }
+            }
+            Ok(())
+        })?;
+        flush_err
+    }
+
+    /// HASH_LISTPACK_EX (25) or HASH_METADATA (24), Redis 7.4+.
+    fn hash_with_ttls(&mut self, key: &[u8], v: &dyn ValueSource, shape: &Shape, small: bool) -> Result<()> {
+        let min = shape.min_ttl.unwrap_or(0);
+        self.begin(if small { 25 } else { 24 }, key);
+        self.buf.extend_from_slice(&min.to_le_bytes());
+        if small {
+            // Triples with a TTL first, by TTL; then those without.
+            let mut fields: Vec<(i64, Vec<u8>, Vec<u8>)> = Vec::new();
+            v.pieces(&mut |p: Piece<'_>| {
+                if let Piece::Field { field, value, expire_at_ms } = p {
+                    fields.push((expire_at_ms.unwrap_or(0), field.to_vec(), value.to_vec()));
+                }
+                Ok(())
+            })?;
+            fields.sort_by_key(|(t, _, _)| if *t == 0 { i64::MAX } else { *t });
+            let mut lp = ListpackBuilder::new();
+            for (t, f, val) in &fields {
+                lp.push(Item::Bytes(f));
+                lp.push(Item::Bytes(val));
+                lp.push(Item::Int(*t));
+            }
+            put_string(&mut self.buf, &lp.finish(), self.compress);
+            return Ok(());
+        }
+        put_len(&mut self.buf, shape.count);
+        let compress = self.compress;
+        let buf = &mut self.buf;
+        v.pieces(&mut |p: Piece<'_>| {
+            if let Piece::Field { field, value, expire_at_ms } = p {
+                put_len(buf, expire_at_ms.map_or(0, |t| (t - min + 1) as u64));
+                put_item(buf, field, compress);
+                put_item(buf, value, compress);
+            }
+            Ok(())
+        })
+    }
+
+    fn module(&mut self, key: &[u8], v: &dyn ValueSource) -> Result<()> {
+        self.begin(7, key);
+        let buf = &mut self.buf;
+        let mut done = false;
+        v.pieces(&mut |p: Piece<'_>| {
+            if let Piece::Module { name, encver, raw } = p {
+                put_len(buf, crate::format::module_type_id(name, encver));
+                buf.extend_from_slice(raw);
+                done = true;
+            }
+            Ok(())
+        })?;
+        if !done {
+            return Err(unsupported("module value without its data"));
+        }
+        Ok(())
+    }
+
+    fn stream(&mut self, key: &[u8], v: &dyn ValueSource) -> Result<()> {
+        let version = match self.version {
+            ..=8 => return Err(unsupported("streams need RDB 9 (Redis 5.0) or later")),
+            9 => 1,
+            10 => 2,
+            _ => 3,
+        };
+        let mut nodes: Vec<(StreamId, Vec<u8>)> = Vec::new();
+        let mut meta: Option<StreamMeta> = None;
+        let mut node = StreamNode::default();
+        let limits = self.limits;
+        v.pieces(&mut |p: Piece<'_>| {
+            match p {
+                Piece::StreamEntry { id, fields } => {
+                    if node.full(fields.len(), &limits) {
+                        nodes.push(std::mem::take(&mut node).finish());
+                    }
+                    node.push(id, fields);
+                }
+                Piece::StreamMeta(m) => meta = Some(m.clone()),
+                _ => {}
+            }
+            Ok(())
+        })?;
+        if node.count > 0 {
+            nodes.push(node.finish());
+        }
+        let mut meta = meta.ok_or_else(|| Error::new(ErrorKind::Integrity("stream without metadata")))?;
+        if meta.idmp.is_some() {
+            if !self.lossy {
+                return Err(unsupported("stream IDMP state needs RDB 13 (Redis 8.6)"));
+            }
+            self.notes.push("stream IDMP (idempotent producer) state left out".into());
+        }
+        for g in &mut meta.groups {
+            let Some(nacked) = g.nacked.take().filter(|n| !n.is_empty()) else { continue };
+            if !self.lossy {
+                return Err(unsupported("stream NACK zones need RDB 14 (Redis 8.8)"));
+            }
+            // Older servers need an owner for every pending entry: NACKed ones go.
+            g.pending.retain(|p| !nacked.contains(&p.id));
+            self.notes.push(format!(
+                "{} NACKed pending entries of group \"{}\" left out",
+                nacked.len(),
+                crate::escape::escape_bytes(&g.name)
+            ));
+        }
+        self.begin(
+            match version {
+                1 => 15,
+                2 => 19,
+                _ => 21,
+            },
+            key,
+        );
+        let buf = &mut self.buf;
+        put_len(buf, nodes.len() as u64);
+        for (master, lp) in &nodes {
+            let mut key = [0u8; 16];
+            key[..8].copy_from_slice(&master.ms.to_be_bytes());
+            key[8..].copy_from_slice(&master.seq.to_be_bytes());
+            put_string(buf, &key, false);
+            put_string(buf, lp, self.compress);
+        }
+        put_len(buf, meta.length);
+        put_id(buf, meta.last_id);
+        if version >= 2 {
+            put_id(buf, meta.first_id.unwrap_or_default());
+            put_id(buf, meta.max_deleted_id.unwrap_or_default());
+            put_len(buf, meta.entries_added.unwrap_or(meta.length));
+        }
+        put_len(buf, meta.groups.len() as u64);
+        for g in &meta.groups {
+            put_string(buf, &g.name, false);
+            put_id(buf, g.last_id);
+            if version >= 2 {
+                put_len(buf, g.entries_read.unwrap_or(u64::MAX));
+            }
+            put_len(buf, g.pending.len() as u64);
+            for p in &g.pending {
+                put_raw_id(buf, p.id);
+                buf.extend_from_slice(&p.delivery_time_ms.to_le_bytes());
+                put_len(buf, p.delivery_count);
+            }
+            put_len(buf, g.consumers.len() as u64);
+            for c in &g.consumers {
+                put_string(buf, &c.name, false);
+                buf.extend_from_slice(&c.seen_time_ms.to_le_bytes());
+                if version >= 3 {
+                    buf.extend_from_slice(&c.active_time_ms.unwrap_or(c.seen_time_ms).to_le_bytes());
+                }
+                put_len(buf, c.pending.len() as u64);
+                for id in &c.pending {
+                    put_raw_id(buf, *id);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn put_id(buf: &mut Vec<u8>, id: StreamId) {
+    put_len(buf, id.ms);
+    put_len(buf, id.seq);
+}
+
+fn put_raw_id(buf: &mut Vec<u8>, id: StreamId) {
+    buf.extend_from_slice(&id.ms.to_be_bytes());
+    buf.extend_from_slice(&id.seq.to_be_bytes());
+}
+
+/// An item as an RDB string (integers as their decimal text, as Redis stores them).
+fn put_item(buf: &mut Vec<u8>, it: Item<'_>, compress: bool) {
+    match it {
+        Item::Bytes(b) => put_string(buf, b, compress),
+        Item::Int(i) => super::encode::put_int_as_string(buf, i),
+    }
+}
+
+/// A score as Redis stores it in a compact sorted set: integral values as
+/// integers, others as the shortest text that reads back exactly.
+fn score_text(score: f64) -> String {
+    if score.is_infinite() {
+        return if score > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if score == score.trunc() && score.abs() < (1u64 << 53) as f64 {
+        return (score as i64).to_string();
+    }
+    let mut b = ryu::Buffer::new();
+    b.format_finite(score).to_string()
+}
+
+/// Call `f` with each list element / set member.
+fn each_item(v: &dyn ValueSource, mut f: impl FnMut(Item<'_>)) -> Result<()> {
+    v.pieces(&mut |p: Piece<'_>| {
+        if let Piece::Elem(it) = p {
+            f(it);
+        }
+        Ok(())
+    })
+}
+
+/// What the first pass learns about a collection.
+#[derive(Debug, Default)]
+struct Shape {
+    count: u64,
+    /// Longest member, field or value, in bytes of its text form.
+    max_len: usize,
+    /// Every element is an integer (sets: intset candidates).
+    all_int: bool,
+    field_ttls: u64,
+    min_ttl: Option<i64>,
+}
+
+fn item_len(it: &Item<'_>) -> usize {
+    match it {
+        Item::Bytes(b) => b.len(),
+        Item::Int(i) => itoa::Buffer::new().format(*i).len(),
+    }
+}
+
+impl Shape {
+    fn add(&mut self, p: &Piece<'_>) {
+        match p {
+            Piece::Elem(it) => {
+                self.count += 1;
+                self.max_len = self.max_len.max(item_len(it));
+                self.all_int &= it.as_int().is_some();
+            }
+            Piece::Member { member, .. } => {
+                self.count += 1;
+                self.max_len = self.max_len.max(item_len(member));
+            }
+            Piece::Field { field, value, expire_at_ms } => {
+                self.count += 1;
+                self.max_len = self.max_len.max(item_len(field)).max(item_len(value));
+                if let Some(t) = expire_at_ms {
+                    self.field_ttls += 1;
+                    self.min_ttl = Some(self.min_ttl.map_or(*t, |m| m.min(*t)));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+enum Node<'a> {
+    Packed(&'a [u8]),
+    Plain(&'a [u8]),
+}
+
+/// Split a list into quicklist nodes as Redis fills them (`list-max-listpack-size`),
+/// calling `emit` per node; elements larger than a node become PLAIN nodes
+/// (quicklist 2 only).
+fn pack_list(
+    v: &dyn ValueSource,
+    quicklist2: bool,
+    max_bytes: usize,
+    max_entries: usize,
+    mut emit: impl FnMut(Node<'_>) -> Result<()>,
+) -> Result<()> {
+    let (mut lp, mut zl) = (ListpackBuilder::new(), ZiplistBuilder::new());
+    let mut result = Ok(());
+    v.pieces(&mut |p: Piece<'_>| {
+        let Piece::Elem(it) = p else { return Ok(()) };
+        if result.is_err() {
+            return Ok(());
+        }
+        let len = item_len(&it);
+        if quicklist2 && len > max_bytes {
+            if !lp.is_empty() {
+                result = emit(Node::Packed(&lp.finish()));
+                lp = ListpackBuilder::new();
+            }
+            let text = it.to_vec();
+            if result.is_ok() {
+                result = emit(Node::Plain(&text));
+            }
+            return Ok(());
+        }
+        let (count, bytes) = if quicklist2 { (lp.len(), lp.bytes()) } else { (zl.len(), zl.bytes()) };
+        if count > 0 && (count >= max_entries || bytes + len + 11 > max_bytes) {
+            if quicklist2 {
+                result = emit(Node::Packed(&lp.finish()));
+                lp = ListpackBuilder::new();
+            } else {
+                result = emit(Node::Packed(&zl.finish()));
+                zl = ZiplistBuilder::new();
+            }
+        }
+        if quicklist2 {
+            lp.push(it)
+        } else {
+            zl.push(it)
+        }
+        Ok(())
+    })?;
+    result?;
+    if quicklist2 && !lp.is_empty() {
+        emit(Node::Packed(&lp.finish()))?;
+    } else if !quicklist2 && !zl.is_empty() {
+        emit(Node::Packed(&zl.finish()))?;
+    }
+    Ok(())
+}
+
+/// One stream node (a listpack delta-encoded against its first entry's ID),
+/// built as `streamAppendItem` does.
+#[derive(Default)]
+struct StreamNode {
+    master: StreamId,
+    master_fields: Vec<Vec<u8>>,
+    count: u64,
+    lp: ListpackBuilder,
+}
+
+impl StreamNode {
+    fn full(&self, nfields: usize, l: &EncodingLimits) -> bool {
+        self.count > 0
+            && (self.count >= l.stream_node_max_entries
+                || (self.lp.bytes() + nfields * 16) as u64 >= l.stream_node_max_bytes)
+    }
+
+    fn push(&mut self, id: StreamId, fields: &[(Item<'_>, Item<'_>)]) {
+        if self.count == 0 {
+            self.master = id;
+            self.master_fields = fields.iter().map(|(f, _)| f.to_vec()).collect();
+            // The master entry's counts are patched in `finish`.
+        }
+        let same = fields.len() == self.master_fields.len()
+            && fields.iter().zip(&self.master_fields).all(|((f, _), m)| f.to_vec() == *m);
+        let flags = if same { crate::format::STREAM_ITEM_FLAG_SAMEFIELDS } else { 0 };
+        let lp = &mut self.lp;
+        lp.push(Item::Int(flags));
+        lp.push(Item::Int(id.ms.wrapping_sub(self.master.ms) as i64));
+        lp.push(Item::Int(id.seq.wrapping_sub(self.master.seq) as i64));
+        if !same {
+            lp.push(Item::Int(fields.len() as i64));
+        }
+        for (f, val) in fields {
+            if !same {
+                lp.push(*f);
+            }
+            lp.push(*val);
+        }
+        let lp_count = if same { fields.len() + 3 } else { 2 * fields.len() + 4 };
+        lp.push(Item::Int(lp_count as i64));
+        self.count += 1;
+    }
+
+    fn finish(self) -> (StreamId, Vec<u8>) {
+        let mut lp = ListpackBuilder::new();
+        lp.push(Item::Int(self.count as i64));
+        lp.push(Item::Int(0));
+        lp.push(Item::Int(self.master_fields.len() as i64));
+        for f in &self.master_fields {
+            lp.push(Item::Bytes(f));
+        }
+        lp.push(Item::Int(0));
+        lp.append(&self.lp);
+        (self.master, lp.finish())
+    }
+}
