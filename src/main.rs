@@ -124,22 +124,39 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             Ok(Exit::Ok)
         }
         Command::Fix(args) => run_fix(args),
-        Command::Convert { input, to, rdb_version, drop_unsupported, no_compression, output, read } => {
+        Command::Convert {
+            input,
+            to,
+            rdb_version,
+            drop_unsupported,
+            no_compression,
+            rdb_preamble,
+            batch,
+            output,
+            read,
+        } => {
             let mut cfg = ConvertConfig::new(
                 input,
                 match to {
                     ConvertToArg::Rdb => ConvertTo::Rdb,
                     ConvertToArg::Json => ConvertTo::Json,
                     ConvertToArg::Jsonl => ConvertTo::Jsonl,
+                    ConvertToArg::Resp => ConvertTo::Resp,
+                    ConvertToArg::Aof => ConvertTo::Aof,
+                    ConvertToArg::AofDir => ConvertTo::AofDir,
                 },
             );
+            cfg.rdb_preamble = rdb_preamble;
+            cfg.batch = batch;
             cfg.rdb_version = rdb_version;
             cfg.drop_unsupported = drop_unsupported;
             cfg.compress = !no_compression;
             cfg.reader = read.options();
-            let report = match output {
-                Some(path) => write_atomically(&path, |out| convert::convert(&cfg, out))?,
-                None => convert::convert(&cfg, &mut std::io::stdout().lock())?,
+            let report = match (output, to) {
+                (Some(dir), ConvertToArg::AofDir) => convert::convert_to_dir(&cfg, &dir)?,
+                (None, ConvertToArg::AofDir) => return Err(usage("--to aof-dir needs -o DIR".into())),
+                (Some(path), _) => write_atomically(&path, |out| convert::convert(&cfg, out))?,
+                (None, _) => convert::convert(&cfg, &mut std::io::stdout().lock())?,
             };
             for (db, key, why) in &report.dropped {
                 eprintln!("rdb-tool: dropped db {db} key \"{}\": {why}", rdb_tool::escape::escape_bytes(key));

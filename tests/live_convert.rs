@@ -12,8 +12,8 @@ mod common;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use common::redis::{Reply, Server};
-use rdb_tool::cmd::convert::{convert, ConvertConfig, ConvertTo};
+use common::redis::{Client, Reply, Server};
+use rdb_tool::cmd::convert::{convert, convert_to_dir, ConvertConfig, ConvertReport, ConvertTo};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -47,11 +47,10 @@ fn start(dir: &Path, label: &str) -> Server {
 #[test]
 fn corpus_snapshots_converted_to_rdb_10_and_9_load_in_redis_7_0_as_recorded() {
     let mut checked_keys = 0;
-    let mut whole_digests = 0;
+    let mut whole_digests = 0u64;
     for vdir in common::version_dirs() {
         let version_name = vdir.file_name().unwrap().to_string_lossy().into_owned();
         let expected = common::read_json(&vdir.join("expected-main.json"));
-        let server_version = expected["server"]["version"].as_str().unwrap().to_string();
         for target in [10u32, 9] {
             let label = format!("convert-{version_name}-v{target}");
             let scratch = std::env::temp_dir().join(format!("rdb-tool-{label}-{}", std::process::id()));
@@ -67,77 +66,9 @@ fn corpus_snapshots_converted_to_rdb_10_and_9_load_in_redis_7_0_as_recorded() {
 
             let server = start(&scratch, &label);
             let mut c = server.client().unwrap();
-            let dropped: Vec<(u64, Vec<u8>)> = report.dropped.iter().map(|(db, k, _)| (*db, k.clone())).collect();
-            let mut per_db: BTreeMap<u64, i64> = BTreeMap::new();
-            for db in expected["dbs"].as_array().unwrap() {
-                let n = db["db"].as_u64().unwrap();
-                c.ok(&["SELECT".as_bytes(), n.to_string().as_bytes()]);
-                for key in db["keys"].as_array().unwrap() {
-                    let name = bytes_of(&key["key"]);
-                    let shown = String::from_utf8_lossy(&name).into_owned();
-                    if dropped.contains(&(n, name.clone())) {
-                        assert!(needs_newer(key, target), "{label}: dropped {shown}, which RDB {target} can hold");
-                        continue;
-                    }
-                    assert!(!needs_newer(key, target), "{label}: {shown} needs a newer RDB but was kept");
-                    *per_db.entry(n).or_default() += 1;
-                    let ty = key["type"].as_str().unwrap();
-                    assert_eq!(
-                        c.cmd(&[b"TYPE".as_slice(), &name]),
-                        Reply::Status(ty.into()),
-                        "{label}: type of {shown}"
-                    );
-                    let want_exp = key["expire_at_ms"].as_i64().unwrap_or(-1);
-                    assert_eq!(
-                        c.cmd(&[b"PEXPIRETIME".as_slice(), &name]),
-                        Reply::Int(want_exp),
-                        "{label}: expiry of {shown}"
-                    );
-                    let digest = c.cmd(&[b"DEBUG".as_slice(), b"DIGEST-VALUE", &name]).array()[0].bytes();
-                    let want = key["digest_value"].as_str().unwrap().as_bytes();
-                    let lossy_stream = report.notes.iter().any(|note| note.contains(&format!("key \"{shown}\"")));
-                    if ty == "zset" && !digests_like_7_0(&server_version) {
-                        // 7.2+ hash scores with another text form: compare the data.
-                        let got = c.cmd(&[b"ZRANGE".as_slice(), &name, b"0", b"-1", b"WITHSCORES"]).array();
-                        let want: Vec<(Vec<u8>, f64)> = key["value"]
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .map(|p| (bytes_of(&p[0]), p[1].as_str().unwrap().parse().unwrap()))
-                            .collect();
-                        let got: Vec<(Vec<u8>, f64)> = got
-                            .chunks(2)
-                            .map(|p| (p[0].bytes(), String::from_utf8(p[1].bytes()).unwrap().parse().unwrap()))
-                            .collect();
-                        assert_eq!(got, want, "{label}: members and scores of {shown}");
-                    } else if lossy_stream {
-                        // IDMP state / NACKed entries were left out (and reported):
-                        // the entries themselves must all be there.
-                        let got = c.cmd(&[b"XLEN".as_slice(), &name]);
-                        assert_eq!(got, Reply::Int(key["value"]["length"].as_i64().unwrap()), "{label}: XLEN {shown}");
-                    } else {
-                        assert_eq!(digest, want, "{label}: DEBUG DIGEST-VALUE of {shown} ({ty})");
-                    }
-                    checked_keys += 1;
-                }
-            }
-            for (db, n) in &per_db {
-                c.ok(&["SELECT".as_bytes(), db.to_string().as_bytes()]);
-                assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(*n), "{label}: keys in db {db}");
-            }
-            // Notes about functions do not touch the keyspace; notes about keys do.
-            let keys_intact = dropped.is_empty() && !report.notes.iter().any(|n| n.contains(" key \""));
-            if keys_intact && digests_like_7_0(&server_version) {
-                let digest = c.cmd(&["DEBUG", "DIGEST"]).bytes();
-                assert_eq!(digest, expected["digest"].as_str().unwrap().as_bytes(), "{label}: DEBUG DIGEST");
-                whole_digests += 1;
-            }
-            // Functions survive to RDB 10; RDB 9 cannot hold them (dropped with a note).
-            if let Some(libs) = expected["functions"].as_array().filter(|l| !l.is_empty()) {
-                let listed = c.cmd(&["FUNCTION", "LIST"]).array();
-                let want = if target >= 10 { libs.len() } else { 0 };
-                assert_eq!(listed.len(), want, "{label}: function libraries");
-            }
+            let (keys, whole) = verify(&mut c, &expected, &report, target, &label);
+            checked_keys += keys;
+            whole_digests += u64::from(whole);
             drop(c);
             drop(server);
             let _ = std::fs::remove_dir_all(&scratch);
@@ -145,4 +76,139 @@ fn corpus_snapshots_converted_to_rdb_10_and_9_load_in_redis_7_0_as_recorded() {
     }
     assert!(checked_keys > 1000, "only {checked_keys} keys checked");
     assert!(whole_digests >= 4, "only {whole_digests} whole-file digests compared");
+}
+
+/// Check a server loaded from a conversion against the source's recorded
+/// expectations; returns (keys checked, whether the whole digest was compared).
+fn verify(c: &mut Client, expected: &Value, report: &ConvertReport, target: u32, label: &str) -> (u64, bool) {
+    let server_version = expected["server"]["version"].as_str().unwrap().to_string();
+    let mut checked_keys = 0;
+    let dropped: Vec<(u64, Vec<u8>)> = report.dropped.iter().map(|(db, k, _)| (*db, k.clone())).collect();
+    let mut per_db: BTreeMap<u64, i64> = BTreeMap::new();
+    for db in expected["dbs"].as_array().unwrap() {
+        let n = db["db"].as_u64().unwrap();
+        c.ok(&["SELECT".as_bytes(), n.to_string().as_bytes()]);
+        for key in db["keys"].as_array().unwrap() {
+            let name = bytes_of(&key["key"]);
+            let shown = String::from_utf8_lossy(&name).into_owned();
+            if dropped.contains(&(n, name.clone())) {
+                assert!(needs_newer(key, target), "{label}: dropped {shown}, which RDB {target} can hold");
+                continue;
+            }
+            assert!(!needs_newer(key, target), "{label}: {shown} needs a newer RDB but was kept");
+            *per_db.entry(n).or_default() += 1;
+            let ty = key["type"].as_str().unwrap();
+            assert_eq!(c.cmd(&[b"TYPE".as_slice(), &name]), Reply::Status(ty.into()), "{label}: type of {shown}");
+            let want_exp = key["expire_at_ms"].as_i64().unwrap_or(-1);
+            assert_eq!(c.cmd(&[b"PEXPIRETIME".as_slice(), &name]), Reply::Int(want_exp), "{label}: expiry of {shown}");
+            let digest = c.cmd(&[b"DEBUG".as_slice(), b"DIGEST-VALUE", &name]).array()[0].bytes();
+            let want = key["digest_value"].as_str().unwrap().as_bytes();
+            let lossy_stream = report.notes.iter().any(|note| note.contains(&format!("key \"{shown}\"")));
+            if ty == "zset" && !digests_like_7_0(&server_version) {
+                // 7.2+ hash scores with another text form: compare the data.
+                let got = c.cmd(&[b"ZRANGE".as_slice(), &name, b"0", b"-1", b"WITHSCORES"]).array();
+                let want: Vec<(Vec<u8>, f64)> = key["value"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| (bytes_of(&p[0]), p[1].as_str().unwrap().parse().unwrap()))
+                    .collect();
+                let got: Vec<(Vec<u8>, f64)> = got
+                    .chunks(2)
+                    .map(|p| (p[0].bytes(), String::from_utf8(p[1].bytes()).unwrap().parse().unwrap()))
+                    .collect();
+                assert_eq!(got, want, "{label}: members and scores of {shown}");
+            } else if lossy_stream {
+                // IDMP state / NACKed entries were left out (and reported):
+                // the entries themselves must all be there.
+                let got = c.cmd(&[b"XLEN".as_slice(), &name]);
+                assert_eq!(got, Reply::Int(key["value"]["length"].as_i64().unwrap()), "{label}: XLEN {shown}");
+            } else {
+                assert_eq!(digest, want, "{label}: DEBUG DIGEST-VALUE of {shown} ({ty})");
+            }
+            checked_keys += 1;
+        }
+    }
+    for (db, n) in &per_db {
+        c.ok(&["SELECT".as_bytes(), db.to_string().as_bytes()]);
+        assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(*n), "{label}: keys in db {db}");
+    }
+    // Notes about functions do not touch the keyspace; notes about keys do.
+    let keys_intact = dropped.is_empty() && !report.notes.iter().any(|n| n.contains(" key \""));
+    let whole = keys_intact && digests_like_7_0(&server_version);
+    if whole {
+        let digest = c.cmd(&["DEBUG", "DIGEST"]).bytes();
+        assert_eq!(digest, expected["digest"].as_str().unwrap().as_bytes(), "{label}: DEBUG DIGEST");
+    }
+    // Functions survive to RDB 10 / Redis 7.0; older targets cannot hold them.
+    if let Some(libs) = expected["functions"].as_array().filter(|l| !l.is_empty()) {
+        let listed = c.cmd(&["FUNCTION", "LIST"]).array();
+        let want = if target >= 10 { libs.len() } else { 0 };
+        assert_eq!(listed.len(), want, "{label}: function libraries");
+    }
+    (checked_keys, whole)
+}
+
+/// `redis-cli` from Debian's redis-tools; missing is a failure.
+fn redis_cli() -> std::path::PathBuf {
+    let found = std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("redis-cli")).find(|p| p.is_file()));
+    found.expect("redis-cli is not installed: run scripts/test.sh (it installs Debian's redis-tools)")
+}
+
+/// The AOF and RESP outputs, each loaded the way a user would: `--to resp`
+/// through `redis-cli --pipe` into an empty server, `--to aof` as the
+/// `appendonly.aof` a 7.0 server upgrades from, `--to aof-dir` as its
+/// `appendonlydir` (with and without an RDB preamble).
+#[test]
+fn corpus_snapshots_as_resp_and_aof_rebuild_the_same_data_in_redis_7_0() {
+    let mut checked = 0;
+    for vdir in common::version_dirs() {
+        let version_name = vdir.file_name().unwrap().to_string_lossy().into_owned();
+        let expected = common::read_json(&vdir.join("expected-main.json"));
+        for (mode, preamble) in [("resp", false), ("aof", false), ("aof-dir", false), ("aof-dir", true)] {
+            let label = format!("to-{mode}{}-{version_name}", if preamble { "-preamble" } else { "" });
+            let scratch = std::env::temp_dir().join(format!("rdb-tool-{label}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&scratch);
+            std::fs::create_dir_all(&scratch).unwrap();
+            let to = match mode {
+                "resp" => ConvertTo::Resp,
+                "aof" => ConvertTo::Aof,
+                _ => ConvertTo::AofDir,
+            };
+            let mut cfg = ConvertConfig::new(vdir.join("dump.rdb"), to);
+            cfg.rdb_version = Some(10);
+            cfg.drop_unsupported = true;
+            cfg.rdb_preamble = preamble;
+            let report = if mode == "aof-dir" {
+                convert_to_dir(&cfg, &scratch.join("appendonlydir")).unwrap_or_else(|e| panic!("{label}: {e}"))
+            } else {
+                let mut out = Vec::new();
+                let report = convert(&cfg, &mut out).unwrap_or_else(|e| panic!("{label}: {e}"));
+                let file = if mode == "aof" { "appendonly.aof" } else { "commands.resp" };
+                std::fs::write(scratch.join(file), out).unwrap();
+                report
+            };
+            let dir = scratch.canonicalize().unwrap().display().to_string();
+            let server = if mode == "resp" {
+                let server = Server::start(&label, &["--dir", &dir, "--enable-debug-command", "yes"]);
+                let piped = std::process::Command::new(redis_cli())
+                    .args(["-p", &server.port.to_string(), "--pipe"])
+                    .stdin(std::fs::File::open(scratch.join("commands.resp")).unwrap())
+                    .output()
+                    .unwrap();
+                let out = String::from_utf8_lossy(&piped.stdout);
+                assert!(out.contains("errors: 0,"), "{label}: redis-cli --pipe reported errors:\n{out}");
+                server
+            } else {
+                Server::start(&label, &["--dir", &dir, "--appendonly", "yes", "--enable-debug-command", "yes"])
+            };
+            let mut c = server.client().unwrap();
+            checked += verify(&mut c, &expected, &report, 10, &label).0;
+            drop(c);
+            drop(server);
+            let _ = std::fs::remove_dir_all(&scratch);
+        }
+    }
+    assert!(checked > 2000, "only {checked} keys checked");
 }

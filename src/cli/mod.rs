@@ -34,6 +34,9 @@ pub enum ConvertToArg {
     Rdb,
     Json,
     Jsonl,
+    Resp,
+    Aof,
+    AofDir,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -107,14 +110,17 @@ pub enum Command {
         read: ReadArgs,
     },
     /// Rewrite a file in another format or RDB version: `--to rdb` re-encodes every
-    /// value as the target version's Redis writes it; `--to json|jsonl` is the dump.
+    /// value as the target version's Redis writes it; `resp` gives commands for
+    /// `redis-cli --pipe`; `aof` / `aof-dir` an AOF as Redis's rewrite writes it;
+    /// `json|jsonl` the dump.
     #[command(after_help = EXIT_CODES)]
     Convert {
         /// The input RDB file (`-` = standard input).
         input: PathBuf,
         #[arg(long, value_enum)]
         to: ConvertToArg,
-        /// Target RDB version (6 to 12; default: the source's).
+        /// Target RDB version (6 to 12; default: the source's). For `resp`/`aof` output:
+        /// the RDB version of the server the commands are for (10 = Redis 7.0).
         #[arg(long)]
         rdb_version: Option<u32>,
         /// Leave out (and report) keys the target version cannot hold instead of failing.
@@ -123,7 +129,14 @@ pub enum Command {
         /// Do not LZF-compress strings (as `rdbcompression no`).
         #[arg(long)]
         no_compression: bool,
-        /// Write here (atomically: a temporary file renamed into place) instead of standard output.
+        /// AOF outputs: write the base as an RDB (`aof-use-rdb-preamble yes`).
+        #[arg(long)]
+        rdb_preamble: bool,
+        /// Items per RPUSH/SADD/ZADD/HMSET command (Redis's rewrite uses 64).
+        #[arg(long, default_value_t = rdb_tool::output::resp::DEFAULT_BATCH)]
+        batch: usize,
+        /// Write here (atomically: a temporary file renamed into place) instead of
+        /// standard output; a new directory for `--to aof-dir`.
         #[arg(short, long)]
         output: Option<PathBuf>,
         #[command(flatten)]

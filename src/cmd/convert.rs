@@ -1,14 +1,16 @@
-//! `convert`: rewrite what a file holds in another format or RDB version. This
-//! first part covers RDB input to RDB output (any version the writer knows) and
-//! to the JSON dump formats; values are re-encoded as the target version's
-//! Redis would write them, never copied blindly.
+//! `convert`: rewrite what a file holds in another format or RDB version. RDB
+//! input goes to RDB (any version the writer knows; values re-encoded as that
+//! version's Redis writes them, never copied blindly), to RESP commands (for
+//! `redis-cli --pipe`), to an AOF file or multi-part AOF directory (as Redis's
+//! rewrite writes them), or to the JSON dump formats.
 
 use super::dump::{self, DumpConfig, DumpFormat};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Event, RdbReader, ReaderOptions};
 use crate::format::KeyType;
 use crate::input::Input;
-use crate::output::rdb::writer::{EncodingLimits, KeyMeta, RdbWriter, MAX_WRITE_VERSION};
+use crate::output::rdb::writer::{EncodingLimits, KeyMeta, RdbWriter, ValueSource, MAX_WRITE_VERSION};
+use crate::output::resp::RespWriter;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -17,6 +19,12 @@ pub enum ConvertTo {
     Rdb,
     Json,
     Jsonl,
+    /// Commands for `redis-cli --pipe`.
+    Resp,
+    /// A single-file AOF (commands, or the RDB alone with `rdb_preamble`).
+    Aof,
+    /// A multi-part AOF directory (see [`convert_to_dir`]).
+    AofDir,
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +39,10 @@ pub struct ConvertConfig {
     /// Leave out data the target cannot hold (each dropped key is reported)
     /// instead of refusing the conversion.
     pub drop_unsupported: bool,
+    /// AOF outputs: the base is an RDB (`aof-use-rdb-preamble yes`).
+    pub rdb_preamble: bool,
+    /// Items per RPUSH/SADD/ZADD/HMSET command.
+    pub batch: usize,
     pub reader: ReaderOptions,
 }
 
@@ -43,6 +55,8 @@ impl ConvertConfig {
             limits: EncodingLimits::default(),
             compress: true,
             drop_unsupported: false,
+            rdb_preamble: false,
+            batch: crate::output::resp::DEFAULT_BATCH,
             reader: ReaderOptions::default(),
         }
     }
@@ -83,47 +97,181 @@ pub fn convert(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertReport
             dump::dump(&d, out)?;
             Ok(ConvertReport::default())
         }
-        ConvertTo::Rdb => rdb_to_rdb(cfg, out),
+        ConvertTo::Rdb => {
+            let mut report = ConvertReport::default();
+            rdb_to(cfg, |v| rdb_target(cfg, v, out), &mut report)?;
+            Ok(report)
+        }
+        ConvertTo::Resp | ConvertTo::Aof => {
+            let mut report = ConvertReport::default();
+            if cfg.to == ConvertTo::Aof && cfg.rdb_preamble {
+                // An AOF whose rewrite used the RDB preamble: the snapshot alone.
+                rdb_to(cfg, |v| rdb_target(cfg, v, out), &mut report)?;
+            } else {
+                let version = cfg.rdb_version.unwrap_or(MAX_WRITE_VERSION);
+                let make = |_| {
+                    let mut w = RespWriter::new(out, cfg.batch, version);
+                    w.lossy = cfg.drop_unsupported;
+                    Ok(Box::new(w) as Box<dyn Target>)
+                };
+                rdb_to(cfg, make, &mut report)?;
+            }
+            Ok(report)
+        }
+        ConvertTo::AofDir => Err(Error::new(ErrorKind::Usage("--to aof-dir writes a directory: use convert_to_dir"))),
     }
 }
 
-fn rdb_to_rdb(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertReport> {
+/// `--to aof-dir`: a Redis 7+ multi-part AOF directory at `dir` (which must
+/// not exist): `appendonly.aof.1.base.{aof,rdb}`, an empty
+/// `appendonly.aof.1.incr.aof` and the manifest. Built in a temporary
+/// directory next to it and renamed into place.
+pub fn convert_to_dir(cfg: &ConvertConfig, dir: &std::path::Path) -> Result<ConvertReport> {
+    let named: std::sync::Arc<std::path::Path> = dir.into();
+    if dir.exists() {
+        return Err(Error::new(ErrorKind::Usage("the output directory already exists")).in_file(&named));
+    }
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let tmp = parent.join(format!(
+        ".{}.rdb-tool-tmp.{}",
+        dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let io = |e: std::io::Error| Error::io(e).in_file(&named);
+    let result = (|| {
+        std::fs::create_dir_all(&tmp).map_err(io)?;
+        let base = if cfg.rdb_preamble { "appendonly.aof.1.base.rdb" } else { "appendonly.aof.1.base.aof" };
+        let file = std::fs::File::create(tmp.join(base)).map_err(io)?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let mut sub = cfg.clone();
+        sub.to = ConvertTo::Aof;
+        let report = convert(&sub, &mut out)?;
+        out.into_inner().map_err(|e| io(e.into_error()))?.sync_all().map_err(io)?;
+        std::fs::File::create(tmp.join("appendonly.aof.1.incr.aof")).map_err(io)?.sync_all().map_err(io)?;
+        let manifest = format!("file {base} seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n");
+        std::fs::write(tmp.join("appendonly.aof.manifest"), manifest).map_err(io)?;
+        std::fs::rename(&tmp, dir).map_err(io)?;
+        Ok(report)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+/// Where converted records go: an RDB writer or a RESP command writer.
+trait Target {
+    fn aux(&mut self, _key: &[u8], _value: &[u8]) -> Result<()> {
+        Ok(())
+    }
+    fn function(&mut self, code: &[u8]) -> Result<()>;
+    fn select_db(&mut self, _db: u64) -> Result<()> {
+        Ok(())
+    }
+    fn resize_db(&mut self, _keys: u64, _expires: u64) -> Result<()> {
+        Ok(())
+    }
+    fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta, value: &dyn ValueSource) -> Result<()>;
+    /// Parts of values left out (lossy mode) since the last call.
+    fn take_notes(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+    /// What the output is, for messages ("RDB 9", "RESP commands").
+    fn describe(&self) -> String;
+    fn finish(self: Box<Self>) -> Result<()>;
+}
+
+impl<W: Write> Target for RdbWriter<W> {
+    fn aux(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        RdbWriter::aux(self, key, value)
+    }
+    fn function(&mut self, code: &[u8]) -> Result<()> {
+        RdbWriter::function(self, code)
+    }
+    fn select_db(&mut self, db: u64) -> Result<()> {
+        RdbWriter::select_db(self, db)
+    }
+    fn resize_db(&mut self, keys: u64, expires: u64) -> Result<()> {
+        RdbWriter::resize_db(self, keys, expires)
+    }
+    fn key(&mut self, _db: u64, key: &[u8], meta: &KeyMeta, value: &dyn ValueSource) -> Result<()> {
+        RdbWriter::key(self, key, meta, value)
+    }
+    fn take_notes(&mut self) -> Vec<String> {
+        RdbWriter::take_notes(self)
+    }
+    fn describe(&self) -> String {
+        format!("RDB {}", self.version())
+    }
+    fn finish(self: Box<Self>) -> Result<()> {
+        RdbWriter::finish(*self).map(|_| ())
+    }
+}
+
+impl<W: Write> Target for RespWriter<W> {
+    fn function(&mut self, code: &[u8]) -> Result<()> {
+        RespWriter::function(self, code)
+    }
+    fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta, value: &dyn ValueSource) -> Result<()> {
+        RespWriter::key(self, db, key, meta, value)
+    }
+    fn take_notes(&mut self) -> Vec<String> {
+        RespWriter::take_notes(self)
+    }
+    fn describe(&self) -> String {
+        "RESP commands".into()
+    }
+    fn finish(self: Box<Self>) -> Result<()> {
+        RespWriter::finish(*self).map(|_| ())
+    }
+}
+
+/// An RDB target for a source of RDB `source_version`.
+fn rdb_target<'w>(cfg: &ConvertConfig, source_version: u32, out: &'w mut dyn Write) -> Result<Box<dyn Target + 'w>> {
+    let target = cfg.rdb_version.unwrap_or(source_version.min(MAX_WRITE_VERSION));
+    let mut w = RdbWriter::new(out, target, cfg.limits, cfg.compress)?;
+    w.lossy = cfg.drop_unsupported;
+    w.aux(b"redis-ver", redis_ver_for(target).as_bytes())?;
+    Ok(Box::new(w))
+}
+
+/// Read an RDB and send every record to the target made from its header.
+fn rdb_to<'w>(
+    cfg: &ConvertConfig,
+    make: impl FnOnce(u32) -> Result<Box<dyn Target + 'w>>,
+    report: &mut ConvertReport,
+) -> Result<()> {
     let mut input = Input::open(&cfg.input)?;
     let name = input.name.clone();
     let mut reader = RdbReader::new(&mut input, cfg.reader);
-    let mut report = ConvertReport::default();
-    let mut writer: Option<RdbWriter<&mut dyn Write>> = None;
-    let mut out = Some(out);
+    let mut target: Option<Box<dyn Target + 'w>> = None;
+    let mut make = Some(make);
     while let Some(event) = reader.next()? {
         if let Event::Header { version, .. } = event {
-            let target = cfg.rdb_version.unwrap_or(version.min(MAX_WRITE_VERSION));
-            let mut w = RdbWriter::new(out.take().expect("one header"), target, cfg.limits, cfg.compress)?;
-            w.lossy = cfg.drop_unsupported;
-            w.aux(b"redis-ver", redis_ver_for(target).as_bytes())?;
-            report.version = Some(target);
-            writer = Some(w);
+            report.version = cfg.rdb_version.or(Some(version.min(MAX_WRITE_VERSION)));
+            target = Some((make.take().expect("one header"))(version)?);
             continue;
         }
-        let w = writer.as_mut().ok_or_else(|| Error::new(ErrorKind::Integrity("no header")))?;
+        let t = target.as_mut().ok_or_else(|| Error::new(ErrorKind::Integrity("no header")))?;
         match event {
             // The writer's own version stands in for the source's.
             Event::Aux { key, .. } if matches!(&*key, b"redis-ver" | b"valkey-ver") => {}
-            Event::Aux { key, value } => w.aux(&key, &value)?,
+            Event::Aux { key, value } => t.aux(&key, &value)?,
             Event::Function { code } => {
-                if let Err(e) = w.function(&code) {
+                if let Err(e) = t.function(&code) {
                     if !cfg.drop_unsupported {
                         return Err(e.in_file(&name).detail("a function library (--drop-unsupported leaves it out)"));
                     }
                     report.notes.push(format!("function library left out: {e}"));
                 }
             }
-            Event::SelectDb { db } => w.select_db(db)?,
-            Event::ResizeDb { keys, expires } => w.resize_db(keys, expires)?,
+            Event::SelectDb { db } => t.select_db(db)?,
+            Event::ResizeDb { keys, expires } => t.resize_db(keys, expires)?,
             Event::ModuleAux { module, .. } => report.notes.push(format!("module aux data of {module} left out")),
             Event::Key(k) => {
                 let meta = KeyMeta { expire_at_ms: k.expire_at_ms, idle_s: k.idle_s, freq: k.freq };
-                let written = w.key(&k.key, &meta, &k.value);
-                for note in w.take_notes() {
+                let written = t.key(k.db, &k.key, &meta, &k.value);
+                for note in t.take_notes() {
                     report.notes.push(format!("db {} key \"{}\": {note}", k.db, crate::escape::escape_bytes(&k.key)));
                 }
                 match written {
@@ -133,8 +281,8 @@ fn rdb_to_rdb(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertReport>
                     }
                     Err(e) if matches!(e.kind, ErrorKind::Unsupported(_)) => {
                         return Err(e.in_file(&name).at(k.offset).detail(format!(
-                            "RDB {} cannot hold this {} (--drop-unsupported leaves such keys out)",
-                            w.version(),
+                            "{} cannot hold this {} (--drop-unsupported leaves such keys out)",
+                            t.describe(),
                             k.value.key_type().name()
                         )));
                     }
@@ -145,9 +293,9 @@ fn rdb_to_rdb(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertReport>
                 }
             }
             Event::End { .. } => {
-                writer.take().expect("writer").finish()?;
+                target.take().expect("target").finish()?;
                 report.notes.dedup();
-                return Ok(report);
+                return Ok(());
             }
             _ => {}
         }

@@ -5,3 +5,4 @@ pub mod progress;
 pub mod rdb;
 pub mod record;
 pub mod report;
+pub mod resp;

@@ -96,6 +96,19 @@ pub fn put_text_double(out: &mut Vec<u8>, v: f64) {
     }
 }
 
+/// A score as Redis writes it in compact sorted sets and AOF rewrites: `inf` /
+/// `-inf`, integral values as integers, others as the shortest text that reads
+/// back to the same double.
+pub fn score_text(score: f64) -> String {
+    if score.is_infinite() {
+        return if score > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if score == score.trunc() && score.abs() < (1u64 << 53) as f64 {
+        return (score as i64).to_string();
+    }
+    ryu::Buffer::new().format_finite(score).to_string()
+}
+
 /// C's `%.17g` for a finite double.
 pub fn format_g17(v: f64) -> String {
     if v == 0.0 {

@@ -9,7 +9,7 @@
 //! second pass writes it. Compact blobs are small by definition; plain
 //! encodings stream, so no collection is ever held whole.
 
-use super::encode::{put_binary_double, put_len, put_string, put_text_double};
+use super::encode::{put_binary_double, put_len, put_string, put_text_double, score_text};
 use super::intset;
 use super::listpack::ListpackBuilder;
 use super::ziplist::ZiplistBuilder;
@@ -554,25 +554,7 @@ impl<W: Write> RdbWriter<W> {
             nodes.push(node.finish());
         }
         let mut meta = meta.ok_or_else(|| Error::new(ErrorKind::Integrity("stream without metadata")))?;
-        if meta.idmp.is_some() {
-            if !self.lossy {
-                return Err(unsupported("stream IDMP state needs RDB 13 (Redis 8.6)"));
-            }
-            self.notes.push("stream IDMP (idempotent producer) state left out".into());
-        }
-        for g in &mut meta.groups {
-            let Some(nacked) = g.nacked.take().filter(|n| !n.is_empty()) else { continue };
-            if !self.lossy {
-                return Err(unsupported("stream NACK zones need RDB 14 (Redis 8.8)"));
-            }
-            // Older servers need an owner for every pending entry: NACKed ones go.
-            g.pending.retain(|p| !nacked.contains(&p.id));
-            self.notes.push(format!(
-                "{} NACKed pending entries of group \"{}\" left out",
-                nacked.len(),
-                crate::escape::escape_bytes(&g.name)
-            ));
-        }
+        strip_newer_stream_state(&mut meta, self.lossy, &mut self.notes)?;
         self.begin(
             match version {
                 1 => 15,
@@ -627,6 +609,31 @@ impl<W: Write> RdbWriter<W> {
     }
 }
 
+/// Stream state that only RDB 13+/14+ servers hold: IDMP (idempotent producer)
+/// tracking and NACK zones. Refused, or (`lossy`) left out with a note; NACKed
+/// pending entries go too, since older servers need an owner for each one.
+pub(crate) fn strip_newer_stream_state(meta: &mut StreamMeta, lossy: bool, notes: &mut Vec<String>) -> Result<()> {
+    if meta.idmp.take().is_some() {
+        if !lossy {
+            return Err(unsupported("stream IDMP state needs RDB 13 (Redis 8.6)"));
+        }
+        notes.push("stream IDMP (idempotent producer) state left out".into());
+    }
+    for g in &mut meta.groups {
+        let Some(nacked) = g.nacked.take().filter(|n| !n.is_empty()) else { continue };
+        if !lossy {
+            return Err(unsupported("stream NACK zones need RDB 14 (Redis 8.8)"));
+        }
+        g.pending.retain(|p| !nacked.contains(&p.id));
+        notes.push(format!(
+            "{} NACKed pending entries of group \"{}\" left out",
+            nacked.len(),
+            crate::escape::escape_bytes(&g.name)
+        ));
+    }
+    Ok(())
+}
+
 fn put_id(buf: &mut Vec<u8>, id: StreamId) {
     put_len(buf, id.ms);
     put_len(buf, id.seq);
@@ -643,19 +650,6 @@ fn put_item(buf: &mut Vec<u8>, it: Item<'_>, compress: bool) {
         Item::Bytes(b) => put_string(buf, b, compress),
         Item::Int(i) => super::encode::put_int_as_string(buf, i),
     }
-}
-
-/// A score as Redis stores it in a compact sorted set: integral values as
-/// integers, others as the shortest text that reads back exactly.
-fn score_text(score: f64) -> String {
-    if score.is_infinite() {
-        return if score > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if score == score.trunc() && score.abs() < (1u64 << 53) as f64 {
-        return (score as i64).to_string();
-    }
-    let mut b = ryu::Buffer::new();
-    b.format_finite(score).to_string()
 }
 
 /// Call `f` with each list element / set member.

@@ -1,0 +1,354 @@
+//! Writing keys as RESP commands, as Redis's AOF rewrite does (src/aof.c
+//! `rewriteAppendOnlyFileRio`): `SELECT` when the database changes, one command
+//! per string, collections in batches (`RPUSH`/`SADD`/`ZADD`/`HMSET` of at most
+//! `batch` items), `PEXPIREAT` for TTLs, streams as `XADD`s then `XSETID`,
+//! `XGROUP CREATE`, `XCLAIM … JUSTID FORCE` per pending entry and
+//! `XGROUP CREATECONSUMER`. The output is an AOF body and valid input for
+//! `redis-cli --pipe`.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::decode::Piece;
+use crate::event::stream::StreamMeta;
+use crate::format::KeyType;
+use crate::output::rdb::encode::score_text;
+use crate::output::rdb::writer::{KeyMeta, ValueSource};
+use crate::token::Item;
+use std::io::Write;
+
+/// `AOF_REWRITE_ITEMS_PER_CMD`.
+pub const DEFAULT_BATCH: usize = 64;
+
+/// Append one RESP command (`*N` then `$len` bulk strings) to `out`.
+pub fn put_command(out: &mut Vec<u8>, args: &[&[u8]]) {
+    out.push(b'*');
+    out.extend_from_slice(itoa::Buffer::new().format(args.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for a in args {
+        out.push(b'$');
+        out.extend_from_slice(itoa::Buffer::new().format(a.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+fn text(it: &Item<'_>) -> Vec<u8> {
+    it.to_vec()
+}
+
+fn id_text(id: crate::event::StreamId) -> Vec<u8> {
+    id.to_string().into_bytes()
+}
+
+/// Writes keys as commands.
+pub struct RespWriter<W: Write> {
+    out: W,
+    buf: Vec<u8>,
+    batch: usize,
+    db: Option<u64>,
+    /// The RDB version of the server the commands are for: commands and
+    /// options newer than that server are not used (or the key is refused).
+    target_version: u32,
+    /// Leave out stream state the target cannot hold, with a note.
+    pub lossy: bool,
+    notes: Vec<String>,
+}
+
+const FLUSH_AT: usize = 1 << 20;
+
+impl<W: Write> RespWriter<W> {
+    /// Commands for a server of RDB `target_version` (12 = Redis 7.4+).
+    pub fn new(out: W, batch: usize, target_version: u32) -> Self {
+        RespWriter {
+            out,
+            buf: Vec::with_capacity(1 << 16),
+            batch: batch.max(1),
+            db: None,
+            target_version,
+            lossy: false,
+            notes: Vec::new(),
+        }
+    }
+
+    /// What was left out since the last call (`lossy`).
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
+    }
+
+    fn flush_if_big(&mut self) -> Result<()> {
+        if self.buf.len() >= FLUSH_AT {
+            self.out.write_all(&self.buf).map_err(Error::io)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Any command, as is.
+    pub fn command(&mut self, args: &[&[u8]]) -> Result<()> {
+        put_command(&mut self.buf, args);
+        self.flush_if_big()
+    }
+
+    /// `FUNCTION LOAD <code>` (written first, as the rewrite does).
+    pub fn function(&mut self, code: &[u8]) -> Result<()> {
+        if self.target_version < 10 {
+            return Err(Error::new(ErrorKind::Unsupported("functions need Redis 7.0 (RDB 10) or later")));
+        }
+        self.command(&[b"FUNCTION", b"LOAD", code])
+    }
+
+    fn select(&mut self, db: u64) -> Result<()> {
+        if self.db != Some(db) {
+            self.command(&[b"SELECT", itoa::Buffer::new().format(db).as_bytes()])?;
+            self.db = Some(db);
+        }
+        Ok(())
+    }
+
+    /// The commands that rebuild one key.
+    pub fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta, value: &dyn ValueSource) -> Result<()> {
+        self.select(db)?;
+        let start = self.buf.len();
+        let written = match value.key_type() {
+            KeyType::String => self.string(key, value),
+            KeyType::List => self.batched(key, value, b"RPUSH"),
+            KeyType::Set => self.batched(key, value, b"SADD"),
+            KeyType::Zset => self.batched(key, value, b"ZADD"),
+            KeyType::Hash => self.hash(key, value),
+            KeyType::Stream => self.stream(key, value),
+            KeyType::Module => {
+                Err(Error::new(ErrorKind::Unsupported("module values have no generic command form (use --restore)")))
+            }
+            KeyType::Array => Err(Error::new(ErrorKind::Unsupported("array values have no command form here"))),
+        };
+        if let Err(e) = written {
+            self.buf.truncate(start.min(self.buf.len()));
+            return Err(e.key(key));
+        }
+        if let Some(t) = meta.expire_at_ms {
+            self.command(&[b"PEXPIREAT", key, itoa::Buffer::new().format(t).as_bytes()])?;
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<W> {
+        self.out.write_all(&self.buf).map_err(Error::io)?;
+        self.out.flush().map_err(Error::io)?;
+        Ok(self.out)
+    }
+
+    fn string(&mut self, key: &[u8], value: &dyn ValueSource) -> Result<()> {
+        let buf = &mut self.buf;
+        value.pieces(&mut |p: Piece<'_>| {
+            if let Piece::Str(s) = p {
+                put_command(buf, &[b"SET", key, s]);
+            }
+            Ok(())
+        })?;
+        self.flush_if_big()
+    }
+
+    /// RPUSH / SADD / ZADD in batches of `batch` items.
+    fn batched(&mut self, key: &[u8], value: &dyn ValueSource, verb: &'static [u8]) -> Result<()> {
+        let batch = self.batch;
+        let mut pending: Vec<Vec<u8>> = Vec::with_capacity(batch * 2);
+        let per_item = if verb == b"ZADD" { 2 } else { 1 };
+        let (buf, out) = (&mut self.buf, &mut self.out);
+        let mut emit = |pending: &mut Vec<Vec<u8>>, buf: &mut Vec<u8>| -> Result<()> {
+            let mut args: Vec<&[u8]> = Vec::with_capacity(pending.len() + 2);
+            args.push(verb);
+            args.push(key);
+            args.extend(pending.iter().map(Vec::as_slice));
+            put_command(buf, &args);
+            pending.clear();
+            if buf.len() >= FLUSH_AT {
+                out.write_all(buf).map_err(Error::io)?;
+                buf.clear();
+            }
+            Ok(())
+        };
+        value.pieces(&mut |p: Piece<'_>| {
+            match p {
+                Piece::Elem(it) => pending.push(text(&it)),
+                Piece::Member { member, score } => {
+                    pending.push(score_text(score).into_bytes());
+                    pending.push(text(&member));
+                }
+                _ => return Ok(()),
+            }
+            if pending.len() >= batch * per_item {
+                emit(&mut pending, buf)?;
+            }
+            Ok(())
+        })?;
+        if !pending.is_empty() {
+            emit(&mut pending, buf)?;
+        }
+        Ok(())
+    }
+
+    /// HMSET in batches; a hash with field TTLs is written field by field with
+    /// `HPEXPIREAT … FIELDS 1 f`, as the 7.4+ rewrite does.
+    fn hash(&mut self, key: &[u8], value: &dyn ValueSource) -> Result<()> {
+        let mut has_ttls = false;
+        value.pieces(&mut |p: Piece<'_>| {
+            if let Piece::Field { expire_at_ms: Some(_), .. } = p {
+                has_ttls = true;
+            }
+            Ok(())
+        })?;
+        if has_ttls && self.target_version < 12 {
+            return Err(Error::new(ErrorKind::Unsupported("hash field TTLs need Redis 7.4 (RDB 12) or later")));
+        }
+        if !has_ttls {
+            let batch = self.batch;
+            let mut pending: Vec<Vec<u8>> = Vec::new();
+            let buf = &mut self.buf;
+            let emit = |pending: &mut Vec<Vec<u8>>, buf: &mut Vec<u8>| {
+                let mut args: Vec<&[u8]> = vec![b"HMSET", key];
+                args.extend(pending.iter().map(Vec::as_slice));
+                put_command(buf, &args);
+                pending.clear();
+            };
+            value.pieces(&mut |p: Piece<'_>| {
+                if let Piece::Field { field, value, .. } = p {
+                    pending.push(text(&field));
+                    pending.push(text(&value));
+                    if pending.len() >= batch * 2 {
+                        emit(&mut pending, buf);
+                    }
+                }
+                Ok(())
+            })?;
+            if !pending.is_empty() {
+                emit(&mut pending, buf);
+            }
+            return self.flush_if_big();
+        }
+        let buf = &mut self.buf;
+        value.pieces(&mut |p: Piece<'_>| {
+            if let Piece::Field { field, value, expire_at_ms } = p {
+                let (f, v) = (text(&field), text(&value));
+                put_command(buf, &[b"HMSET", key, &f, &v]);
+                if let Some(t) = expire_at_ms {
+                    put_command(
+                        buf,
+                        &[b"HPEXPIREAT", key, itoa::Buffer::new().format(t).as_bytes(), b"FIELDS", b"1", &f],
+                    );
+                }
+            }
+            Ok(())
+        })?;
+        self.flush_if_big()
+    }
+
+    fn stream(&mut self, key: &[u8], value: &dyn ValueSource) -> Result<()> {
+        if self.target_version < 9 {
+            return Err(Error::new(ErrorKind::Unsupported("streams need Redis 5.0 (RDB 9) or later")));
+        }
+        // ENTRIESADDED / MAXDELETEDID / ENTRIESREAD are Redis 7.0 options.
+        let v7 = self.target_version >= 10;
+        let mut meta: Option<StreamMeta> = None;
+        let mut entries = 0u64;
+        let buf = &mut self.buf;
+        value.pieces(&mut |p: Piece<'_>| {
+            match p {
+                Piece::StreamEntry { id, fields } => {
+                    let id = id_text(id);
+                    let texts: Vec<Vec<u8>> = fields.iter().flat_map(|(f, v)| [text(f), text(v)]).collect();
+                    let mut args: Vec<&[u8]> = vec![b"XADD", key, &id];
+                    args.extend(texts.iter().map(Vec::as_slice));
+                    put_command(buf, &args);
+                    entries += 1;
+                }
+                Piece::StreamMeta(m) => meta = Some(m.clone()),
+                _ => {}
+            }
+            Ok(())
+        })?;
+        let mut meta = meta.ok_or_else(|| Error::new(ErrorKind::Integrity("stream without metadata")))?;
+        if self.target_version < 13 {
+            crate::output::rdb::writer::strip_newer_stream_state(&mut meta, self.lossy, &mut self.notes)?;
+        } else if meta.idmp.is_some() || meta.groups.iter().any(|g| g.nacked.as_ref().is_some_and(|n| !n.is_empty())) {
+            return Err(Error::new(ErrorKind::Unsupported(
+                "stream IDMP state and NACK zones have no command form here",
+            )));
+        }
+        if entries == 0 {
+            // An empty stream: create it, then trim the placeholder away.
+            self.command(&[b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"])?;
+        }
+        let last = id_text(meta.last_id);
+        let added = meta.entries_added.unwrap_or(meta.length).to_string().into_bytes();
+        let max_deleted = id_text(meta.max_deleted_id.unwrap_or_default());
+        if v7 {
+            self.command(&[b"XSETID", key, &last, b"ENTRIESADDED", &added, b"MAXDELETEDID", &max_deleted])?;
+        } else {
+            self.command(&[b"XSETID", key, &last])?;
+        }
+        for g in &meta.groups {
+            let gid = id_text(g.last_id);
+            match g.entries_read.filter(|_| v7) {
+                Some(n) => {
+                    let n = n.to_string().into_bytes();
+                    self.command(&[b"XGROUP", b"CREATE", key, &g.name, &gid, b"ENTRIESREAD", &n])?
+                }
+                None => self.command(&[b"XGROUP", b"CREATE", key, &g.name, &gid])?,
+            }
+            for p in &g.pending {
+                let Some(owner) = g.owner(p) else { continue };
+                let (id, time, count) = (
+                    id_text(p.id),
+                    p.delivery_time_ms.to_string().into_bytes(),
+                    p.delivery_count.to_string().into_bytes(),
+                );
+                self.command(&[
+                    b"XCLAIM",
+                    key,
+                    &g.name,
+                    owner,
+                    b"0",
+                    &id,
+                    b"TIME",
+                    &time,
+                    b"RETRYCOUNT",
+                    &count,
+                    b"JUSTID",
+                    b"FORCE",
+                ])?;
+            }
+            for c in g.consumers.iter().filter(|c| c.pending.is_empty()) {
+                self.command(&[b"XGROUP", b"CREATECONSUMER", key, &g.name, &c.name])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_resp_arrays_of_bulk_strings() {
+        let mut out = Vec::new();
+        put_command(&mut out, &[b"SET", b"k", b"a\r\nb"]);
+        assert_eq!(out, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\na\r\nb\r\n");
+        let (_, item) = crate::token::resp::parse_aof_item(&out).unwrap();
+        assert!(matches!(item, crate::token::resp::AofItem::Command(f) if f.argc == 3));
+    }
+
+    #[test]
+    fn scores_read_back_exactly() {
+        for s in [0.1, -1.5, 3.0, 1e300, -2.2250738585072014e-308, 123456789.125, f64::INFINITY, f64::NEG_INFINITY] {
+            let t = score_text(s);
+            let back: f64 = match t.as_str() {
+                "inf" => f64::INFINITY,
+                "-inf" => f64::NEG_INFINITY,
+                t => t.parse().unwrap(),
+            };
+            assert_eq!(back.to_bits(), s.to_bits(), "{t}");
+        }
+        assert_eq!(score_text(3.0), "3");
+    }
+}
