@@ -1,5 +1,18 @@
 //! Printable forms of binary strings for messages: printable ASCII as is, the
-//! rest as `\n`, `\xNN` (like redis-cli).
+//! rest as `\n`, `\xNN` (like redis-cli); and the dump's binary-safe string
+//! rule, shared by its writer (`output::json`) and its reader (`event::json`).
+
+/// Dump strings that are not UTF-8 (or start with this) are this + base64.
+pub const BASE64_PREFIX: &str = "base64:";
+
+/// Decode a dump string back into bytes.
+pub fn decode_bytes(s: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    match s.strip_prefix(BASE64_PREFIX) {
+        Some(b64) => base64::engine::general_purpose::STANDARD.decode(b64).ok(),
+        None => Some(s.as_bytes().to_vec()),
+    }
+}
 
 /// Escape bytes for display inside double quotes.
 pub fn escape_bytes(b: &[u8]) -> String {

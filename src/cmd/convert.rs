@@ -97,23 +97,22 @@ pub fn convert(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertReport
             dump::dump(&d, out)?;
             Ok(ConvertReport::default())
         }
-        ConvertTo::Rdb => {
+        ConvertTo::Rdb | ConvertTo::Resp | ConvertTo::Aof => {
             let mut report = ConvertReport::default();
-            rdb_to(cfg, |v| rdb_target(cfg, v, out), &mut report)?;
-            Ok(report)
-        }
-        ConvertTo::Resp | ConvertTo::Aof => {
-            let mut report = ConvertReport::default();
-            if cfg.to == ConvertTo::Aof && cfg.rdb_preamble {
-                // An AOF whose rewrite used the RDB preamble: the snapshot alone.
-                rdb_to(cfg, |v| rdb_target(cfg, v, out), &mut report)?;
-            } else {
-                let version = cfg.rdb_version.unwrap_or(MAX_WRITE_VERSION);
-                let make = |_| {
-                    let mut w = RespWriter::new(out, cfg.batch, version);
+            // An AOF whose rewrite used the RDB preamble is the snapshot alone.
+            let rdb_out = cfg.to == ConvertTo::Rdb || (cfg.to == ConvertTo::Aof && cfg.rdb_preamble);
+            let make = |v: u32| -> Result<Box<dyn Target + '_>> {
+                if rdb_out {
+                    rdb_target(cfg, v, out)
+                } else {
+                    let mut w = RespWriter::new(out, cfg.batch, cfg.rdb_version.unwrap_or(MAX_WRITE_VERSION));
                     w.lossy = cfg.drop_unsupported;
-                    Ok(Box::new(w) as Box<dyn Target>)
-                };
+                    Ok(Box::new(w))
+                }
+            };
+            if is_json_dump(&cfg.input) {
+                json_to(cfg, make, &mut report)?;
+            } else {
                 rdb_to(cfg, make, &mut report)?;
             }
             Ok(report)
@@ -235,6 +234,72 @@ fn rdb_target<'w>(cfg: &ConvertConfig, source_version: u32, out: &'w mut dyn Wri
     Ok(Box::new(w))
 }
 
+/// Is the input one of our JSON dumps (JSONL or a JSON array)?
+fn is_json_dump(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 64];
+    let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+    matches!(head[..n].iter().find(|c| !c.is_ascii_whitespace()), Some(b'{' | b'['))
+}
+
+/// Read a JSON dump and send every key to the target (RDB 12 unless told).
+fn json_to<'w>(
+    cfg: &ConvertConfig,
+    make: impl FnOnce(u32) -> Result<Box<dyn Target + 'w>>,
+    report: &mut ConvertReport,
+) -> Result<()> {
+    let name: std::sync::Arc<std::path::Path> = cfg.input.as_path().into();
+    let file = std::fs::File::open(&cfg.input).map_err(|e| Error::io(e).in_file(&name))?;
+    let version = cfg.rdb_version.unwrap_or(MAX_WRITE_VERSION);
+    report.version = Some(version);
+    let mut t = make(version)?;
+    let mut db = None;
+    crate::event::json::read_dump(std::io::BufReader::with_capacity(1 << 20, file), |k| {
+        if db != Some(k.db) {
+            t.select_db(k.db)?;
+            db = Some(k.db);
+        }
+        let meta = KeyMeta { expire_at_ms: k.expire_at_ms, idle_s: k.idle_s, freq: k.freq };
+        let written = t.key(k.db, &k.key, &meta, &k.value);
+        record_key(cfg, &mut *t, report, k.db, &k.key, k.value.key_type(), written)
+    })
+    .map_err(|e| e.in_file(&name))?;
+    t.finish()
+}
+
+/// Account for one written (or refused) key.
+fn record_key(
+    cfg: &ConvertConfig,
+    t: &mut dyn Target,
+    report: &mut ConvertReport,
+    db: u64,
+    key: &[u8],
+    kind: KeyType,
+    written: Result<()>,
+) -> Result<()> {
+    for note in t.take_notes() {
+        report.notes.push(format!("db {db} key \"{}\": {note}", crate::escape::escape_bytes(key)));
+    }
+    match written {
+        Ok(()) => report.keys += 1,
+        Err(e) if matches!(e.kind, ErrorKind::Unsupported(_)) && cfg.drop_unsupported => {
+            report.dropped.push((db, key.to_vec(), e.kind.to_string()));
+        }
+        Err(e) if matches!(e.kind, ErrorKind::Unsupported(_)) => {
+            return Err(e.detail(format!(
+                "{} cannot hold this {} (--drop-unsupported leaves such keys out)",
+                t.describe(),
+                kind.name()
+            )));
+        }
+        Err(e) => return Err(e),
+    }
+    if kind == KeyType::Module {
+        report.notes.push("module values are copied raw; the target server needs the same module".into());
+    }
+    Ok(())
+}
+
 /// Read an RDB and send every record to the target made from its header.
 fn rdb_to<'w>(
     cfg: &ConvertConfig,
@@ -271,26 +336,8 @@ fn rdb_to<'w>(
             Event::Key(k) => {
                 let meta = KeyMeta { expire_at_ms: k.expire_at_ms, idle_s: k.idle_s, freq: k.freq };
                 let written = t.key(k.db, &k.key, &meta, &k.value);
-                for note in t.take_notes() {
-                    report.notes.push(format!("db {} key \"{}\": {note}", k.db, crate::escape::escape_bytes(&k.key)));
-                }
-                match written {
-                    Ok(()) => report.keys += 1,
-                    Err(e) if matches!(e.kind, ErrorKind::Unsupported(_)) && cfg.drop_unsupported => {
-                        report.dropped.push((k.db, k.key.to_vec(), e.kind.to_string()));
-                    }
-                    Err(e) if matches!(e.kind, ErrorKind::Unsupported(_)) => {
-                        return Err(e.in_file(&name).at(k.offset).detail(format!(
-                            "{} cannot hold this {} (--drop-unsupported leaves such keys out)",
-                            t.describe(),
-                            k.value.key_type().name()
-                        )));
-                    }
-                    Err(e) => return Err(e.in_file(&name)),
-                }
-                if k.value.key_type() == KeyType::Module {
-                    report.notes.push("module values are copied raw; the target server needs the same module".into());
-                }
+                record_key(cfg, &mut **t, report, k.db, &k.key, k.value.key_type(), written)
+                    .map_err(|e| e.in_file(&name).at(k.offset))?;
             }
             Event::End { .. } => {
                 target.take().expect("target").finish()?;

@@ -6,6 +6,7 @@
 
 pub mod aof;
 pub mod decode;
+pub mod json;
 pub mod parallel;
 pub mod reader;
 pub mod stream;
@@ -148,6 +149,22 @@ impl<'a> KeyMeta<'a> {
             rest = after;
         }
         out
+    }
+}
+
+/// A value that can hand out its pieces, as many times as needed: a framed
+/// value from an RDB, or an owned one (read from a JSON dump, or replayed).
+pub trait ValueSource {
+    fn key_type(&self) -> KeyType;
+    fn pieces(&self, sink: &mut dyn Sink) -> crate::error::Result<()>;
+}
+
+impl ValueSource for Value<'_> {
+    fn key_type(&self) -> KeyType {
+        Value::key_type(self)
+    }
+    fn pieces(&self, sink: &mut dyn Sink) -> crate::error::Result<()> {
+        self.decode(sink)
     }
 }
 

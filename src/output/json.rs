@@ -9,7 +9,7 @@
 
 use base64::Engine;
 
-pub const BASE64_PREFIX: &str = "base64:";
+pub use crate::escape::BASE64_PREFIX;
 
 /// True for bytes that cannot be copied into a JSON string as they are:
 /// controls, `"`, `\`, DEL, and anything non-ASCII (needs UTF-8 validation).
@@ -109,13 +109,7 @@ fn write_escaped(out: &mut Vec<u8>, b: &[u8], first: usize) {
     out.push(b'"');
 }
 
-/// Decode a string written by [`write_bytes`] back into bytes.
-pub fn decode_bytes(s: &str) -> Option<Vec<u8>> {
-    match s.strip_prefix(BASE64_PREFIX) {
-        Some(b64) => base64::engine::general_purpose::STANDARD.decode(b64).ok(),
-        None => Some(s.as_bytes().to_vec()),
-    }
-}
+pub use crate::escape::decode_bytes;
 
 /// Write a UTF-8 string with JSON escapes.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {

@@ -14,7 +14,7 @@ use super::intset;
 use super::listpack::ListpackBuilder;
 use super::ziplist::ZiplistBuilder;
 use crate::error::{Error, ErrorKind, Result};
-use crate::event::decode::{Piece, Sink};
+use crate::event::decode::Piece;
 use crate::event::stream::StreamMeta;
 use crate::event::StreamId;
 use crate::format::KeyType;
@@ -70,20 +70,7 @@ impl EncodingLimits {
     }
 }
 
-/// A value that can be walked, as many times as needed.
-pub trait ValueSource {
-    fn key_type(&self) -> KeyType;
-    fn pieces(&self, sink: &mut dyn Sink) -> Result<()>;
-}
-
-impl ValueSource for crate::event::Value<'_> {
-    fn key_type(&self) -> KeyType {
-        crate::event::Value::key_type(self)
-    }
-    fn pieces(&self, sink: &mut dyn Sink) -> Result<()> {
-        self.decode(sink)
-    }
-}
+pub use crate::event::ValueSource;
 
 /// Per-key metadata written before the value.
 #[derive(Debug, Clone, Copy, Default)]
@@ -474,10 +461,10 @@ impl<W: Write> RdbWriter<W> {
     /// HASH_LISTPACK_EX (25) or HASH_METADATA (24), Redis 7.4+.
     fn hash_with_ttls(&mut self, key: &[u8], v: &dyn ValueSource, shape: &Shape, small: bool) -> Result<()> {
         let min = shape.min_ttl.unwrap_or(0);
-        self.begin(if small { 25 } else { 24 }, key);
-        self.buf.extend_from_slice(&min.to_le_bytes());
         if small {
-            // Triples with a TTL first, by TTL; then those without.
+            // HASH_LISTPACK_EX must hold the fields with a TTL first, by TTL,
+            // then the others. When the source has another order, the
+            // hashtable form keeps it (both load the same).
             let mut fields: Vec<(i64, Vec<u8>, Vec<u8>)> = Vec::new();
             v.pieces(&mut |p: Piece<'_>| {
                 if let Piece::Field { field, value, expire_at_ms } = p {
@@ -485,16 +472,22 @@ impl<W: Write> RdbWriter<W> {
                 }
                 Ok(())
             })?;
-            fields.sort_by_key(|(t, _, _)| if *t == 0 { i64::MAX } else { *t });
-            let mut lp = ListpackBuilder::new();
-            for (t, f, val) in &fields {
-                lp.push(Item::Bytes(f));
-                lp.push(Item::Bytes(val));
-                lp.push(Item::Int(*t));
+            let rank = |t: &i64| if *t == 0 { i64::MAX } else { *t };
+            if fields.windows(2).all(|w| rank(&w[0].0) <= rank(&w[1].0)) {
+                self.begin(25, key);
+                self.buf.extend_from_slice(&min.to_le_bytes());
+                let mut lp = ListpackBuilder::new();
+                for (t, f, val) in &fields {
+                    lp.push(Item::Bytes(f));
+                    lp.push(Item::Bytes(val));
+                    lp.push(Item::Int(*t));
+                }
+                put_string(&mut self.buf, &lp.finish(), self.compress);
+                return Ok(());
             }
-            put_string(&mut self.buf, &lp.finish(), self.compress);
-            return Ok(());
         }
+        self.begin(24, key);
+        self.buf.extend_from_slice(&min.to_le_bytes());
         put_len(&mut self.buf, shape.count);
         let compress = self.compress;
         let buf = &mut self.buf;
