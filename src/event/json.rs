@@ -23,6 +23,9 @@ pub struct OwnedKey {
     pub value: OwnedValue,
 }
 
+/// A stream entry: its ID and field/value pairs.
+pub type OwnedEntry = (StreamId, Vec<(Vec<u8>, Vec<u8>)>);
+
 /// A whole value in memory.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OwnedValue {
