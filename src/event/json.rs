@@ -36,7 +36,7 @@ pub enum OwnedValue {
     /// Field, value, TTL.
     Hash(Vec<(Vec<u8>, Vec<u8>, Option<i64>)>),
     Stream {
-        entries: Vec<(StreamId, Vec<(Vec<u8>, Vec<u8>)>)>,
+        entries: Vec<OwnedEntry>,
         meta: Box<StreamMeta>,
     },
     Module {
