@@ -135,8 +135,8 @@ fn key_meta_worked_example() {
     let recs = dump(&file);
     assert_eq!(recs[0]["key"], "k");
     assert_eq!(recs[0]["value"], "v");
-    // The class's typed values, raw: UINT 42, EOF.
-    assert_eq!(recs[0]["key_meta"], json!([["KMT1", "\u{2}*\u{0}"]]));
+    // The class's typed values, raw: UINT 42, EOF; version 1, flags 1 (ALLOW_IGNORE).
+    assert_eq!(recs[0]["key_meta"], json!([["KMT1", "\u{2}*\u{0}", 1, 1]]));
     assert_valid(&file);
 }
 

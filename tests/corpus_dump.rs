@@ -728,8 +728,10 @@ fn canonical_ours(record: &OurRecord) -> Result<Value, String> {
         Some(meta) => {
             let mut names = Vec::new();
             for pair in items(meta)? {
-                let [class, raw] = tuple(pair)?;
+                let [class, raw, version, flags] = tuple(pair)?;
                 our_bytes(raw)?;
+                int(version)?;
+                int(flags)?;
                 names.push(text(class)?.to_owned());
             }
             names.sort();

@@ -83,7 +83,9 @@ fn redis_ver_for(version: u32) -> &'static str {
         9 => "6.2.0",
         10 => "7.0.0",
         11 => "7.2.0",
-        _ => "7.4.0",
+        12 => "7.4.0",
+        13 => "8.6.0",
+        _ => "8.8.0",
     }
 }
 
@@ -170,7 +172,7 @@ trait Target {
     fn resize_db(&mut self, _keys: u64, _expires: u64) -> Result<()> {
         Ok(())
     }
-    fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta, value: &dyn ValueSource) -> Result<()>;
+    fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()>;
     /// Parts of values left out (lossy mode) since the last call.
     fn take_notes(&mut self) -> Vec<String> {
         Vec::new()
@@ -193,7 +195,7 @@ impl<W: Write> Target for RdbWriter<W> {
     fn resize_db(&mut self, keys: u64, expires: u64) -> Result<()> {
         RdbWriter::resize_db(self, keys, expires)
     }
-    fn key(&mut self, _db: u64, key: &[u8], meta: &KeyMeta, value: &dyn ValueSource) -> Result<()> {
+    fn key(&mut self, _db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
         RdbWriter::key(self, key, meta, value)
     }
     fn take_notes(&mut self) -> Vec<String> {
@@ -211,7 +213,7 @@ impl<W: Write> Target for RespWriter<W> {
     fn function(&mut self, code: &[u8]) -> Result<()> {
         RespWriter::function(self, code)
     }
-    fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta, value: &dyn ValueSource) -> Result<()> {
+    fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
         RespWriter::key(self, db, key, meta, value)
     }
     fn take_notes(&mut self) -> Vec<String> {
@@ -259,7 +261,8 @@ fn json_to<'w>(
             t.select_db(k.db)?;
             db = Some(k.db);
         }
-        let meta = KeyMeta { expire_at_ms: k.expire_at_ms, idle_s: k.idle_s, freq: k.freq };
+        let meta =
+            KeyMeta { expire_at_ms: k.expire_at_ms, idle_s: k.idle_s, freq: k.freq, key_meta: k.key_meta.as_deref() };
         let written = t.key(k.db, &k.key, &meta, &k.value);
         record_key(cfg, &mut *t, report, k.db, &k.key, k.value.key_type(), written)
     })
@@ -334,7 +337,12 @@ fn rdb_to<'w>(
             Event::ResizeDb { keys, expires } => t.resize_db(keys, expires)?,
             Event::ModuleAux { module, .. } => report.notes.push(format!("module aux data of {module} left out")),
             Event::Key(k) => {
-                let meta = KeyMeta { expire_at_ms: k.expire_at_ms, idle_s: k.idle_s, freq: k.freq };
+                let meta = KeyMeta {
+                    expire_at_ms: k.expire_at_ms,
+                    idle_s: k.idle_s,
+                    freq: k.freq,
+                    key_meta: k.key_meta.map(|m| m.raw),
+                };
                 let written = t.key(k.db, &k.key, &meta, &k.value);
                 record_key(cfg, &mut **t, report, k.db, &k.key, k.value.key_type(), written)
                     .map_err(|e| e.in_file(&name).at(k.offset))?;

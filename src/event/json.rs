@@ -4,7 +4,7 @@
 //! JSONL is read one record at a time; a JSON array is read whole.
 
 use super::decode::{Piece, Sink};
-use super::stream::{Consumer, Group, PendingEntry, StreamMeta};
+use super::stream::{Consumer, Group, Idmp, PendingEntry, Producer, StreamMeta};
 use super::{StreamId, ValueSource};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::KeyType;
@@ -20,6 +20,8 @@ pub struct OwnedKey {
     pub expire_at_ms: Option<i64>,
     pub idle_s: Option<u64>,
     pub freq: Option<u8>,
+    /// RDB 13+ module key metadata, rebuilt as a KEY_META body.
+    pub key_meta: Option<Vec<u8>>,
     pub value: OwnedValue,
 }
 
@@ -44,6 +46,12 @@ pub enum OwnedValue {
         encver: u64,
         raw: Vec<u8>,
     },
+    /// Sparse array: (index, value) in index order, and the insert cursor. The
+    /// dump shows every value as text, so they come back as strings.
+    Array {
+        elements: Vec<(u64, Vec<u8>)>,
+        cursor: Option<u64>,
+    },
 }
 
 impl ValueSource for OwnedValue {
@@ -56,6 +64,7 @@ impl ValueSource for OwnedValue {
             OwnedValue::Hash(_) => KeyType::Hash,
             OwnedValue::Stream { .. } => KeyType::Stream,
             OwnedValue::Module { .. } => KeyType::Module,
+            OwnedValue::Array { .. } => KeyType::Array,
         }
     }
 
@@ -80,6 +89,12 @@ impl ValueSource for OwnedValue {
                 sink.piece(Piece::StreamMeta(meta))
             }
             OwnedValue::Module { name, encver, raw } => sink.piece(Piece::Module { name, encver: *encver, raw }),
+            OwnedValue::Array { elements, cursor } => {
+                sink.piece(Piece::ArrayHeader { count: elements.len() as u64, cursor: *cursor })?;
+                elements.iter().try_for_each(|(index, v)| {
+                    sink.piece(Piece::ArrayElem { index: *index, value: super::ArrayValue::Bytes(v) })
+                })
+            }
         }
     }
 }
@@ -179,9 +194,24 @@ fn stream(v: &Json) -> Result<OwnedValue> {
             nacked,
         });
     }
-    if v.get("idmp").is_some_and(|i| !i.is_null()) {
-        return Err(Error::new(ErrorKind::Unsupported("stream IDMP state in a JSON dump cannot be read back yet")));
-    }
+    let idmp = match v.get("idmp").filter(|i| !i.is_null()) {
+        None => None,
+        Some(i) => {
+            let mut producers = Vec::new();
+            for p in array(&i["producers"])? {
+                let entries =
+                    array(&p["iids"])?.iter().map(|e| Ok((bytes(&e[0])?, id_of(&e[1])?))).collect::<Result<_>>()?;
+                producers.push(Producer { pid: bytes(&p["pid"])?, entries });
+            }
+            Some(Idmp {
+                duration_s: u64_of(&i["duration_s"])?,
+                max_entries: u64_of(&i["max_entries"])?,
+                producers,
+                iids_added: u64_of(&i["iids_added"])?,
+                iids_duplicates: u64_of(&i["iids_duplicates"])?,
+            })
+        }
+    };
     let meta = StreamMeta {
         version: 0,
         nodes: 0,
@@ -191,9 +221,30 @@ fn stream(v: &Json) -> Result<OwnedValue> {
         max_deleted_id: opt_id(&v["max_deleted_id"])?,
         entries_added: opt_u64(&v["entries_added"])?,
         groups,
-        idmp: None,
+        idmp,
     };
     Ok(OwnedValue::Stream { entries, meta: Box::new(meta) })
+}
+
+/// `[[class, raw, version, flags], …]` back into a KEY_META body: count, then
+/// per class its spec (u32 LE) and its typed values.
+fn key_meta_body(v: &Json) -> Result<Vec<u8>> {
+    let classes = array(v)?;
+    let mut body = Vec::new();
+    body.push(classes.len() as u8 & 0x3f); // at most 7 classes: a 6-bit length
+    for c in classes {
+        let name = c[0].as_str().ok_or_else(|| bad("key_meta class name"))?;
+        let version = c[2].as_u64().and_then(|v| u8::try_from(v).ok()).ok_or_else(|| bad("key_meta class version"))?;
+        let flags = c[3].as_u64().and_then(|v| u8::try_from(v).ok()).ok_or_else(|| bad("key_meta class flags"))?;
+        let spec =
+            crate::format::key_meta_class_spec(name, version, flags).ok_or_else(|| bad("key_meta class spec"))?;
+        body.extend_from_slice(&spec.to_le_bytes());
+        body.extend_from_slice(&bytes(&c[1])?);
+    }
+    if classes.len() > 7 {
+        return Err(bad("more than 7 key_meta classes"));
+    }
+    Ok(body)
 }
 
 /// One dump record as a key.
@@ -225,9 +276,13 @@ pub fn key_from_json(r: &Json) -> Result<OwnedKey> {
             encver: u64_of(&v["encver"])?,
             raw: bytes(&v["raw"])?,
         },
-        "array" => {
-            return Err(Error::new(ErrorKind::Unsupported("array values in a JSON dump cannot be read back yet")))
-        }
+        "array" => OwnedValue::Array {
+            elements: array(&v["elements"])?
+                .iter()
+                .map(|e| Ok((u64_of(&e[0])?, bytes(&e[1])?)))
+                .collect::<Result<_>>()?,
+            cursor: opt_u64(&v["cursor"])?,
+        },
         _ => return Err(bad("unknown type")),
     };
     Ok(OwnedKey {
@@ -236,6 +291,7 @@ pub fn key_from_json(r: &Json) -> Result<OwnedKey> {
         expire_at_ms: r.get("expire_at_ms").and_then(Json::as_i64),
         idle_s: r.get("idle_s").and_then(Json::as_u64),
         freq: r.get("freq").and_then(Json::as_u64).and_then(|f| u8::try_from(f).ok()),
+        key_meta: r.get("key_meta").map(key_meta_body).transpose()?,
         value,
     })
 }

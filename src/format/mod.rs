@@ -337,6 +337,20 @@ pub fn module_encver(id: u64) -> u64 {
     id & 1023
 }
 
+/// Encode a KEY_META class spec: 4 name characters (6 bits each, `keyMetaCharSet`),
+/// 5 bits of version, 3 bits of flags. `None` for a name outside the charset.
+pub fn key_meta_class_spec(name: &str, version: u8, flags: u8) -> Option<u32> {
+    const CHARSET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+    if name.len() != 4 || version > 31 || flags > 7 {
+        return None;
+    }
+    let mut bits = 0u32;
+    for c in name.bytes() {
+        bits = (bits << 6) | CHARSET.iter().position(|&x| x == c)? as u32;
+    }
+    Some((bits << 8) | (u32::from(version) << 3) | u32::from(flags))
+}
+
 /// Decode the 4-character class name of a KEY_META class spec (`keyMetaCharSet`:
 /// `_` and `-` are swapped relative to module names).
 pub fn key_meta_class_name(spec: u32) -> String {
@@ -396,6 +410,8 @@ mod tests {
         // FORMAT-NEWER §3.1: 0x28C4F509 = "KMT1", version 1, flags 1.
         assert_eq!(key_meta_class_name(0x28C4F509), "KMT1");
         assert_eq!(key_meta_class_name(0x926FB6F9), "km_2");
+        assert_eq!(key_meta_class_spec("KMT1", 1, 1), Some(0x28C4F509));
+        assert_eq!(key_meta_class_spec("km_2", 31, 1), Some(0x926FB6F9));
     }
 
     #[test]

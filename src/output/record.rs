@@ -356,6 +356,10 @@ pub fn write_key_record_spilling(out: &mut Vec<u8>, key: &KeyEvent<'_>, spill: O
             write_str(out, &class.name);
             out.push(b',');
             write_bytes(out, class.raw);
+            out.push(b',');
+            write_u64(out, u64::from(class.version));
+            out.push(b',');
+            write_u64(out, u64::from(class.flags));
             out.push(b']');
         });
     }

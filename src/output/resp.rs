@@ -106,7 +106,7 @@ impl<W: Write> RespWriter<W> {
     }
 
     /// The commands that rebuild one key.
-    pub fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta, value: &dyn ValueSource) -> Result<()> {
+    pub fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
         self.select(db)?;
         let start = self.buf.len();
         let written = match value.key_type() {

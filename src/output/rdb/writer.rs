@@ -22,7 +22,7 @@ use crate::token::Item;
 use std::io::Write;
 
 /// The newest Redis RDB version this writer produces.
-pub const MAX_WRITE_VERSION: u32 = 12;
+pub const MAX_WRITE_VERSION: u32 = 14;
 /// The oldest (RDB 5 is the first with a checksum; older formats are not written).
 pub const MIN_WRITE_VERSION: u32 = 6;
 
@@ -74,10 +74,12 @@ pub use crate::event::ValueSource;
 
 /// Per-key metadata written before the value.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct KeyMeta {
+pub struct KeyMeta<'a> {
     pub expire_at_ms: Option<i64>,
     pub idle_s: Option<u64>,
     pub freq: Option<u8>,
+    /// RDB 13+ module key metadata (the KEY_META body, as read).
+    pub key_meta: Option<&'a [u8]>,
 }
 
 /// Forwards bytes to the output and folds them into the checksum.
@@ -189,7 +191,7 @@ impl<W: Write> RdbWriter<W> {
     }
 
     /// One key and its value.
-    pub fn key(&mut self, key: &[u8], meta: &KeyMeta, value: &dyn ValueSource) -> Result<()> {
+    pub fn key(&mut self, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
         // A refused value leaves nothing behind, prefix opcodes included.
         let start = self.buf.len();
         if let Some(t) = meta.expire_at_ms {
@@ -204,6 +206,18 @@ impl<W: Write> RdbWriter<W> {
             if let Some(freq) = meta.freq {
                 self.buf.push(0xf9);
                 self.buf.push(freq);
+            }
+        }
+        if let Some(body) = meta.key_meta {
+            if self.version < 13 {
+                if !self.lossy {
+                    self.buf.truncate(start);
+                    return Err(unsupported("module key metadata needs RDB 13 (Redis 8.6)").key(key));
+                }
+                self.notes.push("module key metadata left out".into());
+            } else {
+                self.buf.push(0xf3);
+                self.buf.extend_from_slice(body);
             }
         }
         if let Err(e) = self.value(key, value) {
@@ -253,7 +267,7 @@ impl<W: Write> RdbWriter<W> {
             KeyType::Hash => self.hash(key, v),
             KeyType::Stream => self.stream(key, v),
             KeyType::Module => self.module(key, v),
-            KeyType::Array => Err(unsupported("array values need RDB 14 (Redis 8.8)")),
+            KeyType::Array => self.array(key, v),
         }
     }
 
@@ -524,7 +538,9 @@ impl<W: Write> RdbWriter<W> {
             ..=8 => return Err(unsupported("streams need RDB 9 (Redis 5.0) or later")),
             9 => 1,
             10 => 2,
-            _ => 3,
+            11 | 12 => 3,
+            13 => 4,
+            _ => 5,
         };
         let mut nodes: Vec<(StreamId, Vec<u8>)> = Vec::new();
         let mut meta: Option<StreamMeta> = None;
@@ -547,12 +563,21 @@ impl<W: Write> RdbWriter<W> {
             nodes.push(node.finish());
         }
         let mut meta = meta.ok_or_else(|| Error::new(ErrorKind::Integrity("stream without metadata")))?;
-        strip_newer_stream_state(&mut meta, self.lossy, &mut self.notes)?;
+        if version < 4 {
+            strip_newer_stream_state(&mut meta, self.lossy, &mut self.notes)?;
+        } else if version < 5 {
+            // v4 has IDMP but no NACK zones.
+            let idmp = meta.idmp.take();
+            strip_newer_stream_state(&mut meta, self.lossy, &mut self.notes)?;
+            meta.idmp = idmp;
+        }
         self.begin(
             match version {
                 1 => 15,
                 2 => 19,
-                _ => 21,
+                3 => 21,
+                4 => 26,
+                _ => 27,
             },
             key,
         );
@@ -597,8 +622,81 @@ impl<W: Write> RdbWriter<W> {
                     put_raw_id(buf, *id);
                 }
             }
+            if version >= 5 {
+                let nacked = g.nacked.as_deref().unwrap_or(&[]);
+                put_len(buf, nacked.len() as u64);
+                for id in nacked {
+                    put_raw_id(buf, *id);
+                }
+            }
+        }
+        if version >= 4 {
+            // A stream that never used IDMP gets the server defaults (100 s,
+            // 100 entries): 8.6 refuses values outside its ranges.
+            match &meta.idmp {
+                Some(idmp) => {
+                    put_len(buf, idmp.duration_s);
+                    put_len(buf, idmp.max_entries);
+                    put_len(buf, idmp.producers.len() as u64);
+                    for p in &idmp.producers {
+                        put_string(buf, &p.pid, false);
+                        put_len(buf, p.entries.len() as u64);
+                        for (iid, id) in &p.entries {
+                            put_string(buf, iid, false);
+                            put_id(buf, *id);
+                        }
+                    }
+                    put_len(buf, idmp.iids_added);
+                    put_len(buf, idmp.iids_duplicates);
+                }
+                None => buf.extend_from_slice(&[0x40, 0x64, 0x40, 0x64, 0, 0, 0]),
+            }
         }
         Ok(())
+    }
+
+    /// ARRAY (28, RDB 14): count, insert cursor, then (index, tag, payload)
+    /// in index order; strings as SDS (tag 0), as the format notes advise.
+    fn array(&mut self, key: &[u8], v: &dyn ValueSource) -> Result<()> {
+        if self.version < 14 {
+            return Err(unsupported("array values need RDB 14 (Redis 8.8)"));
+        }
+        self.begin(28, key);
+        let compress = self.compress;
+        let buf = &mut self.buf;
+        v.pieces(&mut |p: Piece<'_>| {
+            match p {
+                Piece::ArrayHeader { count, cursor } => {
+                    put_len(buf, count);
+                    match cursor {
+                        Some(c) => {
+                            put_len(buf, 1);
+                            put_len(buf, c);
+                        }
+                        None => put_len(buf, 0),
+                    }
+                }
+                Piece::ArrayElem { index, value } => {
+                    put_len(buf, index);
+                    match value {
+                        crate::event::ArrayValue::Bytes(b) => {
+                            put_len(buf, 0);
+                            put_string(buf, b, compress);
+                        }
+                        crate::event::ArrayValue::Int(i) => {
+                            put_len(buf, 1);
+                            buf.extend_from_slice(&i.to_le_bytes());
+                        }
+                        crate::event::ArrayValue::Float(f) => {
+                            put_len(buf, 2);
+                            buf.extend_from_slice(&f.to_le_bytes());
+                        }
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
+        })
     }
 }
 
