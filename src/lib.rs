@@ -3,7 +3,8 @@
 //! Offline reader, checker and converter for Redis and Valkey persistence files.
 //!
 //! The crate is a pipeline: `input` (maps and pipes) → `token` (nom parsers) →
-//! `event` (the public event model) → `cmd` (check, dump, …) → `output` (JSON…).
+//! `event` (the public event model) → `cmd` (check, dump, …) → `output` (JSON…);
+//! `keyspace` is the in-memory data model that replays AOF commands for `convert`.
 //!
 //! Counting keys per type with the event model:
 //!
@@ -34,5 +35,6 @@ pub mod escape;
 pub mod event;
 pub mod format;
 pub mod input;
+pub mod keyspace;
 pub mod output;
 pub mod token;

@@ -132,6 +132,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             no_compression,
             rdb_preamble,
             batch,
+            skip_unknown,
             output,
             read,
         } => {
@@ -147,6 +148,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                 },
             );
             cfg.rdb_preamble = rdb_preamble;
+            cfg.skip_unknown = skip_unknown;
             cfg.batch = batch;
             cfg.rdb_version = rdb_version;
             cfg.drop_unsupported = drop_unsupported;

@@ -115,10 +115,14 @@ pub enum Command {
     /// `json|jsonl` the dump.
     #[command(after_help = EXIT_CODES)]
     Convert {
-        /// The input RDB file (`-` = standard input).
+        /// The input: an RDB (`-` = standard input), an AOF in any layout (replayed
+        /// into an in-memory keyspace), or one of our JSON/JSONL dumps.
         input: PathBuf,
         #[arg(long, value_enum)]
         to: ConvertToArg,
+        /// AOF input: skip (and count) commands the replay does not know.
+        #[arg(long)]
+        skip_unknown: bool,
         /// Target RDB version (6 to 12; default: the source's). For `resp`/`aof` output:
         /// the RDB version of the server the commands are for (10 = Redis 7.0).
         #[arg(long)]

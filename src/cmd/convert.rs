@@ -41,6 +41,9 @@ pub struct ConvertConfig {
     pub drop_unsupported: bool,
     /// AOF outputs: the base is an RDB (`aof-use-rdb-preamble yes`).
     pub rdb_preamble: bool,
+    /// AOF input: skip (and count) commands the replay does not know instead
+    /// of stopping.
+    pub skip_unknown: bool,
     /// Items per RPUSH/SADD/ZADD/HMSET command.
     pub batch: usize,
     pub reader: ReaderOptions,
@@ -56,6 +59,7 @@ impl ConvertConfig {
             compress: true,
             drop_unsupported: false,
             rdb_preamble: false,
+            skip_unknown: false,
             batch: crate::output::resp::DEFAULT_BATCH,
             reader: ReaderOptions::default(),
         }
@@ -114,6 +118,8 @@ pub fn convert(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertReport
             };
             if is_json_dump(&cfg.input) {
                 json_to(cfg, make, &mut report)?;
+            } else if is_aof(&cfg.input)? {
+                aof_to(cfg, make, &mut report)?;
             } else {
                 rdb_to(cfg, make, &mut report)?;
             }
@@ -267,6 +273,95 @@ fn json_to<'w>(
         record_key(cfg, &mut *t, report, k.db, &k.key, k.value.key_type(), written)
     })
     .map_err(|e| e.in_file(&name))?;
+    t.finish()
+}
+
+/// Is the input an AOF (commands, a preamble AOF, a manifest or its directory)?
+fn is_aof(path: &std::path::Path) -> Result<bool> {
+    use crate::input::layout::{sniff, Layout};
+    if path == std::path::Path::new("-") {
+        return Ok(false);
+    }
+    Ok(match sniff(path)? {
+        Layout::Aof | Layout::MultiPart { .. } => true,
+        Layout::Rdb => super::aof::is_preamble_aof(path),
+    })
+}
+
+/// Replay an AOF into the keyspace model, then write the keyspace (RDB 12
+/// unless told): each database in key order, functions first.
+fn aof_to<'w>(
+    cfg: &ConvertConfig,
+    make: impl FnOnce(u32) -> Result<Box<dyn Target + 'w>>,
+    report: &mut ConvertReport,
+) -> Result<()> {
+    use crate::keyspace::replay::{Outcome, Replayer};
+    use crate::keyspace::Obj;
+    let layout = crate::input::layout::sniff(&cfg.input)?;
+    let mut files = super::aof::open_aof(&cfg.input, &layout)?;
+    let mut reader = crate::event::AofReader::new(&mut files, cfg.reader);
+    let mut replay = Replayer::new();
+    let mut file: Option<std::sync::Arc<std::path::Path>> = None;
+    let mut unknown: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    while let Some(event) = reader.next()? {
+        match event {
+            Event::AofFile { name, .. } => {
+                replay.new_client();
+                file = Some(name);
+            }
+            Event::Function { code } => replay.load_function(&code),
+            Event::Key(k) => {
+                let obj = Obj::from_source(&k.value).map_err(|e| e.key(&k.key))?;
+                replay.load_key(k.db, k.key.to_vec(), obj, k.expire_at_ms);
+            }
+            Event::Command(c) => {
+                let args: Vec<&[u8]> = c.args().collect();
+                if replay.apply(&args) == Outcome::Unknown {
+                    let name = String::from_utf8_lossy(&args[0].to_ascii_uppercase()).into_owned();
+                    if !cfg.skip_unknown {
+                        let mut e = Error::new(ErrorKind::Unsupported("a command the AOF replay does not know"))
+                            .at(c.offset)
+                            .detail(format!("{name} (command #{}; --skip-unknown goes on and counts them)", c.index));
+                        if let Some(f) = &file {
+                            e = e.in_file(f);
+                        }
+                        return Err(e);
+                    }
+                    *unknown.entry(name).or_default() += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    for (name, n) in unknown {
+        report.notes.push(format!("{n} {name} commands skipped (unknown to the replay)"));
+    }
+    if replay.errors > 0 {
+        report.notes.push(format!("{} commands were errors the server would also have rejected", replay.errors));
+    }
+    let version = cfg.rdb_version.unwrap_or(MAX_WRITE_VERSION.min(12));
+    report.version = Some(version);
+    let mut t = make(version)?;
+    for (_, code) in &replay.keyspace.functions {
+        if let Err(e) = t.function(code) {
+            if !cfg.drop_unsupported {
+                return Err(e.detail("a function library (--drop-unsupported leaves it out)"));
+            }
+            report.notes.push(format!("function library left out: {e}"));
+        }
+    }
+    for (db, keys) in &replay.keyspace.dbs {
+        if keys.is_empty() {
+            continue;
+        }
+        t.select_db(*db)?;
+        t.resize_db(keys.len() as u64, keys.values().filter(|e| e.expire_at_ms.is_some()).count() as u64)?;
+        for (key, entry) in keys {
+            let meta = KeyMeta { expire_at_ms: entry.expire_at_ms, idle_s: None, freq: None, key_meta: None };
+            let written = t.key(*db, key, &meta, &entry.obj);
+            record_key(cfg, &mut *t, report, *db, key, entry.obj.key_type(), written)?;
+        }
+    }
     t.finish()
 }
 
