@@ -398,6 +398,9 @@ fn record_key(
     Ok(())
 }
 
+/// How often the RDB path releases mapped pages and updates the progress bar.
+const RELEASE_STEP: u64 = 64 << 20;
+
 /// Read an RDB and send every record to the target made from its header.
 fn rdb_to<'w>(
     cfg: &ConvertConfig,
@@ -409,7 +412,18 @@ fn rdb_to<'w>(
     let mut reader = RdbReader::new(&mut input, cfg.reader);
     let mut target: Option<Box<dyn Target + 'w>> = None;
     let mut make = Some(make);
-    while let Some(event) = reader.next()? {
+    let size = std::fs::metadata(&cfg.input).ok().map(|m| m.len());
+    let progress = crate::output::progress::Progress::new(&name.display().to_string(), size);
+    let mut next_release = RELEASE_STEP;
+    loop {
+        // Hand mapped pages behind the reader back to the kernel, as check and
+        // dump do: RSS stays flat whatever the input size.
+        if reader.offset() >= next_release {
+            reader.release_before(reader.offset());
+            progress.set(reader.offset());
+            next_release = reader.offset() + RELEASE_STEP;
+        }
+        let Some(event) = reader.next()? else { break };
         if let Event::Header { version, .. } = event {
             report.version = cfg.rdb_version.or(Some(version.min(MAX_WRITE_VERSION)));
             target = Some((make.take().expect("one header"))(version)?);

@@ -47,16 +47,14 @@ pub fn put_string(out: &mut Vec<u8>, s: &[u8], compress: bool) {
     if let Some(v) = as_int_encodable(s) {
         return put_int_string(out, v);
     }
+    // Redis gives lzf_compress an output buffer of len - 4 bytes.
     if compress && s.len() > 20 {
-        if let Ok(c) = lzf::compress(s) {
-            // Redis gives lzf_compress an output buffer of len - 4 bytes.
-            if c.len() <= s.len() - 4 {
-                out.push(0xc3);
-                put_len(out, c.len() as u64);
-                put_len(out, s.len() as u64);
-                out.extend_from_slice(&c);
-                return;
-            }
+        if let Some(c) = super::lzf::compress(s, s.len() - 4) {
+            out.push(0xc3);
+            put_len(out, c.len() as u64);
+            put_len(out, s.len() as u64);
+            out.extend_from_slice(&c);
+            return;
         }
     }
     put_len(out, s.len() as u64);

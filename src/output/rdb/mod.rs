@@ -5,5 +5,6 @@
 pub mod encode;
 pub mod intset;
 pub mod listpack;
+pub mod lzf;
 pub mod writer;
 pub mod ziplist;
