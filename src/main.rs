@@ -132,6 +132,8 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             no_compression,
             rdb_preamble,
             batch,
+            restore,
+            replace,
             skip_unknown,
             output,
             read,
@@ -149,6 +151,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             );
             cfg.rdb_preamble = rdb_preamble;
             cfg.skip_unknown = skip_unknown;
+            cfg.restore = restore.then_some(replace);
             cfg.batch = batch;
             cfg.rdb_version = rdb_version;
             cfg.drop_unsupported = drop_unsupported;

@@ -177,13 +177,15 @@ fn corpus_snapshots_as_resp_and_aof_rebuild_the_same_data_in_redis_7_0() {
     for vdir in common::version_dirs() {
         let version_name = vdir.file_name().unwrap().to_string_lossy().into_owned();
         let expected = common::read_json(&vdir.join("expected-main.json"));
-        for (mode, preamble) in [("resp", false), ("aof", false), ("aof-dir", false), ("aof-dir", true)] {
+        for (mode, preamble) in
+            [("resp", false), ("resp-restore", false), ("aof", false), ("aof-dir", false), ("aof-dir", true)]
+        {
             let label = format!("to-{mode}{}-{version_name}", if preamble { "-preamble" } else { "" });
             let scratch = std::env::temp_dir().join(format!("rdb-tool-{label}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&scratch);
             std::fs::create_dir_all(&scratch).unwrap();
             let to = match mode {
-                "resp" => ConvertTo::Resp,
+                "resp" | "resp-restore" => ConvertTo::Resp,
                 "aof" => ConvertTo::Aof,
                 _ => ConvertTo::AofDir,
             };
@@ -191,6 +193,7 @@ fn corpus_snapshots_as_resp_and_aof_rebuild_the_same_data_in_redis_7_0() {
             cfg.rdb_version = Some(10);
             cfg.drop_unsupported = true;
             cfg.rdb_preamble = preamble;
+            cfg.restore = (mode == "resp-restore").then_some(false);
             let report = if mode == "aof-dir" {
                 convert_to_dir(&cfg, &scratch.join("appendonlydir")).unwrap_or_else(|e| panic!("{label}: {e}"))
             } else {
@@ -201,7 +204,7 @@ fn corpus_snapshots_as_resp_and_aof_rebuild_the_same_data_in_redis_7_0() {
                 report
             };
             let dir = scratch.canonicalize().unwrap().display().to_string();
-            let server = if mode == "resp" {
+            let server = if mode.starts_with("resp") {
                 let server = Server::start(&label, &["--dir", &dir, "--enable-debug-command", "yes"]);
                 let piped = std::process::Command::new(redis_cli())
                     .args(["-p", &server.port.to_string(), "--pipe"])

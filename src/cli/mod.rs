@@ -136,6 +136,13 @@ pub enum Command {
         /// AOF outputs: write the base as an RDB (`aof-use-rdb-preamble yes`).
         #[arg(long)]
         rdb_preamble: bool,
+        /// `resp`/`aof`: RESTORE with DUMP payloads for the target version (exact,
+        /// keeps TTLs and LRU/LFU) instead of data commands.
+        #[arg(long)]
+        restore: bool,
+        /// With --restore: add REPLACE (overwrite existing keys).
+        #[arg(long, requires = "restore")]
+        replace: bool,
         /// Items per RPUSH/SADD/ZADD/HMSET command (Redis's rewrite uses 64).
         #[arg(long, default_value_t = rdb_tool::output::resp::DEFAULT_BATCH)]
         batch: usize,

@@ -46,6 +46,8 @@ pub struct ConvertConfig {
     pub skip_unknown: bool,
     /// Items per RPUSH/SADD/ZADD/HMSET command.
     pub batch: usize,
+    /// RESP/AOF output: RESTORE with DUMP payloads; `Some(true)` adds REPLACE.
+    pub restore: Option<bool>,
     pub reader: ReaderOptions,
 }
 
@@ -61,6 +63,7 @@ impl ConvertConfig {
             rdb_preamble: false,
             skip_unknown: false,
             batch: crate::output::resp::DEFAULT_BATCH,
+            restore: None,
             reader: ReaderOptions::default(),
         }
     }
@@ -113,6 +116,7 @@ pub fn convert(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertReport
                 } else {
                     let mut w = RespWriter::new(out, cfg.batch, cfg.rdb_version.unwrap_or(MAX_WRITE_VERSION));
                     w.lossy = cfg.drop_unsupported;
+                    w.restore = cfg.restore;
                     Ok(Box::new(w))
                 }
             };

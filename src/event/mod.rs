@@ -152,6 +152,29 @@ impl<'a> KeyMeta<'a> {
     }
 }
 
+/// The value in a `DUMP` / `RESTORE` payload: the type byte and the value as in
+/// an RDB, then the RDB version (2 bytes LE) and the CRC-64 of all before it
+/// (8 bytes LE). The checksum is verified; a Redis-dialect type byte is assumed.
+pub fn dump_payload_value<'a>(payload: &'a [u8], templates: &'a Templates) -> crate::error::Result<Value<'a>> {
+    use crate::error::{Error, ErrorKind};
+    let bad = |what| Error::new(ErrorKind::BadEncoding(what));
+    if payload.len() < 11 {
+        return Err(bad("DUMP payload too short"));
+    }
+    let (body, footer) = payload.split_at(payload.len() - 10);
+    let version = u16::from_le_bytes([footer[0], footer[1]]);
+    let stored = u64::from_le_bytes(footer[2..10].try_into().map_err(|_| bad("DUMP payload footer"))?);
+    let computed = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Redis, &payload[..payload.len() - 8]);
+    if stored != computed {
+        return Err(Error::new(ErrorKind::ChecksumMismatch { stored, computed }));
+    }
+    if u32::from(version) > crate::format::MAX_REDIS_VERSION {
+        return Err(Error::new(ErrorKind::UnsupportedVersion(u32::from(version))));
+    }
+    let ty = Type::from_byte(body[0], crate::format::Dialect::Redis).ok_or_else(|| bad("DUMP payload type"))?;
+    Ok(Value { ty, raw: &body[1..], offset: 0, templates })
+}
+
 /// A value that can hand out its pieces, as many times as needed: a framed
 /// value from an RDB, or an owned one (read from a JSON dump, or replayed).
 pub trait ValueSource {

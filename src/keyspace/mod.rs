@@ -50,6 +50,19 @@ pub enum Obj {
         encver: u64,
         raw: Vec<u8>,
     },
+    /// A sparse array (Redis 8.8): index → value, and the insert cursor.
+    Array {
+        elements: BTreeMap<u64, ArrayVal>,
+        cursor: Option<u64>,
+    },
+}
+
+/// An array element.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArrayVal {
+    Bytes(Vec<u8>),
+    Int(i64),
+    Float(f64),
 }
 
 impl Obj {
@@ -62,6 +75,7 @@ impl Obj {
             Obj::Hash(_) => KeyType::Hash,
             Obj::Stream(_) => KeyType::Stream,
             Obj::Module { .. } => KeyType::Module,
+            Obj::Array { .. } => KeyType::Array,
         }
     }
 
@@ -86,11 +100,7 @@ impl Obj {
             KeyType::Hash => Obj::Hash(BTreeMap::new()),
             KeyType::Stream => Obj::Stream(Box::default()),
             KeyType::Module => Obj::Module { name: String::new(), encver: 0, raw: Vec::new() },
-            KeyType::Array => {
-                return Err(crate::error::Error::new(crate::error::ErrorKind::Unsupported(
-                    "array values cannot be replayed yet",
-                )))
-            }
+            KeyType::Array => Obj::Array { elements: BTreeMap::new(), cursor: None },
         };
         v.pieces(&mut |p: Piece<'_>| {
             match (&mut obj, p) {
@@ -109,6 +119,15 @@ impl Obj {
                     s.entries.insert(id, fields.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect());
                 }
                 (Obj::Stream(s), Piece::StreamMeta(m)) => s.set_meta(m),
+                (Obj::Array { cursor, .. }, Piece::ArrayHeader { cursor: c, .. }) => *cursor = c,
+                (Obj::Array { elements, .. }, Piece::ArrayElem { index, value }) => {
+                    let v = match value {
+                        crate::event::ArrayValue::Bytes(b) => ArrayVal::Bytes(b.to_vec()),
+                        crate::event::ArrayValue::Int(i) => ArrayVal::Int(i),
+                        crate::event::ArrayValue::Float(f) => ArrayVal::Float(f),
+                    };
+                    elements.insert(index, v);
+                }
                 (Obj::Module { name, encver, raw }, Piece::Module { name: n, encver: e, raw: r }) => {
                     *name = n.to_string();
                     *encver = e;
@@ -141,6 +160,17 @@ impl ValueSource for Obj {
             }),
             Obj::Stream(s) => s.pieces(sink),
             Obj::Module { name, encver, raw } => sink.piece(Piece::Module { name, encver: *encver, raw }),
+            Obj::Array { elements, cursor } => {
+                sink.piece(Piece::ArrayHeader { count: elements.len() as u64, cursor: *cursor })?;
+                elements.iter().try_for_each(|(index, v)| {
+                    let value = match v {
+                        ArrayVal::Bytes(b) => crate::event::ArrayValue::Bytes(b),
+                        ArrayVal::Int(i) => crate::event::ArrayValue::Int(*i),
+                        ArrayVal::Float(f) => crate::event::ArrayValue::Float(*f),
+                    };
+                    sink.piece(Piece::ArrayElem { index: *index, value })
+                })
+            }
         }
     }
 }

@@ -699,6 +699,25 @@ impl Replayer {
                 }
             }
             b"XCLAIM" => self.xclaim(a)?,
+            b"RESTORE" => {
+                Self::arity(a, 4)?;
+                let ttl = int(a[2])?;
+                let opts: Vec<Vec<u8>> = a[4..].iter().map(|o| o.to_ascii_uppercase()).collect();
+                let has = |w: &[u8]| opts.iter().any(|o| o == w);
+                if self.db().contains_key(a[1]) && !has(b"REPLACE") {
+                    return Err("BUSYKEY Target key name already exists.".into());
+                }
+                let templates = crate::token::value::Templates::default();
+                let value = crate::event::dump_payload_value(a[3], &templates)
+                    .map_err(|e| format!("ERR Bad data format ({e})"))?;
+                let obj = Obj::from_source(&value).map_err(|e| format!("ERR Bad data format ({e})"))?;
+                let expire_at_ms = match ttl {
+                    0 => None,
+                    t if has(b"ABSTTL") => Some(t),
+                    t => Some(now_ms().saturating_add(t)),
+                };
+                self.db().insert(a[1].to_vec(), Entry { obj, expire_at_ms });
+            }
             b"FUNCTION" => {
                 Self::arity(a, 2)?;
                 if is(a[1], "LOAD") {
@@ -999,13 +1018,9 @@ impl Replayer {
                     return Err("BUSYGROUP Consumer Group name already exists".into());
                 }
                 let id = if a[4] == b"$" { s.last_id } else { parse_id(a[4]).ok_or("ERR Invalid stream ID")? };
-                let entries_read = match entries_read {
-                    Some(n) if n >= 0 => Some(n as u64),
-                    Some(_) => None,
-                    None if id >= s.last_id => Some(s.entries_added),
-                    None if id == StreamId::default() && s.max_deleted_id == StreamId::default() => Some(0),
-                    None => None,
-                };
+                // Without ENTRIESREAD the server stores "unknown" (-1) and
+                // estimates the lag when asked.
+                let entries_read = entries_read.and_then(|n| u64::try_from(n).ok());
                 s.groups.push(GroupObj {
                     name: a[3].to_vec(),
                     last_id: id,
@@ -1021,15 +1036,9 @@ impl Replayer {
                     a.windows(2).skip(5).find(|w| is(w[0], "ENTRIESREAD")).map(|w| int(w[1])).transpose()?;
                 let Some(s) = self.stream_mut(key)? else { return Err("ERR no such key".into()) };
                 let last = s.last_id;
-                let added = s.entries_added;
                 let g = s.group(a[3]).ok_or("NOGROUP No such consumer group")?;
                 g.last_id = if a[4] == b"$" { last } else { parse_id(a[4]).ok_or("ERR Invalid stream ID")? };
-                g.entries_read = match entries_read {
-                    Some(n) if n >= 0 => Some(n as u64),
-                    Some(_) => None,
-                    None if g.last_id >= last => Some(added),
-                    None => None,
-                };
+                g.entries_read = entries_read.and_then(|n| u64::try_from(n).ok());
             }
             b"DESTROY" => {
                 if let Some(s) = self.stream_mut(key)? {

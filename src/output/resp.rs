@@ -52,6 +52,9 @@ pub struct RespWriter<W: Write> {
     /// Leave out stream state the target cannot hold, with a note.
     pub lossy: bool,
     notes: Vec<String>,
+    /// Write `RESTORE` with DUMP payloads instead of data commands
+    /// (`Some(replace)`).
+    pub restore: Option<bool>,
 }
 
 const FLUSH_AT: usize = 1 << 20;
@@ -67,6 +70,7 @@ impl<W: Write> RespWriter<W> {
             target_version,
             lossy: false,
             notes: Vec::new(),
+            restore: None,
         }
     }
 
@@ -108,6 +112,9 @@ impl<W: Write> RespWriter<W> {
     /// The commands that rebuild one key.
     pub fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
         self.select(db)?;
+        if let Some(replace) = self.restore {
+            return self.restore_key(key, meta, value, replace);
+        }
         let start = self.buf.len();
         let written = match value.key_type() {
             KeyType::String => self.string(key, value),
@@ -129,6 +136,30 @@ impl<W: Write> RespWriter<W> {
             self.command(&[b"PEXPIREAT", key, itoa::Buffer::new().format(t).as_bytes()])?;
         }
         Ok(())
+    }
+
+    /// `RESTORE key <abs-ms|0> <payload> ABSTTL [REPLACE] [IDLETIME s] [FREQ f]`:
+    /// exact, keeps TTL and LRU/LFU, and fast to load.
+    fn restore_key(&mut self, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource, replace: bool) -> Result<()> {
+        let limits = crate::output::rdb::writer::EncodingLimits::default();
+        let (payload, notes) = crate::output::rdb::writer::dump_payload(value, self.target_version, limits, self.lossy)
+            .map_err(|e| e.key(key))?;
+        self.notes.extend(notes);
+        let ttl = meta.expire_at_ms.unwrap_or(0).to_string().into_bytes();
+        let mut args: Vec<Vec<u8>> = vec![b"RESTORE".to_vec(), key.to_vec(), ttl, payload, b"ABSTTL".to_vec()];
+        if replace {
+            args.push(b"REPLACE".to_vec());
+        }
+        if let Some(idle) = meta.idle_s {
+            args.push(b"IDLETIME".to_vec());
+            args.push(idle.to_string().into_bytes());
+        }
+        if let Some(freq) = meta.freq {
+            args.push(b"FREQ".to_vec());
+            args.push(freq.to_string().into_bytes());
+        }
+        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        self.command(&refs)
     }
 
     pub fn finish(mut self) -> Result<W> {

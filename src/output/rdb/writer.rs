@@ -106,6 +106,8 @@ pub struct RdbWriter<W: Write> {
     /// NACK zones) instead of failing; each omission is noted.
     pub lossy: bool,
     notes: Vec<String>,
+    /// Writing a DUMP payload: values without their key.
+    payload: bool,
 }
 
 /// A value too big to buffer is flushed in pieces of this size.
@@ -130,6 +132,7 @@ impl<W: Write> RdbWriter<W> {
             buf: Vec::with_capacity(1 << 16),
             lossy: false,
             notes: Vec::new(),
+            payload: false,
         };
         w.out.put(format!("REDIS{version:04}").as_bytes())?;
         Ok(w)
@@ -239,7 +242,9 @@ impl<W: Write> RdbWriter<W> {
     /// The type byte and the key name: written once the encoding is chosen.
     fn begin(&mut self, ty: u8, key: &[u8]) {
         self.buf.push(ty);
-        put_string(&mut self.buf, key, self.compress);
+        if !self.payload {
+            put_string(&mut self.buf, key, self.compress);
+        }
     }
 
     /// Write the type, key and value (large values are flushed as they go).
@@ -723,6 +728,35 @@ pub(crate) fn strip_newer_stream_state(meta: &mut StreamMeta, lossy: bool, notes
         ));
     }
     Ok(())
+}
+
+/// A `DUMP` payload of `value` for a server of RDB `version`: the type byte and
+/// the value as in an RDB, the version (2 bytes LE) and the CRC-64 of all that
+/// (8 bytes LE), as `RESTORE` expects.
+pub fn dump_payload(
+    value: &dyn ValueSource,
+    version: u32,
+    limits: EncodingLimits,
+    lossy: bool,
+) -> Result<(Vec<u8>, Vec<String>)> {
+    let mut w = RdbWriter {
+        out: CrcWriter { out: Vec::new(), crc: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis) },
+        version,
+        limits,
+        compress: true,
+        buf: Vec::new(),
+        lossy,
+        notes: Vec::new(),
+        payload: true,
+    };
+    w.value(b"", value)?;
+    w.flush_buf()?;
+    let notes = w.take_notes();
+    let mut out = w.out.out;
+    out.extend_from_slice(&(version as u16).to_le_bytes());
+    let crc = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Redis, &out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    Ok((out, notes))
 }
 
 fn put_id(buf: &mut Vec<u8>, id: StreamId) {
