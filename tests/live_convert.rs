@@ -67,6 +67,10 @@ fn corpus_snapshots_converted_to_rdb_10_and_9_load_in_redis_7_0_as_recorded() {
             let report = convert(&cfg, &mut out).unwrap_or_else(|e| panic!("{label}: {e}"));
             std::fs::write(scratch.join("dump.rdb"), &out).unwrap();
             assert_eq!(&out[..9], format!("REDIS{target:04}").as_bytes());
+            // The server's own checker agrees the file is sound.
+            let checked = std::process::Command::new(redis_check_rdb()).arg(scratch.join("dump.rdb")).output().unwrap();
+            let said = String::from_utf8_lossy(&checked.stdout);
+            assert!(checked.status.success() && said.contains("RDB looks OK"), "{label}: redis-check-rdb:\n{said}");
 
             let server = start(&scratch, &label);
             let mut c = server.client().unwrap();
@@ -158,6 +162,13 @@ fn verify(c: &mut Client, expected: &Value, report: &ConvertReport, target: u32,
         assert_eq!(listed.len(), want, "{label}: function libraries");
     }
     (checked_keys, whole)
+}
+
+/// `redis-check-rdb` from Debian's redis-tools; missing is a failure.
+fn redis_check_rdb() -> std::path::PathBuf {
+    let found = std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("redis-check-rdb")).find(|p| p.is_file()));
+    found.expect("redis-check-rdb is not installed: run scripts/test.sh (it installs Debian's redis-tools)")
 }
 
 /// `redis-cli` from Debian's redis-tools; missing is a failure.
