@@ -6,6 +6,7 @@
 //!
 //! Above `event` (it consumes pieces), below `cmd` (convert drives it).
 
+pub mod generate;
 pub mod replay;
 pub mod stream;
 
