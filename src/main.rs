@@ -132,6 +132,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             no_compression,
             rdb_preamble,
             batch,
+            encoding_limits,
             restore,
             replace,
             skip_unknown,
@@ -152,6 +153,11 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             cfg.rdb_preamble = rdb_preamble;
             cfg.skip_unknown = skip_unknown;
             cfg.restore = restore.then_some(replace);
+            if let Some(conf) = encoding_limits {
+                let text = std::fs::read_to_string(&conf).map_err(|e| Error::io(e).in_file(&conf.as_path().into()))?;
+                cfg.limits = rdb_tool::output::rdb::writer::EncodingLimits::from_redis_conf(&text)
+                    .map_err(|e| usage(format!("--encoding-limits {}: {e}", conf.display())))?;
+            }
             cfg.batch = batch;
             cfg.rdb_version = rdb_version;
             cfg.drop_unsupported = drop_unsupported;

@@ -136,6 +136,9 @@ pub enum Command {
         /// AOF outputs: write the base as an RDB (`aof-use-rdb-preamble yes`).
         #[arg(long)]
         rdb_preamble: bool,
+        /// Take the compact-encoding size limits from this redis.conf (default: Redis's).
+        #[arg(long, value_name = "REDIS_CONF")]
+        encoding_limits: Option<PathBuf>,
         /// `resp`/`aof`: RESTORE with DUMP payloads for the target version (exact,
         /// keeps TTLs and LRU/LFU) instead of data commands.
         #[arg(long)]

@@ -117,6 +117,7 @@ pub fn convert(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertReport
                     let mut w = RespWriter::new(out, cfg.batch, cfg.rdb_version.unwrap_or(MAX_WRITE_VERSION));
                     w.lossy = cfg.drop_unsupported;
                     w.restore = cfg.restore;
+                    w.limits = cfg.limits;
                     Ok(Box::new(w))
                 }
             };

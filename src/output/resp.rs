@@ -55,6 +55,8 @@ pub struct RespWriter<W: Write> {
     /// Write `RESTORE` with DUMP payloads instead of data commands
     /// (`Some(replace)`).
     pub restore: Option<bool>,
+    /// Size limits for the encodings inside DUMP payloads.
+    pub limits: crate::output::rdb::writer::EncodingLimits,
 }
 
 const FLUSH_AT: usize = 1 << 20;
@@ -71,6 +73,7 @@ impl<W: Write> RespWriter<W> {
             lossy: false,
             notes: Vec::new(),
             restore: None,
+            limits: Default::default(),
         }
     }
 
@@ -141,9 +144,9 @@ impl<W: Write> RespWriter<W> {
     /// `RESTORE key <abs-ms|0> <payload> ABSTTL [REPLACE] [IDLETIME s] [FREQ f]`:
     /// exact, keeps TTL and LRU/LFU, and fast to load.
     fn restore_key(&mut self, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource, replace: bool) -> Result<()> {
-        let limits = crate::output::rdb::writer::EncodingLimits::default();
-        let (payload, notes) = crate::output::rdb::writer::dump_payload(value, self.target_version, limits, self.lossy)
-            .map_err(|e| e.key(key))?;
+        let (payload, notes) =
+            crate::output::rdb::writer::dump_payload(value, self.target_version, self.limits, self.lossy)
+                .map_err(|e| e.key(key))?;
         self.notes.extend(notes);
         let ttl = meta.expire_at_ms.unwrap_or(0).to_string().into_bytes();
         let mut args: Vec<Vec<u8>> = vec![b"RESTORE".to_vec(), key.to_vec(), ttl, payload, b"ABSTTL".to_vec()];

@@ -61,6 +61,40 @@ impl Default for EncodingLimits {
 }
 
 impl EncodingLimits {
+    /// Read the limits from a redis.conf: the `*-listpack-*` names and their
+    /// older `*-ziplist-*` aliases, `set-max-intset-entries`,
+    /// `list-max-listpack-size`, `stream-node-max-*`; everything else is
+    /// ignored. Unset limits keep Redis's defaults.
+    pub fn from_redis_conf(text: &str) -> std::result::Result<Self, String> {
+        let mut l = EncodingLimits::default();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut words = line.split_whitespace();
+            let (Some(name), Some(value)) = (words.next(), words.next()) else { continue };
+            let name = name.to_ascii_lowercase().replace("ziplist", "listpack");
+            let num = || value.parse::<i64>().map_err(|_| format!("line {}: {name}: not a number: {value}", n + 1));
+            let unsigned =
+                || num().and_then(|v| u64::try_from(v).map_err(|_| format!("line {}: {name}: negative", n + 1)));
+            match name.as_str() {
+                "hash-max-listpack-entries" => l.hash_max_listpack_entries = unsigned()?,
+                "hash-max-listpack-value" => l.hash_max_listpack_value = unsigned()?,
+                "set-max-intset-entries" => l.set_max_intset_entries = unsigned()?,
+                "set-max-listpack-entries" => l.set_max_listpack_entries = unsigned()?,
+                "set-max-listpack-value" => l.set_max_listpack_value = unsigned()?,
+                "zset-max-listpack-entries" => l.zset_max_listpack_entries = unsigned()?,
+                "zset-max-listpack-value" => l.zset_max_listpack_value = unsigned()?,
+                "list-max-listpack-size" => l.list_max_listpack_size = num()?,
+                "stream-node-max-bytes" => l.stream_node_max_bytes = unsigned()?,
+                "stream-node-max-entries" => l.stream_node_max_entries = unsigned()?,
+                _ => {}
+            }
+        }
+        Ok(l)
+    }
+
     /// Byte and entry limits of one list node.
     fn list_node(&self) -> (usize, usize) {
         match self.list_max_listpack_size {
@@ -757,6 +791,24 @@ pub fn dump_payload(
     let crc = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Redis, &out);
     out.extend_from_slice(&crc.to_le_bytes());
     Ok((out, notes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_from_redis_conf() {
+        let l = EncodingLimits::from_redis_conf(
+            "# comment\nhash-max-ziplist-entries 512\nzset-max-listpack-value 128\nlist-max-ziplist-size 16\nport 6379\n",
+        )
+        .unwrap();
+        assert_eq!(l.hash_max_listpack_entries, 512);
+        assert_eq!(l.zset_max_listpack_value, 128);
+        assert_eq!(l.list_node(), (usize::MAX, 16));
+        assert_eq!(l.set_max_intset_entries, 512);
+        assert!(EncodingLimits::from_redis_conf("set-max-intset-entries lots").is_err());
+    }
 }
 
 fn put_id(buf: &mut Vec<u8>, id: StreamId) {
