@@ -327,6 +327,9 @@ impl Replayer {
                     }
                     i += 1;
                 }
+                if target == self.db && a[1] == a[2] {
+                    return Err("ERR source and destination objects are the same".into());
+                }
                 if let Some(e) = self.db().get(a[1]).cloned() {
                     let dst = self.keyspace.db(target);
                     if replace || !dst.contains_key(a[2]) {
@@ -400,6 +403,25 @@ impl Replayer {
                 } else {
                     (false, true)
                 };
+                if a[1] == a[2] {
+                    // Rotating a list onto itself: the key (and its TTL) stays.
+                    if let Some(Entry { obj: Obj::List(l), .. }) = self.get_mut(a[1]) {
+                        let v = if from_left { l.pop_front() } else { l.pop_back() };
+                        if let Some(v) = v {
+                            if to_left {
+                                l.push_front(v)
+                            } else {
+                                l.push_back(v)
+                            }
+                        }
+                    } else if self.db().contains_key(a[1]) {
+                        return Err(WRONGTYPE.into());
+                    }
+                    return Ok(true);
+                }
+                if matches!(self.db().get(a[2]), Some(e) if !matches!(e.obj, Obj::List(_))) {
+                    return Err(WRONGTYPE.into());
+                }
                 let v = match self.get_mut(a[1]) {
                     Some(Entry { obj: Obj::List(l), .. }) => {
                         if from_left {
@@ -529,6 +551,92 @@ impl Replayer {
                 }
             }
             b"ZADD" => self.zadd(a)?,
+            b"SINTERSTORE" | b"SUNIONSTORE" | b"SDIFFSTORE" => self.set_store(&upper, a)?,
+            b"ZUNIONSTORE" | b"ZINTERSTORE" | b"ZDIFFSTORE" => self.zset_store(&upper, a)?,
+            b"ZREMRANGEBYSCORE" => {
+                Self::arity(a, 4)?;
+                let (lo, hi) = (score_bound(a[2])?, score_bound(a[3])?);
+                if let Some(Entry { obj: Obj::Zset(z), .. }) = self.get_mut(a[1]) {
+                    z.scores.retain(|_, s| !(lo.below(*s) && hi.above(*s)));
+                }
+                self.drop_if_empty(a[1]);
+            }
+            b"ZREMRANGEBYLEX" => {
+                Self::arity(a, 4)?;
+                let (lo, hi) = (lex_bound(a[2])?, lex_bound(a[3])?);
+                if let Some(Entry { obj: Obj::Zset(z), .. }) = self.get_mut(a[1]) {
+                    // As zzlDeleteRangeByLex walks it: in (score, member) order,
+                    // from the first member at or above min, while at or below
+                    // max (members out of lex order stop the walk).
+                    let sorted: Vec<Vec<u8>> = z.sorted().into_iter().map(|(m, _)| m.to_vec()).collect();
+                    let doomed: Vec<Vec<u8>> =
+                        sorted.iter().skip_while(|m| !lex_ge(&lo, m)).take_while(|m| lex_le(&hi, m)).cloned().collect();
+                    for m in doomed {
+                        z.scores.remove(&m);
+                    }
+                }
+                self.drop_if_empty(a[1]);
+            }
+            b"SETBIT" => {
+                Self::arity(a, 4)?;
+                let off = usize::try_from(int(a[2])?)
+                    .ok()
+                    .filter(|o| *o < 4 << 30)
+                    .ok_or("ERR bit offset is not an integer or out of range")?;
+                let bit = match a[3] {
+                    b"0" => false,
+                    b"1" => true,
+                    _ => return Err("ERR bit is not an integer or out of range".into()),
+                };
+                match self.obj_or(a[1], || Obj::Str(Vec::new()), |o| matches!(o, Obj::Str(_)))? {
+                    Obj::Str(s) => {
+                        let byte = off >> 3;
+                        if s.len() <= byte {
+                            s.resize(byte + 1, 0);
+                        }
+                        let mask = 1u8 << (7 - (off & 7));
+                        if bit {
+                            s[byte] |= mask
+                        } else {
+                            s[byte] &= !mask
+                        }
+                    }
+                    _ => unreachable!(),
+                }
+            }
+            b"BITOP" => {
+                Self::arity(a, 4)?;
+                let op = a[1].to_ascii_uppercase();
+                let mut sources: Vec<Vec<u8>> = Vec::new();
+                for k in &a[3..] {
+                    match self.db().get(*k) {
+                        Some(Entry { obj: Obj::Str(s), .. }) => sources.push(s.clone()),
+                        Some(_) => return Err(WRONGTYPE.into()),
+                        None => sources.push(Vec::new()),
+                    }
+                }
+                if op == b"NOT" && sources.len() != 1 {
+                    return Err("ERR BITOP NOT must be called with a single source key.".into());
+                }
+                let len = sources.iter().map(Vec::len).max().unwrap_or(0);
+                let byte = |s: &Vec<u8>, i: usize| s.get(i).copied().unwrap_or(0);
+                let result: Vec<u8> = (0..len)
+                    .map(|i| match op.as_slice() {
+                        b"AND" => sources.iter().fold(0xff, |acc, s| acc & byte(s, i)),
+                        b"OR" => sources.iter().fold(0, |acc, s| acc | byte(s, i)),
+                        b"XOR" => sources.iter().fold(0, |acc, s| acc ^ byte(s, i)),
+                        _ => !byte(&sources[0], i),
+                    })
+                    .collect();
+                if !matches!(op.as_slice(), b"AND" | b"OR" | b"XOR" | b"NOT") {
+                    return Err("ERR syntax error".into());
+                }
+                if result.is_empty() {
+                    self.db().remove(a[2]);
+                } else {
+                    self.db().insert(a[2].to_vec(), Entry { obj: Obj::Str(result), expire_at_ms: None });
+                }
+            }
             b"ZINCRBY" => {
                 Self::arity(a, 4)?;
                 let by = float(a[2])?;
@@ -685,7 +793,8 @@ impl Replayer {
                 if let Some(n) = added {
                     s.entries_added = n;
                 }
-                if let Some(m) = maxdel {
+                // MAXDELETEDID 0-0 leaves the stored value as it is (Redis 7.0).
+                if let Some(m) = maxdel.filter(|m| *m != StreamId::default()) {
                     s.max_deleted_id = m;
                 }
             }
@@ -841,6 +950,118 @@ impl Replayer {
             _ => unreachable!(),
         }
         self.drop_if_empty(a[1]);
+        Ok(())
+    }
+
+    /// SINTERSTORE / SUNIONSTORE / SDIFFSTORE dest key…
+    fn set_store(&mut self, cmd: &[u8], a: &Args<'_>) -> Res {
+        Self::arity(a, 3)?;
+        let mut sets: Vec<BTreeSet<Vec<u8>>> = Vec::new();
+        for k in &a[2..] {
+            match self.db().get(*k) {
+                Some(Entry { obj: Obj::Set(s), .. }) => sets.push(s.clone()),
+                Some(_) => return Err(WRONGTYPE.into()),
+                None => sets.push(BTreeSet::new()),
+            }
+        }
+        let mut it = sets.into_iter();
+        let first = it.next().unwrap_or_default();
+        let result: BTreeSet<Vec<u8>> = match cmd {
+            b"SINTERSTORE" => it.fold(first, |acc, s| acc.intersection(&s).cloned().collect()),
+            b"SUNIONSTORE" => it.fold(first, |mut acc, s| {
+                acc.extend(s);
+                acc
+            }),
+            _ => it.fold(first, |acc, s| acc.difference(&s).cloned().collect()),
+        };
+        if result.is_empty() {
+            self.db().remove(a[1]);
+        } else {
+            self.db().insert(a[1].to_vec(), Entry { obj: Obj::Set(result), expire_at_ms: None });
+        }
+        Ok(())
+    }
+
+    /// ZUNIONSTORE / ZINTERSTORE dest n key… [WEIGHTS w…] [AGGREGATE SUM|MIN|MAX],
+    /// ZDIFFSTORE dest n key…; sets count as sorted sets of score 1.
+    fn zset_store(&mut self, cmd: &[u8], a: &Args<'_>) -> Res {
+        Self::arity(a, 4)?;
+        let n = uint(a[2])? as usize;
+        let keys = a.get(3..3 + n).ok_or("ERR syntax error")?;
+        let mut weights = vec![1.0f64; n];
+        let mut aggregate = b"SUM".to_vec();
+        let mut i = 3 + n;
+        while i < a.len() {
+            if is(a[i], "WEIGHTS") && cmd != b"ZDIFFSTORE" {
+                for (w, arg) in weights.iter_mut().zip(a.get(i + 1..i + 1 + n).ok_or("ERR syntax error")?) {
+                    *w = float(arg).map_err(|_| "ERR weight value is not a float".to_string())?;
+                }
+                i += n + 1;
+            } else if is(a[i], "AGGREGATE") && cmd != b"ZDIFFSTORE" {
+                aggregate = a.get(i + 1).ok_or("ERR syntax error")?.to_ascii_uppercase();
+                i += 2;
+            } else {
+                return Err("ERR syntax error".into());
+            }
+        }
+        let mut sources: Vec<std::collections::HashMap<Vec<u8>, f64>> = Vec::new();
+        for k in keys {
+            sources.push(match self.db().get(*k) {
+                Some(Entry { obj: Obj::Zset(z), .. }) => z.scores.clone(),
+                Some(Entry { obj: Obj::Set(s), .. }) => s.iter().map(|m| (m.clone(), 1.0)).collect(),
+                Some(_) => return Err(WRONGTYPE.into()),
+                None => Default::default(),
+            });
+        }
+        // Redis turns NaN (inf × 0, inf − inf) into 0.
+        let nan0 = |v: f64| if v.is_nan() { 0.0 } else { v };
+        let combine = |acc: f64, v: f64| match aggregate.as_slice() {
+            b"MIN" => acc.min(v),
+            b"MAX" => acc.max(v),
+            _ => nan0(acc + v),
+        };
+        let mut result: std::collections::HashMap<Vec<u8>, f64> = Default::default();
+        match cmd {
+            b"ZDIFFSTORE" => {
+                if let Some((first, rest)) = sources.split_first() {
+                    for (m, s) in first {
+                        if rest.iter().all(|o| !o.contains_key(m)) {
+                            result.insert(m.clone(), *s);
+                        }
+                    }
+                }
+            }
+            b"ZUNIONSTORE" => {
+                for (src, w) in sources.iter().zip(&weights) {
+                    for (m, s) in src {
+                        let v = nan0(s * w);
+                        result.entry(m.clone()).and_modify(|acc| *acc = combine(*acc, v)).or_insert(v);
+                    }
+                }
+            }
+            _ => {
+                if let Some((first, rest)) = sources.split_first() {
+                    for (m, s) in first {
+                        let mut acc = nan0(s * weights[0]);
+                        let mut everywhere = true;
+                        for (src, w) in rest.iter().zip(&weights[1..]) {
+                            match src.get(m) {
+                                Some(v) => acc = combine(acc, nan0(v * w)),
+                                None => everywhere = false,
+                            }
+                        }
+                        if everywhere {
+                            result.insert(m.clone(), acc);
+                        }
+                    }
+                }
+            }
+        }
+        if result.is_empty() {
+            self.db().remove(a[1]);
+        } else {
+            self.db().insert(a[1].to_vec(), Entry { obj: Obj::Zset(ZsetObj { scores: result }), expire_at_ms: None });
+        }
         Ok(())
     }
 
@@ -1111,11 +1332,16 @@ impl Replayer {
             }
         }
         let consumer = a[3].to_vec();
-        g.consumer(&consumer, now).seen_time_ms = now;
         for (id, exists) in ids.into_iter().zip(exists) {
+            if !exists {
+                // A pending entry whose stream entry is gone is dropped (a
+                // dangling reference), never claimed.
+                g.pel.remove(&id);
+                continue;
+            }
             let p = match g.pel.entry(id) {
                 std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-                std::collections::btree_map::Entry::Vacant(v) if force && exists => {
+                std::collections::btree_map::Entry::Vacant(v) if force => {
                     v.insert(Pending { consumer: None, delivery_time_ms: now, delivery_count: 0 })
                 }
                 std::collections::btree_map::Entry::Vacant(_) => continue,
@@ -1127,6 +1353,8 @@ impl Replayer {
                 None if !justid => p.delivery_count += 1,
                 None => {}
             }
+            // The consumer exists once it has claimed something.
+            g.consumer(&consumer, now).seen_time_ms = now;
         }
         Ok(())
     }
@@ -1150,6 +1378,78 @@ fn fields_arg<'a>(a: &Args<'a>, at: usize) -> Result<Vec<&'a [u8]>, String> {
         return Err("ERR the number of fields does not match".into());
     }
     Ok(f.to_vec())
+}
+
+/// A score range end: `(x` exclusive, `x` inclusive, `-inf`/`+inf`.
+struct ScoreBound {
+    value: f64,
+    exclusive: bool,
+}
+
+impl ScoreBound {
+    /// `s` is at or above this lower bound.
+    fn below(&self, s: f64) -> bool {
+        if self.exclusive {
+            s > self.value
+        } else {
+            s >= self.value
+        }
+    }
+    /// `s` is at or below this upper bound.
+    fn above(&self, s: f64) -> bool {
+        if self.exclusive {
+            s < self.value
+        } else {
+            s <= self.value
+        }
+    }
+}
+
+fn score_bound(b: &[u8]) -> Result<ScoreBound, String> {
+    let (exclusive, text) = match b.first() {
+        Some(b'(') => (true, &b[1..]),
+        _ => (false, b),
+    };
+    let value = float(text).map_err(|_| "ERR min or max is not a float".to_string())?;
+    Ok(ScoreBound { value, exclusive })
+}
+
+/// A lex range end: `[x` inclusive, `(x` exclusive, `-` / `+` the extremes.
+enum LexBound {
+    Min,
+    Max,
+    Incl(Vec<u8>),
+    Excl(Vec<u8>),
+}
+
+fn lex_bound(b: &[u8]) -> Result<LexBound, String> {
+    match b.first() {
+        Some(b'-') if b.len() == 1 => Ok(LexBound::Min),
+        Some(b'+') if b.len() == 1 => Ok(LexBound::Max),
+        Some(b'[') => Ok(LexBound::Incl(b[1..].to_vec())),
+        Some(b'(') => Ok(LexBound::Excl(b[1..].to_vec())),
+        _ => Err("ERR min or max not valid string range item".into()),
+    }
+}
+
+/// `m` is at or above the lower bound.
+fn lex_ge(lo: &LexBound, m: &[u8]) -> bool {
+    match lo {
+        LexBound::Min => true,
+        LexBound::Max => false,
+        LexBound::Incl(x) => m >= x.as_slice(),
+        LexBound::Excl(x) => m > x.as_slice(),
+    }
+}
+
+/// `m` is at or below the upper bound.
+fn lex_le(hi: &LexBound, m: &[u8]) -> bool {
+    match hi {
+        LexBound::Min => false,
+        LexBound::Max => true,
+        LexBound::Incl(x) => m <= x.as_slice(),
+        LexBound::Excl(x) => m < x.as_slice(),
+    }
 }
 
 fn trim_args<'a>(a: &'a [&'a [u8]]) -> Result<(&'a [u8], &'a [u8]), String> {

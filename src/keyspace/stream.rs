@@ -112,7 +112,7 @@ impl StreamObj {
         self.groups.iter_mut().find(|g| g.name == name)
     }
 
-    /// Remove entries (XDEL, trimming), keeping the counters as Redis does.
+    /// Remove an entry (XDEL), keeping the counters as Redis does.
     pub fn delete(&mut self, id: StreamId) -> bool {
         if self.entries.remove(&id).is_some() {
             self.max_deleted_id = self.max_deleted_id.max(id);
@@ -122,17 +122,18 @@ impl StreamObj {
         }
     }
 
-    /// XTRIM / XADD trimming with an exact threshold.
+    /// XTRIM / XADD trimming with an exact threshold. Unlike XDEL, trimming
+    /// leaves `max_deleted_id` alone (Redis 7.0 `streamTrim`).
     pub fn trim_maxlen(&mut self, maxlen: u64) {
         while self.entries.len() as u64 > maxlen {
             let Some(first) = self.entries.keys().next().copied() else { break };
-            self.delete(first);
+            self.entries.remove(&first);
         }
     }
 
     pub fn trim_minid(&mut self, minid: StreamId) {
         while let Some(first) = self.entries.keys().next().copied().filter(|id| *id < minid) {
-            self.delete(first);
+            self.entries.remove(&first);
         }
     }
 
