@@ -99,6 +99,19 @@ fn redis_ver_for(version: u32) -> &'static str {
 /// Run a conversion, writing the result to `out`.
 pub fn convert(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertReport> {
     match cfg.to {
+        // AOFs are replayed, dumps read back; both then go through the JSON target.
+        ConvertTo::Json | ConvertTo::Jsonl if is_json_dump(&cfg.input) || is_aof(&cfg.input)? => {
+            let mut report = ConvertReport::default();
+            let make = |_| -> Result<Box<dyn Target + '_>> {
+                Ok(Box::new(JsonTarget { out, array: cfg.to == ConvertTo::Json, first: true, buf: Vec::new() }))
+            };
+            if is_json_dump(&cfg.input) {
+                json_to(cfg, make, &mut report)?;
+            } else {
+                aof_to(cfg, make, &mut report)?;
+            }
+            Ok(report)
+        }
         ConvertTo::Json | ConvertTo::Jsonl => {
             let format = if cfg.to == ConvertTo::Json { DumpFormat::Json } else { DumpFormat::Jsonl };
             let mut d = DumpConfig::new(cfg.input.clone(), format);
@@ -235,6 +248,51 @@ impl<W: Write> Target for RespWriter<W> {
     }
     fn finish(self: Box<Self>) -> Result<()> {
         RespWriter::finish(*self).map(|_| ())
+    }
+}
+
+/// Dump records (JSONL, or one JSON array) of keys from any source.
+struct JsonTarget<W: Write> {
+    out: W,
+    array: bool,
+    first: bool,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> Target for JsonTarget<W> {
+    fn function(&mut self, _code: &[u8]) -> Result<()> {
+        // The dump holds keys only.
+        Ok(())
+    }
+    fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
+        self.buf.clear();
+        if self.array {
+            self.buf.push(if self.first { b'[' } else { b',' });
+        }
+        self.first = false;
+        let view = crate::output::record::KeyView {
+            db,
+            key,
+            expire_at_ms: meta.expire_at_ms,
+            idle_s: meta.idle_s,
+            freq: meta.freq,
+            key_meta: meta.key_meta.map(|raw| crate::event::KeyMeta { raw }),
+            value,
+        };
+        crate::output::record::write_record(&mut self.buf, &view, None)?;
+        if !self.array {
+            self.buf.push(b'\n');
+        }
+        self.out.write_all(&self.buf).map_err(Error::io)
+    }
+    fn describe(&self) -> String {
+        "the JSON dump".into()
+    }
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        if self.array {
+            self.out.write_all(if self.first { b"[]\n" } else { b"]\n" }).map_err(Error::io)?;
+        }
+        self.out.flush().map_err(Error::io)
     }
 }
 

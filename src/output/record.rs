@@ -299,14 +299,39 @@ pub fn write_key_record(out: &mut Vec<u8>, key: &KeyEvent<'_>) -> Result<()> {
     write_key_record_spilling(out, key, None)
 }
 
+/// What a key record shows, from any source (an RDB key, a replayed key).
+pub struct KeyView<'a> {
+    pub db: u64,
+    pub key: &'a [u8],
+    pub expire_at_ms: Option<i64>,
+    pub idle_s: Option<u64>,
+    pub freq: Option<u8>,
+    pub key_meta: Option<crate::event::KeyMeta<'a>>,
+    pub value: &'a dyn crate::event::ValueSource,
+}
+
 /// Like [`write_key_record`], but hands the buffer to `spill` whenever it grows
 /// past [`SPILL_AT`], so a huge value never has to be held as JSON.
 pub fn write_key_record_spilling(out: &mut Vec<u8>, key: &KeyEvent<'_>, spill: Option<Spill<'_>>) -> Result<()> {
+    let view = KeyView {
+        db: key.db,
+        key: &key.key,
+        expire_at_ms: key.expire_at_ms,
+        idle_s: key.idle_s,
+        freq: key.freq,
+        key_meta: key.key_meta,
+        value: &key.value,
+    };
+    write_record(out, &view, spill)
+}
+
+/// One key as a JSON object (no trailing newline), from any source.
+pub fn write_record(out: &mut Vec<u8>, key: &KeyView<'_>, spill: Option<Spill<'_>>) -> Result<()> {
     let kind = key.value.key_type();
     out.extend_from_slice(b"{\"db\":");
     write_u64(out, key.db);
     out.extend_from_slice(b",\"key\":");
-    write_bytes(out, &key.key);
+    write_bytes(out, key.key);
     out.extend_from_slice(b",\"type\":\"");
     out.extend_from_slice(kind.name().as_bytes());
     out.push(b'"');
@@ -334,7 +359,7 @@ pub fn write_key_record_spilling(out: &mut Vec<u8>, key: &KeyEvent<'_>, spill: O
         array_cursor: None,
     };
     vw.open();
-    key.value.decode(&mut vw)?;
+    key.value.pieces(&mut vw)?;
     vw.close();
     let ttls = std::mem::take(&mut vw.field_ttls);
     if !ttls.is_empty() {
