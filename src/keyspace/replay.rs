@@ -553,6 +553,8 @@ impl Replayer {
             b"ZADD" => self.zadd(a)?,
             b"SINTERSTORE" | b"SUNIONSTORE" | b"SDIFFSTORE" => self.set_store(&upper, a)?,
             b"ZUNIONSTORE" | b"ZINTERSTORE" | b"ZDIFFSTORE" => self.zset_store(&upper, a)?,
+            b"ZRANGESTORE" => self.zrangestore(a)?,
+            b"BITFIELD" => self.bitfield(a)?,
             b"ZREMRANGEBYSCORE" => {
                 Self::arity(a, 4)?;
                 let (lo, hi) = (score_bound(a[2])?, score_bound(a[3])?);
@@ -565,12 +567,10 @@ impl Replayer {
                 Self::arity(a, 4)?;
                 let (lo, hi) = (lex_bound(a[2])?, lex_bound(a[3])?);
                 if let Some(Entry { obj: Obj::Zset(z), .. }) = self.get_mut(a[1]) {
-                    // As zzlDeleteRangeByLex walks it: in (score, member) order,
-                    // from the first member at or above min, while at or below
-                    // max (members out of lex order stop the walk).
+                    // As zzlDeleteRangeByLex walks it (see `lex_walk`).
                     let sorted: Vec<Vec<u8>> = z.sorted().into_iter().map(|(m, _)| m.to_vec()).collect();
                     let doomed: Vec<Vec<u8>> =
-                        sorted.iter().skip_while(|m| !lex_ge(&lo, m)).take_while(|m| lex_le(&hi, m)).cloned().collect();
+                        lex_walk(&sorted, &lo, &hi, false).into_iter().map(|i| sorted[i].clone()).collect();
                     for m in doomed {
                         z.scores.remove(&m);
                     }
@@ -1065,6 +1065,148 @@ impl Replayer {
         Ok(())
     }
 
+    /// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count].
+    fn zrangestore(&mut self, a: &Args<'_>) -> Res {
+        Self::arity(a, 5)?;
+        let (mut byscore, mut bylex, mut rev, mut limit) = (false, false, false, None);
+        let mut i = 5;
+        while i < a.len() {
+            match a[i].to_ascii_uppercase().as_slice() {
+                b"BYSCORE" => byscore = true,
+                b"BYLEX" => bylex = true,
+                b"REV" => rev = true,
+                b"LIMIT" => {
+                    let off = int(a.get(i + 1).ok_or("ERR syntax error")?)?;
+                    let count = int(a.get(i + 2).ok_or("ERR syntax error")?)?;
+                    limit = Some((off, count));
+                    i += 2;
+                }
+                _ => return Err("ERR syntax error".into()),
+            }
+            i += 1;
+        }
+        let mut sorted: Vec<(Vec<u8>, f64)> = match self.db().get(a[2]) {
+            Some(Entry { obj: Obj::Zset(z), .. }) => z.sorted().into_iter().map(|(m, s)| (m.to_vec(), s)).collect(),
+            Some(_) => return Err(WRONGTYPE.into()),
+            None => Vec::new(),
+        };
+        if rev {
+            sorted.reverse();
+        }
+        // With REV the first bound is the upper one.
+        let (first, second) = if rev { (a[4], a[3]) } else { (a[3], a[4]) };
+        let picked: Vec<(Vec<u8>, f64)> = if byscore {
+            let (lo, hi) = (score_bound(first)?, score_bound(second)?);
+            sorted.into_iter().filter(|(_, s)| lo.below(*s) && hi.above(*s)).collect()
+        } else if bylex {
+            let (lo, hi) = (lex_bound(first)?, lex_bound(second)?);
+            // `sorted` is already reversed for REV: walk it back in score order.
+            let mut forward = sorted.clone();
+            if rev {
+                forward.reverse();
+            }
+            let members: Vec<Vec<u8>> = forward.iter().map(|(m, _)| m.clone()).collect();
+            lex_walk(&members, &lo, &hi, rev).into_iter().map(|i| forward[i].clone()).collect()
+        } else {
+            if limit.is_some() {
+                return Err(
+                    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX".into()
+                );
+            }
+            let n = sorted.len() as i64;
+            let norm = |v: i64| if v < 0 { n + v } else { v };
+            let (s, e) = (norm(int(a[3])?).max(0), norm(int(a[4])?).min(n - 1));
+            if s > e || s >= n {
+                Vec::new()
+            } else {
+                sorted[s as usize..=e as usize].to_vec()
+            }
+        };
+        let picked: Vec<(Vec<u8>, f64)> = match limit {
+            Some((off, count)) if off >= 0 => {
+                let it = picked.into_iter().skip(off as usize);
+                if count < 0 {
+                    it.collect()
+                } else {
+                    it.take(count as usize).collect()
+                }
+            }
+            Some(_) => Vec::new(),
+            None => picked,
+        };
+        if picked.is_empty() {
+            self.db().remove(a[1]);
+        } else {
+            let z = ZsetObj { scores: picked.into_iter().collect() };
+            self.db().insert(a[1].to_vec(), Entry { obj: Obj::Zset(z), expire_at_ms: None });
+        }
+        Ok(())
+    }
+
+    /// BITFIELD key [GET type off] [SET type off value] [INCRBY type off incr]
+    /// [OVERFLOW WRAP|SAT|FAIL] …: only the writes matter to the keyspace.
+    fn bitfield(&mut self, a: &Args<'_>) -> Res {
+        Self::arity(a, 2)?;
+        // Parse everything first: a syntax error anywhere changes nothing.
+        enum Op {
+            Set(Field, i64),
+            Incr(Field, i64),
+        }
+        let mut ops = Vec::new();
+        let mut overflow = b"WRAP".to_vec();
+        let mut i = 2;
+        while i < a.len() {
+            let sub = a[i].to_ascii_uppercase();
+            match sub.as_slice() {
+                b"GET" => {
+                    field_spec(a.get(i + 1).ok_or("ERR syntax error")?, a.get(i + 2).ok_or("ERR syntax error")?)?;
+                    i += 3;
+                }
+                b"SET" | b"INCRBY" => {
+                    let f =
+                        field_spec(a.get(i + 1).ok_or("ERR syntax error")?, a.get(i + 2).ok_or("ERR syntax error")?)?;
+                    let v = int(a.get(i + 3).ok_or("ERR syntax error")?)?;
+                    let f = Field { overflow: overflow.clone(), ..f };
+                    ops.push(if sub == b"SET" { Op::Set(f, v) } else { Op::Incr(f, v) });
+                    i += 4;
+                }
+                b"OVERFLOW" => {
+                    overflow = a.get(i + 1).ok_or("ERR syntax error")?.to_ascii_uppercase();
+                    if !matches!(overflow.as_slice(), b"WRAP" | b"SAT" | b"FAIL") {
+                        return Err("ERR Invalid OVERFLOW type specified".into());
+                    }
+                    i += 2;
+                }
+                _ => return Err("ERR syntax error".into()),
+            }
+        }
+        if ops.is_empty() {
+            return Ok(());
+        }
+        match self.obj_or(a[1], || Obj::Str(Vec::new()), |o| matches!(o, Obj::Str(_)))? {
+            Obj::Str(s) => {
+                for op in ops {
+                    let (f, new) = match op {
+                        Op::Set(f, v) => {
+                            let v = f.fit(v as i128);
+                            (f, v)
+                        }
+                        Op::Incr(f, by) => {
+                            let old = f.read(s);
+                            let v = f.fit(old + by as i128);
+                            (f, v)
+                        }
+                    };
+                    if let Some(v) = new {
+                        f.write(s, v);
+                    }
+                }
+            }
+            _ => unreachable!(),
+        }
+        Ok(())
+    }
+
     fn hexpire(&mut self, cmd: &[u8], a: &Args<'_>) -> Res {
         Self::arity(a, 5)?;
         let n = int(a[2])?;
@@ -1380,6 +1522,94 @@ fn fields_arg<'a>(a: &Args<'a>, at: usize) -> Result<Vec<&'a [u8]>, String> {
     Ok(f.to_vec())
 }
 
+/// A BITFIELD field: signedness, width, bit offset, overflow policy.
+struct Field {
+    signed: bool,
+    bits: u32,
+    offset: u64,
+    overflow: Vec<u8>,
+}
+
+fn field_spec(ty: &[u8], off: &[u8]) -> Result<Field, String> {
+    let bad = || {
+        "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.".to_string()
+    };
+    let signed = match ty.first() {
+        Some(b'i' | b'I') => true,
+        Some(b'u' | b'U') => false,
+        _ => return Err(bad()),
+    };
+    let bits: u32 = std::str::from_utf8(&ty[1..]).ok().and_then(|b| b.parse().ok()).ok_or_else(bad)?;
+    if bits == 0 || bits > 64 || (!signed && bits == 64) {
+        return Err(bad());
+    }
+    let offset = match off.strip_prefix(b"#") {
+        Some(n) => uint(n)?.checked_mul(u64::from(bits)),
+        None => Some(uint(off)?),
+    }
+    .filter(|o| *o < (4u64 << 30) * 8)
+    .ok_or("ERR bit offset is not an integer or out of range")?;
+    Ok(Field { signed, bits, offset, overflow: Vec::new() })
+}
+
+impl Field {
+    fn read(&self, s: &[u8]) -> i128 {
+        let mut v: u64 = 0;
+        for k in 0..u64::from(self.bits) {
+            let bit = self.offset + k;
+            let byte = s.get((bit >> 3) as usize).copied().unwrap_or(0);
+            v = (v << 1) | u64::from((byte >> (7 - (bit & 7))) & 1);
+        }
+        if self.signed && self.bits < 64 && v >> (self.bits - 1) & 1 == 1 {
+            i128::from(v) - (1i128 << self.bits)
+        } else if self.signed {
+            i128::from(v as i64)
+        } else {
+            i128::from(v)
+        }
+    }
+
+    /// The value after the overflow policy; `None` when FAIL refuses it.
+    fn fit(&self, v: i128) -> Option<i128> {
+        let (min, max) = if self.signed {
+            (-(1i128 << (self.bits - 1)), (1i128 << (self.bits - 1)) - 1)
+        } else {
+            (0, (1i128 << self.bits) - 1)
+        };
+        if (min..=max).contains(&v) {
+            return Some(v);
+        }
+        match self.overflow.as_slice() {
+            b"SAT" => Some(v.clamp(min, max)),
+            b"FAIL" => None,
+            _ => {
+                let m = 1i128 << self.bits;
+                let w = v.rem_euclid(m);
+                Some(if self.signed && w > max { w - m } else { w })
+            }
+        }
+    }
+
+    fn write(&self, s: &mut Vec<u8>, v: i128) {
+        let last = ((self.offset + u64::from(self.bits) - 1) >> 3) as usize;
+        if s.len() <= last {
+            s.resize(last + 1, 0);
+        }
+        let bits = v as u64;
+        for k in 0..u64::from(self.bits) {
+            let bit = self.offset + k;
+            let on = (bits >> (u64::from(self.bits) - 1 - k)) & 1 == 1;
+            let mask = 1u8 << (7 - (bit & 7));
+            let byte = &mut s[(bit >> 3) as usize];
+            if on {
+                *byte |= mask
+            } else {
+                *byte &= !mask
+            }
+        }
+    }
+}
+
 /// A score range end: `(x` exclusive, `x` inclusive, `-inf`/`+inf`.
 struct ScoreBound {
     value: f64,
@@ -1429,6 +1659,26 @@ fn lex_bound(b: &[u8]) -> Result<LexBound, String> {
         Some(b'[') => Ok(LexBound::Incl(b[1..].to_vec())),
         Some(b'(') => Ok(LexBound::Excl(b[1..].to_vec())),
         _ => Err("ERR min or max not valid string range item".into()),
+    }
+}
+
+/// The members a lex range selects, as Redis walks a compact sorted set
+/// (`zzlFirstInLexRange` / `zzlLastInLexRange`): the range must overlap the
+/// first and last members (in score order), then from the first member at or
+/// above min while at or below max (backwards with `rev`). For members whose
+/// lex order differs from their score order this is not a filter, and Redis's
+/// answer is the walk's. Indices into `sorted`, in walk order.
+fn lex_walk(sorted: &[Vec<u8>], lo: &LexBound, hi: &LexBound, rev: bool) -> Vec<usize> {
+    let (Some(first), Some(last)) = (sorted.first(), sorted.last()) else { return Vec::new() };
+    if !lex_ge(lo, last) || !lex_le(hi, first) {
+        return Vec::new();
+    }
+    if rev {
+        let start = (0..sorted.len()).rev().find(|&i| lex_le(hi, &sorted[i]));
+        start.map_or_else(Vec::new, |s| (0..=s).rev().take_while(|&i| lex_ge(lo, &sorted[i])).collect())
+    } else {
+        let start = (0..sorted.len()).find(|&i| lex_ge(lo, &sorted[i]));
+        start.map_or_else(Vec::new, |s| (s..sorted.len()).take_while(|&i| lex_le(hi, &sorted[i])).collect())
     }
 }
 
