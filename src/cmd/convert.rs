@@ -119,6 +119,12 @@ pub fn convert(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertReport
             dump::dump(&d, out)?;
             Ok(ConvertReport::default())
         }
+        // RDB to RDB, the common migration: keys re-encoded on all cores.
+        ConvertTo::Rdb
+            if cfg.input != std::path::Path::new("-") && !is_json_dump(&cfg.input) && !is_aof(&cfg.input)? =>
+        {
+            rdb_to_rdb_parallel(cfg, out)
+        }
         ConvertTo::Rdb | ConvertTo::Resp | ConvertTo::Aof => {
             let mut report = ConvertReport::default();
             // An AOF whose rewrite used the RDB preamble is the snapshot alone.
@@ -459,6 +465,186 @@ fn record_key(
         report.notes.push("module values are copied raw; the target server needs the same module".into());
     }
     Ok(())
+}
+
+/// What the framing thread learns before any key: the source version, and the
+/// aux and function records (written before the first key).
+#[derive(Default)]
+struct Preamble {
+    source_version: Option<u32>,
+    aux: Vec<(Vec<u8>, Vec<u8>)>,
+    functions: Vec<Vec<u8>>,
+    notes: Vec<String>,
+}
+
+/// What a worker learnt about its chunk of keys (their bytes are in its
+/// `RecordEncoder`).
+#[derive(Default)]
+struct EncodedChunk {
+    /// Runs of keys of one database: (db, end of the run in `bytes`).
+    runs: Vec<(u64, usize)>,
+    dropped: Vec<(u64, Vec<u8>, String)>,
+    notes: Vec<String>,
+    keys: u64,
+}
+
+/// RDB → RDB with the frame-then-decode pipeline of `check` and `dump`: one
+/// thread frames records, all cores re-encode keys in chunks, the chunks are
+/// appended in file order (SELECTDB written where the database changes).
+fn rdb_to_rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertReport> {
+    use crate::event::parallel::{for_each_key, Merged};
+    use crate::output::rdb::writer::RecordEncoder;
+    use std::sync::Mutex;
+    let mut input = Input::open(&cfg.input)?;
+    let name = input.name.clone();
+    let size = std::fs::metadata(&cfg.input).ok().map(|m| m.len());
+    let progress = crate::output::progress::Progress::new(&name.display().to_string(), size);
+    let mut reader = RdbReader::new(&mut input, cfg.reader);
+    let preamble = Mutex::new(Preamble::default());
+    let target_of = |source: u32| cfg.rdb_version.unwrap_or(source.min(MAX_WRITE_VERSION));
+    let mut report = ConvertReport::default();
+    let mut writer: Option<RdbWriter<&mut dyn Write>> = None;
+    let mut out = Some(out);
+    let mut db: Option<u64> = None;
+
+    // The writer, created at the first key (or at the end): the preamble is
+    // complete by then, since aux fields and functions precede every key.
+    fn open<'w>(
+        writer: &mut Option<RdbWriter<&'w mut dyn Write>>,
+        out: &mut Option<&'w mut dyn Write>,
+        pre: &Mutex<Preamble>,
+        cfg: &ConvertConfig,
+        report: &mut ConvertReport,
+    ) -> Result<()> {
+        if writer.is_some() {
+            return Ok(());
+        }
+        let pre = pre.lock().unwrap_or_else(|p| p.into_inner());
+        let source = pre.source_version.ok_or_else(|| Error::new(ErrorKind::Integrity("no header")))?;
+        let target = cfg.rdb_version.unwrap_or(source.min(MAX_WRITE_VERSION));
+        report.version = Some(target);
+        let mut w = RdbWriter::new(out.take().expect("opened once"), target, cfg.limits, cfg.compress)?;
+        w.lossy = cfg.drop_unsupported;
+        w.aux(b"redis-ver", redis_ver_for(target).as_bytes())?;
+        for (k, v) in &pre.aux {
+            w.aux(k, v)?;
+        }
+        for code in &pre.functions {
+            if let Err(e) = w.function(code) {
+                if !cfg.drop_unsupported {
+                    return Err(e.detail("a function library (--drop-unsupported leaves it out)"));
+                }
+                report.notes.push(format!("function library left out: {e}"));
+            }
+        }
+        report.notes.extend(pre.notes.iter().cloned());
+        *writer = Some(w);
+        Ok(())
+    }
+
+    let on_event = |ev: &Event<'_>| -> Result<()> {
+        let mut pre = preamble.lock().unwrap_or_else(|p| p.into_inner());
+        match ev {
+            Event::Header { version, .. } => pre.source_version = Some(*version),
+            Event::Aux { key, .. } if matches!(&**key, b"redis-ver" | b"valkey-ver") => {}
+            Event::Aux { key, value } => pre.aux.push((key.to_vec(), value.to_vec())),
+            Event::Function { code } => pre.functions.push(code.to_vec()),
+            Event::ModuleAux { module, .. } => pre.notes.push(format!("module aux data of {module} left out")),
+            _ => {}
+        }
+        Ok(())
+    };
+    let encode = |acc: &mut (Option<RecordEncoder>, EncodedChunk), k: &crate::event::KeyEvent<'_>| -> Result<()> {
+        let (enc, chunk) = acc;
+        let enc = match enc {
+            Some(e) => e,
+            None => {
+                let source =
+                    preamble.lock().unwrap_or_else(|p| p.into_inner()).source_version.unwrap_or(MAX_WRITE_VERSION);
+                enc.insert(RecordEncoder::new(target_of(source), cfg.limits, cfg.compress, cfg.drop_unsupported))
+            }
+        };
+        let meta = KeyMeta {
+            expire_at_ms: k.expire_at_ms,
+            idle_s: k.idle_s,
+            freq: k.freq,
+            key_meta: k.key_meta.map(|m| m.raw),
+        };
+        match enc.key(&k.key, &meta, &k.value) {
+            Ok(notes) => {
+                for note in notes {
+                    chunk.notes.push(format!("db {} key \"{}\": {note}", k.db, crate::escape::escape_bytes(&k.key)));
+                }
+                chunk.keys += 1;
+                match chunk.runs.last_mut() {
+                    Some((d, end)) if *d == k.db => *end = enc.len(),
+                    _ => chunk.runs.push((k.db, enc.len())),
+                }
+                Ok(())
+            }
+            Err(e) if matches!(e.kind, ErrorKind::Unsupported(_)) && cfg.drop_unsupported => {
+                chunk.dropped.push((k.db, k.key.to_vec(), e.kind.to_string()));
+                Ok(())
+            }
+            Err(e) if matches!(e.kind, ErrorKind::Unsupported(_)) => {
+                Err(e.in_file(&name).at(k.offset).detail(format!(
+                    "RDB {} cannot hold this {} (--drop-unsupported leaves such keys out)",
+                    target_of(preamble.lock().unwrap_or_else(|p| p.into_inner()).source_version.unwrap_or(0)),
+                    k.value.key_type().name()
+                )))
+            }
+            Err(e) => Err(e.in_file(&name)),
+        }
+    };
+    for_each_key(
+        &mut reader,
+        on_event,
+        || (None, EncodedChunk::default()),
+        encode,
+        |merged| {
+            open(&mut writer, &mut out, &preamble, cfg, &mut report)?;
+            let w = writer.as_mut().expect("opened");
+            let mut select = |w: &mut RdbWriter<&mut dyn Write>, d: u64| -> Result<()> {
+                if db != Some(d) {
+                    w.select_db(d)?;
+                    db = Some(d);
+                }
+                Ok(())
+            };
+            match merged {
+                Merged::Chunk((enc, chunk)) => {
+                    let bytes = enc.map(RecordEncoder::into_bytes).unwrap_or_default();
+                    let mut start = 0;
+                    for (d, end) in chunk.runs {
+                        select(w, d)?;
+                        w.raw_records(&bytes[start..end])?;
+                        start = end;
+                    }
+                    report.keys += chunk.keys;
+                    report.dropped.extend(chunk.dropped);
+                    report.notes.extend(chunk.notes);
+                }
+                Merged::Serial(k) => {
+                    select(w, k.db)?;
+                    let meta = KeyMeta {
+                        expire_at_ms: k.expire_at_ms,
+                        idle_s: k.idle_s,
+                        freq: k.freq,
+                        key_meta: k.key_meta.map(|m| m.raw),
+                    };
+                    let written = Target::key(w, k.db, &k.key, &meta, &k.value);
+                    record_key(cfg, w, &mut report, k.db, &k.key, k.value.key_type(), written)
+                        .map_err(|e| e.in_file(&name).at(k.offset))?;
+                }
+            }
+            Ok(())
+        },
+        |offset| progress.set(offset),
+    )?;
+    open(&mut writer, &mut out, &preamble, cfg, &mut report)?;
+    writer.take().expect("opened").finish()?;
+    report.notes.dedup();
+    Ok(report)
 }
 
 /// How often the RDB path releases mapped pages and updates the progress bar.

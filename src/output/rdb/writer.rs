@@ -264,6 +264,12 @@ impl<W: Write> RdbWriter<W> {
         self.flush_buf()
     }
 
+    /// Append records encoded elsewhere (by a [`RecordEncoder`] of the same
+    /// version), in file order; the checksum covers them.
+    pub fn raw_records(&mut self, bytes: &[u8]) -> Result<()> {
+        self.out.put(bytes)
+    }
+
     /// End the file: EOF opcode and, from RDB 5, the CRC-64 of everything before it.
     pub fn finish(mut self) -> Result<W> {
         self.out.put(&[0xff])?;
@@ -762,6 +768,45 @@ pub(crate) fn strip_newer_stream_state(meta: &mut StreamMeta, lossy: bool, notes
         ));
     }
     Ok(())
+}
+
+/// Encodes key records (prefix opcodes, type, key, value) into memory, for
+/// writing many keys in parallel and appending them in order with
+/// [`RdbWriter::raw_records`].
+pub struct RecordEncoder(RdbWriter<Vec<u8>>);
+
+impl RecordEncoder {
+    pub fn new(version: u32, limits: EncodingLimits, compress: bool, lossy: bool) -> Self {
+        RecordEncoder(RdbWriter {
+            out: CrcWriter { out: Vec::new(), crc: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis) },
+            version,
+            limits,
+            compress,
+            buf: Vec::new(),
+            lossy,
+            notes: Vec::new(),
+            payload: false,
+        })
+    }
+
+    /// Encode one key after those already encoded; what was left out (lossy).
+    pub fn key(&mut self, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<Vec<String>> {
+        self.0.key(key, meta, value)?;
+        Ok(self.0.take_notes())
+    }
+
+    /// Bytes encoded so far.
+    pub fn len(&self) -> usize {
+        self.0.out.out.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.out.out.is_empty()
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0.out.out
+    }
 }
 
 /// A `DUMP` payload of `value` for a server of RDB `version`: the type byte and
