@@ -554,6 +554,7 @@ impl Replayer {
             b"SINTERSTORE" | b"SUNIONSTORE" | b"SDIFFSTORE" => self.set_store(&upper, a)?,
             b"ZUNIONSTORE" | b"ZINTERSTORE" | b"ZDIFFSTORE" => self.zset_store(&upper, a)?,
             b"ZRANGESTORE" => self.zrangestore(a)?,
+            b"SORT" => return self.sort_store(a),
             b"BITFIELD" => self.bitfield(a)?,
             b"ZREMRANGEBYSCORE" => {
                 Self::arity(a, 4)?;
@@ -1063,6 +1064,87 @@ impl Replayer {
             self.db().insert(a[1].to_vec(), Entry { obj: Obj::Zset(ZsetObj { scores: result }), expire_at_ms: None });
         }
         Ok(())
+    }
+
+    /// SORT key [BY nosort] [LIMIT off count] [ASC|DESC] [ALPHA] STORE dst: the
+    /// only SORT an AOF holds is one that stores. BY/GET patterns (other keys)
+    /// are not modelled: reported as unknown rather than guessed.
+    fn sort_store(&mut self, a: &Args<'_>) -> Result<bool, String> {
+        Self::arity(a, 2)?;
+        let (mut desc, mut alpha, mut nosort, mut limit, mut store) = (false, false, false, None, None);
+        let mut i = 2;
+        while i < a.len() {
+            match a[i].to_ascii_uppercase().as_slice() {
+                b"ASC" => desc = false,
+                b"DESC" => desc = true,
+                b"ALPHA" => alpha = true,
+                b"LIMIT" => {
+                    limit = Some((
+                        int(a.get(i + 1).ok_or("ERR syntax error")?)?,
+                        int(a.get(i + 2).ok_or("ERR syntax error")?)?,
+                    ));
+                    i += 2;
+                }
+                b"STORE" => {
+                    store = Some(a.get(i + 1).ok_or("ERR syntax error")?.to_vec());
+                    i += 1;
+                }
+                b"BY" if a.get(i + 1).is_some_and(|p| is(p, "nosort")) => {
+                    nosort = true;
+                    i += 1;
+                }
+                b"BY" | b"GET" => return Ok(false),
+                _ => return Err("ERR syntax error".into()),
+            }
+            i += 1;
+        }
+        let Some(dst) = store else { return Ok(true) };
+        let mut items: Vec<Vec<u8>> = match self.db().get(a[1]) {
+            Some(Entry { obj: Obj::List(l), .. }) => l.iter().cloned().collect(),
+            // A set stored unsorted would depend on hash order: Redis sorts it (ALPHA).
+            Some(Entry { obj: Obj::Set(s), .. }) => {
+                if nosort {
+                    nosort = false;
+                    alpha = true;
+                }
+                s.iter().cloned().collect()
+            }
+            Some(Entry { obj: Obj::Zset(z), .. }) => z.sorted().into_iter().map(|(m, _)| m.to_vec()).collect(),
+            Some(_) => return Err(WRONGTYPE.into()),
+            None => Vec::new(),
+        };
+        if !nosort {
+            if alpha {
+                items.sort();
+            } else {
+                let mut keyed: Vec<(f64, Vec<u8>)> = items
+                    .into_iter()
+                    .map(|v| {
+                        let f = std::str::from_utf8(&v).ok().and_then(|t| t.trim().parse::<f64>().ok());
+                        f.map(|f| (f, v))
+                            .ok_or_else(|| "ERR One or more scores can't be converted into double".to_string())
+                    })
+                    .collect::<Result<_, String>>()?;
+                keyed.sort_by(|x, y| x.0.total_cmp(&y.0).then_with(|| x.1.cmp(&y.1)));
+                items = keyed.into_iter().map(|(_, v)| v).collect();
+            }
+            if desc {
+                items.reverse();
+            }
+        } else if desc {
+            items.reverse();
+        }
+        if let Some((off, count)) = limit {
+            let start = usize::try_from(off.max(0)).unwrap_or(0).min(items.len());
+            let end = if count < 0 { items.len() } else { start.saturating_add(count as usize).min(items.len()) };
+            items = items[start..end].to_vec();
+        }
+        if items.is_empty() {
+            self.db().remove(&dst);
+        } else {
+            self.db().insert(dst, Entry { obj: Obj::List(items.into_iter().collect()), expire_at_ms: None });
+        }
+        Ok(true)
     }
 
     /// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count].
