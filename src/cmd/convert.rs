@@ -408,6 +408,7 @@ fn aof_to<'w>(
     if replay.errors > 0 {
         report.notes.push(format!("{} commands were errors the server would also have rejected", replay.errors));
     }
+    report.notes.extend(std::mem::take(&mut replay.notes));
     let version = cfg.rdb_version.unwrap_or(MAX_WRITE_VERSION.min(12));
     report.version = Some(version);
     let mut t = make(version)?;

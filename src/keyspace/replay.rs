@@ -65,6 +65,8 @@ pub struct Replayer {
     /// Commands queued inside MULTI.
     queued: Option<Vec<Vec<Vec<u8>>>>,
     pub errors: u64,
+    /// What the model could only approximate (reported by convert).
+    pub notes: Vec<String>,
 }
 
 impl Default for Replayer {
@@ -75,7 +77,7 @@ impl Default for Replayer {
 
 impl Replayer {
     pub fn new() -> Self {
-        Replayer { keyspace: Keyspace::default(), db: 0, queued: None, errors: 0 }
+        Replayer { keyspace: Keyspace::default(), db: 0, queued: None, errors: 0, notes: Vec::new() }
     }
 
     /// A new file starts: the server replays each with a fresh client (db 0,
@@ -809,6 +811,95 @@ impl Replayer {
                 }
             }
             b"XCLAIM" => self.xclaim(a)?,
+            b"XNACK" => self.xnack(a)?,
+            b"XCFGSET" => {
+                Self::arity(a, 4)?;
+                let mut cfg = (None, None);
+                for pair in a[2..].chunks(2) {
+                    let v = uint(pair.get(1).ok_or("ERR syntax error")?)?;
+                    match pair[0].to_ascii_uppercase().as_slice() {
+                        b"IDMP-DURATION" => cfg.0 = Some(v),
+                        b"IDMP-MAXSIZE" => cfg.1 = Some(v),
+                        _ => return Err("ERR syntax error".into()),
+                    }
+                }
+                let Some(s) = self.stream_mut(a[1])? else { return Err("ERR no such key".into()) };
+                let idmp = s.idmp_mut();
+                // A new configuration empties the tracked iids; the counters stay.
+                idmp.producers.clear();
+                if let Some(d) = cfg.0 {
+                    idmp.duration_s = d;
+                }
+                if let Some(m) = cfg.1 {
+                    idmp.max_entries = m;
+                }
+            }
+            b"XIDMPRECORD" => {
+                Self::arity(a, 5)?;
+                let id = parse_id(a[4]).ok_or("ERR Invalid stream ID")?;
+                let Some(s) = self.stream_mut(a[1])? else { return Err("ERR no such key".into()) };
+                s.idmp_record(a[2], a[3], id);
+            }
+            b"ARSET" | b"ARMSET" => {
+                Self::arity(a, 4)?;
+                if (a.len() - 2) % 2 != 0 {
+                    return Err("ERR wrong number of arguments".into());
+                }
+                let pairs: Vec<(u64, Vec<u8>)> =
+                    a[2..].chunks(2).map(|p| Ok((uint(p[0])?, p[1].to_vec()))).collect::<Result<_, String>>()?;
+                match self.obj_or(
+                    a[1],
+                    || Obj::Array { elements: BTreeMap::new(), cursor: None },
+                    |o| matches!(o, Obj::Array { .. }),
+                )? {
+                    Obj::Array { elements, .. } => {
+                        for (i, v) in pairs {
+                            elements.insert(i, super::ArrayVal::Bytes(v));
+                        }
+                    }
+                    _ => unreachable!(),
+                }
+            }
+            b"ARDEL" => {
+                Self::arity(a, 3)?;
+                let idx: Vec<u64> = a[2..].iter().map(|i| uint(i)).collect::<Result<_, String>>()?;
+                if let Some(Entry { obj: Obj::Array { elements, .. }, .. }) = self.get_mut(a[1]) {
+                    for i in idx {
+                        elements.remove(&i);
+                    }
+                    if elements.is_empty() {
+                        self.db().remove(a[1]);
+                    }
+                }
+            }
+            b"ARSEEK" => {
+                Self::arity(a, 3)?;
+                let n = parse_u64(a[2])?;
+                if let Some(Entry { obj: Obj::Array { cursor, .. }, .. }) = self.get_mut(a[1]) {
+                    // The cursor is the last insert position: ARSEEK n makes n the next one.
+                    *cursor = n.checked_sub(1);
+                }
+            }
+            b"ARINSERT" | b"ARRING" => {
+                let ring = upper == b"ARRING";
+                Self::arity(a, if ring { 4 } else { 3 })?;
+                let (size, values) = if ring { (Some(uint(a[2])?.max(1)), &a[3..]) } else { (None, &a[2..]) };
+                match self.obj_or(
+                    a[1],
+                    || Obj::Array { elements: BTreeMap::new(), cursor: None },
+                    |o| matches!(o, Obj::Array { .. }),
+                )? {
+                    Obj::Array { elements, cursor } => {
+                        for v in values {
+                            let next = cursor.map_or(0, |c| c.wrapping_add(1));
+                            let at = size.map_or(next, |n| next % n);
+                            elements.insert(at, super::ArrayVal::Bytes(v.to_vec()));
+                            *cursor = Some(at);
+                        }
+                    }
+                    _ => unreachable!(),
+                }
+            }
             b"RESTORE" => {
                 Self::arity(a, 4)?;
                 let ttl = int(a[2])?;
@@ -1385,10 +1476,22 @@ impl Replayer {
         let mut i = 2;
         let mut nomkstream = false;
         let mut trim: Option<(Vec<u8>, Vec<u8>)> = None;
+        // Redis 8.6 idempotent producers: IDMP <pid> <iid> | IDMPAUTO <pid>.
+        let mut idmp: Option<(Vec<u8>, Option<Vec<u8>>)> = None;
         loop {
             let opt = a.get(i).ok_or("ERR syntax error")?.to_ascii_uppercase();
             match opt.as_slice() {
                 b"NOMKSTREAM" => nomkstream = true,
+                b"IDMP" => {
+                    let pid = a.get(i + 1).ok_or("ERR syntax error")?.to_vec();
+                    let iid = a.get(i + 2).ok_or("ERR syntax error")?.to_vec();
+                    idmp = Some((pid, Some(iid)));
+                    i += 2;
+                }
+                b"IDMPAUTO" => {
+                    idmp = Some((a.get(i + 1).ok_or("ERR syntax error")?.to_vec(), None));
+                    i += 1;
+                }
                 b"MAXLEN" | b"MINID" => {
                     let mut j = i + 1;
                     if matches!(a.get(j).copied(), Some(b"=") | Some(b"~")) {
@@ -1426,13 +1529,33 @@ impl Replayer {
         } else {
             parse_id(id_arg).ok_or("ERR Invalid stream ID specified as stream command argument")?
         };
+        // A known (producer, iid) is a duplicate: nothing is added.
+        if let Some((pid, Some(iid))) = &idmp {
+            if let Some(s) = self.stream_mut(a[1])? {
+                if s.idmp_duplicate(pid, iid) {
+                    return Ok(());
+                }
+            }
+        }
         if id <= last {
             return Err("ERR The ID specified in XADD is equal or smaller than the target stream top item".into());
+        }
+        if let Some((pid, None)) = &idmp {
+            self.notes.push(format!(
+                "XADD IDMPAUTO of producer \"{}\": the entry is added, but its content hash (the iid) is not computed, \
+                 so the producer's tracked iids are incomplete",
+                crate::escape::escape_bytes(pid)
+            ));
         }
         let s = match self.obj_or(a[1], || Obj::Stream(Box::default()), |o| matches!(o, Obj::Stream(_)))? {
             Obj::Stream(s) => s,
             _ => unreachable!(),
         };
+        match &idmp {
+            Some((pid, Some(iid))) => s.idmp_record(pid, iid, id),
+            Some((_, None)) => s.idmp_mut().iids_added += 1,
+            None => {}
+        }
         s.entries.insert(id, fields.chunks(2).map(|p| (p[0].to_vec(), p[1].to_vec())).collect());
         s.last_id = id;
         s.entries_added += 1;
@@ -1508,6 +1631,61 @@ impl Replayer {
         Ok(())
     }
 
+    /// XNACK key group FAIL|SILENT|FATAL IDS n id… [RETRYCOUNT c] [FORCE] (8.8):
+    /// the entries leave their consumer for the group's NACK zone; FATAL makes
+    /// the delivery count the maximum, SILENT takes one back, FAIL keeps it,
+    /// RETRYCOUNT sets it; FORCE creates missing pending entries.
+    fn xnack(&mut self, a: &Args<'_>) -> Res {
+        Self::arity(a, 7)?;
+        let mode = a[3].to_ascii_uppercase();
+        if !is(a[4], "IDS") {
+            return Err("ERR syntax error".into());
+        }
+        let n = uint(a[5])? as usize;
+        let ids: Vec<StreamId> = a
+            .get(6..6 + n)
+            .ok_or("ERR syntax error")?
+            .iter()
+            .map(|i| parse_id(i).ok_or("ERR Invalid stream ID".to_string()))
+            .collect::<Result<_, _>>()?;
+        let (mut retry, mut force) = (None, false);
+        let mut i = 6 + n;
+        while i < a.len() {
+            if is(a[i], "RETRYCOUNT") {
+                retry = Some(uint(a.get(i + 1).ok_or("ERR syntax error")?)?);
+                i += 2;
+            } else if is(a[i], "FORCE") {
+                force = true;
+                i += 1;
+            } else {
+                return Err("ERR syntax error".into());
+            }
+        }
+        let Some(s) = self.stream_mut(a[1])? else { return Err("NOGROUP No such key".into()) };
+        let g = s.group(a[2]).ok_or("NOGROUP No such consumer group")?;
+        for id in ids {
+            let p = match g.pel.entry(id) {
+                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::btree_map::Entry::Vacant(v) if force => {
+                    v.insert(Pending { consumer: None, delivery_time_ms: 0, delivery_count: 0 })
+                }
+                std::collections::btree_map::Entry::Vacant(_) => continue,
+            };
+            p.consumer = None;
+            p.delivery_time_ms = 0;
+            p.delivery_count = match (retry, mode.as_slice()) {
+                (Some(c), _) => c,
+                (None, b"FATAL") => i64::MAX as u64,
+                (None, b"SILENT") => p.delivery_count.saturating_sub(1),
+                (None, _) => p.delivery_count,
+            };
+            let zone = g.nacked.get_or_insert_with(Vec::new);
+            zone.retain(|z| *z != id);
+            zone.push(id);
+        }
+        Ok(())
+    }
+
     /// XCLAIM key group consumer min-idle id… [IDLE ms] [TIME ms] [RETRYCOUNT n]
     /// [FORCE] [JUSTID] [LASTID id]: how group reads are propagated too.
     fn xclaim(&mut self, a: &Args<'_>) -> Res {
@@ -1572,6 +1750,9 @@ impl Replayer {
             };
             p.consumer = Some(consumer.clone());
             p.delivery_time_ms = time.unwrap_or(now);
+            if let Some(zone) = &mut g.nacked {
+                zone.retain(|z| *z != id);
+            }
             match retry {
                 Some(n) => p.delivery_count = n,
                 None if !justid => p.delivery_count += 1,
@@ -1582,6 +1763,11 @@ impl Replayer {
         }
         Ok(())
     }
+}
+
+/// An unsigned 64-bit argument (cursor positions use the whole range).
+fn parse_u64(b: &[u8]) -> Result<u64, String> {
+    std::str::from_utf8(b).ok().and_then(|t| t.parse().ok()).ok_or_else(|| "ERR value is out of range".to_string())
 }
 
 fn known(upper: &[u8]) -> bool {

@@ -4,7 +4,7 @@
 
 use crate::error::Result;
 use crate::event::decode::{Piece, Sink};
-use crate::event::stream::{Consumer, Group, Idmp, PendingEntry, StreamMeta};
+use crate::event::stream::{Consumer, Group, Idmp, PendingEntry, Producer, StreamMeta};
 use crate::event::StreamId;
 use crate::token::Item;
 use std::collections::BTreeMap;
@@ -102,6 +102,48 @@ impl StreamObj {
                 nacked: g.nacked.clone(),
             })
             .collect();
+    }
+
+    /// The IDMP state, created with the server defaults (100 s, 100 iids).
+    pub fn idmp_mut(&mut self) -> &mut Idmp {
+        self.idmp.get_or_insert_with(|| Idmp {
+            duration_s: 100,
+            max_entries: 100,
+            producers: Vec::new(),
+            iids_added: 0,
+            iids_duplicates: 0,
+        })
+    }
+
+    /// Is (producer, iid) already tracked? Counts the duplicate if so.
+    pub fn idmp_duplicate(&mut self, pid: &[u8], iid: &[u8]) -> bool {
+        let Some(idmp) = &mut self.idmp else { return false };
+        let dup = idmp.producers.iter().any(|p| p.pid == pid && p.entries.iter().any(|(i, _)| i == iid));
+        if dup {
+            idmp.iids_duplicates += 1;
+        }
+        dup
+    }
+
+    /// Track an iid for a producer (XADD IDMP, XIDMPRECORD): the oldest go
+    /// beyond the configured maximum; producers stay in pid order.
+    pub fn idmp_record(&mut self, pid: &[u8], iid: &[u8], id: StreamId) {
+        let idmp = self.idmp_mut();
+        idmp.iids_added += 1;
+        let max = idmp.max_entries.max(1) as usize;
+        let at = match idmp.producers.binary_search_by(|p| p.pid.as_slice().cmp(pid)) {
+            Ok(i) => i,
+            Err(i) => {
+                idmp.producers.insert(i, Producer { pid: pid.to_vec(), entries: Vec::new() });
+                i
+            }
+        };
+        let entries = &mut idmp.producers[at].entries;
+        entries.push((iid.to_vec(), id));
+        if entries.len() > max {
+            let excess = entries.len() - max;
+            entries.drain(..excess);
+        }
     }
 
     pub fn first_id(&self) -> StreamId {
