@@ -117,6 +117,19 @@ fn canonical(dump: &[u8], via_commands: bool) -> Vec<String> {
             let mut r: Value = serde_json::from_str(l).unwrap();
             let ty = r["type"].as_str().unwrap().to_string();
             let v = &mut r["value"];
+            if ty == "stream" {
+                // What RDB 13/14 write for a stream that never used them: the
+                // server's IDMP defaults and empty NACK zones.
+                let default_idmp = serde_json::json!({"duration_s":100,"max_entries":100,"iids_added":0,"iids_duplicates":0,"producers":[]});
+                if v.get("idmp") == Some(&default_idmp) {
+                    v.as_object_mut().unwrap().remove("idmp");
+                }
+                for g in v["groups"].as_array_mut().unwrap() {
+                    if g.get("nacked").is_some_and(|n| n.as_array().is_some_and(Vec::is_empty)) {
+                        g.as_object_mut().unwrap().remove("nacked");
+                    }
+                }
+            }
             match ty.as_str() {
                 "set" => v.as_array_mut().unwrap().sort_by_key(|m| m.to_string()),
                 "zset" => v.as_array_mut().unwrap().sort_by_key(|m| m[0].to_string()),
@@ -216,6 +229,8 @@ fn aof_to_json_equals_the_dump_of_aof_to_rdb() {
                 Err(e) => panic!("{}: {e}", input.display()),
             }
             cfg.to = ConvertTo::Rdb;
+            // The newest version holds everything a replayed AOF can hold (8.6 IDMP, 8.8 arrays).
+            cfg.rdb_version = Some(14);
             let rdb = scratch.join("replayed.rdb");
             let mut out = Vec::new();
             convert(&cfg, &mut out).unwrap();
@@ -236,5 +251,5 @@ fn aof_to_json_equals_the_dump_of_aof_to_rdb() {
         }
     }
     let _ = std::fs::remove_dir_all(&scratch);
-    assert!(compared >= 20, "only {compared} AOFs compared");
+    assert!(compared >= 29, "only {compared} AOFs compared (every corpus AOF)");
 }

@@ -842,7 +842,7 @@ impl Replayer {
             }
             b"ARSET" | b"ARMSET" => {
                 Self::arity(a, 4)?;
-                if (a.len() - 2) % 2 != 0 {
+                if !(a.len() - 2).is_multiple_of(2) {
                     return Err("ERR wrong number of arguments".into());
                 }
                 let pairs: Vec<(u64, Vec<u8>)> =
