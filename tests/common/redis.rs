@@ -95,10 +95,8 @@ impl Server {
             let mut server = Server { child, dir: dir.clone(), port };
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
-                if let Ok(mut c) = server.client() {
-                    if c.cmd(&["PING"]) == Reply::Status("PONG".into()) {
-                        return server;
-                    }
+                if server.answers_ping() {
+                    return server;
                 }
                 if let Ok(Some(_)) = server.child.try_wait() {
                     break; // port taken or bad config: try another port
@@ -109,6 +107,18 @@ impl Server {
         }
         let log = std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default();
         panic!("redis-server did not start; log:\n{log}");
+    }
+
+    /// PING without panicking: while a server starts (or when another one took
+    /// the port), connections may be refused or reset.
+    fn answers_ping(&self) -> bool {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else { return false };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        if s.write_all(b"*1\r\n$4\r\nPING\r\n").is_err() {
+            return false;
+        }
+        let mut buf = [0u8; 7];
+        s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
     }
 
     pub fn client(&self) -> std::io::Result<Client> {
