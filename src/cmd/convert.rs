@@ -48,6 +48,10 @@ pub struct ConvertConfig {
     pub batch: usize,
     /// RESP/AOF output: RESTORE with DUMP payloads; `Some(true)` adds REPLACE.
     pub restore: Option<bool>,
+    /// AOF and dump inputs: only the keys this selects (`dump` on an AOF).
+    pub filter: super::filter::KeyFilter,
+    /// AOF and dump inputs: leave out keys expired at this Unix ms.
+    pub expired_before: Option<i64>,
     pub reader: ReaderOptions,
 }
 
@@ -64,6 +68,8 @@ impl ConvertConfig {
             skip_unknown: false,
             batch: crate::output::resp::DEFAULT_BATCH,
             restore: None,
+            filter: Default::default(),
+            expired_before: None,
             reader: ReaderOptions::default(),
         }
     }
@@ -332,6 +338,9 @@ fn json_to<'w>(
     let mut t = make(version)?;
     let mut db = None;
     crate::event::json::read_dump(std::io::BufReader::with_capacity(1 << 20, file), |k| {
+        if !selected(cfg, k.db, &k.key, k.value.key_type(), k.expire_at_ms) {
+            return Ok(());
+        }
         if db != Some(k.db) {
             t.select_db(k.db)?;
             db = Some(k.db);
@@ -427,12 +436,20 @@ fn aof_to<'w>(
         t.select_db(*db)?;
         t.resize_db(keys.len() as u64, keys.values().filter(|e| e.expire_at_ms.is_some()).count() as u64)?;
         for (key, entry) in keys {
+            if !selected(cfg, *db, key, entry.obj.key_type(), entry.expire_at_ms) {
+                continue;
+            }
             let meta = KeyMeta { expire_at_ms: entry.expire_at_ms, idle_s: None, freq: None, key_meta: None };
             let written = t.key(*db, key, &meta, &entry.obj);
             record_key(cfg, &mut *t, report, *db, key, entry.obj.key_type(), written)?;
         }
     }
     t.finish()
+}
+
+/// Does the key pass `--db/--key/--type` and `--no-expired`?
+fn selected(cfg: &ConvertConfig, db: u64, key: &[u8], kind: KeyType, expire_at_ms: Option<i64>) -> bool {
+    cfg.filter.selects(db, key, kind) && cfg.expired_before.zip(expire_at_ms).is_none_or(|(now, t)| t > now)
 }
 
 /// Account for one written (or refused) key.

@@ -110,9 +110,34 @@ fn write_key(
 
 /// Dump the keys of `cfg.input` to `out`.
 pub fn dump(cfg: &DumpConfig, out: &mut dyn Write) -> Result<DumpStats> {
+    if cfg.input != std::path::Path::new("-") && is_aof_input(&cfg.input)? {
+        return dump_aof(cfg, out);
+    }
     let mut input = Input::open(&cfg.input)?;
     let size = std::fs::metadata(&cfg.input).ok().filter(|m| m.is_file()).map(|m| m.len());
     dump_input(&mut input, size, cfg, out)
+}
+
+fn is_aof_input(path: &std::path::Path) -> Result<bool> {
+    use crate::input::layout::{sniff, Layout};
+    Ok(match sniff(path)? {
+        Layout::Aof | Layout::MultiPart { .. } => true,
+        Layout::Rdb => super::aof::is_preamble_aof(path),
+    })
+}
+
+/// The keys of an AOF: its commands replayed (see `convert`), then dumped in
+/// key order per database, with the same filters.
+fn dump_aof(cfg: &DumpConfig, out: &mut dyn Write) -> Result<DumpStats> {
+    use super::convert::{convert, ConvertConfig, ConvertTo};
+    let to = if cfg.format == DumpFormat::Json { ConvertTo::Json } else { ConvertTo::Jsonl };
+    let mut c = ConvertConfig::new(cfg.input.clone(), to);
+    c.reader = cfg.reader;
+    c.filter = cfg.filter.clone();
+    c.expired_before = cfg.no_expired.then(|| cfg.now_ms.unwrap_or_else(now_ms));
+    c.rdb_version = Some(super::super::output::rdb::writer::MAX_WRITE_VERSION);
+    let report = convert(&c, out)?;
+    Ok(DumpStats { keys_read: report.keys, keys_written: report.keys })
 }
 
 /// Dump the keys of an opened input (`cfg.input` is not used).

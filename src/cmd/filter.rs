@@ -113,10 +113,15 @@ pub struct KeyFilter {
 
 impl KeyFilter {
     pub fn matches(&self, key: &KeyEvent<'_>) -> bool {
-        (self.dbs.is_empty() || self.dbs.contains(&key.db))
-            && (self.types.is_empty() || self.types.contains(&key.value.key_type()))
-            && (self.globs.is_empty() || self.globs.iter().any(|g| glob_match(g, &key.key)))
-            && self.regex.as_ref().is_none_or(|r| r.is_match(&key.key))
+        self.selects(key.db, &key.key, key.value.key_type())
+    }
+
+    /// The same test on a key from any source.
+    pub fn selects(&self, db: u64, key: &[u8], kind: KeyType) -> bool {
+        (self.dbs.is_empty() || self.dbs.contains(&db))
+            && (self.types.is_empty() || self.types.contains(&kind))
+            && (self.globs.is_empty() || self.globs.iter().any(|g| glob_match(g, key)))
+            && self.regex.as_ref().is_none_or(|r| r.is_match(key))
     }
 }
 
