@@ -4,10 +4,11 @@
 mod cli;
 
 use clap::Parser;
-use cli::{Cli, Command, ConvertToArg, DumpFormatArg, ReportFormat};
+use cli::{Cli, Command, ConvertToArg, DiffFormatArg, DumpFormatArg, ReportFormat};
 use rdb_tool::cmd::aof::{self, AofCheckOptions, Repair};
 use rdb_tool::cmd::check::{self, CheckConfig, FileReport, Verdict};
 use rdb_tool::cmd::convert::{self, ConvertConfig, ConvertTo};
+use rdb_tool::cmd::diff;
 use rdb_tool::cmd::dump::{self, DumpConfig, DumpFormat};
 use rdb_tool::cmd::filter::KeyFilter;
 use rdb_tool::cmd::fix;
@@ -124,6 +125,42 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             Ok(Exit::Ok)
         }
         Command::Fix(args) => run_fix(args),
+        Command::Diff { a, b, format, stat, limit, ignore_ttl, ttl_tolerance, dbs, keys, types, read } => {
+            let types = types
+                .iter()
+                .map(|t| KeyType::from_name(t).ok_or_else(|| usage(format!("--type: unknown type {t:?}"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut cfg = diff::DiffConfig::new(a, b);
+            cfg.filter =
+                KeyFilter { dbs, globs: keys.into_iter().map(String::into_bytes).collect(), regex: None, types };
+            cfg.ignore_ttl = ignore_ttl;
+            cfg.ttl_tolerance_ms = ttl_tolerance;
+            cfg.reader = read.options();
+            // Errors are exit 2 here, whatever their class (diff(1)).
+            let report = match diff::diff(&cfg) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("rdb-tool: {e}");
+                    return Ok(Exit::Failed);
+                }
+            };
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            let written = if stat {
+                rdb_tool::output::diff::write_stat(&mut out, &report)
+            } else if format == DiffFormatArg::Jsonl {
+                let mut buf = Vec::new();
+                for d in &report.diffs {
+                    rdb_tool::output::diff::write_record(&mut buf, d);
+                    buf.push(b'\n');
+                }
+                out.write_all(&buf)
+            } else {
+                rdb_tool::output::diff::write_text(&mut out, &report, limit)
+            };
+            written.map_err(Error::io)?;
+            Ok(if report.diffs.is_empty() { Exit::Ok } else { Exit::Damaged })
+        }
         Command::Convert {
             input,
             to,

@@ -156,11 +156,57 @@ pub enum Command {
         #[command(flatten)]
         read: ReadArgs,
     },
+    /// What changed between two snapshots (RDB, AOF or dump, any mix): keys added,
+    /// removed and changed (type, TTL, members/fields), compared by content.
+    #[command(after_help = DIFF_EXIT_CODES)]
+    Diff {
+        /// The "before" input.
+        a: PathBuf,
+        /// The "after" input.
+        b: PathBuf,
+        #[arg(long, value_enum, default_value_t = DiffFormatArg::Text)]
+        format: DiffFormatArg,
+        /// Counts only.
+        #[arg(long)]
+        stat: bool,
+        /// Changes of each kind shown in the text summary.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Leave key and field TTLs out of the comparison.
+        #[arg(long)]
+        ignore_ttl: bool,
+        /// TTLs closer than this many ms are equal.
+        #[arg(long, default_value_t = 0, value_name = "MS")]
+        ttl_tolerance: i64,
+        /// Only keys of this database (repeatable).
+        #[arg(long = "db")]
+        dbs: Vec<u64>,
+        /// Only keys matching this Redis glob pattern (repeatable).
+        #[arg(long = "key")]
+        keys: Vec<String>,
+        /// Only keys of this type (repeatable).
+        #[arg(long = "type")]
+        types: Vec<String>,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
     /// Repair a damaged AOF by cutting the tail of its last file back to the end
     /// of the last complete command (as `redis-check-aof --fix`), after saving
     /// the cut bytes to a backup file next to it.
     #[command(after_help = FIX_EXIT_CODES)]
     Fix(FixArgs),
+}
+
+pub const DIFF_EXIT_CODES: &str = "\
+Exit codes (as diff(1)):
+  0  same content
+  1  different
+  2  error";
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum DiffFormatArg {
+    Text,
+    Jsonl,
 }
 
 pub const FIX_EXIT_CODES: &str = "\

@@ -263,6 +263,50 @@ impl<W: Write> Target for RespWriter<W> {
     }
 }
 
+/// Calls back with every key of any input (RDB, AOF replayed, dump).
+struct Visitor<F>(F);
+
+impl<F: FnMut(u64, &[u8], Option<i64>, &dyn ValueSource) -> Result<()>> Target for Visitor<F> {
+    fn function(&mut self, _code: &[u8]) -> Result<()> {
+        Ok(())
+    }
+    fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
+        (self.0)(db, key, meta.expire_at_ms, value)
+    }
+    fn describe(&self) -> String {
+        "a key visitor".into()
+    }
+    fn finish(self: Box<Self>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Every key of `cfg.input` (an RDB, an AOF, which is replayed, or one of our
+/// dumps), with its database, name, expiry and value, in the input's order
+/// (AOFs: by database and key). `cfg.filter` and `cfg.expired_before` apply.
+pub fn visit_keys(
+    cfg: &ConvertConfig,
+    f: impl FnMut(u64, &[u8], Option<i64>, &dyn ValueSource) -> Result<()>,
+) -> Result<()> {
+    let mut report = ConvertReport::default();
+    let mut f = f;
+    let filtered = |db: u64, key: &[u8], ttl: Option<i64>, v: &dyn ValueSource| -> Result<()> {
+        if selected(cfg, db, key, v.key_type(), ttl) {
+            f(db, key, ttl, v)
+        } else {
+            Ok(())
+        }
+    };
+    let make = |_| -> Result<Box<dyn Target + '_>> { Ok(Box::new(Visitor(filtered))) };
+    if is_json_dump(&cfg.input) {
+        json_to(cfg, make, &mut report)
+    } else if is_aof(&cfg.input)? {
+        aof_to(cfg, make, &mut report)
+    } else {
+        rdb_to(cfg, make, &mut report)
+    }
+}
+
 /// Dump records (JSONL, or one JSON array) of keys from any source.
 struct JsonTarget<W: Write> {
     out: W,

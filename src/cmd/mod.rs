@@ -3,6 +3,7 @@
 pub mod aof;
 pub mod check;
 pub mod convert;
+pub mod diff;
 pub mod dump;
 pub mod filter;
 pub mod fix;

@@ -1,5 +1,6 @@
 //! Writers for what commands produce: JSON (binary-safe) and text.
 
+pub mod diff;
 pub mod json;
 pub mod progress;
 pub mod rdb;

@@ -1,0 +1,369 @@
+//! `diff`: what changed between two snapshots — of content, never of
+//! encodings (a listpack hash and a hashtable hash with the same fields are
+//! equal). Inputs may be RDBs of any version, AOFs (replayed) or our dumps, in
+//! any mix.
+//!
+//! Two passes. First, both inputs are read in parallel and each key is
+//! reduced to a summary (type, expiry, a 128-bit digest of its value that does
+//! not depend on member order), so only summaries are held. Then the keys whose
+//! values differ are read again from both sides, and only those are compared
+//! member by member.
+
+use super::convert::{visit_keys, ConvertConfig, ConvertTo};
+use super::filter::KeyFilter;
+use crate::error::Result;
+use crate::event::decode::Piece;
+use crate::event::{ReaderOptions, ValueSource};
+use crate::format::KeyType;
+use crate::keyspace::Obj;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct DiffConfig {
+    pub a: PathBuf,
+    pub b: PathBuf,
+    pub filter: KeyFilter,
+    /// Leave key and field TTLs out of the comparison.
+    pub ignore_ttl: bool,
+    /// TTLs closer than this (ms) are equal: snapshots taken at different
+    /// times see different TTLs.
+    pub ttl_tolerance_ms: i64,
+    pub reader: ReaderOptions,
+}
+
+impl DiffConfig {
+    pub fn new(a: impl Into<PathBuf>, b: impl Into<PathBuf>) -> Self {
+        DiffConfig {
+            a: a.into(),
+            b: b.into(),
+            filter: KeyFilter::default(),
+            ignore_ttl: false,
+            ttl_tolerance_ms: 0,
+            reader: ReaderOptions::default(),
+        }
+    }
+}
+
+/// What one key looks like, in brief.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Summary {
+    kind: KeyType,
+    ttl: Option<i64>,
+    digest: u128,
+}
+
+/// How a key differs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Only in B.
+    Added { kind: KeyType },
+    /// Only in A.
+    Removed { kind: KeyType },
+    Changed {
+        kind: KeyType,
+        /// The type in A when it differs.
+        type_before: Option<KeyType>,
+        /// (A, B) when the TTLs differ (beyond the tolerance).
+        ttl: Option<(Option<i64>, Option<i64>)>,
+        value: Option<ValueDiff>,
+    },
+}
+
+/// How a value differs (same type on both sides).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ValueDiff {
+    /// Members, fields or stream entry IDs only in B.
+    pub added: Vec<Vec<u8>>,
+    /// Only in A.
+    pub removed: Vec<Vec<u8>>,
+    /// In both with another value or score (or field TTL).
+    pub changed: Vec<Vec<u8>>,
+    /// Lists: first differing position and the lengths.
+    pub first_difference: Option<u64>,
+    pub len_before: u64,
+    pub len_after: u64,
+    /// Strings, modules, arrays: the whole value differs.
+    pub value_changed: bool,
+}
+
+/// One differing key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyDiff {
+    pub db: u64,
+    pub key: Vec<u8>,
+    pub change: Change,
+}
+
+impl ValueDiff {
+    /// Nothing differs after all.
+    pub fn is_empty(&self) -> bool {
+        !self.value_changed
+            && self.added.is_empty()
+            && self.removed.is_empty()
+            && self.changed.is_empty()
+            && self.first_difference.is_none()
+            && self.len_before == self.len_after
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DiffReport {
+    pub keys_a: u64,
+    pub keys_b: u64,
+    pub same: u64,
+    /// In key order (db, then key bytes).
+    pub diffs: Vec<KeyDiff>,
+}
+
+impl DiffReport {
+    pub fn count(&self, f: impl Fn(&Change) -> bool) -> usize {
+        self.diffs.iter().filter(|d| f(&d.change)).count()
+    }
+}
+
+fn h(b: &[u8]) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(b)
+}
+
+/// A digest of a value that does not depend on how it is encoded or on the
+/// order of unordered collections (members summed), but does on list and
+/// stream order.
+fn digest(v: &dyn ValueSource, with_field_ttls: bool) -> Result<u128> {
+    let kind = v.key_type();
+    let mut acc: u128 = h(kind.name().as_bytes());
+    let mut ordered = xxhash_rust::xxh3::Xxh3::new();
+    let mut buf = Vec::new();
+    v.pieces(&mut |p: Piece<'_>| {
+        buf.clear();
+        match p {
+            Piece::Str(s) => ordered.update(s),
+            Piece::Elem(it) if kind == KeyType::List => {
+                let b = it.to_vec();
+                ordered.update(&(b.len() as u64).to_le_bytes());
+                ordered.update(&b);
+            }
+            Piece::Elem(it) => acc = acc.wrapping_add(h(&it.to_vec())),
+            Piece::Member { member, score } => {
+                buf.extend_from_slice(&member.to_vec());
+                buf.extend_from_slice(&(if score == 0.0 { 0.0f64 } else { score }).to_bits().to_le_bytes());
+                acc = acc.wrapping_add(h(&buf));
+            }
+            Piece::Field { field, value, expire_at_ms } => {
+                let f = field.to_vec();
+                buf.extend_from_slice(&(f.len() as u64).to_le_bytes());
+                buf.extend_from_slice(&f);
+                buf.extend_from_slice(&value.to_vec());
+                if with_field_ttls {
+                    buf.extend_from_slice(&expire_at_ms.unwrap_or(0).to_le_bytes());
+                }
+                acc = acc.wrapping_add(h(&buf));
+            }
+            Piece::StreamEntry { id, fields } => {
+                ordered.update(&id.ms.to_le_bytes());
+                ordered.update(&id.seq.to_le_bytes());
+                for (f, v) in fields {
+                    for x in [f.to_vec(), v.to_vec()] {
+                        ordered.update(&(x.len() as u64).to_le_bytes());
+                        ordered.update(&x);
+                    }
+                }
+            }
+            Piece::StreamMeta(m) => {
+                // The content of a stream: its entries and its groups' names
+                // and positions (not PEL timing, which replay cannot keep).
+                ordered.update(&m.last_id.ms.to_le_bytes());
+                ordered.update(&m.last_id.seq.to_le_bytes());
+                for g in &m.groups {
+                    ordered.update(&g.name);
+                    ordered.update(&g.last_id.ms.to_le_bytes());
+                    ordered.update(&g.last_id.seq.to_le_bytes());
+                }
+            }
+            Piece::Module { name, encver, raw } => {
+                ordered.update(name.as_bytes());
+                ordered.update(&encver.to_le_bytes());
+                ordered.update(raw);
+            }
+            Piece::ArrayHeader { .. } => {}
+            Piece::ArrayElem { index, value } => {
+                buf.extend_from_slice(&index.to_le_bytes());
+                match value {
+                    crate::event::ArrayValue::Bytes(b) => buf.extend_from_slice(b),
+                    crate::event::ArrayValue::Int(i) => buf.extend_from_slice(i.to_string().as_bytes()),
+                    crate::event::ArrayValue::Float(f) => buf.extend_from_slice(f.to_string().as_bytes()),
+                }
+                acc = acc.wrapping_add(h(&buf));
+            }
+        }
+        Ok(())
+    })?;
+    Ok(acc ^ ordered.digest128())
+}
+
+fn reader_config(cfg: &DiffConfig, input: &Path) -> ConvertConfig {
+    let mut c = ConvertConfig::new(input, ConvertTo::Jsonl);
+    c.filter = cfg.filter.clone();
+    c.reader = cfg.reader;
+    c
+}
+
+fn summaries(cfg: &DiffConfig, input: &Path) -> Result<HashMap<(u64, Vec<u8>), Summary>> {
+    let mut out = HashMap::new();
+    visit_keys(&reader_config(cfg, input), |db, key, ttl, v| {
+        let s = Summary { kind: v.key_type(), ttl, digest: digest(v, !cfg.ignore_ttl)? };
+        out.insert((db, key.to_vec()), s);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The whole values of `wanted` keys.
+fn load(cfg: &DiffConfig, input: &Path, wanted: &HashSet<(u64, Vec<u8>)>) -> Result<HashMap<(u64, Vec<u8>), Obj>> {
+    let mut out = HashMap::new();
+    visit_keys(&reader_config(cfg, input), |db, key, _, v| {
+        let id = (db, key.to_vec());
+        if wanted.contains(&id) {
+            out.insert(id, Obj::from_source(v)?);
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+fn ttl_differs(cfg: &DiffConfig, a: Option<i64>, b: Option<i64>) -> bool {
+    if cfg.ignore_ttl {
+        return false;
+    }
+    match (a, b) {
+        (Some(x), Some(y)) => (x - y).abs() > cfg.ttl_tolerance_ms,
+        (None, None) => false,
+        _ => true,
+    }
+}
+
+/// Member-level differences of two values of the same type.
+fn compare(cfg: &DiffConfig, a: &Obj, b: &Obj) -> ValueDiff {
+    let mut d = ValueDiff::default();
+    fn keyed<V: PartialEq>(
+        d: &mut ValueDiff,
+        a: &BTreeMap<Vec<u8>, V>,
+        b: &BTreeMap<Vec<u8>, V>,
+        same: impl Fn(&V, &V) -> bool,
+    ) {
+        for (k, va) in a {
+            match b.get(k) {
+                None => d.removed.push(k.clone()),
+                Some(vb) if !same(va, vb) => d.changed.push(k.clone()),
+                Some(_) => {}
+            }
+        }
+        d.added.extend(b.keys().filter(|k| !a.contains_key(*k)).cloned());
+    }
+    match (a, b) {
+        (Obj::List(x), Obj::List(y)) => {
+            d.len_before = x.len() as u64;
+            d.len_after = y.len() as u64;
+            d.first_difference = x
+                .iter()
+                .zip(y.iter())
+                .position(|(p, q)| p != q)
+                .or((x.len() != y.len()).then_some(x.len().min(y.len())))
+                .map(|i| i as u64);
+        }
+        (Obj::Set(x), Obj::Set(y)) => {
+            d.removed = x.difference(y).cloned().collect();
+            d.added = y.difference(x).cloned().collect();
+        }
+        (Obj::Zset(x), Obj::Zset(y)) => {
+            let (x, y): (BTreeMap<_, _>, BTreeMap<_, _>) = (
+                x.scores.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+                y.scores.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            );
+            keyed(&mut d, &x, &y, |p, q| p == q);
+        }
+        (Obj::Hash(x), Obj::Hash(y)) => {
+            let ignore_ttl = cfg.ignore_ttl;
+            let tol = cfg.ttl_tolerance_ms;
+            keyed(&mut d, x, y, |p, q| {
+                p.0 == q.0
+                    && (ignore_ttl
+                        || match (p.1, q.1) {
+                            (Some(s), Some(t)) => (s - t).abs() <= tol,
+                            (s, t) => s == t,
+                        })
+            });
+        }
+        (Obj::Stream(x), Obj::Stream(y)) => {
+            let ids = |s: &crate::keyspace::stream::StreamObj| -> BTreeMap<Vec<u8>, crate::keyspace::stream::Fields> {
+                s.entries.iter().map(|(id, f)| (id.to_string().into_bytes(), f.clone())).collect()
+            };
+            keyed(&mut d, &ids(x), &ids(y), |p, q| p == q);
+            let groups = |s: &crate::keyspace::stream::StreamObj| -> BTreeSet<Vec<u8>> {
+                s.groups.iter().map(|g| g.name.clone()).collect()
+            };
+            if groups(x) != groups(y) {
+                d.changed.push(b"(consumer groups)".to_vec());
+            }
+        }
+        _ => d.value_changed = a != b,
+    }
+    d
+}
+
+/// Compare two inputs.
+pub fn diff(cfg: &DiffConfig) -> Result<DiffReport> {
+    let (a, b) = rayon::join(|| summaries(cfg, &cfg.a), || summaries(cfg, &cfg.b));
+    let (a, b) = (a?, b?);
+    let mut report = DiffReport { keys_a: a.len() as u64, keys_b: b.len() as u64, ..Default::default() };
+    let mut keys: BTreeSet<&(u64, Vec<u8>)> = a.keys().collect();
+    keys.extend(b.keys());
+    let mut pending: Vec<KeyDiff> = Vec::new();
+    let mut wanted: HashSet<(u64, Vec<u8>)> = HashSet::new();
+    for id in keys {
+        let change = match (a.get(id), b.get(id)) {
+            (Some(x), None) => Some(Change::Removed { kind: x.kind }),
+            (None, Some(y)) => Some(Change::Added { kind: y.kind }),
+            (Some(x), Some(y)) => {
+                let ttl = ttl_differs(cfg, x.ttl, y.ttl).then_some((x.ttl, y.ttl));
+                let type_before = (x.kind != y.kind).then_some(x.kind);
+                let value_differs = x.kind == y.kind && x.digest != y.digest;
+                if value_differs {
+                    wanted.insert(id.clone());
+                }
+                (ttl.is_some() || type_before.is_some() || value_differs).then_some(Change::Changed {
+                    kind: y.kind,
+                    type_before,
+                    ttl,
+                    value: None,
+                })
+            }
+            (None, None) => None,
+        };
+        match change {
+            Some(change) => pending.push(KeyDiff { db: id.0, key: id.1.clone(), change }),
+            None => report.same += 1,
+        }
+    }
+    // Second pass, for the keys whose values differ only.
+    if !wanted.is_empty() {
+        let (va, vb) = rayon::join(|| load(cfg, &cfg.a, &wanted), || load(cfg, &cfg.b, &wanted));
+        let (va, vb) = (va?, vb?);
+        for d in &mut pending {
+            if let Change::Changed { value, .. } = &mut d.change {
+                let id = (d.db, d.key.clone());
+                if let (Some(x), Some(y)) = (va.get(&id), vb.get(&id)) {
+                    *value = Some(compare(cfg, x, y));
+                }
+            }
+        }
+    }
+    // Values whose digests differed only by field TTLs within the tolerance.
+    let before = pending.len();
+    pending.retain(
+        |d| !matches!(&d.change, Change::Changed { type_before: None, ttl: None, value: Some(v), .. } if v.is_empty()),
+    );
+    report.same += (before - pending.len()) as u64;
+    report.diffs = pending;
+    Ok(report)
+}
