@@ -362,7 +362,7 @@ fn rdb_target<'w>(cfg: &ConvertConfig, source_version: u32, out: &'w mut dyn Wri
 }
 
 /// Is the input one of our JSON dumps (JSONL or a JSON array)?
-fn is_json_dump(path: &std::path::Path) -> bool {
+pub(crate) fn is_json_dump(path: &std::path::Path) -> bool {
     use std::io::Read;
     let mut head = [0u8; 64];
     let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
@@ -399,7 +399,7 @@ fn json_to<'w>(
 }
 
 /// Is the input an AOF (commands, a preamble AOF, a manifest or its directory)?
-fn is_aof(path: &std::path::Path) -> Result<bool> {
+pub(crate) fn is_aof(path: &std::path::Path) -> Result<bool> {
     use crate::input::layout::{sniff, Layout};
     if path == std::path::Path::new("-") {
         return Ok(false);

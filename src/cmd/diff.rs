@@ -45,12 +45,21 @@ impl DiffConfig {
     }
 }
 
-/// What one key looks like, in brief.
+/// What one key looks like, in brief (32 bytes: millions are held).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Summary {
-    kind: KeyType,
-    ttl: Option<i64>,
     digest: u128,
+    /// `NO_TTL` when the key does not expire.
+    ttl: i64,
+    kind: KeyType,
+}
+
+const NO_TTL: i64 = i64::MIN;
+
+impl Summary {
+    fn ttl(&self) -> Option<i64> {
+        (self.ttl != NO_TTL).then_some(self.ttl)
+    }
 }
 
 /// How a key differs.
@@ -208,27 +217,84 @@ fn reader_config(cfg: &DiffConfig, input: &Path) -> ConvertConfig {
     c
 }
 
-fn summaries(cfg: &DiffConfig, input: &Path) -> Result<HashMap<(u64, Vec<u8>), Summary>> {
+/// A key's identity in the summaries: a 128-bit hash of (db, name), so that
+/// names need not be held for the millions of keys that do not differ.
+fn key_id(db: u64, key: &[u8]) -> u128 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(&db.to_le_bytes());
+    h.update(key);
+    h.digest128()
+}
+
+fn summary(cfg: &DiffConfig, ttl: Option<i64>, v: &dyn ValueSource) -> Result<Summary> {
+    Ok(Summary { kind: v.key_type(), ttl: ttl.unwrap_or(NO_TTL), digest: digest(v, !cfg.ignore_ttl)? })
+}
+
+/// Every key's summary. RDB files go through the parallel pipeline of `check`
+/// and `dump`; AOFs and dumps through `visit_keys`.
+fn summaries(cfg: &DiffConfig, input: &Path) -> Result<HashMap<u128, Summary>> {
     let mut out = HashMap::new();
-    visit_keys(&reader_config(cfg, input), |db, key, ttl, v| {
-        let s = Summary { kind: v.key_type(), ttl, digest: digest(v, !cfg.ignore_ttl)? };
-        out.insert((db, key.to_vec()), s);
-        Ok(())
-    })?;
+    let plain_rdb = input != Path::new("-") && !super::convert::is_json_dump(input) && !super::convert::is_aof(input)?;
+    if !plain_rdb {
+        visit_keys(&reader_config(cfg, input), |db, key, ttl, v| {
+            out.insert(key_id(db, key), summary(cfg, ttl, v)?);
+            Ok(())
+        })?;
+        return Ok(out);
+    }
+    use crate::event::parallel::{for_each_key, Merged};
+    let mut source = crate::input::Input::open(input)?;
+    let name = source.name.clone();
+    let mut reader = crate::event::RdbReader::new(&mut source, cfg.reader);
+    let wanted = |k: &crate::event::KeyEvent<'_>| cfg.filter.selects(k.db, &k.key, k.value.key_type());
+    for_each_key(
+        &mut reader,
+        |_| Ok(()),
+        Vec::new,
+        |acc: &mut Vec<(u128, Summary)>, k| {
+            if wanted(k) {
+                acc.push((key_id(k.db, &k.key), summary(cfg, k.expire_at_ms, &k.value)?));
+            }
+            Ok(())
+        },
+        |merged| {
+            match merged {
+                Merged::Chunk(v) => out.extend(v),
+                Merged::Serial(k) => {
+                    if wanted(k) {
+                        out.insert(key_id(k.db, &k.key), summary(cfg, k.expire_at_ms, &k.value)?);
+                    }
+                }
+            }
+            Ok(())
+        },
+        |_| {},
+    )
+    .map_err(|e| e.in_file(&name))?;
     Ok(out)
 }
 
-/// The whole values of `wanted` keys.
-fn load(cfg: &DiffConfig, input: &Path, wanted: &HashSet<(u64, Vec<u8>)>) -> Result<HashMap<(u64, Vec<u8>), Obj>> {
-    let mut out = HashMap::new();
+/// Second pass over one input: the names of `ids`, and the whole values of
+/// those in `values`.
+#[allow(clippy::type_complexity)]
+fn load(
+    cfg: &DiffConfig,
+    input: &Path,
+    ids: &HashSet<u128>,
+    values: &HashSet<u128>,
+) -> Result<(HashMap<u128, (u64, Vec<u8>)>, HashMap<u128, Obj>)> {
+    let (mut names, mut objs) = (HashMap::new(), HashMap::new());
     visit_keys(&reader_config(cfg, input), |db, key, _, v| {
-        let id = (db, key.to_vec());
-        if wanted.contains(&id) {
-            out.insert(id, Obj::from_source(v)?);
+        let id = key_id(db, key);
+        if ids.contains(&id) {
+            names.insert(id, (db, key.to_vec()));
+            if values.contains(&id) {
+                objs.insert(id, Obj::from_source(v)?);
+            }
         }
         Ok(())
     })?;
-    Ok(out)
+    Ok((names, objs))
 }
 
 fn ttl_differs(cfg: &DiffConfig, a: Option<i64>, b: Option<i64>) -> bool {
@@ -316,20 +382,18 @@ pub fn diff(cfg: &DiffConfig) -> Result<DiffReport> {
     let (a, b) = rayon::join(|| summaries(cfg, &cfg.a), || summaries(cfg, &cfg.b));
     let (a, b) = (a?, b?);
     let mut report = DiffReport { keys_a: a.len() as u64, keys_b: b.len() as u64, ..Default::default() };
-    let mut keys: BTreeSet<&(u64, Vec<u8>)> = a.keys().collect();
-    keys.extend(b.keys());
-    let mut pending: Vec<KeyDiff> = Vec::new();
-    let mut wanted: HashSet<(u64, Vec<u8>)> = HashSet::new();
-    for id in keys {
-        let change = match (a.get(id), b.get(id)) {
-            (Some(x), None) => Some(Change::Removed { kind: x.kind }),
-            (None, Some(y)) => Some(Change::Added { kind: y.kind }),
-            (Some(x), Some(y)) => {
-                let ttl = ttl_differs(cfg, x.ttl, y.ttl).then_some((x.ttl, y.ttl));
+    // Classify by id; names come in the second pass.
+    let mut differing: HashMap<u128, Change> = HashMap::new();
+    let mut values: HashSet<u128> = HashSet::new();
+    for (id, x) in &a {
+        let change = match b.get(id) {
+            None => Some(Change::Removed { kind: x.kind }),
+            Some(y) => {
+                let ttl = ttl_differs(cfg, x.ttl(), y.ttl()).then_some((x.ttl(), y.ttl()));
                 let type_before = (x.kind != y.kind).then_some(x.kind);
                 let value_differs = x.kind == y.kind && x.digest != y.digest;
                 if value_differs {
-                    wanted.insert(id.clone());
+                    values.insert(*id);
                 }
                 (ttl.is_some() || type_before.is_some() || value_differs).then_some(Change::Changed {
                     kind: y.kind,
@@ -338,32 +402,42 @@ pub fn diff(cfg: &DiffConfig) -> Result<DiffReport> {
                     value: None,
                 })
             }
-            (None, None) => None,
         };
         match change {
-            Some(change) => pending.push(KeyDiff { db: id.0, key: id.1.clone(), change }),
+            Some(c) => {
+                differing.insert(*id, c);
+            }
             None => report.same += 1,
         }
     }
-    // Second pass, for the keys whose values differ only.
-    if !wanted.is_empty() {
-        let (va, vb) = rayon::join(|| load(cfg, &cfg.a, &wanted), || load(cfg, &cfg.b, &wanted));
-        let (va, vb) = (va?, vb?);
-        for d in &mut pending {
-            if let Change::Changed { value, .. } = &mut d.change {
-                let id = (d.db, d.key.clone());
-                if let (Some(x), Some(y)) = (va.get(&id), vb.get(&id)) {
+    for (id, y) in &b {
+        if !a.contains_key(id) {
+            differing.insert(*id, Change::Added { kind: y.kind });
+        }
+    }
+    drop((a, b));
+    if !differing.is_empty() {
+        let ids: HashSet<u128> = differing.keys().copied().collect();
+        let (la, lb) = rayon::join(|| load(cfg, &cfg.a, &ids, &values), || load(cfg, &cfg.b, &ids, &values));
+        let ((names_a, objs_a), (names_b, objs_b)) = (la?, lb?);
+        let mut diffs: Vec<KeyDiff> = Vec::with_capacity(differing.len());
+        for (id, mut change) in differing {
+            let Some((db, key)) = names_a.get(&id).or_else(|| names_b.get(&id)).cloned() else { continue };
+            if let Change::Changed { value, .. } = &mut change {
+                if let (Some(x), Some(y)) = (objs_a.get(&id), objs_b.get(&id)) {
                     *value = Some(compare(cfg, x, y));
                 }
             }
+            diffs.push(KeyDiff { db, key, change });
         }
+        diffs.sort_by(|p, q| (p.db, &p.key).cmp(&(q.db, &q.key)));
+        report.diffs = diffs;
     }
     // Values whose digests differed only by field TTLs within the tolerance.
-    let before = pending.len();
-    pending.retain(
+    let before = report.diffs.len();
+    report.diffs.retain(
         |d| !matches!(&d.change, Change::Changed { type_before: None, ttl: None, value: Some(v), .. } if v.is_empty()),
     );
-    report.same += (before - pending.len()) as u64;
-    report.diffs = pending;
+    report.same += (before - report.diffs.len()) as u64;
     Ok(report)
 }
