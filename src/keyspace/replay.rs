@@ -184,6 +184,59 @@ impl Replayer {
         Ok(&mut e.obj)
     }
 
+    /// The string at `key`, created as `init` when missing; WRONGTYPE otherwise.
+    fn string_or(&mut self, key: &[u8], init: &[u8]) -> Result<&mut Vec<u8>, String> {
+        match self.obj_or(key, || Obj::Str(init.to_vec()), |o| matches!(o, Obj::Str(_)))? {
+            Obj::Str(s) => Ok(s),
+            _ => unreachable!("obj_or checked the type"),
+        }
+    }
+
+    fn list_or_new(&mut self, key: &[u8]) -> Result<&mut VecDeque<Vec<u8>>, String> {
+        match self.obj_or(key, || Obj::List(VecDeque::new()), |o| matches!(o, Obj::List(_)))? {
+            Obj::List(l) => Ok(l),
+            _ => unreachable!("obj_or checked the type"),
+        }
+    }
+
+    fn set_or_new(&mut self, key: &[u8]) -> Result<&mut BTreeSet<Vec<u8>>, String> {
+        match self.obj_or(key, || Obj::Set(BTreeSet::new()), |o| matches!(o, Obj::Set(_)))? {
+            Obj::Set(s) => Ok(s),
+            _ => unreachable!("obj_or checked the type"),
+        }
+    }
+
+    fn zset_or_new(&mut self, key: &[u8]) -> Result<&mut ZsetObj, String> {
+        match self.obj_or(key, || Obj::Zset(ZsetObj::default()), |o| matches!(o, Obj::Zset(_)))? {
+            Obj::Zset(z) => Ok(z),
+            _ => unreachable!("obj_or checked the type"),
+        }
+    }
+
+    fn hash_or_new(&mut self, key: &[u8]) -> Result<&mut BTreeMap<Vec<u8>, super::HashField>, String> {
+        match self.obj_or(key, || Obj::Hash(BTreeMap::new()), |o| matches!(o, Obj::Hash(_)))? {
+            Obj::Hash(h) => Ok(h),
+            _ => unreachable!("obj_or checked the type"),
+        }
+    }
+
+    fn stream_or_new(&mut self, key: &[u8]) -> Result<&mut StreamObj, String> {
+        match self.obj_or(key, || Obj::Stream(Box::default()), |o| matches!(o, Obj::Stream(_)))? {
+            Obj::Stream(s) => Ok(s),
+            _ => unreachable!("obj_or checked the type"),
+        }
+    }
+
+    /// An array's elements and insert cursor.
+    #[allow(clippy::type_complexity)]
+    fn array_or_new(&mut self, key: &[u8]) -> Result<(&mut BTreeMap<u64, super::ArrayVal>, &mut Option<u64>), String> {
+        let make = || Obj::Array { elements: BTreeMap::new(), cursor: None };
+        match self.obj_or(key, make, |o| matches!(o, Obj::Array { .. }))? {
+            Obj::Array { elements, cursor } => Ok((elements, cursor)),
+            _ => unreachable!("obj_or checked the type"),
+        }
+    }
+
     /// Run a command; `Ok(false)` when unknown.
     fn run(&mut self, a: &Args<'_>) -> Result<bool, String> {
         let upper = a[0].to_ascii_uppercase();
@@ -232,10 +285,8 @@ impl Replayer {
             }
             b"APPEND" => {
                 Self::arity(a, 3)?;
-                match self.obj_or(a[1], || Obj::Str(Vec::new()), |o| matches!(o, Obj::Str(_)))? {
-                    Obj::Str(s) => s.extend_from_slice(a[2]),
-                    _ => unreachable!(),
-                }
+                let s = self.string_or(a[1], b"")?;
+                s.extend_from_slice(a[2]);
             }
             b"SETRANGE" => {
                 Self::arity(a, 4)?;
@@ -246,15 +297,11 @@ impl Replayer {
                 if a[3].is_empty() {
                     return Ok(true);
                 }
-                match self.obj_or(a[1], || Obj::Str(Vec::new()), |o| matches!(o, Obj::Str(_)))? {
-                    Obj::Str(s) => {
-                        if s.len() < off + a[3].len() {
-                            s.resize(off + a[3].len(), 0);
-                        }
-                        s[off..off + a[3].len()].copy_from_slice(a[3]);
-                    }
-                    _ => unreachable!(),
+                let s = self.string_or(a[1], b"")?;
+                if s.len() < off + a[3].len() {
+                    s.resize(off + a[3].len(), 0);
                 }
+                s[off..off + a[3].len()].copy_from_slice(a[3]);
             }
             b"INCR" | b"DECR" | b"INCRBY" | b"DECRBY" => {
                 let by = match upper.as_slice() {
@@ -270,27 +317,19 @@ impl Replayer {
                     }
                 };
                 Self::arity(a, 2)?;
-                match self.obj_or(a[1], || Obj::Str(b"0".to_vec()), |o| matches!(o, Obj::Str(_)))? {
-                    Obj::Str(s) => {
-                        let v = int(s)?.checked_add(by).ok_or("ERR increment or decrement would overflow")?;
-                        *s = v.to_string().into_bytes();
-                    }
-                    _ => unreachable!(),
-                }
+                let s = self.string_or(a[1], b"0")?;
+                let v = int(s)?.checked_add(by).ok_or("ERR increment or decrement would overflow")?;
+                *s = v.to_string().into_bytes();
             }
             b"INCRBYFLOAT" => {
                 Self::arity(a, 3)?;
                 let by = float(a[2])?;
-                match self.obj_or(a[1], || Obj::Str(b"0".to_vec()), |o| matches!(o, Obj::Str(_)))? {
-                    Obj::Str(s) => {
-                        let v = float(s)? + by;
-                        if !v.is_finite() {
-                            return Err("ERR increment would produce NaN or Infinity".into());
-                        }
-                        *s = float_text(v);
-                    }
-                    _ => unreachable!(),
+                let s = self.string_or(a[1], b"0")?;
+                let v = float(s)? + by;
+                if !v.is_finite() {
+                    return Err("ERR increment would produce NaN or Infinity".into());
                 }
+                *s = float_text(v);
             }
             b"DEL" | b"UNLINK" => {
                 for k in &a[1..] {
@@ -367,17 +406,13 @@ impl Replayer {
                     return Ok(true);
                 }
                 let left = upper[0] == b'L';
-                match self.obj_or(a[1], || Obj::List(VecDeque::new()), |o| matches!(o, Obj::List(_)))? {
-                    Obj::List(l) => {
-                        for v in &a[2..] {
-                            if left {
-                                l.push_front(v.to_vec())
-                            } else {
-                                l.push_back(v.to_vec())
-                            }
-                        }
+                let l = self.list_or_new(a[1])?;
+                for v in &a[2..] {
+                    if left {
+                        l.push_front(v.to_vec())
+                    } else {
+                        l.push_back(v.to_vec())
                     }
-                    _ => unreachable!(),
                 }
             }
             b"LPOP" | b"RPOP" => {
@@ -437,15 +472,11 @@ impl Replayer {
                 };
                 self.drop_if_empty(a[1]);
                 if let Some(v) = v {
-                    match self.obj_or(a[2], || Obj::List(VecDeque::new()), |o| matches!(o, Obj::List(_)))? {
-                        Obj::List(l) => {
-                            if to_left {
-                                l.push_front(v)
-                            } else {
-                                l.push_back(v)
-                            }
-                        }
-                        _ => unreachable!(),
+                    let l = self.list_or_new(a[2])?;
+                    if to_left {
+                        l.push_front(v)
+                    } else {
+                        l.push_back(v)
                     }
                 }
             }
@@ -519,10 +550,8 @@ impl Replayer {
             }
             b"SADD" => {
                 Self::arity(a, 3)?;
-                match self.obj_or(a[1], || Obj::Set(BTreeSet::new()), |o| matches!(o, Obj::Set(_)))? {
-                    Obj::Set(s) => s.extend(a[2..].iter().map(|m| m.to_vec())),
-                    _ => unreachable!(),
-                }
+                let s = self.set_or_new(a[1])?;
+                s.extend(a[2..].iter().map(|m| m.to_vec()));
             }
             b"SREM" => {
                 Self::arity(a, 3)?;
@@ -544,12 +573,8 @@ impl Replayer {
                 };
                 self.drop_if_empty(a[1]);
                 if moved {
-                    match self.obj_or(a[2], || Obj::Set(BTreeSet::new()), |o| matches!(o, Obj::Set(_)))? {
-                        Obj::Set(s) => {
-                            s.insert(a[3].to_vec());
-                        }
-                        _ => unreachable!(),
-                    }
+                    let s = self.set_or_new(a[2])?;
+                    s.insert(a[3].to_vec());
                 }
             }
             b"ZADD" => self.zadd(a)?,
@@ -591,20 +616,16 @@ impl Replayer {
                     b"1" => true,
                     _ => return Err("ERR bit is not an integer or out of range".into()),
                 };
-                match self.obj_or(a[1], || Obj::Str(Vec::new()), |o| matches!(o, Obj::Str(_)))? {
-                    Obj::Str(s) => {
-                        let byte = off >> 3;
-                        if s.len() <= byte {
-                            s.resize(byte + 1, 0);
-                        }
-                        let mask = 1u8 << (7 - (off & 7));
-                        if bit {
-                            s[byte] |= mask
-                        } else {
-                            s[byte] &= !mask
-                        }
-                    }
-                    _ => unreachable!(),
+                let s = self.string_or(a[1], b"")?;
+                let byte = off >> 3;
+                if s.len() <= byte {
+                    s.resize(byte + 1, 0);
+                }
+                let mask = 1u8 << (7 - (off & 7));
+                if bit {
+                    s[byte] |= mask
+                } else {
+                    s[byte] &= !mask
                 }
             }
             b"BITOP" => {
@@ -643,17 +664,13 @@ impl Replayer {
             b"ZINCRBY" => {
                 Self::arity(a, 4)?;
                 let by = float(a[2])?;
-                match self.obj_or(a[1], || Obj::Zset(ZsetObj::default()), |o| matches!(o, Obj::Zset(_)))? {
-                    Obj::Zset(z) => {
-                        let s = z.scores.entry(a[3].to_vec()).or_insert(0.0);
-                        let v = *s + by;
-                        if v.is_nan() {
-                            return Err("ERR resulting score is not a number (NaN)".into());
-                        }
-                        *s = v;
-                    }
-                    _ => unreachable!(),
+                let z = self.zset_or_new(a[1])?;
+                let s = z.scores.entry(a[3].to_vec()).or_insert(0.0);
+                let v = *s + by;
+                if v.is_nan() {
+                    return Err("ERR resulting score is not a number (NaN)".into());
                 }
+                *s = v;
             }
             b"ZREM" => {
                 Self::arity(a, 3)?;
@@ -698,24 +715,16 @@ impl Replayer {
                 if a.len() < 4 || !a.len().is_multiple_of(2) {
                     return Err("ERR wrong number of arguments for 'hset' command".into());
                 }
-                match self.obj_or(a[1], || Obj::Hash(BTreeMap::new()), |o| matches!(o, Obj::Hash(_)))? {
-                    Obj::Hash(h) => {
-                        for fv in a[2..].chunks(2) {
-                            // Setting a field drops its TTL.
-                            h.insert(fv[0].to_vec(), (fv[1].to_vec(), None));
-                        }
-                    }
-                    _ => unreachable!(),
+                let h = self.hash_or_new(a[1])?;
+                for fv in a[2..].chunks(2) {
+                    // Setting a field drops its TTL.
+                    h.insert(fv[0].to_vec(), (fv[1].to_vec(), None));
                 }
             }
             b"HSETNX" => {
                 Self::arity(a, 4)?;
-                match self.obj_or(a[1], || Obj::Hash(BTreeMap::new()), |o| matches!(o, Obj::Hash(_)))? {
-                    Obj::Hash(h) => {
-                        h.entry(a[2].to_vec()).or_insert_with(|| (a[3].to_vec(), None));
-                    }
-                    _ => unreachable!(),
-                }
+                let h = self.hash_or_new(a[1])?;
+                h.entry(a[2].to_vec()).or_insert_with(|| (a[3].to_vec(), None));
             }
             b"HDEL" => {
                 Self::arity(a, 3)?;
@@ -731,24 +740,16 @@ impl Replayer {
             b"HINCRBY" | b"HINCRBYFLOAT" => {
                 Self::arity(a, 4)?;
                 let float_mode = upper == b"HINCRBYFLOAT";
-                match self.obj_or(a[1], || Obj::Hash(BTreeMap::new()), |o| matches!(o, Obj::Hash(_)))? {
-                    Obj::Hash(h) => {
-                        let cur = h.get(a[2]).map(|(v, _)| v.clone()).unwrap_or_else(|| b"0".to_vec());
-                        let ttl = h.get(a[2]).and_then(|(_, t)| *t);
-                        let new = if float_mode {
-                            let v = float(&cur)? + float(a[3])?;
-                            float_text(v)
-                        } else {
-                            int(&cur)?
-                                .checked_add(int(a[3])?)
-                                .ok_or("ERR increment would overflow")?
-                                .to_string()
-                                .into_bytes()
-                        };
-                        h.insert(a[2].to_vec(), (new, ttl));
-                    }
-                    _ => unreachable!(),
-                }
+                let h = self.hash_or_new(a[1])?;
+                let cur = h.get(a[2]).map(|(v, _)| v.clone()).unwrap_or_else(|| b"0".to_vec());
+                let ttl = h.get(a[2]).and_then(|(_, t)| *t);
+                let new = if float_mode {
+                    let v = float(&cur)? + float(a[3])?;
+                    float_text(v)
+                } else {
+                    int(&cur)?.checked_add(int(a[3])?).ok_or("ERR increment would overflow")?.to_string().into_bytes()
+                };
+                h.insert(a[2].to_vec(), (new, ttl));
             }
             b"HPEXPIREAT" | b"HEXPIREAT" | b"HPEXPIRE" | b"HEXPIRE" => self.hexpire(&upper, a)?,
             b"HPERSIST" => {
@@ -847,17 +848,9 @@ impl Replayer {
                 }
                 let pairs: Vec<(u64, Vec<u8>)> =
                     a[2..].chunks(2).map(|p| Ok((uint(p[0])?, p[1].to_vec()))).collect::<Result<_, String>>()?;
-                match self.obj_or(
-                    a[1],
-                    || Obj::Array { elements: BTreeMap::new(), cursor: None },
-                    |o| matches!(o, Obj::Array { .. }),
-                )? {
-                    Obj::Array { elements, .. } => {
-                        for (i, v) in pairs {
-                            elements.insert(i, super::ArrayVal::Bytes(v));
-                        }
-                    }
-                    _ => unreachable!(),
+                let (elements, _) = self.array_or_new(a[1])?;
+                for (i, v) in pairs {
+                    elements.insert(i, super::ArrayVal::Bytes(v));
                 }
             }
             b"ARDEL" => {
@@ -884,20 +877,12 @@ impl Replayer {
                 let ring = upper == b"ARRING";
                 Self::arity(a, if ring { 4 } else { 3 })?;
                 let (size, values) = if ring { (Some(uint(a[2])?.max(1)), &a[3..]) } else { (None, &a[2..]) };
-                match self.obj_or(
-                    a[1],
-                    || Obj::Array { elements: BTreeMap::new(), cursor: None },
-                    |o| matches!(o, Obj::Array { .. }),
-                )? {
-                    Obj::Array { elements, cursor } => {
-                        for v in values {
-                            let next = cursor.map_or(0, |c| c.wrapping_add(1));
-                            let at = size.map_or(next, |n| next % n);
-                            elements.insert(at, super::ArrayVal::Bytes(v.to_vec()));
-                            *cursor = Some(at);
-                        }
-                    }
-                    _ => unreachable!(),
+                let (elements, cursor) = self.array_or_new(a[1])?;
+                for v in values {
+                    let next = cursor.map_or(0, |c| c.wrapping_add(1));
+                    let at = size.map_or(next, |n| next % n);
+                    elements.insert(at, super::ArrayVal::Bytes(v.to_vec()));
+                    *cursor = Some(at);
                 }
             }
             b"RESTORE" => {
@@ -1020,27 +1005,24 @@ impl Replayer {
         }
         let parsed: Vec<(f64, &[u8])> =
             pairs.chunks(2).map(|p| Ok((float(p[0])?, p[1]))).collect::<Result<_, String>>()?;
-        match self.obj_or(a[1], || Obj::Zset(ZsetObj::default()), |o| matches!(o, Obj::Zset(_)))? {
-            Obj::Zset(z) => {
-                for (score, member) in parsed {
-                    let cur = z.scores.get(member).copied();
-                    if (nx && cur.is_some()) || (xx && cur.is_none()) {
-                        continue;
-                    }
-                    let new = if incr { cur.unwrap_or(0.0) + score } else { score };
-                    if new.is_nan() {
-                        return Err("ERR resulting score is not a number (NaN)".into());
-                    }
-                    if let Some(c) = cur {
-                        if (gt && new <= c) || (lt && new >= c) {
-                            continue;
-                        }
-                    }
-                    z.scores.insert(member.to_vec(), new);
+        let z = self.zset_or_new(a[1])?;
+        for (score, member) in parsed {
+            let cur = z.scores.get(member).copied();
+            if (nx && cur.is_some()) || (xx && cur.is_none()) {
+                continue;
+            }
+            let new = if incr { cur.unwrap_or(0.0) + score } else { score };
+            if new.is_nan() {
+                return Err("ERR resulting score is not a number (NaN)".into());
+            }
+            if let Some(c) = cur {
+                if (gt && new <= c) || (lt && new >= c) {
+                    continue;
                 }
             }
-            _ => unreachable!(),
+            z.scores.insert(member.to_vec(), new);
         }
+
         self.drop_if_empty(a[1]);
         Ok(())
     }
@@ -1356,27 +1338,24 @@ impl Replayer {
         if ops.is_empty() {
             return Ok(());
         }
-        match self.obj_or(a[1], || Obj::Str(Vec::new()), |o| matches!(o, Obj::Str(_)))? {
-            Obj::Str(s) => {
-                for op in ops {
-                    let (f, new) = match op {
-                        Op::Set(f, v) => {
-                            let v = f.fit(v as i128);
-                            (f, v)
-                        }
-                        Op::Incr(f, by) => {
-                            let old = f.read(s);
-                            let v = f.fit(old + by as i128);
-                            (f, v)
-                        }
-                    };
-                    if let Some(v) = new {
-                        f.write(s, v);
-                    }
+        let s = self.string_or(a[1], b"")?;
+        for op in ops {
+            let (f, new) = match op {
+                Op::Set(f, v) => {
+                    let v = f.fit(v as i128);
+                    (f, v)
                 }
+                Op::Incr(f, by) => {
+                    let old = f.read(s);
+                    let v = f.fit(old + by as i128);
+                    (f, v)
+                }
+            };
+            if let Some(v) = new {
+                f.write(s, v);
             }
-            _ => unreachable!(),
         }
+
         Ok(())
     }
 
@@ -1444,21 +1423,18 @@ impl Replayer {
         if pairs.len() != n * 2 {
             return Err("ERR wrong number of fields".into());
         }
-        match self.obj_or(a[1], || Obj::Hash(BTreeMap::new()), |o| matches!(o, Obj::Hash(_)))? {
-            Obj::Hash(h) => {
-                let any = pairs.chunks(2).any(|p| h.contains_key(p[0]));
-                let all = pairs.chunks(2).all(|p| h.contains_key(p[0]));
-                if (fnx && any) || (fxx && !all) {
-                    // Nothing set.
-                } else {
-                    for p in pairs.chunks(2) {
-                        let old = h.get(p[0]).and_then(|(_, t)| *t);
-                        h.insert(p[0].to_vec(), (p[1].to_vec(), if keepttl { old } else { ttl }));
-                    }
-                }
+        let h = self.hash_or_new(a[1])?;
+        let any = pairs.chunks(2).any(|p| h.contains_key(p[0]));
+        let all = pairs.chunks(2).all(|p| h.contains_key(p[0]));
+        if (fnx && any) || (fxx && !all) {
+            // Nothing set.
+        } else {
+            for p in pairs.chunks(2) {
+                let old = h.get(p[0]).and_then(|(_, t)| *t);
+                h.insert(p[0].to_vec(), (p[1].to_vec(), if keepttl { old } else { ttl }));
             }
-            _ => unreachable!(),
         }
+
         self.drop_if_empty(a[1]);
         Ok(())
     }
@@ -1547,10 +1523,7 @@ impl Replayer {
                 crate::escape::escape_bytes(pid)
             ));
         }
-        let s = match self.obj_or(a[1], || Obj::Stream(Box::default()), |o| matches!(o, Obj::Stream(_)))? {
-            Obj::Stream(s) => s,
-            _ => unreachable!(),
-        };
+        let s = self.stream_or_new(a[1])?;
         match &idmp {
             Some((pid, Some(iid))) => s.idmp_record(pid, iid, id),
             Some((_, None)) => s.idmp_mut().iids_added += 1,
