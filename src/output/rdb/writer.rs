@@ -13,6 +13,7 @@ use super::encode::{put_binary_double, put_len, put_string, put_text_double, sco
 use super::intset;
 use super::listpack::ListpackBuilder;
 use super::ziplist::ZiplistBuilder;
+use super::PackedBuilder;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::decode::Piece;
 use crate::event::stream::StreamMeta;
@@ -428,18 +429,13 @@ impl<W: Write> RdbWriter<W> {
             })?;
             members.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
             let listpack = self.version >= 10;
-            let (mut lp, mut zl) = (ListpackBuilder::new(), ZiplistBuilder::new());
+            let mut packed = PackedBuilder::new(listpack);
             for (score, member) in &members {
                 let text = score_text(*score);
-                for it in [Item::Bytes(member), Item::Bytes(text.as_bytes())] {
-                    if listpack {
-                        lp.push(it)
-                    } else {
-                        zl.push(it)
-                    }
-                }
+                packed.push(Item::Bytes(member));
+                packed.push(Item::Bytes(text.as_bytes()));
             }
-            let blob = if listpack { lp.finish() } else { zl.finish() };
+            let blob = packed.take();
             self.begin(if listpack { 17 } else { 12 }, key);
             put_string(&mut self.buf, &blob, self.compress);
             return Ok(());
@@ -480,20 +476,15 @@ impl<W: Write> RdbWriter<W> {
         }
         if small && self.version >= 4 {
             let listpack = self.version >= 10;
-            let (mut lp, mut zl) = (ListpackBuilder::new(), ZiplistBuilder::new());
+            let mut packed = PackedBuilder::new(listpack);
             v.pieces(&mut |p: Piece<'_>| {
                 if let Piece::Field { field, value, .. } = p {
-                    for it in [field, value] {
-                        if listpack {
-                            lp.push(it)
-                        } else {
-                            zl.push(it)
-                        }
-                    }
+                    packed.push(field);
+                    packed.push(value);
                 }
                 Ok(())
             })?;
-            let blob = if listpack { lp.finish() } else { zl.finish() };
+            let blob = packed.take();
             self.begin(if listpack { 16 } else { 13 }, key);
             put_string(&mut self.buf, &blob, self.compress);
             return Ok(());
@@ -943,7 +934,7 @@ fn pack_list(
     max_entries: usize,
     mut emit: impl FnMut(Node<'_>) -> Result<()>,
 ) -> Result<()> {
-    let (mut lp, mut zl) = (ListpackBuilder::new(), ZiplistBuilder::new());
+    let mut packed = PackedBuilder::new(quicklist2);
     let mut result = Ok(());
     v.pieces(&mut |p: Piece<'_>| {
         let Piece::Elem(it) = p else { return Ok(()) };
@@ -952,9 +943,8 @@ fn pack_list(
         }
         let len = item_len(&it);
         if quicklist2 && len > max_bytes {
-            if !lp.is_empty() {
-                result = emit(Node::Packed(&lp.finish()));
-                lp = ListpackBuilder::new();
+            if !packed.is_empty() {
+                result = emit(Node::Packed(&packed.take()));
             }
             let text = it.to_vec();
             if result.is_ok() {
@@ -962,28 +952,16 @@ fn pack_list(
             }
             return Ok(());
         }
-        let (count, bytes) = if quicklist2 { (lp.len(), lp.bytes()) } else { (zl.len(), zl.bytes()) };
-        if count > 0 && (count >= max_entries || bytes + len + 11 > max_bytes) {
-            if quicklist2 {
-                result = emit(Node::Packed(&lp.finish()));
-                lp = ListpackBuilder::new();
-            } else {
-                result = emit(Node::Packed(&zl.finish()));
-                zl = ZiplistBuilder::new();
-            }
+        let count = packed.len();
+        if count > 0 && (count >= max_entries || packed.bytes() + len + 11 > max_bytes) {
+            result = emit(Node::Packed(&packed.take()));
         }
-        if quicklist2 {
-            lp.push(it)
-        } else {
-            zl.push(it)
-        }
+        packed.push(it);
         Ok(())
     })?;
     result?;
-    if quicklist2 && !lp.is_empty() {
-        emit(Node::Packed(&lp.finish()))?;
-    } else if !quicklist2 && !zl.is_empty() {
-        emit(Node::Packed(&zl.finish()))?;
+    if !packed.is_empty() {
+        emit(Node::Packed(&packed.take()))?;
     }
     Ok(())
 }
