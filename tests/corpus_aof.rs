@@ -7,43 +7,14 @@
 
 mod common;
 
+use common::{copy_tree, Scratch};
+
 use rdb_tool::cmd::aof::{check_aof, dump_commands, plan_repair, AofCheckOptions, Repair};
 use rdb_tool::cmd::check::Verdict;
 use rdb_tool::cmd::fix;
 use rdb_tool::input::layout::sniff;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-
-/// A scratch directory removed at the end of the test.
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("rdb-tool-aof-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Copy a file or directory (writable copies: the corpus is read-only).
-fn copy_tree(from: &Path, to: &Path) {
-    if from.is_dir() {
-        std::fs::create_dir_all(to).unwrap();
-        for e in std::fs::read_dir(from).unwrap() {
-            let e = e.unwrap();
-            copy_tree(&e.path(), &to.join(e.file_name()));
-        }
-    } else {
-        std::fs::write(to, std::fs::read(from).unwrap()).unwrap();
-    }
-}
 
 /// The last `ok_up_to_line=N` of a redis-check-aof output.
 fn last_ok_line(output: &str) -> Option<u64> {

@@ -25,6 +25,8 @@
 
 mod common;
 
+use common::Scratch;
+
 use common::redis::{redis_server_binary, Client, Reply, Server};
 use rdb_tool::cmd::aof::{check_aof, plan_repair, AofCheckOptions, Repair};
 use rdb_tool::cmd::check::Verdict;
@@ -37,24 +39,6 @@ use std::time::{Duration, Instant};
 
 const CHECKER: &str = "/usr/bin/redis-check-aof";
 const MANIFEST: &str = "appendonly.aof.manifest";
-
-/// A scratch directory removed at the end of the test.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("rdb-tool-live-aof-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Making the AOFs with a real server

@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::copy_tree;
+
 use common::redis::Server;
 use rdb_tool::cmd::diff::{diff, Change, DiffConfig};
 use rdb_tool::cmd::dump::{dump, DumpConfig, DumpFormat};
@@ -18,14 +20,6 @@ const FAR: i64 = 4_000_000_000_000;
 fn save(server: &Server, c: &mut common::redis::Client, to: &Path) {
     c.ok(&["SAVE"]);
     std::fs::copy(server.rdb_path(), to).unwrap();
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
 }
 
 /// (key, summary of the change) for every differing key.
@@ -129,7 +123,7 @@ fn diff_reports_exactly_the_changes_made_on_a_real_server() {
     let b_rdb = dir.join("b.rdb");
     save(&server, &mut c, &b_rdb);
     let b_aof = dir.join("b-appendonlydir");
-    copy_dir(&server.dir.join("appendonlydir"), &b_aof);
+    copy_tree(&server.dir.join("appendonlydir"), &b_aof);
 
     let expected: BTreeMap<String, String> = [
         ("hash", r#"changed hash +["n"] -["g"] ~["f"]"#),

@@ -34,11 +34,12 @@
 
 mod common;
 
+use common::{copy_tree, Scratch};
+
 use common::redis::{Client, Reply, Server};
 use rdb_tool::cmd::convert::{convert, ConvertConfig, ConvertTo};
 use rdb_tool::error::ErrorKind;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const DAY_MS: i64 = 86_400_000;
@@ -1430,31 +1431,6 @@ fn history(log: &[Sent], data: u64, key: &str) -> (String, BTreeSet<String>) {
     (out, names)
 }
 
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("rdb-tool-live-replay-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
-}
-
 fn differential(variant: &str, seed: u64, preamble: bool, rewrite: bool, steps: usize) {
     let started = Instant::now();
     let yes_no = if preamble { "yes" } else { "no" };
@@ -1496,8 +1472,8 @@ fn differential(variant: &str, seed: u64, preamble: bool, rewrite: bool, steps: 
     let scratch = Scratch::new(variant);
     let src = a.dir.join("appendonlydir");
     let aof = scratch.0.join("aof").join("appendonlydir");
-    copy_dir(&src, &aof);
-    copy_dir(&src, &scratch.0.join("c").join("appendonlydir"));
+    copy_tree(&src, &aof);
+    copy_tree(&src, &scratch.0.join("c").join("appendonlydir"));
     let workload_s = started.elapsed().as_secs_f64();
 
     // Ours: the AOF replayed into an RDB 10.
