@@ -7,6 +7,8 @@
 //! Above `event` (it consumes pieces), below `cmd` (convert drives it).
 
 pub mod generate;
+pub mod geo;
+pub mod hll;
 pub mod replay;
 pub mod stream;
 

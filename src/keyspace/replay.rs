@@ -7,6 +7,7 @@
 //! nothing and is counted, as the server logs and goes on when loading.
 
 use super::stream::{parse_id, GroupObj, Pending, StreamObj};
+use super::{geo, hll};
 use super::{Entry, Keyspace, Obj, ZsetObj};
 use crate::event::StreamId;
 use crate::token::parse_canonical_i64;
@@ -578,6 +579,9 @@ impl Replayer {
                 }
             }
             b"ZADD" => self.zadd(a)?,
+            b"GEOADD" => self.geoadd(a)?,
+            b"PFADD" | b"PFMERGE" | b"PFCOUNT" => self.hyperloglog(&upper, a)?,
+            b"GEORADIUS" | b"GEORADIUSBYMEMBER" | b"GEOSEARCHSTORE" => self.geo_store(&upper, a)?,
             b"SINTERSTORE" | b"SUNIONSTORE" | b"SDIFFSTORE" => self.set_store(&upper, a)?,
             b"ZUNIONSTORE" | b"ZINTERSTORE" | b"ZDIFFSTORE" => self.zset_store(&upper, a)?,
             b"ZRANGESTORE" => self.zrangestore(a)?,
@@ -1027,6 +1031,201 @@ impl Replayer {
         Ok(())
     }
 
+    /// PFADD key elem…, PFMERGE dst src…, PFCOUNT key (which rewrites the
+    /// cached cardinality, so the server logs it): the strings they leave are
+    /// the server's bytes (`hll`). Existing keys keep their TTL.
+    fn hyperloglog(&mut self, cmd: &[u8], a: &Args<'_>) -> Res {
+        Self::arity(a, 2)?;
+        let string = |e: Option<&Entry>| match e {
+            Some(Entry { obj: Obj::Str(s), .. }) => Ok(Some(s.clone())),
+            Some(_) => Err(WRONGTYPE.to_string()),
+            None => Ok(None),
+        };
+        let current = string(self.db().get(a[1]))?;
+        let value = match cmd {
+            b"PFADD" => hll::pfadd(current.as_deref(), &a[2..])?.0,
+            b"PFMERGE" => {
+                let mut sources = Vec::new();
+                for k in &a[2..] {
+                    sources.extend(string(self.db().get(*k))?);
+                }
+                let sources: Vec<&[u8]> = sources.iter().map(Vec::as_slice).collect();
+                hll::pfmerge(current.as_deref(), &sources)?
+            }
+            // PFCOUNT of several keys merges into a scratch value: nothing changes.
+            _ if a.len() > 2 => return Ok(()),
+            _ => match current {
+                Some(v) => hll::pfcount(&v)?.0,
+                None => return Ok(()),
+            },
+        };
+        *self.string_or(a[1], b"")? = value;
+        Ok(())
+    }
+
+    /// GEOADD key [NX|XX] [CH] lon lat member…: ZADD of the positions' scores
+    /// (the server logs it as that ZADD; older or hand-written AOFs may not).
+    fn geoadd(&mut self, a: &Args<'_>) -> Res {
+        Self::arity(a, 5)?;
+        let mut i = 2;
+        let mut zadd: Vec<Vec<u8>> = vec![b"ZADD".to_vec(), a[1].to_vec()];
+        while i < a.len() && (is(a[i], "NX") || is(a[i], "XX") || is(a[i], "CH")) {
+            zadd.push(a[i].to_vec());
+            i += 1;
+        }
+        let triples = &a[i..];
+        if triples.is_empty() || !triples.len().is_multiple_of(3) {
+            return Err("ERR syntax error. Try GEOADD key [x1] [y1] [name1] [x2] [y2] [name2] ... ".into());
+        }
+        for t in triples.chunks(3) {
+            let (lon, lat) = lon_lat(t[0], t[1])?;
+            let score = geo::score(lon, lat).ok_or("ERR invalid longitude,latitude pair")?;
+            zadd.push((score as u64).to_string().into_bytes());
+            zadd.push(t[2].to_vec());
+        }
+        let args: Vec<&[u8]> = zadd.iter().map(Vec::as_slice).collect();
+        self.zadd(&args)
+    }
+
+    /// GEORADIUS / GEORADIUSBYMEMBER … STORE|STOREDIST dst, and GEOSEARCHSTORE
+    /// dst src …: the searches an AOF holds (the others only read), run as
+    /// georadiusGeneric runs them.
+    fn geo_store(&mut self, cmd: &[u8], a: &Args<'_>) -> Res {
+        let (src, base) = match cmd {
+            b"GEORADIUS" => (1, 6),
+            b"GEORADIUSBYMEMBER" => (1, 5),
+            _ => (2, 3),
+        };
+        Self::arity(a, base)?;
+        let search = cmd == b"GEOSEARCHSTORE";
+        let zset: Option<Vec<(Vec<u8>, f64)>> = match self.db().get(a[src]) {
+            Some(Entry { obj: Obj::Zset(z), .. }) => {
+                Some(z.sorted().into_iter().map(|(m, s)| (m.to_vec(), s)).collect())
+            }
+            Some(_) => return Err(WRONGTYPE.into()),
+            None => None,
+        };
+        let member_position = |m: &[u8]| -> Result<(f64, f64), String> {
+            let z = zset.as_ref().expect("looked up only when the key exists");
+            z.iter()
+                .find(|(name, _)| name == m)
+                .and_then(|(_, s)| geo::position(*s))
+                .ok_or_else(|| "ERR could not decode requested zset member".to_string())
+        };
+        let mut center = None;
+        let mut area = None;
+        let mut conversion = 1.0;
+        match cmd {
+            b"GEORADIUS" => center = Some(lon_lat(a[2], a[3])?),
+            b"GEORADIUSBYMEMBER" if zset.is_some() => center = Some(member_position(a[2])?),
+            _ => {}
+        }
+        if !search && (center.is_some() || cmd == b"GEORADIUS") {
+            let (r, unit) = geo_distance(a[base - 2], a[base - 1])?;
+            area = Some(geo::Area::Radius(r));
+            conversion = unit;
+        }
+        let (mut store, mut storedist) = (search.then(|| a[1]), false);
+        let (mut any, mut count, mut desc, mut asc, mut with) = (false, 0i64, false, false, false);
+        let (mut from, mut by) = (false, false);
+        let mut i = base;
+        let more = |i: usize, n: usize| i + n < a.len();
+        while i < a.len() {
+            let arg = a[i];
+            if is(arg, "WITHDIST") || is(arg, "WITHHASH") || is(arg, "WITHCOORD") {
+                with = true;
+            } else if is(arg, "ANY") {
+                any = true;
+            } else if is(arg, "ASC") {
+                (asc, desc) = (true, false);
+            } else if is(arg, "DESC") {
+                (asc, desc) = (false, true);
+            } else if is(arg, "COUNT") && more(i, 1) {
+                count = int(a[i + 1])?;
+                if count <= 0 {
+                    return Err("ERR COUNT must be > 0".into());
+                }
+                i += 1;
+            } else if (is(arg, "STORE") || is(arg, "STOREDIST")) && more(i, 1) && !search {
+                (store, storedist) = (Some(a[i + 1]), is(arg, "STOREDIST"));
+                i += 1;
+            } else if is(arg, "STOREDIST") && search {
+                storedist = true;
+            } else if is(arg, "FROMMEMBER") && more(i, 1) && search && !from {
+                if zset.is_some() {
+                    center = Some(member_position(a[i + 1])?);
+                }
+                from = true;
+                i += 1;
+            } else if is(arg, "FROMLONLAT") && more(i, 2) && search && !from {
+                center = Some(lon_lat(a[i + 1], a[i + 2])?);
+                from = true;
+                i += 2;
+            } else if is(arg, "BYRADIUS") && more(i, 2) && search && !by {
+                let (r, unit) = geo_distance(a[i + 1], a[i + 2])?;
+                (area, conversion, by) = (Some(geo::Area::Radius(r)), unit, true);
+                i += 2;
+            } else if is(arg, "BYBOX") && more(i, 3) && search && !by {
+                let (width, height) = (float(a[i + 1])?, float(a[i + 2])?);
+                if width < 0.0 || height < 0.0 {
+                    return Err("ERR height or width cannot be negative".into());
+                }
+                (area, conversion, by) = (Some(geo::Area::Box { width, height }), geo_unit(a[i + 3])?, true);
+                i += 3;
+            } else {
+                return Err("ERR syntax error".into());
+            }
+            i += 1;
+        }
+        let Some(dst) = store else { return Ok(()) };
+        if with {
+            return Err("ERR STORE is not compatible with WITHDIST, WITHHASH and WITHCOORD options".into());
+        }
+        if search && !(from && by) {
+            return Err("ERR exactly one of FROMMEMBER or FROMLONLAT and BYRADIUS or BYBOX must be given".into());
+        }
+        if any && count == 0 {
+            return Err("ERR the ANY argument requires COUNT argument".into());
+        }
+        let (Some(z), Some((lon, lat)), Some(area)) = (&zset, center, area) else {
+            self.db().remove(dst);
+            return Ok(());
+        };
+        let sorted: Vec<(&[u8], f64)> = z.iter().map(|(m, s)| (m.as_slice(), *s)).collect();
+        let shape = geo::Shape { lon, lat, conversion, area };
+        let limit = if any { count as usize } else { 0 };
+        let mut found = geo::search(&sorted, &shape, limit);
+        // COUNT without an order means the nearest (not with ANY).
+        let asc = asc || (count > 0 && !desc && !any);
+        if asc || desc {
+            // Redis's qsort is not stable: equal distances may come out in
+            // another order there (only matters with COUNT cutting a tie).
+            found.sort_by(|x, y| x.meters.partial_cmp(&y.meters).unwrap_or(std::cmp::Ordering::Equal));
+            if desc {
+                found.reverse();
+            }
+        }
+        if count > 0 {
+            found.truncate(count as usize);
+        }
+        let scores = found
+            .into_iter()
+            .map(|f| (f.member.to_vec(), if storedist { f.meters / conversion } else { f.score }))
+            .collect();
+        self.store(dst, Obj::Zset(ZsetObj { scores }));
+        Ok(())
+    }
+
+    /// A command's result stored at `dst` (replacing the key and its TTL); an
+    /// empty collection deletes it instead.
+    fn store(&mut self, dst: &[u8], obj: Obj) {
+        if obj.is_empty_collection() {
+            self.db().remove(dst);
+        } else {
+            self.db().insert(dst.to_vec(), Entry { obj, expire_at_ms: None });
+        }
+    }
+
     /// SINTERSTORE / SUNIONSTORE / SDIFFSTORE dest key…
     fn set_store(&mut self, cmd: &[u8], a: &Args<'_>) -> Res {
         Self::arity(a, 3)?;
@@ -1048,11 +1247,7 @@ impl Replayer {
             }),
             _ => it.fold(first, |acc, s| acc.difference(&s).cloned().collect()),
         };
-        if result.is_empty() {
-            self.db().remove(a[1]);
-        } else {
-            self.db().insert(a[1].to_vec(), Entry { obj: Obj::Set(result), expire_at_ms: None });
-        }
+        self.store(a[1], Obj::Set(result));
         Ok(())
     }
 
@@ -1131,42 +1326,44 @@ impl Replayer {
                 }
             }
         }
-        if result.is_empty() {
-            self.db().remove(a[1]);
-        } else {
-            self.db().insert(a[1].to_vec(), Entry { obj: Obj::Zset(ZsetObj { scores: result }), expire_at_ms: None });
-        }
+        self.store(a[1], Obj::Zset(ZsetObj { scores: result }));
         Ok(())
     }
 
-    /// SORT key [BY nosort] [LIMIT off count] [ASC|DESC] [ALPHA] STORE dst: the
-    /// only SORT an AOF holds is one that stores. BY/GET patterns (other keys)
-    /// are not modelled: reported as unknown rather than guessed.
+    /// SORT key [BY pattern] [LIMIT off count] [GET pattern…] [ASC|DESC]
+    /// [ALPHA] STORE dst, as sortCommand runs it (the only SORT an AOF holds is
+    /// one that stores). Patterns read other keys of the database
+    /// (`lookup_pattern`).
     fn sort_store(&mut self, a: &Args<'_>) -> Result<bool, String> {
         Self::arity(a, 2)?;
-        let (mut desc, mut alpha, mut nosort, mut limit, mut store) = (false, false, false, None, None);
+        let (mut desc, mut alpha, mut dontsort) = (false, false, false);
+        let (mut limit, mut store, mut by, mut gets) = (None, None, None, Vec::new());
         let mut i = 2;
         while i < a.len() {
+            let next = |n: usize| a.get(i + n).copied().ok_or_else(|| "ERR syntax error".to_string());
             match a[i].to_ascii_uppercase().as_slice() {
                 b"ASC" => desc = false,
                 b"DESC" => desc = true,
                 b"ALPHA" => alpha = true,
                 b"LIMIT" => {
-                    limit = Some((
-                        int(a.get(i + 1).ok_or("ERR syntax error")?)?,
-                        int(a.get(i + 2).ok_or("ERR syntax error")?)?,
-                    ));
+                    limit = Some((int(next(1)?)?, int(next(2)?)?));
                     i += 2;
                 }
                 b"STORE" => {
-                    store = Some(a.get(i + 1).ok_or("ERR syntax error")?.to_vec());
+                    store = Some(next(1)?.to_vec());
                     i += 1;
                 }
-                b"BY" if a.get(i + 1).is_some_and(|p| is(p, "nosort")) => {
-                    nosort = true;
+                b"BY" => {
+                    let pattern = next(1)?;
+                    // A pattern without `*` names no per-element key: no sorting.
+                    dontsort = !pattern.contains(&b'*');
+                    by = Some(pattern);
                     i += 1;
                 }
-                b"BY" | b"GET" => return Ok(false),
+                b"GET" => {
+                    gets.push(next(1)?);
+                    i += 1;
+                }
                 _ => return Err("ERR syntax error".into()),
             }
             i += 1;
@@ -1174,11 +1371,10 @@ impl Replayer {
         let Some(dst) = store else { return Ok(true) };
         let mut items: Vec<Vec<u8>> = match self.db().get(a[1]) {
             Some(Entry { obj: Obj::List(l), .. }) => l.iter().cloned().collect(),
-            // A set stored unsorted would depend on hash order: Redis sorts it (ALPHA).
             Some(Entry { obj: Obj::Set(s), .. }) => {
-                if nosort {
-                    nosort = false;
-                    alpha = true;
+                // Stored unsorted it would depend on hash order: Redis sorts it (ALPHA, no BY).
+                if dontsort {
+                    (dontsort, alpha, by) = (false, true, None);
                 }
                 s.iter().cloned().collect()
             }
@@ -1186,41 +1382,67 @@ impl Replayer {
             Some(_) => return Err(WRONGTYPE.into()),
             None => Vec::new(),
         };
-        if !nosort {
-            if alpha {
-                items.sort();
-            } else {
-                let mut keyed: Vec<(f64, Vec<u8>)> = items
-                    .into_iter()
-                    .map(|v| {
-                        let f = std::str::from_utf8(&v).ok().and_then(|t| t.trim().parse::<f64>().ok());
-                        f.map(|f| (f, v))
-                            .ok_or_else(|| "ERR One or more scores can't be converted into double".to_string())
-                    })
-                    .collect::<Result<_, String>>()?;
-                keyed.sort_by(|x, y| x.0.total_cmp(&y.0).then_with(|| x.1.cmp(&y.1)));
-                items = keyed.into_iter().map(|(_, v)| v).collect();
-            }
+        if dontsort {
+            // Lists and sorted sets keep their order, read from the end for DESC.
             if desc {
                 items.reverse();
             }
-        } else if desc {
-            items.reverse();
+        } else {
+            self.sort_items(&mut items, by, alpha)?;
+            if desc {
+                // DESC negates the comparison, tie-breaks included.
+                items.reverse();
+            }
         }
         if let Some((off, count)) = limit {
             let start = usize::try_from(off.max(0)).unwrap_or(0).min(items.len());
             let end = if count < 0 { items.len() } else { start.saturating_add(count as usize).min(items.len()) };
             items = items[start..end].to_vec();
         }
-        if items.is_empty() {
-            self.db().remove(&dst);
+        let out: VecDeque<Vec<u8>> = if gets.is_empty() {
+            items.into()
         } else {
-            self.db().insert(dst, Entry { obj: Obj::List(items.into_iter().collect()), expire_at_ms: None });
-        }
+            let db = self.db();
+            items.iter().flat_map(|item| gets.iter().map(|g| lookup_pattern(db, g, item).unwrap_or_default())).collect()
+        };
+        self.store(&dst, Obj::List(out));
         Ok(true)
     }
 
-    /// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count].
+    /// Sort SORT's elements ascending: by their own value or the value `by`
+    /// finds for each, as text (ALPHA) or as numbers (ties by the element).
+    fn sort_items(&mut self, items: &mut Vec<Vec<u8>>, by: Option<&[u8]>, alpha: bool) -> Res {
+        let db = self.db();
+        let weight = |item: &Vec<u8>| match by {
+            Some(pattern) => lookup_pattern(db, pattern, item),
+            None => Some(item.clone()),
+        };
+        if alpha {
+            // A missing weight sorts first; equal weights keep no defined
+            // order in Redis (its qsort is not stable).
+            let mut keyed: Vec<(Option<Vec<u8>>, Vec<u8>)> = items.drain(..).map(|v| (weight(&v), v)).collect();
+            keyed.sort_by(|x, y| x.0.cmp(&y.0));
+            items.extend(keyed.into_iter().map(|(_, v)| v));
+        } else {
+            let mut keyed: Vec<(f64, Vec<u8>)> = items
+                .drain(..)
+                .map(|v| {
+                    // A missing weight counts as 0.
+                    let score = match weight(&v) {
+                        Some(w) => strtod_whole(&w)
+                            .ok_or_else(|| "ERR One or more scores can't be converted into double".to_string())?,
+                        None => 0.0,
+                    };
+                    Ok((score, v))
+                })
+                .collect::<Result<_, String>>()?;
+            keyed
+                .sort_by(|x, y| x.0.partial_cmp(&y.0).unwrap_or(std::cmp::Ordering::Equal).then_with(|| x.1.cmp(&y.1)));
+            items.extend(keyed.into_iter().map(|(_, v)| v));
+        }
+        Ok(())
+    }
+
     fn zrangestore(&mut self, a: &Args<'_>) -> Res {
         Self::arity(a, 5)?;
         let (mut byscore, mut bylex, mut rev, mut limit) = (false, false, false, None);
@@ -1289,12 +1511,7 @@ impl Replayer {
             Some(_) => Vec::new(),
             None => picked,
         };
-        if picked.is_empty() {
-            self.db().remove(a[1]);
-        } else {
-            let z = ZsetObj { scores: picked.into_iter().collect() };
-            self.db().insert(a[1].to_vec(), Entry { obj: Obj::Zset(z), expire_at_ms: None });
-        }
+        self.store(a[1], Obj::Zset(ZsetObj { scores: picked.into_iter().collect() }));
         Ok(())
     }
 
@@ -1739,6 +1956,72 @@ impl Replayer {
 }
 
 /// An unsigned 64-bit argument (cursor positions use the whole range).
+/// A position argument pair, in the indexable range.
+fn lon_lat(lon: &[u8], lat: &[u8]) -> Result<(f64, f64), String> {
+    let (lon, lat) = (float(lon)?, float(lat)?);
+    if !geo::valid_position(lon, lat) {
+        return Err(format!("ERR invalid longitude,latitude pair {lon:.6},{lat:.6}"));
+    }
+    Ok((lon, lat))
+}
+
+/// A unit's size in metres.
+fn geo_unit(unit: &[u8]) -> Result<f64, String> {
+    match unit.to_ascii_lowercase().as_slice() {
+        b"m" => Ok(1.0),
+        b"km" => Ok(1000.0),
+        b"ft" => Ok(0.3048),
+        b"mi" => Ok(1609.34),
+        _ => Err("ERR unsupported unit provided. please use M, KM, FT, MI".into()),
+    }
+}
+
+/// `<radius> <unit>`: the radius and the unit's size in metres.
+fn geo_distance(radius: &[u8], unit: &[u8]) -> Result<(f64, f64), String> {
+    let r = float(radius).map_err(|_| "ERR need numeric radius".to_string())?;
+    if r < 0.0 {
+        return Err("ERR radius cannot be negative".into());
+    }
+    Ok((r, geo_unit(unit)?))
+}
+
+/// lookupKeyByPattern: `#` is the element itself; otherwise the first `*` is
+/// replaced by the element to name a string key, or with `->field` after the
+/// `*` a hash key and its field. `None` when there is no `*`, no such key, or
+/// it has another type.
+fn lookup_pattern(db: &BTreeMap<Vec<u8>, Entry>, pattern: &[u8], element: &[u8]) -> Option<Vec<u8>> {
+    if pattern == b"#" {
+        return Some(element.to_vec());
+    }
+    let star = pattern.iter().position(|&b| b == b'*')?;
+    let rest = &pattern[star + 1..];
+    // `->` with a non-empty field name after it.
+    let arrow = rest.windows(2).position(|w| w == b"->").filter(|&at| at + 2 < rest.len());
+    let (postfix, field) = match arrow {
+        Some(at) => (&rest[..at], Some(&rest[at + 2..])),
+        None => (rest, None),
+    };
+    let key = [&pattern[..star], element, postfix].concat();
+    match (&db.get(&key)?.obj, field) {
+        (Obj::Hash(h), Some(f)) => h.get(f).map(|(v, _)| v.clone()),
+        (Obj::Str(s), None) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// strtod over the whole text, as SORT reads a weight: leading white space
+/// allowed, nothing after the number, an empty text is 0, NaN and overflow
+/// (ERANGE) refused.
+fn strtod_whole(b: &[u8]) -> Option<f64> {
+    let t = std::str::from_utf8(b).ok()?.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+    if t.is_empty() {
+        return Some(0.0);
+    }
+    let f = t.parse::<f64>().ok().filter(|f| !f.is_nan())?;
+    let spelled_inf = t.trim_start_matches(['+', '-']).get(..3).is_some_and(|p| p.eq_ignore_ascii_case("inf"));
+    (f.is_finite() || spelled_inf).then_some(f)
+}
+
 fn parse_u64(b: &[u8]) -> Result<u64, String> {
     std::str::from_utf8(b).ok().and_then(|t| t.parse().ok()).ok_or_else(|| "ERR value is out of range".to_string())
 }
