@@ -66,16 +66,21 @@ fn rdb_to_rdb_of_the_same_version_dumps_the_same() {
     std::fs::create_dir_all(&scratch).unwrap();
     let mut compared = 0;
     for (path, version) in server_rdbs() {
-        // Valkey 9 (`VALKEY080`) is written in the Redis dialect as RDB 12, the
-        // Redis version holding the same data; versions we cannot write are skipped.
-        let target = if version == 80 { 12 } else { version };
-        if target > MAX_WRITE_VERSION {
-            continue;
-        }
         let out = scratch.join("same.rdb");
-        convert_to_file(&path, target, &out);
-        same_lines(&dump_of(&out), &dump_of(&path), &format!("{}: RDB {target} copy", path.display()));
+        convert_to_file(&path, version, &out);
+        let header = std::fs::read(&out).unwrap()[..9].to_vec();
+        assert_eq!(header, std::fs::read(&path).unwrap()[..9], "{}: header", path.display());
+        same_lines(&dump_of(&out), &dump_of(&path), &format!("{}: RDB {version} copy", path.display()));
         compared += 1;
+        // Across dialects: Valkey 9 into Redis 7.4's RDB 12, and every file
+        // from 7.4 on (hash field TTLs) into Valkey 9's format.
+        let across = match version {
+            80 => 12,
+            12 => 80,
+            _ => continue,
+        };
+        convert_to_file(&path, across, &out);
+        same_lines(&dump_of(&out), &dump_of(&path), &format!("{}: RDB {version} as {across}", path.display()));
     }
     let _ = std::fs::remove_dir_all(&scratch);
     assert!(compared >= 40, "only {compared} files compared");
@@ -87,10 +92,7 @@ fn rdb_to_json_to_rdb_to_json_is_identical() {
     std::fs::create_dir_all(&scratch).unwrap();
     let mut compared = 0;
     for (path, version) in server_rdbs() {
-        let target = if version == 80 { 12 } else { version };
-        if target > MAX_WRITE_VERSION {
-            continue;
-        }
+        let target = version;
         let first = dump_of(&path);
         let json = scratch.join("first.jsonl");
         std::fs::write(&json, &first).unwrap();
@@ -252,4 +254,31 @@ fn aof_to_json_equals_the_dump_of_aof_to_rdb() {
     }
     let _ = std::fs::remove_dir_all(&scratch);
     assert!(compared >= 29, "only {compared} AOFs compared (every corpus AOF)");
+}
+
+/// Valkey 9's HASH_2 as Valkey writes it: a hash with field TTLs read from a
+/// file Valkey 9.0.1 wrote (a peer project's test file) and written again as
+/// `VALKEY080`, uncompressed, gives that key's record byte for byte (field,
+/// value, absolute expiry in ms as 8 bytes LE, -1 for none).
+#[test]
+fn valkey_hash2_is_written_as_valkey_writes_it() {
+    let source = common::corpus_dir().join("peers/newer/valkey_hash2_with_hfe.rdb");
+    let mut cfg = ConvertConfig::new(&source, ConvertTo::Rdb);
+    cfg.compress = false;
+    let mut out = Vec::new();
+    let report = convert(&cfg, &mut out).unwrap();
+    assert_eq!(report.version, Some(80), "a Valkey source stays in Valkey's format");
+    assert_eq!(&out[..9], b"VALKEY080");
+    let original = std::fs::read(&source).unwrap();
+    let record = |file: &[u8]| {
+        let at = file.windows(11).position(|w| w == b"\x16\x09hash2-hfe").expect("the HASH_2 record");
+        file[at..file.len() - 9].to_vec() // up to the EOF opcode and CRC
+    };
+    assert_eq!(record(&out), record(&original));
+    // And into Redis's dialect: RDB 12's own field-TTL hash, same content.
+    let redis = std::env::temp_dir().join(format!("rdb-tool-valkey-redis-{}.rdb", std::process::id()));
+    convert_to_file(&source, 12, &redis);
+    assert_eq!(&std::fs::read(&redis).unwrap()[..9], b"REDIS0012");
+    same_lines(&dump_of(&redis), &dump_of(&source), "Valkey HASH_2 as RDB 12");
+    let _ = std::fs::remove_file(&redis);
 }

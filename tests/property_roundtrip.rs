@@ -1,12 +1,12 @@
 //! Property: an arbitrary keyspace (every type, binary strings, integer-like
 //! text, TTLs, field TTLs, streams with groups) written as an RDB of every
-//! version the writer knows reads back identical, except for keys that version
+//! version the writer knows (Valkey 9's too) reads back identical, except for keys that version
 //! cannot hold, which are refused as unsupported. The same check runs under
 //! cargo-fuzz (`fuzz/fuzz_targets/rdb_roundtrip.rs`).
 
 use arbitrary::{Arbitrary, Unstructured};
 use rdb_tool::keyspace::generate::{check_round_trip, GenKey};
-use rdb_tool::output::rdb::writer::{MAX_WRITE_VERSION, MIN_WRITE_VERSION};
+use rdb_tool::output::rdb::writer::{MAX_WRITE_VERSION, MIN_WRITE_VERSION, VALKEY_VERSION};
 
 fn noise(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -34,7 +34,7 @@ fn arbitrary_keyspaces_read_back_identical_in_every_version() {
             }
         }
         keys_checked += keys.len();
-        for version in MIN_WRITE_VERSION..=MAX_WRITE_VERSION {
+        for version in (MIN_WRITE_VERSION..=MAX_WRITE_VERSION).chain([VALKEY_VERSION]) {
             check_round_trip(&keys, version).unwrap_or_else(|e| panic!("seed {seed}, RDB {version}: {e}"));
         }
     }

@@ -5,7 +5,7 @@
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use rdb_tool::keyspace::generate::{check_round_trip, GenKey};
-use rdb_tool::output::rdb::writer::{MAX_WRITE_VERSION, MIN_WRITE_VERSION};
+use rdb_tool::output::rdb::writer::{MAX_WRITE_VERSION, MIN_WRITE_VERSION, VALKEY_VERSION};
 
 fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
             Err(_) => break,
         }
     }
-    for version in MIN_WRITE_VERSION..=MAX_WRITE_VERSION {
+    for version in (MIN_WRITE_VERSION..=MAX_WRITE_VERSION).chain([VALKEY_VERSION]) {
         if let Err(e) = check_round_trip(&keys, version) {
             panic!("RDB {version}: {e}");
         }

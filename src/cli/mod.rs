@@ -123,7 +123,7 @@ pub enum Command {
         /// AOF input: skip (and count) commands the replay does not know.
         #[arg(long)]
         skip_unknown: bool,
-        /// Target RDB version (6 to 12; default: the source's). For `resp`/`aof` output:
+        /// Target RDB version (6 to 15, or 80 = Valkey 9's VALKEY080; default: the source's). For `resp`/`aof` output:
         /// the RDB version of the server the commands are for (10 = Redis 7.0).
         #[arg(long)]
         rdb_version: Option<u32>,

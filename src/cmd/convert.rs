@@ -9,7 +9,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Event, RdbReader, ReaderOptions};
 use crate::format::KeyType;
 use crate::input::Input;
-use crate::output::rdb::writer::{EncodingLimits, KeyMeta, RdbWriter, ValueSource, MAX_WRITE_VERSION};
+use crate::output::rdb::writer::{EncodingLimits, KeyMeta, RdbWriter, ValueSource, MAX_WRITE_VERSION, VALKEY_VERSION};
 use crate::output::resp::RespWriter;
 use std::io::Write;
 use std::path::PathBuf;
@@ -86,20 +86,35 @@ pub struct ConvertReport {
     pub notes: Vec<String>,
 }
 
-/// The `redis-ver` aux value written for a target version: a release that
-/// writes that version, so readers that compare the two agree.
-fn redis_ver_for(version: u32) -> &'static str {
-    match version {
-        ..=6 => "2.8.0",
-        7 => "3.2.0",
-        8 => "4.0.0",
-        9 => "6.2.0",
-        10 => "7.0.0",
-        11 => "7.2.0",
-        12 => "7.4.0",
-        13 => "8.6.0",
-        _ => "8.8.0",
-    }
+/// The version aux field written for a target version (`redis-ver`, or
+/// `valkey-ver` for Valkey's format): a release that writes that version, so
+/// readers that compare the two agree.
+fn server_version_aux(version: u32) -> (&'static [u8], &'static [u8]) {
+    let redis: &[u8] = match version {
+        VALKEY_VERSION => return (b"valkey-ver", b"9.0.0"),
+        ..=6 => b"2.8.0",
+        7 => b"3.2.0",
+        8 => b"4.0.0",
+        9 => b"6.2.0",
+        10 => b"7.0.0",
+        11 => b"7.2.0",
+        12 => b"7.4.0",
+        13 => b"8.6.0",
+        14 => b"8.8.0",
+        _ => b"8.10.0",
+    };
+    (b"redis-ver", redis)
+}
+
+/// The RDB version written when the source is not an RDB (Redis 7.4: the
+/// oldest that holds every type but 8.x streams' state, arrays and key
+/// metadata, for which `--rdb-version` must say so).
+const DEFAULT_VERSION: u32 = 12;
+
+/// The RDB version to write for a source of `source` (`--rdb-version`, else
+/// the source's: Valkey's format stays Valkey's).
+fn target_version(cfg: &ConvertConfig, source: u32) -> u32 {
+    cfg.rdb_version.unwrap_or(if source == VALKEY_VERSION { source } else { source.min(MAX_WRITE_VERSION) })
 }
 
 /// Run a conversion, writing the result to `out`.
@@ -354,10 +369,11 @@ impl<W: Write> Target for JsonTarget<W> {
 
 /// An RDB target for a source of RDB `source_version`.
 fn rdb_target<'w>(cfg: &ConvertConfig, source_version: u32, out: &'w mut dyn Write) -> Result<Box<dyn Target + 'w>> {
-    let target = cfg.rdb_version.unwrap_or(source_version.min(MAX_WRITE_VERSION));
+    let target = target_version(cfg, source_version);
     let mut w = RdbWriter::new(out, target, cfg.limits, cfg.compress)?;
     w.lossy = cfg.drop_unsupported;
-    w.aux(b"redis-ver", redis_ver_for(target).as_bytes())?;
+    let (aux_key, aux_value) = server_version_aux(target);
+    w.aux(aux_key, aux_value)?;
     Ok(Box::new(w))
 }
 
@@ -369,7 +385,7 @@ pub(crate) fn is_json_dump(path: &std::path::Path) -> bool {
     matches!(head[..n].iter().find(|c| !c.is_ascii_whitespace()), Some(b'{' | b'['))
 }
 
-/// Read a JSON dump and send every key to the target (RDB 12 unless told).
+/// Read a JSON dump and send every key to the target ([`DEFAULT_VERSION`] unless told).
 fn json_to<'w>(
     cfg: &ConvertConfig,
     make: impl FnOnce(u32) -> Result<Box<dyn Target + 'w>>,
@@ -377,7 +393,7 @@ fn json_to<'w>(
 ) -> Result<()> {
     let name: std::sync::Arc<std::path::Path> = cfg.input.as_path().into();
     let file = std::fs::File::open(&cfg.input).map_err(|e| Error::io(e).in_file(&name))?;
-    let version = cfg.rdb_version.unwrap_or(MAX_WRITE_VERSION);
+    let version = cfg.rdb_version.unwrap_or(DEFAULT_VERSION);
     report.version = Some(version);
     let mut t = make(version)?;
     let mut db = None;
@@ -462,7 +478,7 @@ fn aof_to<'w>(
         report.notes.push(format!("{} commands were errors the server would also have rejected", replay.errors));
     }
     report.notes.extend(std::mem::take(&mut replay.notes));
-    let version = cfg.rdb_version.unwrap_or(MAX_WRITE_VERSION.min(12));
+    let version = cfg.rdb_version.unwrap_or(DEFAULT_VERSION);
     report.version = Some(version);
     let mut t = make(version)?;
     for (_, code) in &replay.keyspace.functions {
@@ -563,7 +579,7 @@ fn rdb_to_rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<Conve
     let progress = crate::output::progress::Progress::new(&name.display().to_string(), size);
     let mut reader = RdbReader::new(&mut input, cfg.reader);
     let preamble = Mutex::new(Preamble::default());
-    let target_of = |source: u32| cfg.rdb_version.unwrap_or(source.min(MAX_WRITE_VERSION));
+    let target_of = |source: u32| target_version(cfg, source);
     let mut report = ConvertReport::default();
     let mut writer: Option<RdbWriter<&mut dyn Write>> = None;
     let mut out = Some(out);
@@ -583,11 +599,12 @@ fn rdb_to_rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<Conve
         }
         let pre = pre.lock().unwrap_or_else(|p| p.into_inner());
         let source = pre.source_version.ok_or_else(|| Error::new(ErrorKind::Integrity("no header")))?;
-        let target = cfg.rdb_version.unwrap_or(source.min(MAX_WRITE_VERSION));
+        let target = target_version(cfg, source);
         report.version = Some(target);
         let mut w = RdbWriter::new(out.take().expect("opened once"), target, cfg.limits, cfg.compress)?;
         w.lossy = cfg.drop_unsupported;
-        w.aux(b"redis-ver", redis_ver_for(target).as_bytes())?;
+        let (aux_key, aux_value) = server_version_aux(target);
+        w.aux(aux_key, aux_value)?;
         for (k, v) in &pre.aux {
             w.aux(k, v)?;
         }
@@ -736,7 +753,7 @@ fn rdb_to<'w>(
         }
         let Some(event) = reader.next()? else { break };
         if let Event::Header { version, .. } = event {
-            report.version = cfg.rdb_version.or(Some(version.min(MAX_WRITE_VERSION)));
+            report.version = Some(target_version(cfg, version));
             target = Some((make.take().expect("one header"))(version)?);
             continue;
         }

@@ -22,10 +22,33 @@ use crate::format::KeyType;
 use crate::token::Item;
 use std::io::Write;
 
-/// The newest Redis RDB version this writer produces.
-pub const MAX_WRITE_VERSION: u32 = 14;
+/// The newest Redis RDB version this writer produces. RDB 15 (Redis 8.10)
+/// only adds hash templates, an optional sharing of field names that its
+/// loader does not require: a 15 file is written as a 14 one.
+pub const MAX_WRITE_VERSION: u32 = 15;
 /// The oldest (RDB 5 is the first with a checksum; older formats are not written).
 pub const MIN_WRITE_VERSION: u32 = 6;
+/// Valkey 9's own format, `VALKEY080`: RDB 11's encodings, plus its HASH_2
+/// (type 22) for hashes with field TTLs. No Redis 7.4+ type is written in it.
+pub const VALKEY_VERSION: u32 = 80;
+
+/// The versions `--rdb-version` accepts, for messages.
+pub const WRITABLE: &str = "6 to 15, or 80 (Valkey 9)";
+
+/// Whether `version` can be written.
+pub fn writable(version: u32) -> bool {
+    (MIN_WRITE_VERSION..=MAX_WRITE_VERSION).contains(&version) || version == VALKEY_VERSION
+}
+
+/// The Redis RDB version whose encodings a target version uses (Valkey 80 is
+/// RDB 11 plus HASH_2).
+fn encoding_level(version: u32) -> u32 {
+    if version == VALKEY_VERSION {
+        11
+    } else {
+        version
+    }
+}
 
 /// The size limits Redis uses to choose a compact encoding (redis.conf names,
 /// defaults as Redis 7.x).
@@ -133,7 +156,10 @@ impl<W: Write> CrcWriter<W> {
 /// Writes one RDB file.
 pub struct RdbWriter<W: Write> {
     out: CrcWriter<W>,
+    /// The version written in the header (80 for Valkey 9).
     version: u32,
+    /// The Redis RDB version whose encodings are written (`encoding_level`).
+    level: u32,
     limits: EncodingLimits,
     compress: bool,
     buf: Vec<u8>,
@@ -153,26 +179,35 @@ fn unsupported(what: &'static str) -> Error {
 }
 
 impl<W: Write> RdbWriter<W> {
-    /// Start a file of RDB `version` (`MIN_WRITE_VERSION..=MAX_WRITE_VERSION`).
+    /// Start a file of RDB `version` ([`writable`]).
     pub fn new(out: W, version: u32, limits: EncodingLimits, compress: bool) -> Result<Self> {
-        if !(MIN_WRITE_VERSION..=MAX_WRITE_VERSION).contains(&version) {
+        if !writable(version) {
             return Err(Error::new(ErrorKind::Usage("RDB version cannot be written"))
-                .detail(format!("{version}; this writer writes RDB {MIN_WRITE_VERSION} to {MAX_WRITE_VERSION}")));
+                .detail(format!("{version}; this writer writes RDB {WRITABLE}")));
         }
-        let mut w = RdbWriter {
-            out: CrcWriter { out, crc: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis) },
-            version,
-            limits,
-            compress,
-            buf: Vec::with_capacity(1 << 16),
-            lossy: false,
-            notes: Vec::new(),
-            payload: false,
-        };
-        w.out.put(format!("REDIS{version:04}").as_bytes())?;
+        let mut w = Self::unchecked(out, version, limits, compress, false, false);
+        let magic =
+            if version == VALKEY_VERSION { format!("VALKEY{version:03}") } else { format!("REDIS{version:04}") };
+        w.out.put(magic.as_bytes())?;
         Ok(w)
     }
 
+    /// A writer without its header (key records, DUMP payloads).
+    fn unchecked(out: W, target: u32, limits: EncodingLimits, compress: bool, lossy: bool, payload: bool) -> Self {
+        RdbWriter {
+            out: CrcWriter { out, crc: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis) },
+            version: target,
+            level: encoding_level(target),
+            limits,
+            compress,
+            buf: Vec::with_capacity(1 << 16),
+            lossy,
+            notes: Vec::new(),
+            payload,
+        }
+    }
+
+    /// The version in the header.
     pub fn version(&self) -> u32 {
         self.version
     }
@@ -192,7 +227,7 @@ impl<W: Write> RdbWriter<W> {
 
     /// An AUX field (RDB 7+; older versions have none and the call is a no-op).
     pub fn aux(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        if self.version < 7 {
+        if self.level < 7 {
             return Ok(());
         }
         self.buf.push(0xfa);
@@ -203,7 +238,7 @@ impl<W: Write> RdbWriter<W> {
 
     /// A function library (FUNCTION2, RDB 10+).
     pub fn function(&mut self, code: &[u8]) -> Result<()> {
-        if self.version < 10 {
+        if self.level < 10 {
             return Err(unsupported("functions need RDB 10 (Redis 7.0) or later"));
         }
         self.buf.push(0xf5);
@@ -219,7 +254,7 @@ impl<W: Write> RdbWriter<W> {
 
     /// Size hints for the database just selected (RDB 7+).
     pub fn resize_db(&mut self, keys: u64, expires: u64) -> Result<()> {
-        if self.version < 7 {
+        if self.level < 7 {
             return Ok(());
         }
         self.buf.push(0xfb);
@@ -236,7 +271,7 @@ impl<W: Write> RdbWriter<W> {
             self.buf.push(0xfc);
             self.buf.extend_from_slice(&t.to_le_bytes());
         }
-        if self.version >= 9 {
+        if self.level >= 9 {
             if let Some(idle) = meta.idle_s {
                 self.buf.push(0xf8);
                 put_len(&mut self.buf, idle);
@@ -247,7 +282,7 @@ impl<W: Write> RdbWriter<W> {
             }
         }
         if let Some(body) = meta.key_meta {
-            if self.version < 13 {
+            if self.level < 13 {
                 if !self.lossy {
                     self.buf.truncate(start);
                     return Err(unsupported("module key metadata needs RDB 13 (Redis 8.6)").key(key));
@@ -328,7 +363,7 @@ impl<W: Write> RdbWriter<W> {
 
     fn list(&mut self, key: &[u8], v: &dyn ValueSource) -> Result<()> {
         let shape = Self::measure(v)?;
-        if self.version < 7 {
+        if self.level < 7 {
             if shape.count <= 512 && shape.max_len <= 64 {
                 let mut zl = ZiplistBuilder::new();
                 each_item(v, |it| zl.push(it))?;
@@ -341,7 +376,7 @@ impl<W: Write> RdbWriter<W> {
             return self.stream_items(v);
         }
         let (max_bytes, max_entries) = self.limits.list_node();
-        let quicklist2 = self.version >= 10;
+        let quicklist2 = self.level >= 10;
         // First pass: how many nodes (written before them).
         let mut nodes = 0u64;
         pack_list(v, quicklist2, max_bytes, max_entries, |_| {
@@ -400,7 +435,7 @@ impl<W: Write> RdbWriter<W> {
             put_string(&mut self.buf, &intset::build(&mut members), self.compress);
             return Ok(());
         }
-        if self.version >= 11
+        if self.level >= 11
             && shape.count <= l.set_max_listpack_entries
             && shape.max_len as u64 <= l.set_max_listpack_value
         {
@@ -428,7 +463,7 @@ impl<W: Write> RdbWriter<W> {
                 Ok(())
             })?;
             members.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-            let listpack = self.version >= 10;
+            let listpack = self.level >= 10;
             let mut packed = PackedBuilder::new(listpack);
             for (score, member) in &members {
                 let text = score_text(*score);
@@ -440,7 +475,7 @@ impl<W: Write> RdbWriter<W> {
             put_string(&mut self.buf, &blob, self.compress);
             return Ok(());
         }
-        let binary = self.version >= 8;
+        let binary = self.level >= 8;
         self.begin(if binary { 5 } else { 3 }, key);
         put_len(&mut self.buf, shape.count);
         let compress = self.compress;
@@ -469,13 +504,16 @@ impl<W: Write> RdbWriter<W> {
         let l = &self.limits;
         let small = shape.count <= l.hash_max_listpack_entries && shape.max_len as u64 <= l.hash_max_listpack_value;
         if shape.field_ttls > 0 {
-            if self.version < 12 {
+            if self.version == VALKEY_VERSION {
+                return self.valkey_hash2(key, v, &shape);
+            }
+            if self.level < 12 {
                 return Err(unsupported("hash field TTLs need RDB 12 (Redis 7.4) or later"));
             }
             return self.hash_with_ttls(key, v, &shape, small);
         }
-        if small && self.version >= 4 {
-            let listpack = self.version >= 10;
+        if small && self.level >= 4 {
+            let listpack = self.level >= 10;
             let mut packed = PackedBuilder::new(listpack);
             v.pieces(&mut |p: Piece<'_>| {
                 if let Piece::Field { field, value, .. } = p {
@@ -498,6 +536,29 @@ impl<W: Write> RdbWriter<W> {
             if let Piece::Field { field, value, .. } = p {
                 put_item(buf, field, compress);
                 put_item(buf, value, compress);
+                if buf.len() >= FLUSH_AT && flush_err.is_ok() {
+                    flush_err = out.put(buf);
+                    buf.clear();
+                }
+            }
+            Ok(())
+        })?;
+        flush_err
+    }
+
+    /// Valkey's HASH_2 (22): per field its value and absolute expiry in ms
+    /// (8 bytes LE, -1 for none).
+    fn valkey_hash2(&mut self, key: &[u8], v: &dyn ValueSource, shape: &Shape) -> Result<()> {
+        self.begin(22, key);
+        put_len(&mut self.buf, shape.count);
+        let compress = self.compress;
+        let (buf, out) = (&mut self.buf, &mut self.out);
+        let mut flush_err = Ok(());
+        v.pieces(&mut |p: Piece<'_>| {
+            if let Piece::Field { field, value, expire_at_ms } = p {
+                put_item(buf, field, compress);
+                put_item(buf, value, compress);
+                buf.extend_from_slice(&expire_at_ms.unwrap_or(-1).to_le_bytes());
                 if buf.len() >= FLUSH_AT && flush_err.is_ok() {
                     flush_err = out.put(buf);
                     buf.clear();
@@ -570,7 +631,7 @@ impl<W: Write> RdbWriter<W> {
     }
 
     fn stream(&mut self, key: &[u8], v: &dyn ValueSource) -> Result<()> {
-        let version = match self.version {
+        let version = match self.level {
             ..=8 => return Err(unsupported("streams need RDB 9 (Redis 5.0) or later")),
             9 => 1,
             10 => 2,
@@ -694,7 +755,7 @@ impl<W: Write> RdbWriter<W> {
     /// ARRAY (28, RDB 14): count, insert cursor, then (index, tag, payload)
     /// in index order; strings as SDS (tag 0), as the format notes advise.
     fn array(&mut self, key: &[u8], v: &dyn ValueSource) -> Result<()> {
-        if self.version < 14 {
+        if self.level < 14 {
             return Err(unsupported("array values need RDB 14 (Redis 8.8)"));
         }
         self.begin(28, key);
@@ -768,16 +829,7 @@ pub struct RecordEncoder(RdbWriter<Vec<u8>>);
 
 impl RecordEncoder {
     pub fn new(version: u32, limits: EncodingLimits, compress: bool, lossy: bool) -> Self {
-        RecordEncoder(RdbWriter {
-            out: CrcWriter { out: Vec::new(), crc: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis) },
-            version,
-            limits,
-            compress,
-            buf: Vec::new(),
-            lossy,
-            notes: Vec::new(),
-            payload: false,
-        })
+        RecordEncoder(RdbWriter::unchecked(Vec::new(), version, limits, compress, lossy, false))
     }
 
     /// Encode one key after those already encoded; what was left out (lossy).
@@ -809,16 +861,7 @@ pub fn dump_payload(
     limits: EncodingLimits,
     lossy: bool,
 ) -> Result<(Vec<u8>, Vec<String>)> {
-    let mut w = RdbWriter {
-        out: CrcWriter { out: Vec::new(), crc: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis) },
-        version,
-        limits,
-        compress: true,
-        buf: Vec::new(),
-        lossy,
-        notes: Vec::new(),
-        payload: true,
-    };
+    let mut w = RdbWriter::unchecked(Vec::new(), version, limits, true, lossy, true);
     w.value(b"", value)?;
     w.flush_buf()?;
     let notes = w.take_notes();
