@@ -125,7 +125,21 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             Ok(Exit::Ok)
         }
         Command::Fix(args) => run_fix(args),
-        Command::Diff { a, b, format, stat, limit, ignore_ttl, ttl_tolerance, dbs, keys, types, read } => {
+        Command::Diff {
+            a,
+            b,
+            format,
+            stat,
+            limit,
+            ignore_ttl,
+            ttl_tolerance,
+            dbs,
+            keys,
+            types,
+            memory,
+            tmp_dir,
+            read,
+        } => {
             let types = types
                 .iter()
                 .map(|t| KeyType::from_name(t).ok_or_else(|| usage(format!("--type: unknown type {t:?}"))))
@@ -136,6 +150,8 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             cfg.ignore_ttl = ignore_ttl;
             cfg.ttl_tolerance_ms = ttl_tolerance;
             cfg.reader = read.options();
+            cfg.memory_budget = memory.saturating_mul(1 << 20);
+            cfg.tmp_dir = tmp_dir;
             // Errors are exit 2 here, whatever their class (diff(1)).
             let report = match diff::diff(&cfg) {
                 Ok(r) => r,

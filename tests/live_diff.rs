@@ -10,7 +10,7 @@ mod common;
 use common::copy_tree;
 
 use common::redis::Server;
-use rdb_tool::cmd::diff::{diff, Change, DiffConfig};
+use rdb_tool::cmd::diff::{diff, Change, DiffConfig, DEFAULT_MEMORY_BUDGET};
 use rdb_tool::cmd::dump::{dump, DumpConfig, DumpFormat};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,10 +22,28 @@ fn save(server: &Server, c: &mut common::redis::Client, to: &Path) {
     std::fs::copy(server.rdb_path(), to).unwrap();
 }
 
-/// (key, summary of the change) for every differing key.
+/// (key, summary of the change) for every differing key. Computed twice:
+/// with the default memory budget (all in memory, one round) and with a tiny
+/// one (summaries spilled to disk, values compared in several rounds); both
+/// must say the same.
 fn changes(a: &PathBuf, b: &PathBuf) -> BTreeMap<String, String> {
-    let report = diff(&DiffConfig::new(a, b)).unwrap_or_else(|e| panic!("{} vs {}: {e}", a.display(), b.display()));
-    report
+    let roomy = changes_within(a, b, DEFAULT_MEMORY_BUDGET);
+    let tight = changes_within(a, b, 512);
+    assert_eq!(tight.0, roomy.0, "{} vs {}: spilled and in-memory diffs agree", a.display(), b.display());
+    assert!(roomy.1 == 0 && roomy.2 <= 1, "with room: nothing spilled, at most one round");
+    assert!(tight.1 > 0, "the tight budget spills");
+    if !tight.0.is_empty() && tight.0.values().any(|c| c.starts_with("changed")) {
+        assert!(tight.2 > 1, "the tight budget compares values in rounds: {}", tight.2);
+    }
+    roomy.0
+}
+
+/// The changes, how many summaries went to disk, and the rounds of pass 2.
+fn changes_within(a: &PathBuf, b: &PathBuf, budget: usize) -> (BTreeMap<String, String>, u64, usize) {
+    let mut cfg = DiffConfig::new(a, b);
+    cfg.memory_budget = budget;
+    let report = diff(&cfg).unwrap_or_else(|e| panic!("{} vs {}: {e}", a.display(), b.display()));
+    let listed = report
         .diffs
         .iter()
         .map(|d| {
@@ -66,7 +84,8 @@ fn changes(a: &PathBuf, b: &PathBuf) -> BTreeMap<String, String> {
             };
             (key, what)
         })
-        .collect()
+        .collect();
+    (listed, report.spilled, report.rounds)
 }
 
 #[test]
@@ -91,6 +110,10 @@ fn diff_reports_exactly_the_changes_made_on_a_real_server() {
     c.ok(&["HSET", "hash", "f", "old", "g", "gone", "k", "kept"]);
     c.ok(&["XADD", "stream", "1-1", "f", "v"]);
     c.ok(&["HSET", "hash:encoding", "a", "1", "b", "2"]);
+    // Unchanged keys enough for a small memory budget to spill.
+    for i in 0..300 {
+        c.ok(&["SET", &format!("filler:{i}"), &"v".repeat(i % 50)]);
+    }
     let a_rdb = dir.join("a.rdb");
     save(&server, &mut c, &a_rdb);
     let a_json = dir.join("a.jsonl");

@@ -187,6 +187,13 @@ pub enum Command {
         /// Only keys of this type (repeatable).
         #[arg(long = "type")]
         types: Vec<String>,
+        /// Memory to use, in MiB: beyond it key summaries are spilled to disk and
+        /// differing values are compared in several rounds.
+        #[arg(long, default_value_t = 1024, value_name = "MIB")]
+        memory: usize,
+        /// Directory for spilled summaries (default: the system's temporary directory).
+        #[arg(long, value_name = "DIR")]
+        tmp_dir: Option<PathBuf>,
         #[command(flatten)]
         read: ReadArgs,
     },

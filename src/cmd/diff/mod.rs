@@ -5,9 +5,12 @@
 //!
 //! Two passes. First, both inputs are read in parallel and each key is
 //! reduced to a summary (type, expiry, a 128-bit digest of its value that does
-//! not depend on member order), so only summaries are held. Then the keys whose
-//! values differ are read again from both sides, and only those are compared
-//! member by member.
+//! not depend on member order), partitioned by key hash and spilled to disk
+//! past the memory budget (`partition`); the two sides are then compared one
+//! partition at a time. Second, the keys that differ are read again from both
+//! sides (in as many rounds as the budget needs) and compared member by member.
+
+mod partition;
 
 use super::convert::{visit_keys, ConvertConfig, ConvertTo};
 use super::filter::KeyFilter;
@@ -16,6 +19,8 @@ use crate::event::decode::Piece;
 use crate::event::{ReaderOptions, ValueSource};
 use crate::format::KeyType;
 use crate::keyspace::Obj;
+use partition::{SpillDir, Summary, SummaryStore, NO_TTL, PARTITIONS};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -30,7 +35,15 @@ pub struct DiffConfig {
     /// times see different TTLs.
     pub ttl_tolerance_ms: i64,
     pub reader: ReaderOptions,
+    /// About how many bytes of memory the comparison may use; beyond it,
+    /// summaries go to disk and values are compared in several rounds.
+    pub memory_budget: usize,
+    /// Where spilled summaries go (the system's temporary directory by default).
+    pub tmp_dir: Option<PathBuf>,
 }
+
+/// The default `memory_budget`: 1 GiB.
+pub const DEFAULT_MEMORY_BUDGET: usize = 1 << 30;
 
 impl DiffConfig {
     pub fn new(a: impl Into<PathBuf>, b: impl Into<PathBuf>) -> Self {
@@ -41,24 +54,9 @@ impl DiffConfig {
             ignore_ttl: false,
             ttl_tolerance_ms: 0,
             reader: ReaderOptions::default(),
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+            tmp_dir: None,
         }
-    }
-}
-
-/// What one key looks like, in brief (32 bytes: millions are held).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Summary {
-    digest: u128,
-    /// `NO_TTL` when the key does not expire.
-    ttl: i64,
-    kind: KeyType,
-}
-
-const NO_TTL: i64 = i64::MIN;
-
-impl Summary {
-    fn ttl(&self) -> Option<i64> {
-        (self.ttl != NO_TTL).then_some(self.ttl)
     }
 }
 
@@ -121,6 +119,9 @@ pub struct DiffReport {
     pub keys_a: u64,
     pub keys_b: u64,
     pub same: u64,
+    /// Summaries written to disk (both inputs), and the rounds of pass 2.
+    pub spilled: u64,
+    pub rounds: usize,
     /// In key order (db, then key bytes).
     pub diffs: Vec<KeyDiff>,
 }
@@ -137,13 +138,16 @@ fn h(b: &[u8]) -> u128 {
 
 /// A digest of a value that does not depend on how it is encoded or on the
 /// order of unordered collections (members summed), but does on list and
-/// stream order.
-fn digest(v: &dyn ValueSource, with_field_ttls: bool) -> Result<u128> {
+/// stream order; and about how many bytes the value holds.
+fn digest(v: &dyn ValueSource, with_field_ttls: bool) -> Result<(u128, u64)> {
     let kind = v.key_type();
     let mut acc: u128 = h(kind.name().as_bytes());
     let mut ordered = xxhash_rust::xxh3::Xxh3::new();
     let mut buf = Vec::new();
+    let mut size = 0u64;
     v.pieces(&mut |p: Piece<'_>| {
+        // Each piece counts with a small overhead for its allocation.
+        size += 16 + ordered_len(&p);
         buf.clear();
         match p {
             Piece::Str(s) => ordered.update(s),
@@ -207,7 +211,24 @@ fn digest(v: &dyn ValueSource, with_field_ttls: bool) -> Result<u128> {
         }
         Ok(())
     })?;
-    Ok(acc ^ ordered.digest128())
+    Ok((acc ^ ordered.digest128(), size))
+}
+
+/// Bytes of a piece's payload, for sizing.
+fn ordered_len(p: &Piece<'_>) -> u64 {
+    let item = |it: &crate::token::Item<'_>| match it {
+        crate::token::Item::Bytes(b) => b.len() as u64,
+        _ => 8,
+    };
+    match p {
+        Piece::Str(s) => s.len() as u64,
+        Piece::Elem(it) => item(it),
+        Piece::Member { member, .. } => item(member) + 8,
+        Piece::Field { field, value, .. } => item(field) + item(value) + 8,
+        Piece::StreamEntry { fields, .. } => 16 + fields.iter().map(|(f, v)| item(f) + item(v)).sum::<u64>(),
+        Piece::Module { raw, .. } => raw.len() as u64,
+        _ => 16,
+    }
 }
 
 fn reader_config(cfg: &DiffConfig, input: &Path) -> ConvertConfig {
@@ -226,21 +247,23 @@ fn key_id(db: u64, key: &[u8]) -> u128 {
     h.digest128()
 }
 
-fn summary(cfg: &DiffConfig, ttl: Option<i64>, v: &dyn ValueSource) -> Result<Summary> {
-    Ok(Summary { kind: v.key_type(), ttl: ttl.unwrap_or(NO_TTL), digest: digest(v, !cfg.ignore_ttl)? })
+fn summary(cfg: &DiffConfig, db: u64, key: &[u8], ttl: Option<i64>, v: &dyn ValueSource) -> Result<Summary> {
+    let (digest, size) = digest(v, !cfg.ignore_ttl)?;
+    Ok(Summary {
+        id: key_id(db, key),
+        digest,
+        ttl: ttl.unwrap_or(NO_TTL),
+        size: u32::try_from(size).unwrap_or(u32::MAX),
+        kind: v.key_type(),
+    })
 }
 
-/// Every key's summary. RDB files go through the parallel pipeline of `check`
-/// and `dump`; AOFs and dumps through `visit_keys`.
-fn summaries(cfg: &DiffConfig, input: &Path) -> Result<HashMap<u128, Summary>> {
-    let mut out = HashMap::new();
+/// Every key's summary into `store`. RDB files go through the parallel
+/// pipeline of `check` and `dump`; AOFs and dumps through `visit_keys`.
+fn summaries(cfg: &DiffConfig, input: &Path, store: &mut SummaryStore<'_>) -> Result<()> {
     let plain_rdb = input != Path::new("-") && !super::convert::is_json_dump(input) && !super::convert::is_aof(input)?;
     if !plain_rdb {
-        visit_keys(&reader_config(cfg, input), |db, key, ttl, v| {
-            out.insert(key_id(db, key), summary(cfg, ttl, v)?);
-            Ok(())
-        })?;
-        return Ok(out);
+        return visit_keys(&reader_config(cfg, input), |db, key, ttl, v| store.push(summary(cfg, db, key, ttl, v)?));
     }
     use crate::event::parallel::{for_each_key, Merged};
     let mut source = crate::input::Input::open(input)?;
@@ -251,27 +274,20 @@ fn summaries(cfg: &DiffConfig, input: &Path) -> Result<HashMap<u128, Summary>> {
         &mut reader,
         |_| Ok(()),
         Vec::new,
-        |acc: &mut Vec<(u128, Summary)>, k| {
+        |acc: &mut Vec<Summary>, k| {
             if wanted(k) {
-                acc.push((key_id(k.db, &k.key), summary(cfg, k.expire_at_ms, &k.value)?));
+                acc.push(summary(cfg, k.db, &k.key, k.expire_at_ms, &k.value)?);
             }
             Ok(())
         },
-        |merged| {
-            match merged {
-                Merged::Chunk(v) => out.extend(v),
-                Merged::Serial(k) => {
-                    if wanted(k) {
-                        out.insert(key_id(k.db, &k.key), summary(cfg, k.expire_at_ms, &k.value)?);
-                    }
-                }
-            }
-            Ok(())
+        |merged| match merged {
+            Merged::Chunk(v) => v.into_iter().try_for_each(|s| store.push(s)),
+            Merged::Serial(k) if wanted(k) => store.push(summary(cfg, k.db, &k.key, k.expire_at_ms, &k.value)?),
+            Merged::Serial(_) => Ok(()),
         },
         |_| {},
     )
-    .map_err(|e| e.in_file(&name))?;
-    Ok(out)
+    .map_err(|e| e.in_file(&name))
 }
 
 /// Second pass over one input: the names of `ids`, and the whole values of
@@ -377,51 +393,94 @@ fn compare(cfg: &DiffConfig, a: &Obj, b: &Obj) -> ValueDiff {
     d
 }
 
+/// What comparing one partition's summaries found.
+#[derive(Default)]
+struct Classified {
+    same: u64,
+    /// Differing keys by id; names come in pass 2.
+    differing: Vec<(u128, Change)>,
+    /// Ids of the keys whose values differ, with the bytes both values hold.
+    values: Vec<(u128, u64)>,
+}
+
+/// Compare one partition of both sides.
+fn classify(cfg: &DiffConfig, a: Vec<Summary>, b: Vec<Summary>) -> Classified {
+    let mut out = Classified::default();
+    let mut a: HashMap<u128, Summary> = a.into_iter().map(|s| (s.id, s)).collect();
+    for y in b {
+        let Some(x) = a.remove(&y.id) else {
+            out.differing.push((y.id, Change::Added { kind: y.kind }));
+            continue;
+        };
+        let ttl = ttl_differs(cfg, x.ttl(), y.ttl()).then_some((x.ttl(), y.ttl()));
+        let type_before = (x.kind != y.kind).then_some(x.kind);
+        let value_differs = x.kind == y.kind && x.digest != y.digest;
+        if value_differs {
+            out.values.push((y.id, x.size as u64 + y.size as u64));
+        }
+        if ttl.is_some() || type_before.is_some() || value_differs {
+            out.differing.push((y.id, Change::Changed { kind: y.kind, type_before, ttl, value: None }));
+        } else {
+            out.same += 1;
+        }
+    }
+    out.differing.extend(a.into_values().map(|x| (x.id, Change::Removed { kind: x.kind })));
+    out
+}
+
+/// How many bytes of memory a value of `size` bytes costs once loaded (each
+/// member is its own allocation).
+const LOADED_OVERHEAD: u64 = 3;
+/// At most this many reads of the inputs in pass 2.
+const MAX_ROUNDS: u64 = 64;
+
 /// Compare two inputs.
 pub fn diff(cfg: &DiffConfig) -> Result<DiffReport> {
-    let (a, b) = rayon::join(|| summaries(cfg, &cfg.a), || summaries(cfg, &cfg.b));
-    let (a, b) = (a?, b?);
-    let mut report = DiffReport { keys_a: a.len() as u64, keys_b: b.len() as u64, ..Default::default() };
-    // Classify by id; names come in the second pass.
+    let dir = SpillDir::create(cfg.tmp_dir.as_deref())?;
+    // Pass 1: both inputs at once, each with half of the budget.
+    let half = cfg.memory_budget / 2;
+    let (mut store_a, mut store_b) = (SummaryStore::new(&dir, "a", half), SummaryStore::new(&dir, "b", half));
+    let (a, b) = rayon::join(|| summaries(cfg, &cfg.a, &mut store_a), || summaries(cfg, &cfg.b, &mut store_b));
+    a?;
+    b?;
+    let mut report = DiffReport {
+        keys_a: store_a.keys,
+        keys_b: store_b.keys,
+        spilled: store_a.spilled + store_b.spilled,
+        ..Default::default()
+    };
+    // Partition by partition, on all cores.
+    let parts: Vec<Classified> = (0..PARTITIONS)
+        .into_par_iter()
+        .map(|p| Ok(classify(cfg, store_a.partition(p)?, store_b.partition(p)?)))
+        .collect::<Result<_>>()?;
+    // Summaries and spill files are no longer needed.
+    drop((store_a, store_b));
+    drop(dir);
     let mut differing: HashMap<u128, Change> = HashMap::new();
-    let mut values: HashSet<u128> = HashSet::new();
-    for (id, x) in &a {
-        let change = match b.get(id) {
-            None => Some(Change::Removed { kind: x.kind }),
-            Some(y) => {
-                let ttl = ttl_differs(cfg, x.ttl(), y.ttl()).then_some((x.ttl(), y.ttl()));
-                let type_before = (x.kind != y.kind).then_some(x.kind);
-                let value_differs = x.kind == y.kind && x.digest != y.digest;
-                if value_differs {
-                    values.insert(*id);
-                }
-                (ttl.is_some() || type_before.is_some() || value_differs).then_some(Change::Changed {
-                    kind: y.kind,
-                    type_before,
-                    ttl,
-                    value: None,
-                })
-            }
-        };
-        match change {
-            Some(c) => {
-                differing.insert(*id, c);
-            }
-            None => report.same += 1,
-        }
+    let mut values: HashMap<u128, u64> = HashMap::new();
+    for c in parts {
+        report.same += c.same;
+        differing.extend(c.differing);
+        values.extend(c.values);
     }
-    for (id, y) in &b {
-        if !a.contains_key(id) {
-            differing.insert(*id, Change::Added { kind: y.kind });
-        }
-    }
-    drop((a, b));
-    if !differing.is_empty() {
-        let ids: HashSet<u128> = differing.keys().copied().collect();
-        let (la, lb) = rayon::join(|| load(cfg, &cfg.a, &ids, &values), || load(cfg, &cfg.b, &ids, &values));
+
+    // Pass 2: names of the differing keys and the values that differ, in
+    // rounds (by id) small enough for the budget.
+    let loaded: u64 = values.values().sum::<u64>().saturating_mul(LOADED_OVERHEAD);
+    // (More rounds than MAX_ROUNDS would read the inputs too often to pay off.)
+    let rounds =
+        if differing.is_empty() { 0 } else { (1 + loaded / cfg.memory_budget.max(1) as u64).min(MAX_ROUNDS) as usize };
+    report.rounds = rounds;
+    let mut diffs: Vec<KeyDiff> = Vec::with_capacity(differing.len());
+    for round in 0..rounds {
+        let in_round = |id: &u128| (*id as u64 % rounds as u64) as usize == round;
+        let ids: HashSet<u128> = differing.keys().copied().filter(in_round).collect();
+        let wanted: HashSet<u128> = values.keys().copied().filter(in_round).collect();
+        let (la, lb) = rayon::join(|| load(cfg, &cfg.a, &ids, &wanted), || load(cfg, &cfg.b, &ids, &wanted));
         let ((names_a, objs_a), (names_b, objs_b)) = (la?, lb?);
-        let mut diffs: Vec<KeyDiff> = Vec::with_capacity(differing.len());
-        for (id, mut change) in differing {
+        for id in ids {
+            let Some(mut change) = differing.remove(&id) else { continue };
             let Some((db, key)) = names_a.get(&id).or_else(|| names_b.get(&id)).cloned() else { continue };
             if let Change::Changed { value, .. } = &mut change {
                 if let (Some(x), Some(y)) = (objs_a.get(&id), objs_b.get(&id)) {
@@ -430,9 +489,9 @@ pub fn diff(cfg: &DiffConfig) -> Result<DiffReport> {
             }
             diffs.push(KeyDiff { db, key, change });
         }
-        diffs.sort_by(|p, q| (p.db, &p.key).cmp(&(q.db, &q.key)));
-        report.diffs = diffs;
     }
+    diffs.sort_by(|p, q| (p.db, &p.key).cmp(&(q.db, &q.key)));
+    report.diffs = diffs;
     // Values whose digests differed only by field TTLs within the tolerance.
     let before = report.diffs.len();
     report.diffs.retain(
