@@ -140,11 +140,14 @@ pub fn convert(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertReport
             dump::dump(&d, out)?;
             Ok(ConvertReport::default())
         }
-        // RDB to RDB, the common migration: keys re-encoded on all cores.
-        ConvertTo::Rdb
-            if cfg.input != std::path::Path::new("-") && !is_json_dump(&cfg.input) && !is_aof(&cfg.input)? =>
+        // From an RDB file, the common migrations: keys encoded on all cores.
+        ConvertTo::Rdb | ConvertTo::Resp | ConvertTo::Aof
+            if (cfg.to != ConvertTo::Aof || !cfg.rdb_preamble)
+                && cfg.input != std::path::Path::new("-")
+                && !is_json_dump(&cfg.input)
+                && !is_aof(&cfg.input)? =>
         {
-            rdb_to_rdb_parallel(cfg, out)
+            rdb_parallel(cfg, out)
         }
         ConvertTo::Rdb | ConvertTo::Resp | ConvertTo::Aof => {
             let mut report = ConvertReport::default();
@@ -154,11 +157,7 @@ pub fn convert(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertReport
                 if rdb_out {
                     rdb_target(cfg, v, out)
                 } else {
-                    let mut w = RespWriter::new(out, cfg.batch, cfg.rdb_version.unwrap_or(MAX_WRITE_VERSION));
-                    w.lossy = cfg.drop_unsupported;
-                    w.restore = cfg.restore;
-                    w.limits = cfg.limits;
-                    Ok(Box::new(w))
+                    Ok(Box::new(resp_writer(cfg, out)))
                 }
             };
             if is_json_dump(&cfg.input) {
@@ -367,6 +366,20 @@ impl<W: Write> Target for JsonTarget<W> {
     }
 }
 
+/// The server generation commands are written for (`--rdb-version`, else the newest).
+fn resp_version(cfg: &ConvertConfig) -> u32 {
+    cfg.rdb_version.unwrap_or(MAX_WRITE_VERSION)
+}
+
+/// A command writer as the configuration asks.
+fn resp_writer<W: Write>(cfg: &ConvertConfig, out: W) -> RespWriter<W> {
+    let mut w = RespWriter::new(out, cfg.batch, resp_version(cfg));
+    w.lossy = cfg.drop_unsupported;
+    w.restore = cfg.restore;
+    w.limits = cfg.limits;
+    w
+}
+
 /// An RDB target for a source of RDB `source_version`.
 fn rdb_target<'w>(cfg: &ConvertConfig, source_version: u32, out: &'w mut dyn Write) -> Result<Box<dyn Target + 'w>> {
     let target = target_version(cfg, source_version);
@@ -556,7 +569,7 @@ struct Preamble {
 }
 
 /// What a worker learnt about its chunk of keys (their bytes are in its
-/// `RecordEncoder`).
+/// encoder).
 #[derive(Default)]
 struct EncodedChunk {
     /// Runs of keys of one database: (db, end of the run in `bytes`).
@@ -566,10 +579,77 @@ struct EncodedChunk {
     keys: u64,
 }
 
-/// RDB → RDB with the frame-then-decode pipeline of `check` and `dump`: one
-/// thread frames records, all cores re-encode keys in chunks, the chunks are
-/// appended in file order (SELECTDB written where the database changes).
-fn rdb_to_rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertReport> {
+/// Encodes keys on a worker into bytes that the merging thread appends in
+/// file order, writing the database switches itself.
+trait ChunkEncoder: Send {
+    /// One key of database `db` (no database switch written); what was left
+    /// out (lossy).
+    fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<Vec<String>>;
+    fn len(&self) -> usize;
+    fn into_bytes(self: Box<Self>) -> Result<Vec<u8>>;
+}
+
+impl ChunkEncoder for crate::output::rdb::writer::RecordEncoder {
+    fn key(&mut self, _db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<Vec<String>> {
+        crate::output::rdb::writer::RecordEncoder::key(self, key, meta, value)
+    }
+    fn len(&self) -> usize {
+        crate::output::rdb::writer::RecordEncoder::len(self)
+    }
+    fn into_bytes(self: Box<Self>) -> Result<Vec<u8>> {
+        Ok(crate::output::rdb::writer::RecordEncoder::into_bytes(*self))
+    }
+}
+
+impl ChunkEncoder for RespWriter<Vec<u8>> {
+    fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<Vec<String>> {
+        let before = self.encoded_len();
+        self.assume_db(db);
+        let written = RespWriter::key(self, db, key, meta, value);
+        let notes = self.take_notes();
+        if written.is_err() {
+            self.truncate_encoded(before);
+        }
+        written.map(|()| notes)
+    }
+    fn len(&self) -> usize {
+        self.encoded_len()
+    }
+    fn into_bytes(self: Box<Self>) -> Result<Vec<u8>> {
+        RespWriter::finish(*self)
+    }
+}
+
+/// The output side of [`rdb_parallel`]: a writer that appends encoded chunks.
+trait ChunkSink: Target {
+    /// Switch to database `db` (SELECTDB / SELECT).
+    fn switch_db(&mut self, db: u64) -> Result<()>;
+    fn raw(&mut self, bytes: &[u8]) -> Result<()>;
+}
+
+impl<W: Write> ChunkSink for RdbWriter<W> {
+    fn switch_db(&mut self, db: u64) -> Result<()> {
+        self.select_db(db)
+    }
+    fn raw(&mut self, bytes: &[u8]) -> Result<()> {
+        self.raw_records(bytes)
+    }
+}
+
+impl<W: Write> ChunkSink for RespWriter<W> {
+    fn switch_db(&mut self, db: u64) -> Result<()> {
+        self.select(db)
+    }
+    fn raw(&mut self, bytes: &[u8]) -> Result<()> {
+        RespWriter::raw(self, bytes)
+    }
+}
+
+/// RDB → RDB or RESP with the frame-then-decode pipeline of `check` and
+/// `dump`: one thread frames records, all cores encode keys in chunks, the
+/// chunks are appended in file order (a database switch written where the
+/// database changes).
+fn rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertReport> {
     use crate::event::parallel::{for_each_key, Merged};
     use crate::output::rdb::writer::RecordEncoder;
     use std::sync::Mutex;
@@ -579,16 +659,19 @@ fn rdb_to_rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<Conve
     let progress = crate::output::progress::Progress::new(&name.display().to_string(), size);
     let mut reader = RdbReader::new(&mut input, cfg.reader);
     let preamble = Mutex::new(Preamble::default());
-    let target_of = |source: u32| target_version(cfg, source);
+    let rdb_out = cfg.to == ConvertTo::Rdb;
+    // The version written: RDB's follows the source's; commands are for the
+    // server named (the newest by default).
+    let target_of = |source: u32| if rdb_out { target_version(cfg, source) } else { resp_version(cfg) };
     let mut report = ConvertReport::default();
-    let mut writer: Option<RdbWriter<&mut dyn Write>> = None;
+    let mut writer: Option<Box<dyn ChunkSink + '_>> = None;
     let mut out = Some(out);
     let mut db: Option<u64> = None;
 
     // The writer, created at the first key (or at the end): the preamble is
     // complete by then, since aux fields and functions precede every key.
     fn open<'w>(
-        writer: &mut Option<RdbWriter<&'w mut dyn Write>>,
+        writer: &mut Option<Box<dyn ChunkSink + 'w>>,
         out: &mut Option<&'w mut dyn Write>,
         pre: &Mutex<Preamble>,
         cfg: &ConvertConfig,
@@ -599,15 +682,22 @@ fn rdb_to_rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<Conve
         }
         let pre = pre.lock().unwrap_or_else(|p| p.into_inner());
         let source = pre.source_version.ok_or_else(|| Error::new(ErrorKind::Integrity("no header")))?;
-        let target = target_version(cfg, source);
-        report.version = Some(target);
-        let mut w = RdbWriter::new(out.take().expect("opened once"), target, cfg.limits, cfg.compress)?;
-        w.lossy = cfg.drop_unsupported;
-        let (aux_key, aux_value) = server_version_aux(target);
-        w.aux(aux_key, aux_value)?;
-        for (k, v) in &pre.aux {
-            w.aux(k, v)?;
-        }
+        let out = out.take().expect("opened once");
+        let mut w: Box<dyn ChunkSink + 'w> = if cfg.to == ConvertTo::Rdb {
+            let target = target_version(cfg, source);
+            report.version = Some(target);
+            let mut w = RdbWriter::new(out, target, cfg.limits, cfg.compress)?;
+            w.lossy = cfg.drop_unsupported;
+            let (aux_key, aux_value) = server_version_aux(target);
+            w.aux(aux_key, aux_value)?;
+            for (k, v) in &pre.aux {
+                w.aux(k, v)?;
+            }
+            Box::new(w)
+        } else {
+            report.version = Some(target_version(cfg, source));
+            Box::new(resp_writer(cfg, out))
+        };
         for code in &pre.functions {
             if let Err(e) = w.function(code) {
                 if !cfg.drop_unsupported {
@@ -633,23 +723,26 @@ fn rdb_to_rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<Conve
         }
         Ok(())
     };
-    let encode = |acc: &mut (Option<RecordEncoder>, EncodedChunk), k: &crate::event::KeyEvent<'_>| -> Result<()> {
+    let source_version = || preamble.lock().unwrap_or_else(|p| p.into_inner()).source_version.unwrap_or(0);
+    let describe = || if rdb_out { format!("RDB {}", target_of(source_version())) } else { "RESP commands".into() };
+    type Acc = (Option<Box<dyn ChunkEncoder>>, EncodedChunk);
+    let encode = |acc: &mut Acc, k: &crate::event::KeyEvent<'_>| -> Result<()> {
         let (enc, chunk) = acc;
-        let enc = match enc {
-            Some(e) => e,
-            None => {
-                let source =
-                    preamble.lock().unwrap_or_else(|p| p.into_inner()).source_version.unwrap_or(MAX_WRITE_VERSION);
-                enc.insert(RecordEncoder::new(target_of(source), cfg.limits, cfg.compress, cfg.drop_unsupported))
+        let enc = enc.get_or_insert_with(|| -> Box<dyn ChunkEncoder> {
+            if rdb_out {
+                let version = target_of(source_version());
+                Box::new(RecordEncoder::new(version, cfg.limits, cfg.compress, cfg.drop_unsupported))
+            } else {
+                Box::new(resp_writer(cfg, Vec::new()))
             }
-        };
+        });
         let meta = KeyMeta {
             expire_at_ms: k.expire_at_ms,
             idle_s: k.idle_s,
             freq: k.freq,
             key_meta: k.key_meta.map(|m| m.raw),
         };
-        match enc.key(&k.key, &meta, &k.value) {
+        match enc.key(k.db, &k.key, &meta, &k.value) {
             Ok(notes) => {
                 for note in notes {
                     chunk.notes.push(format!("db {} key \"{}\": {note}", k.db, crate::escape::escape_bytes(&k.key)));
@@ -667,8 +760,8 @@ fn rdb_to_rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<Conve
             }
             Err(e) if matches!(e.kind, ErrorKind::Unsupported(_)) => {
                 Err(e.in_file(&name).at(k.offset).detail(format!(
-                    "RDB {} cannot hold this {} (--drop-unsupported leaves such keys out)",
-                    target_of(preamble.lock().unwrap_or_else(|p| p.into_inner()).source_version.unwrap_or(0)),
+                    "{} cannot hold this {} (--drop-unsupported leaves such keys out)",
+                    describe(),
                     k.value.key_type().name()
                 )))
             }
@@ -683,20 +776,23 @@ fn rdb_to_rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<Conve
         |merged| {
             open(&mut writer, &mut out, &preamble, cfg, &mut report)?;
             let w = writer.as_mut().expect("opened");
-            let mut select = |w: &mut RdbWriter<&mut dyn Write>, d: u64| -> Result<()> {
+            let mut select = |w: &mut Box<dyn ChunkSink + '_>, d: u64| -> Result<()> {
                 if db != Some(d) {
-                    w.select_db(d)?;
+                    w.switch_db(d)?;
                     db = Some(d);
                 }
                 Ok(())
             };
             match merged {
                 Merged::Chunk((enc, chunk)) => {
-                    let bytes = enc.map(RecordEncoder::into_bytes).unwrap_or_default();
+                    let bytes = match enc {
+                        Some(e) => e.into_bytes()?,
+                        None => Vec::new(),
+                    };
                     let mut start = 0;
                     for (d, end) in chunk.runs {
                         select(w, d)?;
-                        w.raw_records(&bytes[start..end])?;
+                        w.raw(&bytes[start..end])?;
                         start = end;
                     }
                     report.keys += chunk.keys;
@@ -711,8 +807,8 @@ fn rdb_to_rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<Conve
                         freq: k.freq,
                         key_meta: k.key_meta.map(|m| m.raw),
                     };
-                    let written = Target::key(w, k.db, &k.key, &meta, &k.value);
-                    record_key(cfg, w, &mut report, k.db, &k.key, k.value.key_type(), written)
+                    let written = w.key(k.db, &k.key, &meta, &k.value);
+                    record_key(cfg, w.as_mut(), &mut report, k.db, &k.key, k.value.key_type(), written)
                         .map_err(|e| e.in_file(&name).at(k.offset))?;
                 }
             }

@@ -61,6 +61,24 @@ pub struct RespWriter<W: Write> {
 
 const FLUSH_AT: usize = 1 << 20;
 
+impl RespWriter<Vec<u8>> {
+    /// Bytes encoded so far.
+    pub fn encoded_len(&self) -> usize {
+        self.out.len() + self.buf.len()
+    }
+
+    /// Forget what was encoded after the first `len` bytes (a key that failed
+    /// half way, perhaps after a flush).
+    pub fn truncate_encoded(&mut self, len: usize) {
+        if len <= self.out.len() {
+            self.out.truncate(len);
+            self.buf.clear();
+        } else {
+            self.buf.truncate(len - self.out.len());
+        }
+    }
+}
+
 impl<W: Write> RespWriter<W> {
     /// Commands for a server of RDB `target_version` (12 = Redis 7.4+).
     pub fn new(out: W, batch: usize, target_version: u32) -> Self {
@@ -104,7 +122,20 @@ impl<W: Write> RespWriter<W> {
         self.command(&[b"FUNCTION", b"LOAD", code])
     }
 
-    fn select(&mut self, db: u64) -> Result<()> {
+    /// Bytes already encoded (commands written through `raw` included).
+    pub fn raw(&mut self, bytes: &[u8]) -> Result<()> {
+        self.buf.extend_from_slice(bytes);
+        self.flush_if_big()
+    }
+
+    /// Take `db` as selected without writing SELECT (for commands whose
+    /// SELECT is written by whoever appends them).
+    pub fn assume_db(&mut self, db: u64) {
+        self.db = Some(db);
+    }
+
+    /// SELECT `db` unless it is the current one.
+    pub fn select(&mut self, db: u64) -> Result<()> {
         if self.db != Some(db) {
             self.command(&[b"SELECT", itoa::Buffer::new().format(db).as_bytes()])?;
             self.db = Some(db);
