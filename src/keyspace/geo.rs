@@ -226,40 +226,32 @@ impl Shape {
         let around = |steps: u8| {
             let hash = encode(self.lon, self.lat, steps).unwrap_or(ZERO);
             // [self, N, S, E, W, NE, NW, SE, SW] as membersOfAllNeighbors lists them.
-            let n = [(0, 0), (0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (-1, 1), (1, -1), (-1, -1)]
-                .map(|(dx, dy)| moved(hash, dx, dy));
-            (hash, n)
+            [(0, 0), (0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (-1, 1), (1, -1), (-1, -1)]
+                .map(|(dx, dy)| moved(hash, dx, dy))
         };
-        let (_, mut n) = around(steps);
+        let mut n = around(steps);
         let too_coarse = decode(n[1]).is_some_and(|c| c.lat_max < max_lat)
             || decode(n[2]).is_some_and(|c| c.lat_min > min_lat)
             || decode(n[3]).is_some_and(|c| c.lon_max < max_lon)
             || decode(n[4]).is_some_and(|c| c.lon_min > min_lon);
         if steps > 1 && too_coarse {
             steps -= 1;
-            n = around(steps).1;
+            n = around(steps);
         }
         if steps >= 2 {
             if let Some(area) = decode(n[0]) {
+                // Neighbours beyond the edge the centre box already passes
+                // are not searched.
                 let (north, south, east, west) = (1, 2, 3, 4);
                 let (ne, nw, se, sw) = (5, 6, 7, 8);
-                if area.lat_min < min_lat {
-                    for i in [south, sw, se] {
-                        n[i] = ZERO;
-                    }
-                }
-                if area.lat_max > max_lat {
-                    for i in [north, ne, nw] {
-                        n[i] = ZERO;
-                    }
-                }
-                if area.lon_min < min_lon {
-                    for i in [west, sw, nw] {
-                        n[i] = ZERO;
-                    }
-                }
-                if area.lon_max > max_lon {
-                    for i in [east, se, ne] {
+                let beyond = [
+                    (area.lat_min < min_lat, [south, sw, se]),
+                    (area.lat_max > max_lat, [north, ne, nw]),
+                    (area.lon_min < min_lon, [west, sw, nw]),
+                    (area.lon_max > max_lon, [east, se, ne]),
+                ];
+                for (_, sides) in beyond.iter().filter(|(past, _)| *past) {
+                    for &i in sides {
                         n[i] = ZERO;
                     }
                 }

@@ -410,6 +410,22 @@ impl<W: Write> RdbWriter<W> {
         flush_err
     }
 
+    /// Each piece of `v` encoded by `each` into the buffer, which is flushed as
+    /// it grows (a huge value streams through).
+    fn put_pieces(&mut self, v: &dyn ValueSource, mut each: impl FnMut(&mut Vec<u8>, Piece<'_>)) -> Result<()> {
+        let (buf, out) = (&mut self.buf, &mut self.out);
+        let mut flush_err = Ok(());
+        v.pieces(&mut |p: Piece<'_>| {
+            each(buf, p);
+            if buf.len() >= FLUSH_AT && flush_err.is_ok() {
+                flush_err = out.put(buf);
+                buf.clear();
+            }
+            Ok(())
+        })?;
+        flush_err
+    }
+
     /// Plain collection members as strings, flushing as the buffer grows.
     fn stream_items(&mut self, v: &dyn ValueSource) -> Result<()> {
         let compress = self.compress;
@@ -479,9 +495,7 @@ impl<W: Write> RdbWriter<W> {
         self.begin(if binary { 5 } else { 3 }, key);
         put_len(&mut self.buf, shape.count);
         let compress = self.compress;
-        let (buf, out) = (&mut self.buf, &mut self.out);
-        let mut flush_err = Ok(());
-        v.pieces(&mut |p: Piece<'_>| {
+        self.put_pieces(v, |buf, p| {
             if let Piece::Member { member, score } = p {
                 put_item(buf, member, compress);
                 if binary {
@@ -489,14 +503,8 @@ impl<W: Write> RdbWriter<W> {
                 } else {
                     put_text_double(buf, score);
                 }
-                if buf.len() >= FLUSH_AT && flush_err.is_ok() {
-                    flush_err = out.put(buf);
-                    buf.clear();
-                }
             }
-            Ok(())
-        })?;
-        flush_err
+        })
     }
 
     fn hash(&mut self, key: &[u8], v: &dyn ValueSource) -> Result<()> {
@@ -530,20 +538,12 @@ impl<W: Write> RdbWriter<W> {
         self.begin(4, key);
         put_len(&mut self.buf, shape.count);
         let compress = self.compress;
-        let (buf, out) = (&mut self.buf, &mut self.out);
-        let mut flush_err = Ok(());
-        v.pieces(&mut |p: Piece<'_>| {
+        self.put_pieces(v, |buf, p| {
             if let Piece::Field { field, value, .. } = p {
                 put_item(buf, field, compress);
                 put_item(buf, value, compress);
-                if buf.len() >= FLUSH_AT && flush_err.is_ok() {
-                    flush_err = out.put(buf);
-                    buf.clear();
-                }
             }
-            Ok(())
-        })?;
-        flush_err
+        })
     }
 
     /// Valkey's HASH_2 (22): per field its value and absolute expiry in ms
@@ -552,21 +552,13 @@ impl<W: Write> RdbWriter<W> {
         self.begin(22, key);
         put_len(&mut self.buf, shape.count);
         let compress = self.compress;
-        let (buf, out) = (&mut self.buf, &mut self.out);
-        let mut flush_err = Ok(());
-        v.pieces(&mut |p: Piece<'_>| {
+        self.put_pieces(v, |buf, p| {
             if let Piece::Field { field, value, expire_at_ms } = p {
                 put_item(buf, field, compress);
                 put_item(buf, value, compress);
                 buf.extend_from_slice(&expire_at_ms.unwrap_or(-1).to_le_bytes());
-                if buf.len() >= FLUSH_AT && flush_err.is_ok() {
-                    flush_err = out.put(buf);
-                    buf.clear();
-                }
             }
-            Ok(())
-        })?;
-        flush_err
+        })
     }
 
     /// HASH_LISTPACK_EX (25) or HASH_METADATA (24), Redis 7.4+.
