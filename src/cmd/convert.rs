@@ -526,6 +526,8 @@ fn selected(cfg: &ConvertConfig, db: u64, key: &[u8], kind: KeyType, expire_at_m
 }
 
 /// Account for one written (or refused) key.
+const MODULE_NOTE: &str = "module values are copied raw; the target server needs the same module";
+
 fn record_key(
     cfg: &ConvertConfig,
     t: &mut dyn Target,
@@ -553,7 +555,7 @@ fn record_key(
         Err(e) => return Err(e),
     }
     if kind == KeyType::Module {
-        report.notes.push("module values are copied raw; the target server needs the same module".into());
+        report.notes.push(MODULE_NOTE.into());
     }
     Ok(())
 }
@@ -622,26 +624,32 @@ impl ChunkEncoder for RespWriter<Vec<u8>> {
 
 /// The output side of [`rdb_parallel`]: a writer that appends encoded chunks.
 trait ChunkSink: Target {
-    /// Switch to database `db` (SELECTDB / SELECT).
-    fn switch_db(&mut self, db: u64) -> Result<()>;
-    fn raw(&mut self, bytes: &[u8]) -> Result<()>;
+    /// Append keys of database `db` encoded by a [`ChunkEncoder`] (the
+    /// database switch written if needed).
+    fn append(&mut self, db: u64, bytes: &[u8]) -> Result<()>;
+    /// Write one key here (a big one, not encoded by a worker).
+    fn serial_key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()>;
 }
 
 impl<W: Write> ChunkSink for RdbWriter<W> {
-    fn switch_db(&mut self, db: u64) -> Result<()> {
-        self.select_db(db)
-    }
-    fn raw(&mut self, bytes: &[u8]) -> Result<()> {
+    fn append(&mut self, db: u64, bytes: &[u8]) -> Result<()> {
+        self.select_db(db)?;
         self.raw_records(bytes)
+    }
+    fn serial_key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
+        self.select_db(db)?;
+        RdbWriter::key(self, key, meta, value)
     }
 }
 
 impl<W: Write> ChunkSink for RespWriter<W> {
-    fn switch_db(&mut self, db: u64) -> Result<()> {
-        self.select(db)
+    fn append(&mut self, db: u64, bytes: &[u8]) -> Result<()> {
+        self.select(db)?;
+        self.raw(bytes)
     }
-    fn raw(&mut self, bytes: &[u8]) -> Result<()> {
-        RespWriter::raw(self, bytes)
+    fn serial_key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
+        // Selects the database itself, and not for a key it cannot write.
+        RespWriter::key(self, db, key, meta, value)
     }
 }
 
@@ -666,7 +674,6 @@ fn rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertRepor
     let mut report = ConvertReport::default();
     let mut writer: Option<Box<dyn ChunkSink + '_>> = None;
     let mut out = Some(out);
-    let mut db: Option<u64> = None;
 
     // The writer, created at the first key (or at the end): the preamble is
     // complete by then, since aux fields and functions precede every key.
@@ -748,6 +755,9 @@ fn rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertRepor
                     chunk.notes.push(format!("db {} key \"{}\": {note}", k.db, crate::escape::escape_bytes(&k.key)));
                 }
                 chunk.keys += 1;
+                if k.value.key_type() == KeyType::Module {
+                    chunk.notes.push(MODULE_NOTE.into());
+                }
                 match chunk.runs.last_mut() {
                     Some((d, end)) if *d == k.db => *end = enc.len(),
                     _ => chunk.runs.push((k.db, enc.len())),
@@ -776,13 +786,6 @@ fn rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertRepor
         |merged| {
             open(&mut writer, &mut out, &preamble, cfg, &mut report)?;
             let w = writer.as_mut().expect("opened");
-            let mut select = |w: &mut Box<dyn ChunkSink + '_>, d: u64| -> Result<()> {
-                if db != Some(d) {
-                    w.switch_db(d)?;
-                    db = Some(d);
-                }
-                Ok(())
-            };
             match merged {
                 Merged::Chunk((enc, chunk)) => {
                     let bytes = match enc {
@@ -791,8 +794,7 @@ fn rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertRepor
                     };
                     let mut start = 0;
                     for (d, end) in chunk.runs {
-                        select(w, d)?;
-                        w.raw(&bytes[start..end])?;
+                        w.append(d, &bytes[start..end])?;
                         start = end;
                     }
                     report.keys += chunk.keys;
@@ -800,14 +802,13 @@ fn rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertRepor
                     report.notes.extend(chunk.notes);
                 }
                 Merged::Serial(k) => {
-                    select(w, k.db)?;
                     let meta = KeyMeta {
                         expire_at_ms: k.expire_at_ms,
                         idle_s: k.idle_s,
                         freq: k.freq,
                         key_meta: k.key_meta.map(|m| m.raw),
                     };
-                    let written = w.key(k.db, &k.key, &meta, &k.value);
+                    let written = w.serial_key(k.db, &k.key, &meta, &k.value);
                     record_key(cfg, w.as_mut(), &mut report, k.db, &k.key, k.value.key_type(), written)
                         .map_err(|e| e.in_file(&name).at(k.offset))?;
                 }
@@ -818,7 +819,9 @@ fn rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertRepor
     )?;
     open(&mut writer, &mut out, &preamble, cfg, &mut report)?;
     writer.take().expect("opened").finish()?;
-    report.notes.dedup();
+    // Each note once, in the order first seen.
+    let mut seen = std::collections::HashSet::new();
+    report.notes.retain(|n| seen.insert(n.clone()));
     Ok(report)
 }
 

@@ -39,8 +39,50 @@ fn float(b: &[u8]) -> Result<f64, String> {
     match s.to_ascii_lowercase().as_str() {
         "inf" | "+inf" | "infinity" | "+infinity" => Ok(f64::INFINITY),
         "-inf" | "-infinity" => Ok(f64::NEG_INFINITY),
-        t => t.parse::<f64>().ok().filter(|f| !f.is_nan()).ok_or_else(|| "ERR value is not a valid float".to_string()),
+        t => parse_c_double(t).filter(|f| !f.is_nan()).ok_or_else(|| "ERR value is not a valid float".to_string()),
     }
+}
+
+/// A number as C's strtod reads a whole text: decimal (Rust's parser agrees)
+/// or hexadecimal (`0x1.8p3`), which Rust's does not read.
+fn parse_c_double(t: &str) -> Option<f64> {
+    let (negative, body) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) else {
+        return t.parse::<f64>().ok();
+    };
+    let (digits, exponent) = match hex.find(['p', 'P']) {
+        Some(at) => (&hex[..at], hex[at + 1..].parse::<i32>().ok()?),
+        None => (hex, 0),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    // Mantissa bits beyond 64 cannot matter for a double; keep the leading
+    // ones exactly and count the rest into the exponent.
+    let (mut mantissa, mut exp2, mut sticky) = (0u64, exponent as i64, false);
+    for (i, c) in int.chars().chain(frac.chars()).enumerate() {
+        let v = c.to_digit(16)? as u64;
+        if i >= int.len() {
+            exp2 -= 4;
+        }
+        if mantissa >> 60 == 0 {
+            mantissa = mantissa << 4 | v;
+        } else {
+            sticky |= v != 0;
+            exp2 += 4;
+        }
+    }
+    // Round to nearest: fold the lost bits into the lowest bit. (Two steps
+    // of scaling keep tiny results from flushing to zero on the way.)
+    let m = (mantissa | sticky as u64) as f64;
+    let e = exp2.clamp(-1200, 1200) as i32;
+    let value = m * 2f64.powi(e / 2) * 2f64.powi(e - e / 2);
+    Some(if negative { -value } else { value })
 }
 
 fn is(arg: &[u8], word: &str) -> bool {
@@ -1127,7 +1169,9 @@ impl Replayer {
         }
         let (mut store, mut storedist) = (search.then(|| a[1]), false);
         let (mut any, mut count, mut desc, mut asc, mut with) = (false, 0i64, false, false, false);
-        let (mut from, mut by) = (false, false);
+        // As georadiusGeneric: each of FROMMEMBER/FROMLONLAT refuses the other
+        // (not itself: a repeat wins), likewise BYRADIUS/BYBOX.
+        let (mut frommember, mut fromlonlat, mut byradius, mut bybox) = (false, false, false, false);
         let mut i = base;
         let more = |i: usize, n: usize| i + n < a.len();
         while i < a.len() {
@@ -1151,26 +1195,26 @@ impl Replayer {
                 i += 1;
             } else if is(arg, "STOREDIST") && search {
                 storedist = true;
-            } else if is(arg, "FROMMEMBER") && more(i, 1) && search && !from {
+            } else if is(arg, "FROMMEMBER") && more(i, 1) && search && !fromlonlat {
                 if zset.is_some() {
                     center = Some(member_position(a[i + 1])?);
                 }
-                from = true;
+                frommember = true;
                 i += 1;
-            } else if is(arg, "FROMLONLAT") && more(i, 2) && search && !from {
+            } else if is(arg, "FROMLONLAT") && more(i, 2) && search && !frommember {
                 center = Some(lon_lat(a[i + 1], a[i + 2])?);
-                from = true;
+                fromlonlat = true;
                 i += 2;
-            } else if is(arg, "BYRADIUS") && more(i, 2) && search && !by {
+            } else if is(arg, "BYRADIUS") && more(i, 2) && search && !bybox {
                 let (r, unit) = geo_distance(a[i + 1], a[i + 2])?;
-                (area, conversion, by) = (Some(geo::Area::Radius(r)), unit, true);
+                (area, conversion, byradius) = (Some(geo::Area::Radius(r)), unit, true);
                 i += 2;
-            } else if is(arg, "BYBOX") && more(i, 3) && search && !by {
+            } else if is(arg, "BYBOX") && more(i, 3) && search && !byradius {
                 let (width, height) = (float(a[i + 1])?, float(a[i + 2])?);
                 if width < 0.0 || height < 0.0 {
                     return Err("ERR height or width cannot be negative".into());
                 }
-                (area, conversion, by) = (Some(geo::Area::Box { width, height }), geo_unit(a[i + 3])?, true);
+                (area, conversion, bybox) = (Some(geo::Area::Box { width, height }), geo_unit(a[i + 3])?, true);
                 i += 3;
             } else {
                 return Err("ERR syntax error".into());
@@ -1181,7 +1225,7 @@ impl Replayer {
         if with {
             return Err("ERR STORE is not compatible with WITHDIST, WITHHASH and WITHCOORD options".into());
         }
-        if search && !(from && by) {
+        if search && !((frommember || fromlonlat) && (byradius || bybox)) {
             return Err("ERR exactly one of FROMMEMBER or FROMLONLAT and BYRADIUS or BYBOX must be given".into());
         }
         if any && count == 0 {
@@ -1355,8 +1399,11 @@ impl Replayer {
                 }
                 b"BY" => {
                     let pattern = next(1)?;
-                    // A pattern without `*` names no per-element key: no sorting.
-                    dontsort = !pattern.contains(&b'*');
+                    // A pattern without `*` names no per-element key: no
+                    // sorting (and a later BY does not undo that).
+                    if !pattern.contains(&b'*') {
+                        dontsort = true;
+                    }
                     by = Some(pattern);
                     i += 1;
                 }
@@ -2013,11 +2060,13 @@ fn lookup_pattern(db: &BTreeMap<Vec<u8>, Entry>, pattern: &[u8], element: &[u8])
 /// allowed, nothing after the number, an empty text is 0, NaN and overflow
 /// (ERANGE) refused.
 fn strtod_whole(b: &[u8]) -> Option<f64> {
+    // C strings end at the first NUL.
+    let b = b.split(|&c| c == 0).next().unwrap_or_default();
     let t = std::str::from_utf8(b).ok()?.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
     if t.is_empty() {
         return Some(0.0);
     }
-    let f = t.parse::<f64>().ok().filter(|f| !f.is_nan())?;
+    let f = parse_c_double(t).filter(|f| !f.is_nan())?;
     let spelled_inf = t.trim_start_matches(['+', '-']).get(..3).is_some_and(|p| p.eq_ignore_ascii_case("inf"));
     (f.is_finite() || spelled_inf).then_some(f)
 }
@@ -2250,4 +2299,35 @@ fn library_name(code: &[u8]) -> Option<Vec<u8>> {
     let pos = first.windows(5).position(|w| w == b"name=")?;
     let rest = &first[pos + 5..];
     Some(rest.split(|c| c.is_ascii_whitespace()).next()?.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What glibc's strtod gives for these texts (hex floats included, which
+    /// Redis accepts wherever it reads a double).
+    #[test]
+    fn doubles_are_read_as_strtod_reads_them() {
+        let cases: [(&str, Option<f64>); 10] = [
+            ("1e3", Some(1000.0)),
+            ("-2.5", Some(-2.5)),
+            ("0x10", Some(16.0)),
+            ("0X1.8p3", Some(12.0)),
+            ("-0x.8", Some(-0.5)),
+            ("0x1p-1074", Some(f64::from_bits(1))),
+            ("0x1fffffffffffff", Some(9007199254740991.0)),
+            ("0x", None),
+            ("0xg", None),
+            ("1e", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_c_double(text), want, "{text}");
+        }
+        // SORT weights: white space before, text after a NUL ignored, empty is 0.
+        assert_eq!(strtod_whole(b"  5\0junk"), Some(5.0));
+        assert_eq!(strtod_whole(b""), Some(0.0));
+        assert_eq!(strtod_whole(b"5 "), None);
+        assert_eq!(strtod_whole(b"1e400"), None);
+    }
 }

@@ -57,6 +57,9 @@ pub struct RespWriter<W: Write> {
     pub restore: Option<bool>,
     /// Size limits for the encodings inside DUMP payloads.
     pub limits: crate::output::rdb::writer::EncodingLimits,
+    /// Times the buffer went out (a key's commands can only be taken back
+    /// while it has not).
+    flushes: u64,
 }
 
 const FLUSH_AT: usize = 1 << 20;
@@ -92,6 +95,7 @@ impl<W: Write> RespWriter<W> {
             notes: Vec::new(),
             restore: None,
             limits: Default::default(),
+            flushes: 0,
         }
     }
 
@@ -104,6 +108,7 @@ impl<W: Write> RespWriter<W> {
         if self.buf.len() >= FLUSH_AT {
             self.out.write_all(&self.buf).map_err(Error::io)?;
             self.buf.clear();
+            self.flushes += 1;
         }
         Ok(())
     }
@@ -144,12 +149,29 @@ impl<W: Write> RespWriter<W> {
     }
 
     /// The commands that rebuild one key.
+    /// A key that cannot be written leaves nothing behind, not even its
+    /// SELECT (unless a huge value was already partly flushed).
     pub fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
-        self.select(db)?;
+        let (start, db_before, flushes_before) = (self.buf.len(), self.db, self.flushes);
+        if self.db != Some(db) {
+            put_command(&mut self.buf, &[b"SELECT", itoa::Buffer::new().format(db).as_bytes()]);
+            self.db = Some(db);
+        }
+        let written = self.key_commands(key, meta, value);
+        if let Err(e) = written {
+            if self.flushes == flushes_before {
+                self.buf.truncate(start);
+                self.db = db_before;
+            }
+            return Err(e.key(key));
+        }
+        Ok(())
+    }
+
+    fn key_commands(&mut self, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
         if let Some(replace) = self.restore {
             return self.restore_key(key, meta, value, replace);
         }
-        let start = self.buf.len();
         let written = match value.key_type() {
             KeyType::String => self.string(key, value),
             KeyType::List => self.batched(key, value, b"RPUSH"),
@@ -162,10 +184,7 @@ impl<W: Write> RespWriter<W> {
             }
             KeyType::Array => Err(Error::new(ErrorKind::Unsupported("array values have no command form here"))),
         };
-        if let Err(e) = written {
-            self.buf.truncate(start.min(self.buf.len()));
-            return Err(e.key(key));
-        }
+        written?;
         if let Some(t) = meta.expire_at_ms {
             self.command(&[b"PEXPIREAT", key, itoa::Buffer::new().format(t).as_bytes()])?;
         }

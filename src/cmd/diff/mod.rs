@@ -403,14 +403,26 @@ struct Classified {
     values: Vec<(u128, u64)>,
 }
 
-/// Compare one partition of both sides.
+/// Compare one partition of both sides. A key read twice from one side (a
+/// damaged file) counts once: the last copy of A, the first of B.
 fn classify(cfg: &DiffConfig, a: Vec<Summary>, b: Vec<Summary>) -> Classified {
     let mut out = Classified::default();
-    let mut a: HashMap<u128, Summary> = a.into_iter().map(|s| (s.id, s)).collect();
+    // (summary, matched by a key of B)
+    let mut a: HashMap<u128, (Summary, bool)> = a.into_iter().map(|s| (s.id, (s, false))).collect();
+    let mut added: HashSet<u128> = HashSet::new();
     for y in b {
-        let Some(x) = a.remove(&y.id) else {
-            out.differing.push((y.id, Change::Added { kind: y.kind }));
-            continue;
+        let x = match a.get_mut(&y.id) {
+            Some((_, true)) => continue,
+            Some((x, matched)) => {
+                *matched = true;
+                *x
+            }
+            None => {
+                if added.insert(y.id) {
+                    out.differing.push((y.id, Change::Added { kind: y.kind }));
+                }
+                continue;
+            }
         };
         let ttl = ttl_differs(cfg, x.ttl(), y.ttl()).then_some((x.ttl(), y.ttl()));
         let type_before = (x.kind != y.kind).then_some(x.kind);
@@ -424,7 +436,8 @@ fn classify(cfg: &DiffConfig, a: Vec<Summary>, b: Vec<Summary>) -> Classified {
             out.same += 1;
         }
     }
-    out.differing.extend(a.into_values().map(|x| (x.id, Change::Removed { kind: x.kind })));
+    out.differing
+        .extend(a.into_values().filter(|(_, matched)| !matched).map(|(x, _)| (x.id, Change::Removed { kind: x.kind })));
     out
 }
 
@@ -449,11 +462,18 @@ pub fn diff(cfg: &DiffConfig) -> Result<DiffReport> {
         spilled: store_a.spilled + store_b.spilled,
         ..Default::default()
     };
-    // Partition by partition, on all cores.
-    let parts: Vec<Classified> = (0..PARTITIONS)
-        .into_par_iter()
-        .map(|p| Ok(classify(cfg, store_a.partition(p)?, store_b.partition(p)?)))
-        .collect::<Result<_>>()?;
+    // Partition by partition, on as many cores as the budget allows (each
+    // holds one partition of both sides and a map of A's).
+    store_a.settle()?;
+    store_b.settle()?;
+    let per_partition = (store_a.largest_partition() + store_b.largest_partition()) * 2 * partition::IN_MEMORY as u64;
+    let affordable = (cfg.memory_budget as u64 / per_partition.max(1)).max(1) as usize;
+    let one = |p: usize| Ok(classify(cfg, store_a.partition(p)?, store_b.partition(p)?));
+    let parts: Vec<Classified> = if affordable >= rayon::current_num_threads() {
+        (0..PARTITIONS).into_par_iter().map(one).collect::<Result<_>>()?
+    } else {
+        (0..PARTITIONS).map(one).collect::<Result<_>>()?
+    };
     // Summaries and spill files are no longer needed.
     drop((store_a, store_b));
     drop(dir);
@@ -469,8 +489,11 @@ pub fn diff(cfg: &DiffConfig) -> Result<DiffReport> {
     // rounds (by id) small enough for the budget.
     let loaded: u64 = values.values().sum::<u64>().saturating_mul(LOADED_OVERHEAD);
     // (More rounds than MAX_ROUNDS would read the inputs too often to pay off.)
-    let rounds =
-        if differing.is_empty() { 0 } else { (1 + loaded / cfg.memory_budget.max(1) as u64).min(MAX_ROUNDS) as usize };
+    let rounds = if differing.is_empty() {
+        0
+    } else {
+        (loaded / cfg.memory_budget.max(1) as u64).saturating_add(1).min(MAX_ROUNDS) as usize
+    };
     report.rounds = rounds;
     let mut diffs: Vec<KeyDiff> = Vec::with_capacity(differing.len());
     for round in 0..rounds {
@@ -499,4 +522,31 @@ pub fn diff(cfg: &DiffConfig) -> Result<DiffReport> {
     );
     report.same += (before - report.diffs.len()) as u64;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(id: u128, digest: u128) -> Summary {
+        Summary { id, digest, ttl: NO_TTL, size: 1, kind: KeyType::String }
+    }
+
+    /// A key read twice from either side (a damaged input) is one key: never
+    /// reported as added or removed when both sides hold it.
+    #[test]
+    fn a_key_repeated_on_one_side_counts_once() {
+        let cfg = DiffConfig::new("a", "b");
+        let a = vec![summary(1, 10), summary(1, 10), summary(2, 20)];
+        let b = vec![summary(1, 10), summary(1, 10), summary(3, 30), summary(3, 30)];
+        let c = classify(&cfg, a, b);
+        assert_eq!(c.same, 1);
+        let mut changes: Vec<(u128, &'static str)> = c
+            .differing
+            .iter()
+            .map(|(id, ch)| (*id, if matches!(ch, Change::Added { .. }) { "added" } else { "removed" }))
+            .collect();
+        changes.sort();
+        assert_eq!(changes, vec![(2, "removed"), (3, "added")]);
+    }
 }

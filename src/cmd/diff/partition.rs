@@ -12,7 +12,7 @@ pub const PARTITIONS: usize = 256;
 /// Bytes of a summary on disk.
 const RECORD: usize = 48;
 /// Bytes a summary costs in memory, growth slack of the vectors included.
-const IN_MEMORY: usize = 64;
+pub const IN_MEMORY: usize = 64;
 /// Summaries held at least, whatever the budget.
 const MIN_HELD: usize = 16;
 
@@ -71,14 +71,23 @@ pub struct SpillDir {
 }
 
 impl SpillDir {
-    /// A new directory under `parent` (the system's temporary directory by default).
+    /// A new directory under `parent` (the system's temporary directory by
+    /// default), private to this user. Never an existing one: a directory left
+    /// by a killed run (or planted by someone else) would add its records.
     pub fn create(parent: Option<&Path>) -> Result<SpillDir> {
+        use std::os::unix::fs::DirBuilderExt;
         let parent = parent.map(Path::to_path_buf).unwrap_or_else(std::env::temp_dir);
         static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = parent.join(format!("rdb-tool-diff-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&path).map_err(|e| io_error(&path, e))?;
-        Ok(SpillDir { path })
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        loop {
+            let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = parent.join(format!("rdb-tool-diff-{}-{nanos:08x}-{n}", std::process::id()));
+            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+                Ok(()) => return Ok(SpillDir { path }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => continue,
+                Err(e) => return Err(io_error(&path, e)),
+            }
+        }
     }
 }
 
@@ -150,6 +159,22 @@ impl<'d> SummaryStore<'d> {
         }
         self.held = 0;
         Ok(())
+    }
+
+    /// Once anything went to disk, send the rest too and free the memory, so
+    /// that comparing partitions has the budget to itself.
+    pub fn settle(&mut self) -> Result<()> {
+        if self.spilled > 0 {
+            self.spill()?;
+            self.parts = vec![Vec::new(); PARTITIONS];
+        }
+        Ok(())
+    }
+
+    /// The summaries of the largest partition, about.
+    pub fn largest_partition(&self) -> u64 {
+        // Key ids are hashes: partitions fill evenly; allow for the spread.
+        self.keys / PARTITIONS as u64 * 2 + 16
     }
 
     /// Every summary of one partition (from disk, then from memory).

@@ -169,6 +169,8 @@ pub struct RdbWriter<W: Write> {
     notes: Vec<String>,
     /// Writing a DUMP payload: values without their key.
     payload: bool,
+    /// The database selected last.
+    db: Option<u64>,
 }
 
 /// A value too big to buffer is flushed in pieces of this size.
@@ -204,6 +206,7 @@ impl<W: Write> RdbWriter<W> {
             lossy,
             notes: Vec::new(),
             payload,
+            db: None,
         }
     }
 
@@ -246,7 +249,12 @@ impl<W: Write> RdbWriter<W> {
         self.flush_buf()
     }
 
+    /// SELECTDB, unless `db` is the database selected last.
     pub fn select_db(&mut self, db: u64) -> Result<()> {
+        if self.db == Some(db) {
+            return Ok(());
+        }
+        self.db = Some(db);
         self.buf.push(0xfe);
         put_len(&mut self.buf, db);
         self.flush_buf()
