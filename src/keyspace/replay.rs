@@ -288,7 +288,8 @@ impl Replayer {
                 Self::arity(a, 2)?;
                 self.db = uint(a[1])?;
             }
-            b"PING" | b"ECHO" => {}
+            // No data changes (PUBLISH appears where a replication stream was saved as an AOF).
+            b"PING" | b"ECHO" | b"PUBLISH" | b"SPUBLISH" => {}
             b"SET" => self.set(a)?,
             b"SETNX" => {
                 Self::arity(a, 3)?;
@@ -309,7 +310,40 @@ impl Replayer {
             }
             b"GETDEL" => {
                 Self::arity(a, 2)?;
-                self.db().remove(a[1]);
+                match self.db().get(a[1]) {
+                    Some(Entry { obj: Obj::Str(_), .. }) => {
+                        self.db().remove(a[1]);
+                    }
+                    Some(_) => return Err(WRONGTYPE.into()),
+                    None => {}
+                }
+            }
+            // Servers log GETEX as PEXPIREAT / PERSIST; older or hand-made files may hold it.
+            // (While loading, an expiry already past is set, not applied: as the server.)
+            b"GETEX" => {
+                Self::arity(a, 2)?;
+                let at = match (a.get(2).map(|o| o.to_ascii_uppercase()), a.len()) {
+                    (None, _) => return Ok(true),
+                    (Some(o), 3) if o == b"PERSIST" => None,
+                    (Some(o), 4) if matches!(o.as_slice(), b"EX" | b"PX" | b"EXAT" | b"PXAT") => {
+                        let n = int(a[3])?;
+                        if n <= 0 {
+                            return Err("ERR invalid expire time in 'getex' command".into());
+                        }
+                        Some(match o.as_slice() {
+                            b"EX" => now_ms().saturating_add(n.saturating_mul(1000)),
+                            b"PX" => now_ms().saturating_add(n),
+                            b"EXAT" => n.saturating_mul(1000),
+                            _ => n,
+                        })
+                    }
+                    _ => return Err("ERR syntax error".into()),
+                };
+                match self.get_mut(a[1]) {
+                    Some(Entry { obj: Obj::Str(_), expire_at_ms }) => *expire_at_ms = at,
+                    Some(_) => return Err(WRONGTYPE.into()),
+                    None => {}
+                }
             }
             b"MSET" => {
                 if a.len() < 3 || a.len().is_multiple_of(2) {
@@ -2304,6 +2338,34 @@ fn library_name(code: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn run(r: &mut Replayer, args: &[&str]) -> Outcome {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        r.apply(&args)
+    }
+
+    /// GETEX as the server runs it (its own AOFs hold PEXPIREAT/PERSIST
+    /// instead, so the live differential test cannot cover it).
+    #[test]
+    fn getex_sets_and_removes_expiries_of_strings_only() {
+        let mut r = Replayer::new();
+        run(&mut r, &["SET", "k", "v"]);
+        run(&mut r, &["RPUSH", "l", "x"]);
+        assert_eq!(run(&mut r, &["GETEX", "k", "PXAT", "4102444800000"]), Outcome::Applied);
+        assert_eq!(r.keyspace.db(0)[b"k".as_slice()].expire_at_ms, Some(4102444800000));
+        assert_eq!(run(&mut r, &["GETEX", "k", "EXAT", "4102444801"]), Outcome::Applied);
+        assert_eq!(r.keyspace.db(0)[b"k".as_slice()].expire_at_ms, Some(4102444801000));
+        assert_eq!(run(&mut r, &["GETEX", "k"]), Outcome::Applied);
+        assert_eq!(r.keyspace.db(0)[b"k".as_slice()].expire_at_ms, Some(4102444801000));
+        assert_eq!(run(&mut r, &["GETEX", "k", "PERSIST"]), Outcome::Applied);
+        assert_eq!(r.keyspace.db(0)[b"k".as_slice()].expire_at_ms, None);
+        assert!(matches!(run(&mut r, &["GETEX", "k", "EX", "0"]), Outcome::Error(_)));
+        assert!(matches!(run(&mut r, &["GETEX", "k", "EX"]), Outcome::Error(_)));
+        assert!(matches!(run(&mut r, &["GETEX", "l", "PERSIST"]), Outcome::Error(e) if e.starts_with("WRONGTYPE")));
+        assert!(matches!(run(&mut r, &["GETDEL", "l"]), Outcome::Error(e) if e.starts_with("WRONGTYPE")));
+        assert!(r.keyspace.db(0).contains_key(b"l".as_slice()), "GETDEL of a list deletes nothing");
+        assert_eq!(run(&mut r, &["PUBLISH", "channel", "message"]), Outcome::Applied);
+    }
 
     /// What glibc's strtod gives for these texts (hex floats included, which
     /// Redis accepts wherever it reads a double).
