@@ -526,6 +526,11 @@ fn selected(cfg: &ConvertConfig, db: u64, key: &[u8], kind: KeyType, expire_at_m
 }
 
 /// Account for one written (or refused) key.
+/// What an RDB key record carries besides its value.
+fn key_meta<'k>(k: &'k crate::event::KeyEvent<'_>) -> KeyMeta<'k> {
+    KeyMeta { expire_at_ms: k.expire_at_ms, idle_s: k.idle_s, freq: k.freq, key_meta: k.key_meta.map(|m| m.raw) }
+}
+
 const MODULE_NOTE: &str = "module values are copied raw; the target server needs the same module";
 
 fn record_key(
@@ -743,12 +748,7 @@ fn rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertRepor
                 Box::new(resp_writer(cfg, Vec::new()))
             }
         });
-        let meta = KeyMeta {
-            expire_at_ms: k.expire_at_ms,
-            idle_s: k.idle_s,
-            freq: k.freq,
-            key_meta: k.key_meta.map(|m| m.raw),
-        };
+        let meta = key_meta(k);
         match enc.key(k.db, &k.key, &meta, &k.value) {
             Ok(notes) => {
                 for note in notes {
@@ -802,12 +802,7 @@ fn rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertRepor
                     report.notes.extend(chunk.notes);
                 }
                 Merged::Serial(k) => {
-                    let meta = KeyMeta {
-                        expire_at_ms: k.expire_at_ms,
-                        idle_s: k.idle_s,
-                        freq: k.freq,
-                        key_meta: k.key_meta.map(|m| m.raw),
-                    };
+                    let meta = key_meta(k);
                     let written = w.serial_key(k.db, &k.key, &meta, &k.value);
                     record_key(cfg, w.as_mut(), &mut report, k.db, &k.key, k.value.key_type(), written)
                         .map_err(|e| e.in_file(&name).at(k.offset))?;
@@ -873,12 +868,7 @@ fn rdb_to<'w>(
             Event::ResizeDb { keys, expires } => t.resize_db(keys, expires)?,
             Event::ModuleAux { module, .. } => report.notes.push(format!("module aux data of {module} left out")),
             Event::Key(k) => {
-                let meta = KeyMeta {
-                    expire_at_ms: k.expire_at_ms,
-                    idle_s: k.idle_s,
-                    freq: k.freq,
-                    key_meta: k.key_meta.map(|m| m.raw),
-                };
+                let meta = key_meta(&k);
                 let written = t.key(k.db, &k.key, &meta, &k.value);
                 record_key(cfg, &mut **t, report, k.db, &k.key, k.value.key_type(), written)
                     .map_err(|e| e.in_file(&name).at(k.offset))?;

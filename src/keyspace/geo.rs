@@ -129,31 +129,29 @@ fn align52(h: Hash) -> u64 {
     h.bits << (52 - h.step as u32 * 2)
 }
 
-fn move_x(h: &mut Hash, d: i8) {
-    let x = h.bits & 0xaaaa_aaaa_aaaa_aaaa;
-    let y = h.bits & 0x5555_5555_5555_5555;
-    let shift = 64 - h.step as u32 * 2;
-    let zz = 0x5555_5555_5555_5555u64 >> shift;
-    let x = if d > 0 { x.wrapping_add(zz + 1) } else { (x | zz).wrapping_sub(zz + 1) };
-    h.bits = (x & (0xaaaa_aaaa_aaaa_aaaau64 >> shift)) | y;
-}
+/// Interleaved bits of each coordinate: longitude on the odd ones (x),
+/// latitude on the even ones (y).
+const X_LANE: u64 = 0xaaaa_aaaa_aaaa_aaaa;
+const Y_LANE: u64 = 0x5555_5555_5555_5555;
 
-fn move_y(h: &mut Hash, d: i8) {
-    let x = h.bits & 0xaaaa_aaaa_aaaa_aaaa;
-    let y = h.bits & 0x5555_5555_5555_5555;
+/// One cell along `lane` (geohash_move_x / _y): add or subtract one in that
+/// coordinate's bits, carrying through the other lane's positions.
+fn move_along(h: &mut Hash, lane: u64, d: i8) {
+    let other = !lane;
+    let (mine, theirs) = (h.bits & lane, h.bits & other);
     let shift = 64 - h.step as u32 * 2;
-    let zz = 0xaaaa_aaaa_aaaa_aaaau64 >> shift;
-    let y = if d > 0 { y.wrapping_add(zz + 1) } else { (y | zz).wrapping_sub(zz + 1) };
-    h.bits = x | (y & (0x5555_5555_5555_5555u64 >> shift));
+    let zz = other >> shift;
+    let mine = if d > 0 { mine.wrapping_add(zz + 1) } else { (mine | zz).wrapping_sub(zz + 1) };
+    h.bits = (mine & (lane >> shift)) | theirs;
 }
 
 fn moved(h: Hash, dx: i8, dy: i8) -> Hash {
     let mut n = h;
     if dx != 0 {
-        move_x(&mut n, dx);
+        move_along(&mut n, X_LANE, dx);
     }
     if dy != 0 {
-        move_y(&mut n, dy);
+        move_along(&mut n, Y_LANE, dy);
     }
     n
 }
