@@ -19,6 +19,7 @@ use crate::event::decode::Piece;
 use crate::event::{ReaderOptions, ValueSource};
 use crate::format::KeyType;
 use crate::keyspace::Obj;
+use crate::output::progress::Progress;
 use partition::{SpillDir, Summary, SummaryStore, NO_TTL, PARTITIONS};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -260,7 +261,7 @@ fn summary(cfg: &DiffConfig, db: u64, key: &[u8], ttl: Option<i64>, v: &dyn Valu
 
 /// Every key's summary into `store`. RDB files go through the parallel
 /// pipeline of `check` and `dump`; AOFs and dumps through `visit_keys`.
-fn summaries(cfg: &DiffConfig, input: &Path, store: &mut SummaryStore<'_>) -> Result<()> {
+fn summaries(cfg: &DiffConfig, input: &Path, store: &mut SummaryStore<'_>, progress: &Progress) -> Result<()> {
     let plain_rdb = input != Path::new("-") && !super::convert::is_json_dump(input) && !super::convert::is_aof(input)?;
     if !plain_rdb {
         return visit_keys(&reader_config(cfg, input), |db, key, ttl, v| store.push(summary(cfg, db, key, ttl, v)?));
@@ -285,7 +286,7 @@ fn summaries(cfg: &DiffConfig, input: &Path, store: &mut SummaryStore<'_>) -> Re
             Merged::Serial(k) if wanted(k) => store.push(summary(cfg, k.db, &k.key, k.expire_at_ms, &k.value)?),
             Merged::Serial(_) => Ok(()),
         },
-        |_| {},
+        |offset| progress.set(offset),
     )
     .map_err(|e| e.in_file(&name))
 }
@@ -453,7 +454,15 @@ pub fn diff(cfg: &DiffConfig) -> Result<DiffReport> {
     // Pass 1: both inputs at once, each with half of the budget.
     let half = cfg.memory_budget / 2;
     let (mut store_a, mut store_b) = (SummaryStore::new(&dir, "a", half), SummaryStore::new(&dir, "b", half));
-    let (a, b) = rayon::join(|| summaries(cfg, &cfg.a, &mut store_a), || summaries(cfg, &cfg.b, &mut store_b));
+    // A bar per input on a terminal (RDB files; AOFs and dumps are replayed or read first).
+    let size = |p: &Path| std::fs::metadata(p).ok().filter(|m| m.is_file()).map(|m| m.len());
+    let (name_a, name_b) = (cfg.a.display().to_string(), cfg.b.display().to_string());
+    let bars = Progress::several(&[(&name_a, size(&cfg.a)), (&name_b, size(&cfg.b))]);
+    let (a, b) = rayon::join(
+        || summaries(cfg, &cfg.a, &mut store_a, &bars[0]),
+        || summaries(cfg, &cfg.b, &mut store_b, &bars[1]),
+    );
+    drop(bars);
     a?;
     b?;
     let mut report = DiffReport {
