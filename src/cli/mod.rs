@@ -246,7 +246,7 @@ impl ReadArgs {
         rdb_tool::event::ReaderOptions {
             max_record: self.max_record,
             force_version: self.force_version,
-            verify_checksum: true,
+            ..Default::default()
         }
     }
 }

@@ -244,7 +244,7 @@ impl<'s> RespReader<'s> {
         self.pending = 0;
         let start = self.win.offset();
         if start >= self.released + RELEASE_STEP {
-            self.win.release_before(start);
+            self.win.release(0, start);
             self.released = start;
         }
         if let Err(e) = self.ensure_complete() {

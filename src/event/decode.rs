@@ -67,6 +67,14 @@ pub enum Piece<'b> {
 /// Receives the pieces of a value.
 pub trait Sink {
     fn piece(&mut self, piece: Piece<'_>) -> Result<()>;
+
+    /// Whether the scores of listpack and ziplist sorted sets are wanted. They
+    /// are stored as text, which Redis never rejects (see [`score_of`]), so a
+    /// consumer that only validates can skip parsing them (`Member` then
+    /// carries 0).
+    fn wants_scores(&self) -> bool {
+        true
+    }
 }
 
 impl<F: FnMut(Piece<'_>) -> Result<()>> Sink for F {
@@ -270,11 +278,12 @@ fn hash_pairs<'b>(cur: &Cursor<'_>, blob: &'b [u8], walker: Walker<'b>, sink: &m
 }
 
 fn zset_pairs<'b>(cur: &Cursor<'_>, blob: &'b [u8], walker: Walker<'b>, sink: &mut dyn Sink) -> Result<usize> {
+    let wants_scores = sink.wants_scores();
     with_blob(cur, blob, sink, |b, f| {
         pairs(
             |each| walker(b, each),
             |member, score| {
-                let score = score_of(score);
+                let score = if wants_scores { score_of(score) } else { 0.0 };
                 f.send(Piece::Member { member, score })
             },
         )

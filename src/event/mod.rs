@@ -9,6 +9,7 @@ pub mod decode;
 pub mod json;
 pub mod parallel;
 pub mod reader;
+pub mod segment;
 pub mod stream;
 
 pub use aof::{AnnotationEvent, AofReader, AofRole, CommandEvent, RespReader};

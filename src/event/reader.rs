@@ -25,11 +25,19 @@ pub struct ReaderOptions {
     pub force_version: bool,
     /// Compare the CRC-64 trailer with the content.
     pub verify_checksum: bool,
+    /// Consumers that read a mapped file in parallel segments (see
+    /// `event::segment`) make none smaller than this; `u64::MAX` = never.
+    pub segment_bytes: u64,
 }
 
 impl Default for ReaderOptions {
     fn default() -> Self {
-        ReaderOptions { max_record: DEFAULT_MAX_RECORD, force_version: false, verify_checksum: true }
+        ReaderOptions {
+            max_record: DEFAULT_MAX_RECORD,
+            force_version: false,
+            verify_checksum: true,
+            segment_bytes: super::segment::MIN_SEGMENT,
+        }
     }
 }
 
@@ -55,45 +63,50 @@ const ALGORITHM: crc_fast::CrcAlgorithm = crc_fast::CrcAlgorithm::Crc64Redis;
 
 /// CRC-64 of a mapped file, computed one step *ahead* of the reader: the SIMD
 /// pass is then the first to touch each page (streaming at full memory
-/// bandwidth), and framing finds the bytes in cache. The end of the RDB proper
-/// may fall inside the last step, so the state before that step is kept too.
+/// bandwidth), and framing finds the bytes in cache. The checksum is wanted
+/// up to where the reader stands (the end of the RDB proper, or of a segment),
+/// which lies inside the last two steps: the states before them are kept.
 #[derive(Clone, Copy)]
 struct CrcAhead {
+    /// Off for readers whose checksum nobody wants (split-point probes).
+    enabled: bool,
+    base: usize,
     upto: usize,
     digest: crc_fast::Digest,
-    prev_upto: usize,
-    prev: crc_fast::Digest,
+    /// `(offset, state there)` before the last step, and before the one before.
+    earlier: [(usize, crc_fast::Digest); 2],
 }
 
 const CRC_STEP: usize = 512 << 10;
 
 impl CrcAhead {
-    fn new() -> Self {
+    /// The checksum of the bytes from `base` on.
+    fn new(base: usize) -> Self {
         let d = crc_fast::Digest::new(ALGORITHM);
-        CrcAhead { upto: 0, digest: d, prev_upto: 0, prev: d }
+        CrcAhead { enabled: true, base, upto: base, digest: d, earlier: [(base, d); 2] }
     }
 
     /// Make sure the checksum covers at least one step past `pos`.
     fn advance(&mut self, all: &[u8], pos: usize) {
-        while self.upto < all.len() && self.upto < pos + CRC_STEP {
+        while self.enabled && self.upto < all.len() && self.upto < pos + CRC_STEP {
             let end = (self.upto + CRC_STEP).min(all.len());
-            (self.prev_upto, self.prev) = (self.upto, self.digest);
+            self.earlier = [(self.upto, self.digest), self.earlier[0]];
             self.digest.update(&all[self.upto..end]);
             self.upto = end;
         }
     }
 
-    /// The checksum of `all[..end]`.
-    fn prefix(&self, all: &[u8], end: usize) -> u64 {
-        let (mut d, from) = if end >= self.upto {
-            (self.digest, self.upto)
-        } else if end >= self.prev_upto {
-            (self.prev, self.prev_upto)
-        } else {
-            (crc_fast::Digest::new(ALGORITHM), 0)
+    /// The checksum state of `all[base..end]`, for an `end` at or past the
+    /// last `pos` given to `advance` (cheap: at most two steps are re-read).
+    fn prefix(&self, all: &[u8], end: usize) -> crc_fast::Digest {
+        let (mut d, from) = match self.earlier {
+            _ if end >= self.upto => (self.digest, self.upto),
+            [(at, d), _] if end >= at => (d, at),
+            [_, (at, d)] if end >= at => (d, at),
+            _ => (crc_fast::Digest::new(ALGORITHM), self.base),
         };
         d.update(&all[from..end]);
-        d.finalize()
+        d
     }
 }
 
@@ -102,6 +115,65 @@ enum State {
     Running,
     Finished,
     Failed,
+}
+
+/// Starts readers of a mapped file in the middle (see [`RdbReader::forker`]).
+#[derive(Clone)]
+pub struct Forker<'s> {
+    name: Arc<Path>,
+    all: &'s [u8],
+    map: Option<&'s memmap2::Mmap>,
+    header: Header,
+    opts: ReaderOptions,
+    db: u64,
+    templates: Arc<Templates>,
+}
+
+impl<'s> Forker<'s> {
+    /// A reader that starts at `offset`, as if a record began there, with the
+    /// original reader's header: the speculative half of parallel framing
+    /// (`event::segment`). Its database is unknown until it meets a SELECTDB
+    /// (it reports the original reader's until then), it knows no hash
+    /// templates, and it never judges the checksum trailer (its End reports
+    /// the stored value as `Ok`): its own checksum covers only the bytes from
+    /// `offset` on, see [`RdbReader::digest_since_start`].
+    pub fn at(&self, offset: u64) -> Option<RdbReader<'s>> {
+        let pos = usize::try_from(offset).ok().filter(|p| *p <= self.all.len())?;
+        let win = Window::Slice { all: self.all, pos, map: self.map };
+        let opts = ReaderOptions { verify_checksum: false, ..self.opts };
+        let mut fork = RdbReader::from_window(self.name.clone(), win, opts);
+        // A fork knows no templates; sharing the (empty) registry saves an
+        // allocation per probe.
+        fork.templates = self.templates.clone();
+        fork.header = Some(self.header);
+        fork.db = self.db;
+        fork.crc_ahead = CrcAhead::new(pos);
+        Some(fork)
+    }
+
+    /// Like [`Forker::at`], for a reader that only looks at the next `span`
+    /// bytes (a record beyond them reads as truncated): it computes no
+    /// checksum, and however wrong the guess, it touches no more of the file.
+    pub fn probe_at(&self, offset: u64, span: usize) -> Option<RdbReader<'s>> {
+        let mut probe = self.at(offset)?;
+        let end = (offset as usize).saturating_add(span).min(self.all.len());
+        probe.win = Window::Slice { all: &self.all[..end], pos: offset as usize, map: None };
+        probe.crc_ahead.enabled = false;
+        Some(probe)
+    }
+
+    pub fn options(&self) -> ReaderOptions {
+        self.opts
+    }
+
+    /// The whole mapped input.
+    pub fn bytes(&self) -> &'s [u8] {
+        self.all
+    }
+
+    pub fn header(&self) -> Header {
+        self.header
+    }
 }
 
 /// How many more bytes a parse needs, if it ran out of input.
@@ -164,7 +236,7 @@ impl<'s> RdbReader<'s> {
             db: 0,
             templates: Arc::default(),
             crc: crc_fast::Digest::new(ALGORITHM),
-            crc_ahead: CrcAhead::new(),
+            crc_ahead: CrcAhead::new(0),
             state: State::Running,
         }
     }
@@ -207,14 +279,46 @@ impl<'s> RdbReader<'s> {
         self.win.mapped()
     }
 
+    /// What it takes to start more readers of the same mapped file, on any
+    /// thread (see [`Forker::at`]). `None` over a pipe or before the header.
+    pub fn forker(&self) -> Option<Forker<'s>> {
+        let Window::Slice { all, map, .. } = &self.win else {
+            return None;
+        };
+        Some(Forker {
+            name: self.name.clone(),
+            all,
+            map: *map,
+            header: self.header?,
+            opts: self.opts,
+            db: self.db,
+            templates: self.templates.clone(),
+        })
+    }
+
+    /// The CRC-64 state of the mapped bytes from where this reader started up
+    /// to `end` (at most what it has consumed, records returned so far included).
+    pub fn digest_since_start(&mut self, end: u64) -> Option<crc_fast::Digest> {
+        self.flush_pending();
+        match &self.win {
+            Window::Slice { all, pos, .. } if end <= *pos as u64 => Some(self.crc_ahead.prefix(all, end as usize)),
+            _ => None,
+        }
+    }
+
+    /// Drop mapped pages of `from..to` from memory (see `Window::release`).
+    pub fn release(&self, from: u64, to: u64) {
+        self.win.release(from, to)
+    }
+
     /// The bytes of the record returned by the last `next()`.
     pub fn last_record(&self) -> &[u8] {
         &self.win.avail()[..self.pending]
     }
 
-    /// Drop mapped pages before `offset` from memory (see `Window::release_before`).
+    /// Drop mapped pages before `offset` from memory (see `Window::release`).
     pub fn release_before(&self, offset: u64) {
-        self.win.release_before(offset)
+        self.win.release(0, offset)
     }
 
     /// After the end: are there bytes after the checksum?
@@ -454,7 +558,7 @@ impl<'s> RdbReader<'s> {
         let b = &self.win.avail()[..8];
         let stored = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
         let computed = match &self.win {
-            Window::Slice { all, pos, .. } => self.crc_ahead.prefix(all, *pos),
+            Window::Slice { all, pos, .. } => self.crc_ahead.prefix(all, *pos).finalize(),
             Window::Buffer { .. } => self.crc.finalize(),
         };
         self.win.consume(8);

@@ -158,18 +158,22 @@ impl<'s> Window<'s> {
         }
     }
 
-    /// Let the kernel drop mapped pages before `offset` from our resident set
-    /// (they stay in the page cache), so a long sequential read of a huge file
-    /// keeps a small RSS. No-op for pipes, whose window is already bounded.
-    pub fn release_before(&self, offset: u64) {
+    /// Let the kernel drop the mapped pages of `from..to` from our
+    /// resident set (they stay in the page cache), so a long sequential read of
+    /// a huge file keeps a small RSS. No-op for pipes, whose window is already
+    /// bounded.
+    pub fn release(&self, from: u64, to: u64) {
         if let Window::Slice { map: Some(map), .. } = self {
             let page = 4096;
-            let end = (offset as usize).min(map.len()) / page * page;
-            if end > 0 {
+            // Whole pages only; one shared with bytes before `from` may go too
+            // (a later access just faults it back in).
+            let start = (from as usize).min(map.len()) / page * page;
+            let end = (to as usize).min(map.len()) / page * page;
+            if end > start {
                 // SAFETY: the map is read-only and file-backed; MADV_DONTNEED only
                 // drops our page mappings, and any later access faults the same
                 // file bytes back in. No pointer into the map is invalidated.
-                let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, end) };
+                let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start) };
             }
         }
     }

@@ -8,9 +8,12 @@ use crate::event::parallel::Merged;
 use crate::event::{Checksum, Event, RdbReader, ReaderOptions};
 use crate::format::{Dialect, KeyType};
 use crate::input::Input;
+use crate::output::progress::Progress;
 use crate::token::Item;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+
+mod segments;
 
 #[derive(Debug, Clone)]
 pub struct CheckConfig {
@@ -77,6 +80,7 @@ pub fn verdict_of(e: &Error) -> Verdict {
 /// end; equal digests are confirmed on the real bytes before we call it damage.
 struct ValueChecker<'d> {
     kind: KeyType,
+    intset: bool,
     digests: &'d mut Vec<u64>,
     /// Keep only digests in this partition (`digest % parts == part`).
     part: (u64, u64),
@@ -128,7 +132,8 @@ impl Sink for ValueChecker<'_> {
     fn piece(&mut self, piece: Piece<'_>) -> Result<()> {
         self.items += 1;
         match piece {
-            Piece::Elem(it) if self.kind == KeyType::Set => self.remember(digest(&it)),
+            // An intset's walk already proved its members strictly ascending.
+            Piece::Elem(it) if self.kind == KeyType::Set && !self.intset => self.remember(digest(&it)),
             Piece::Member { member, .. } => self.remember(digest(&member)),
             Piece::Field { field, expire_at_ms, .. } => {
                 self.field_ttls += u64::from(expire_at_ms.is_some());
@@ -138,6 +143,10 @@ impl Sink for ValueChecker<'_> {
             _ => {}
         }
         Ok(())
+    }
+
+    fn wants_scores(&self) -> bool {
+        false
     }
 }
 
@@ -192,8 +201,15 @@ pub fn check_input(input: &mut Input, size: Option<u64>, opts: ReaderOptions, no
     let mut report = CheckReport { file: name.to_path_buf(), size, ..Default::default() };
     let mut reader = RdbReader::new(input, opts);
     let now = now.unwrap_or_else(now_ms);
-    if let Err(e) = walk_rdb(&mut reader, &mut report, now) {
-        report.error = Some(e.in_file(&name));
+    let trailing = match walk_file(&mut reader, &mut report, now) {
+        Ok(t) => t,
+        Err(e) => {
+            report.error = Some(e.in_file(&name));
+            return report;
+        }
+    };
+    if let Some(t) = trailing {
+        report.trailing_bytes = t;
         return report;
     }
     match reader.has_trailing_data() {
@@ -272,6 +288,13 @@ impl KeyStats {
         self.warnings.extend(other.warnings);
     }
 
+    /// Count every key as being in `db` (keys read before their segment's
+    /// first SELECTDB, once the database they are in is known).
+    fn rebase_db(&mut self, db: u64) {
+        let n = self.keys_per_db.iter().map(|(_, n)| n).sum();
+        self.keys_per_db = if n > 0 { vec![(db, n)] } else { Vec::new() };
+    }
+
     fn into_report(self, r: &mut CheckReport) {
         let dialect = r.dialect.unwrap_or(Dialect::Redis);
         r.keys = self.keys;
@@ -298,11 +321,12 @@ impl KeyStats {
 /// Decode and check one key, counting it into `stats`.
 fn check_key(stats: &mut KeyStats, key: &crate::event::KeyEvent<'_>, now: i64) -> Result<()> {
     let kind = key.value.key_type();
+    let intset = key.value.ty == crate::format::Type::SetIntset;
     let located = |e: Error| e.at(key.value.offset).doing(Phase::ReadingValue(key.value.ty.label())).key(&key.key);
     let digests = &mut stats.digests;
     digests.clear();
     let mut checker =
-        ValueChecker { kind, digests, part: (0, 1), overflow: false, items: 0, field_ttls: 0, module: None };
+        ValueChecker { kind, intset, digests, part: (0, 1), overflow: false, items: 0, field_ttls: 0, module: None };
     key.value.validate(&mut checker).map_err(located)?;
     let (items, field_ttls, module, overflow) = (checker.items, checker.field_ttls, checker.module, checker.overflow);
     let mut suspects = duplicated(digests);
@@ -319,6 +343,7 @@ fn check_key(stats: &mut KeyStats, key: &crate::event::KeyEvent<'_>, now: i64) -
                 digests.clear();
                 let mut pass = ValueChecker {
                     kind,
+                    intset,
                     digests,
                     part: (part, parts),
                     overflow: false,
@@ -397,25 +422,43 @@ impl FileFacts {
             }
             Event::Function { .. } => self.functions += 1,
             Event::ModuleAux { module, .. } => self.module_aux.push(module.clone()),
-            Event::End { checksum } => {
-                self.checksum = Some(*checksum);
-                if let Some(conflict) = self.version_conflict.take() {
-                    // A version digit that contradicts the writer's own version is
-                    // damage unless the CRC proves the writer put it there.
-                    if matches!(checksum, Checksum::Ok(_)) {
-                        self.warnings.push(conflict);
-                    } else {
-                        let e = Error::new(ErrorKind::Integrity("header version contradicts the writer's version"))
-                            .at(5)
-                            .doing(Phase::ReadingHeader)
-                            .detail(conflict);
-                        return Err(e);
-                    }
-                }
-            }
+            Event::End { checksum } => self.checksum = Some(*checksum),
             _ => {}
         }
         Ok(())
+    }
+
+    /// After the last key was checked. A version digit that contradicts the
+    /// writer's own version is damage unless the CRC proves the writer put it
+    /// there. If the walk failed, the checksum was not reached in file order
+    /// (the framing may have read ahead), so none is reported.
+    fn finish(&mut self, walked: Result<()>) -> Result<()> {
+        if walked.is_err() {
+            self.checksum = None;
+            return walked;
+        }
+        let Some(conflict) = self.version_conflict.take() else {
+            return Ok(());
+        };
+        if matches!(self.checksum, Some(Checksum::Ok(_))) {
+            self.warnings.push(conflict);
+            Ok(())
+        } else {
+            Err(Error::new(ErrorKind::Integrity("header version contradicts the writer's version"))
+                .at(5)
+                .doing(Phase::ReadingHeader)
+                .detail(conflict))
+        }
+    }
+
+    /// Take in what a later part of the same file said (segments).
+    fn absorb(&mut self, later: FileFacts) {
+        self.aux.extend(later.aux);
+        self.functions += later.functions;
+        self.module_aux.extend(later.module_aux);
+        self.warnings.extend(later.warnings);
+        self.checksum = later.checksum.or(self.checksum);
+        self.version_conflict = later.version_conflict.or(self.version_conflict.take());
     }
 
     fn merge_into(self, r: &mut CheckReport) {
@@ -431,10 +474,71 @@ impl FileFacts {
 
 /// Check an RDB from `reader`'s position to its end (also AOF preambles).
 pub(crate) fn walk_rdb(reader: &mut RdbReader<'_>, report: &mut CheckReport, now: i64) -> Result<()> {
-    let progress = crate::output::progress::Progress::new(&report.file.display().to_string(), report.size);
+    let progress = Progress::new(&report.file.display().to_string(), report.size);
     let mut facts = FileFacts::default();
     let mut stats = KeyStats::default();
-    let result = crate::event::parallel::for_each_key(
+    let result = walk_sequential(reader, &mut facts, &mut stats, now, &progress);
+    let result = facts.finish(result);
+    facts.merge_into(report);
+    stats.into_report(report);
+    result
+}
+
+/// Check a whole RDB file; a large mapped one is cut into segments checked
+/// on all cores. Returns the bytes after the checksum when a segment's reader
+/// found them (`None`: ask `reader`).
+fn walk_file(reader: &mut RdbReader<'_>, report: &mut CheckReport, now: i64) -> Result<Option<u64>> {
+    walk_file_cut(reader, report, now, |r| {
+        crate::event::segment::split(r, rayon::current_num_threads() * SEGMENTS_PER_THREAD)
+    })
+}
+
+/// [`walk_file`] with the cutting chosen by `cut` (tests cut wrongly on purpose).
+fn walk_file_cut(
+    reader: &mut RdbReader<'_>,
+    report: &mut CheckReport,
+    now: i64,
+    cut: impl FnOnce(&RdbReader<'_>) -> Vec<crate::event::segment::Segment>,
+) -> Result<Option<u64>> {
+    let progress = Progress::new(&report.file.display().to_string(), report.size);
+    let mut facts = FileFacts::default();
+    let mut stats = KeyStats::default();
+    let walk = || {
+        // The segments need the header.
+        match reader.next()? {
+            Some(ev) => facts.on_event(&ev)?,
+            None => return Ok(None),
+        }
+        let cuts = cut(reader);
+        if cuts.len() > 1 {
+            match segments::check(reader, &cuts, &mut facts, &mut stats, now, &progress) {
+                segments::Outcome::Done(result) => return result.map(Some),
+                segments::Outcome::Unconfirmed => {}
+            }
+        }
+        walk_sequential(reader, &mut facts, &mut stats, now, &progress).map(|()| None)
+    };
+    let walked = walk();
+    let mut trailing = None;
+    let result = facts.finish(walked.map(|t| trailing = t));
+    facts.merge_into(report);
+    stats.into_report(report);
+    result.map(|()| trailing)
+}
+
+/// Segments per thread: more segments than threads keep both busy when one
+/// part of the file is costlier than another.
+const SEGMENTS_PER_THREAD: usize = 4;
+
+/// One reader frames, all cores check (`event::parallel`).
+fn walk_sequential(
+    reader: &mut RdbReader<'_>,
+    facts: &mut FileFacts,
+    stats: &mut KeyStats,
+    now: i64,
+    progress: &Progress,
+) -> Result<()> {
+    crate::event::parallel::for_each_key(
         reader,
         |ev| facts.on_event(ev),
         KeyStats::default,
@@ -451,10 +555,7 @@ pub(crate) fn walk_rdb(reader: &mut RdbReader<'_>, report: &mut CheckReport, now
             Ok(())
         },
         |offset| progress.set(offset),
-    );
-    facts.merge_into(report);
-    stats.into_report(report);
-    result
+    )
 }
 
 /// The report for one input: an RDB, or an AOF in any layout.
@@ -524,4 +625,67 @@ fn check_stdin(opts: ReaderOptions, now: Option<i64>) -> FileReport {
 pub fn check(cfg: &CheckConfig) -> Vec<FileReport> {
     use rayon::prelude::*;
     cfg.files.par_iter().map(|f| check_any(f, cfg.reader, cfg.now_ms)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::segment::Segment;
+
+    const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/rdb/sample_v12.rdb");
+
+    fn report_with(cut: impl FnOnce(&RdbReader<'_>) -> Vec<Segment>) -> CheckReport {
+        let mut input = Input::open(Path::new(SAMPLE)).unwrap();
+        let mut report = CheckReport { file: SAMPLE.into(), ..Default::default() };
+        let mut reader = RdbReader::new(&mut input, ReaderOptions::default());
+        let walked = walk_file_cut(&mut reader, &mut report, 0, cut);
+        assert!(walked.is_ok(), "{walked:?}");
+        report
+    }
+
+    /// Offsets where the sequential reader found records.
+    fn record_starts() -> Vec<u64> {
+        let mut input = Input::open(Path::new(SAMPLE)).unwrap();
+        let mut reader = RdbReader::new(&mut input, ReaderOptions::default());
+        let mut starts = Vec::new();
+        loop {
+            let at = reader.offset();
+            match reader.next().unwrap() {
+                Some(Event::Key(_)) => starts.push(at),
+                Some(Event::End { .. }) | None => return starts,
+                Some(_) => {}
+            }
+        }
+    }
+
+    fn summary(r: &CheckReport) -> String {
+        format!(
+            "{} {:?} {:?} {:?} {} {:?} {:?}",
+            r.keys, r.keys_per_db, r.keys_per_type, r.keys_per_encoding, r.expires, r.checksum, r.aux
+        )
+    }
+
+    #[test]
+    fn right_and_wrong_cuts_give_the_sequential_report() {
+        let sequential = report_with(|r| vec![Segment { start: r.offset(), end: None }]);
+        let starts = record_starts();
+        assert_eq!(sequential.keys, starts.len() as u64);
+        let (a, b) = (starts[starts.len() / 3], starts[2 * starts.len() / 3]);
+        // Confirmed cuts: the same report, assembled from three segments.
+        let right = report_with(|r| {
+            vec![
+                Segment { start: r.offset(), end: Some(a) },
+                Segment { start: a, end: Some(b) },
+                Segment { start: b, end: None },
+            ]
+        });
+        assert_eq!(summary(&right), summary(&sequential));
+        // A cut inside a record is never confirmed: the first reader carries on.
+        for wrong in [a + 1, b - 1] {
+            let report = report_with(|r| {
+                vec![Segment { start: r.offset(), end: Some(wrong) }, Segment { start: wrong, end: None }]
+            });
+            assert_eq!(summary(&report), summary(&sequential), "cut at {wrong}");
+        }
+    }
 }
