@@ -158,6 +158,24 @@ impl<'a> Cursor<'a> {
         s.bytes().map_err(|e| self.err(e.kind, at))
     }
 
+    /// A string that holds an encoded blob (listpack, ziplist, intset…): in
+    /// place when stored raw, else decoded into `scratch`, whose allocation is
+    /// reused from blob to blob (compressed blobs are the common case).
+    pub(crate) fn blob<'s>(&mut self, scratch: &'s mut Vec<u8>) -> Result<&'s [u8]>
+    where
+        'a: 's,
+    {
+        let at = self.rest;
+        self.last_str = self.offset_of(at);
+        match self.run(parse_str)? {
+            RdbStr::Raw(b) => Ok(b),
+            s => {
+                s.bytes_into(scratch).map_err(|e| self.err(e.kind, at))?;
+                Ok(scratch)
+            }
+        }
+    }
+
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         self.run(|i| nom::bytes::streaming::take(n)(i))
     }
@@ -353,6 +371,23 @@ pub(crate) fn validate_string(value: &Value<'_>) -> Result<()> {
 
 /// Decode a value into pieces.
 pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()> {
+    let mut scratch = SCRATCH.with(|s| s.take());
+    let result = decode_with(value, sink, &mut scratch);
+    if scratch.capacity() <= MAX_KEPT_SCRATCH {
+        SCRATCH.with(|s| s.replace(scratch));
+    }
+    result
+}
+
+thread_local! {
+    /// Decoded blobs of the values this thread decodes, one allocation reused.
+    static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// A scratch buffer larger than this is freed after use, not kept.
+const MAX_KEPT_SCRATCH: usize = 4 << 20;
+
+fn decode_with(value: &Value<'_>, sink: &mut dyn Sink, scratch: &mut Vec<u8>) -> Result<()> {
     use Type::*;
     let mut cur = Cursor::new(value.raw, value.offset, value.ty.label());
     match value.ty {
@@ -432,11 +467,11 @@ pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()>
                     return Err(cur.err(ErrorKind::Integrity("invalid hash minimum expire time"), at));
                 }
             }
-            let blob = cur.str()?;
+            let blob = cur.blob(scratch)?;
             hash_triples(&cur, &blob, sink)?;
         }
         HashZipmap => {
-            let blob = cur.str()?;
+            let blob = cur.blob(scratch)?;
             with_blob(&cur, &blob, sink, |b, f| {
                 zipmap::walk(b, |field, value| {
                     f.send(Piece::Field { field: Item::Bytes(field), value: Item::Bytes(value), expire_at_ms: None })
@@ -444,37 +479,37 @@ pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()>
             })?;
         }
         ListZiplist => {
-            let blob = cur.str()?;
+            let blob = cur.blob(scratch)?;
             ziplist_elems(&cur, &blob, sink)?;
         }
         SetIntset => {
-            let blob = cur.str()?;
+            let blob = cur.blob(scratch)?;
             with_blob(&cur, &blob, sink, |b, f| intset::walk(b, |v| f.send(Piece::Elem(Item::Int(v)))))?;
         }
         ZsetZiplist => {
-            let blob = cur.str()?;
+            let blob = cur.blob(scratch)?;
             zset_pairs(&cur, &blob, walk_zl, sink)?;
         }
         HashZiplist => {
-            let blob = cur.str()?;
+            let blob = cur.blob(scratch)?;
             hash_pairs(&cur, &blob, walk_zl, sink)?;
         }
         HashListpack => {
-            let blob = cur.str()?;
+            let blob = cur.blob(scratch)?;
             hash_pairs(&cur, &blob, walk_lp, sink)?;
         }
         ZsetListpack => {
-            let blob = cur.str()?;
+            let blob = cur.blob(scratch)?;
             zset_pairs(&cur, &blob, walk_lp, sink)?;
         }
         SetListpack => {
-            let blob = cur.str()?;
+            let blob = cur.blob(scratch)?;
             listpack_elems(&cur, &blob, sink)?;
         }
         ListQuicklist => {
             let n = cur.len()?;
             for _ in 0..n {
-                let blob = cur.str()?;
+                let blob = cur.blob(scratch)?;
                 ziplist_elems(&cur, &blob, sink)?;
             }
         }
@@ -483,7 +518,7 @@ pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()>
             for _ in 0..n {
                 let at = cur.rest();
                 let container = cur.len()?;
-                let blob = cur.str()?;
+                let blob = cur.blob(scratch)?;
                 if blob.is_empty() {
                     return Err(cur.err(ErrorKind::Integrity("empty quicklist node"), at));
                 }

@@ -390,9 +390,14 @@ impl<'s> RdbReader<'s> {
             return self.read_header().map(Some);
         };
         let dialect = header.dialect;
-        let templates = std::mem::take(&mut self.templates);
-        let ensured = self.ensure_complete(|i| missing(parse_record(i, dialect, &templates)));
-        self.templates = templates;
+        // A map holds every record already (and this runs once per record:
+        // no refcount traffic there).
+        let ensured = if self.win.at_eof() {
+            Ok(())
+        } else {
+            let templates = Arc::clone(&self.templates);
+            self.ensure_complete(|i| missing(parse_record(i, dialect, &templates)))
+        };
         if let Err(e) = ensured {
             let off = self.win.offset();
             bail!(self, e.at(off));

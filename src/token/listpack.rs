@@ -117,6 +117,13 @@ pub fn walk<'a>(lp: &'a [u8], mut f: impl FnMut(Item<'a>) -> Result<(), TokenErr
         // `p` stops before the terminator; errors count from the blob's end.
         let from_blob_end = |e: TokenError| TokenError { remaining: e.remaining + 1, ..e };
         let (item, size) = decode_entry(p).map_err(from_blob_end)?;
+        // Most entries are short: their back-length is the one byte `size`.
+        if size < 128 && p.get(size) == Some(&(size as u8)) {
+            f(item)?;
+            count += 1;
+            pos += size + 1;
+            continue;
+        }
         let bl = backlen_size(size);
         let back = p
             .get(size..size + bl)

@@ -30,6 +30,23 @@ impl<'a> RdbStr<'a> {
         }
     }
 
+    /// The string's bytes written into `out` (replacing what it held).
+    pub fn bytes_into(&self, out: &mut Vec<u8>) -> Result<(), TokenError> {
+        match *self {
+            RdbStr::Raw(b) => {
+                out.clear();
+                out.extend_from_slice(b);
+                Ok(())
+            }
+            RdbStr::Int(v) => {
+                out.clear();
+                out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+                Ok(())
+            }
+            RdbStr::Lzf { compressed, len } => lzf_decompress_into(compressed, len, out),
+        }
+    }
+
     /// Check the string decodes (LZF streams are well formed and have their
     /// declared length) without materialising it.
     pub fn validate(&self) -> Result<(), TokenError> {
@@ -48,6 +65,12 @@ impl<'a> RdbStr<'a> {
 
 /// Decompress an LZF blob whose decoded length is declared as `len`.
 pub fn lzf_decompress(compressed: &[u8], len: usize) -> Result<Vec<u8>, TokenError> {
+    let mut out = Vec::new();
+    lzf_decompress_into(compressed, len, &mut out).map(|()| out)
+}
+
+/// [`lzf_decompress`] into a buffer the caller reuses.
+pub fn lzf_decompress_into(compressed: &[u8], len: usize, out: &mut Vec<u8>) -> Result<(), TokenError> {
     let bad = |what| TokenError { kind: ErrorKind::Integrity(what), remaining: 0 };
     if len == 0 {
         return Err(bad("LZF string with decoded length 0"));
@@ -55,11 +78,7 @@ pub fn lzf_decompress(compressed: &[u8], len: usize) -> Result<Vec<u8>, TokenErr
     if len / LZF_MAX_RATIO > compressed.len() {
         return Err(bad("LZF decoded length impossible for its compressed size"));
     }
-    let mut out = Vec::new();
-    match super::lzf::decompress_into(compressed, len, &mut out) {
-        Ok(()) => Ok(out),
-        Err(_) => Err(bad("invalid LZF compressed string")),
-    }
+    super::lzf::decompress_into(compressed, len, out).map_err(|_| bad("invalid LZF compressed string"))
 }
 
 /// Parse one stored string.

@@ -76,12 +76,12 @@ pub fn verdict_of(e: &Error) -> Verdict {
 }
 
 /// Semantic checks on one value: duplicate members and fields, empty
-/// collections. Members are remembered as 64-bit digests, sorted once at the
-/// end; equal digests are confirmed on the real bytes before we call it damage.
+/// collections. Members are remembered as 64-bit digests ([`Seen`]); equal
+/// digests are confirmed on the real bytes before we call it damage.
 struct ValueChecker<'d> {
     kind: KeyType,
     intset: bool,
-    digests: &'d mut Vec<u64>,
+    seen: &'d mut Seen,
     /// Keep only digests in this partition (`digest % parts == part`).
     part: (u64, u64),
     /// More members than fit the digest budget: another pass is needed.
@@ -103,11 +103,90 @@ impl ValueChecker<'_> {
         if d % self.part.1 != self.part.0 {
             return;
         }
-        if self.digests.len() < MAX_DIGESTS {
-            self.digests.push(d);
-        } else {
+        if !self.seen.add(d) {
             self.overflow = true;
         }
+    }
+}
+
+/// The member digests of one value. Most values are small (listpacks hold
+/// at most a few hundred entries): their digests go into a small
+/// open-addressing table that finds repeats as they arrive and is never
+/// cleared (each slot carries the generation of the value that wrote it).
+/// Past [`SMALL_MAX`] members they move to a list, sorted at the end.
+struct Seen {
+    table: Box<[(u32, u64)]>,
+    generation: u32,
+    in_table: usize,
+    list: Vec<u64>,
+    /// Digests met twice while in the table.
+    repeated: Vec<u64>,
+}
+
+const SMALL_SLOTS: usize = 256;
+const SMALL_MAX: usize = SMALL_SLOTS / 2;
+
+impl Default for Seen {
+    fn default() -> Self {
+        Seen {
+            table: vec![(0, 0); SMALL_SLOTS].into_boxed_slice(),
+            generation: 0,
+            in_table: 0,
+            list: Vec::new(),
+            repeated: Vec::new(),
+        }
+    }
+}
+
+impl Seen {
+    /// Forget everything: a new value (or pass) starts.
+    fn start(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.table.fill((0, 0));
+            self.generation = 1;
+        }
+        self.in_table = 0;
+        self.list.clear();
+        self.repeated.clear();
+    }
+
+    /// Remember `d`; `false` when the list is full ([`MAX_DIGESTS`]).
+    fn add(&mut self, d: u64) -> bool {
+        if self.list.is_empty() {
+            if self.in_table < SMALL_MAX {
+                // Packed short members are not hashed: mix before indexing.
+                let mut i = (d.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize % SMALL_SLOTS;
+                loop {
+                    let (g, v) = self.table[i];
+                    if g != self.generation {
+                        self.table[i] = (self.generation, d);
+                        self.in_table += 1;
+                        return true;
+                    }
+                    if v == d {
+                        self.repeated.push(d);
+                        return true;
+                    }
+                    i = (i + 1) % SMALL_SLOTS;
+                }
+            }
+            let generation = self.generation;
+            self.list.extend(self.table.iter().filter(|(g, _)| *g == generation).map(|(_, v)| *v));
+        }
+        if self.list.len() < MAX_DIGESTS {
+            self.list.push(d);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Digests seen more than once.
+    fn repeats(&mut self) -> Vec<u64> {
+        let mut found = std::mem::take(&mut self.repeated);
+        found.extend(duplicated(&mut self.list));
+        found
     }
 }
 
@@ -237,7 +316,7 @@ struct KeyStats {
     keys_with_meta: u64,
     modules: BTreeMap<String, u64>,
     /// Scratch for duplicate detection, reused from key to key.
-    digests: Vec<u64>,
+    seen: Seen,
     warnings: Vec<String>,
 }
 
@@ -253,7 +332,7 @@ impl Default for KeyStats {
             hashes_with_field_ttls: 0,
             keys_with_meta: 0,
             modules: BTreeMap::new(),
-            digests: Vec::new(),
+            seen: Seen::default(),
             warnings: Vec::new(),
         }
     }
@@ -323,13 +402,13 @@ fn check_key(stats: &mut KeyStats, key: &crate::event::KeyEvent<'_>, now: i64) -
     let kind = key.value.key_type();
     let intset = key.value.ty == crate::format::Type::SetIntset;
     let located = |e: Error| e.at(key.value.offset).doing(Phase::ReadingValue(key.value.ty.label())).key(&key.key);
-    let digests = &mut stats.digests;
-    digests.clear();
+    let seen = &mut stats.seen;
+    seen.start();
     let mut checker =
-        ValueChecker { kind, intset, digests, part: (0, 1), overflow: false, items: 0, field_ttls: 0, module: None };
+        ValueChecker { kind, intset, seen, part: (0, 1), overflow: false, items: 0, field_ttls: 0, module: None };
     key.value.validate(&mut checker).map_err(located)?;
     let (items, field_ttls, module, overflow) = (checker.items, checker.field_ttls, checker.module, checker.overflow);
-    let mut suspects = duplicated(digests);
+    let mut suspects = seen.repeats();
     if overflow {
         let parts = (items / MAX_DIGESTS as u64) * 2 + 1;
         if parts > MAX_PASSES {
@@ -340,11 +419,11 @@ fn check_key(stats: &mut KeyStats, key: &crate::event::KeyEvent<'_>, now: i64) -
             ));
         } else {
             for part in 0..parts {
-                digests.clear();
+                seen.start();
                 let mut pass = ValueChecker {
                     kind,
                     intset,
-                    digests,
+                    seen,
                     part: (part, parts),
                     overflow: false,
                     items: 0,
@@ -352,7 +431,7 @@ fn check_key(stats: &mut KeyStats, key: &crate::event::KeyEvent<'_>, now: i64) -
                     module: None,
                 };
                 key.value.decode(&mut pass).map_err(located)?;
-                suspects.extend(duplicated(digests));
+                suspects.extend(seen.repeats());
             }
         }
     }
@@ -663,6 +742,32 @@ mod tests {
             "{} {:?} {:?} {:?} {} {:?} {:?}",
             r.keys, r.keys_per_db, r.keys_per_type, r.keys_per_encoding, r.expires, r.checksum, r.aux
         )
+    }
+
+    #[test]
+    fn seen_finds_repeats_in_the_table_in_the_list_and_across() {
+        let mut seen = Seen::default();
+        for round in 0..3u64 {
+            // Small: repeats found in the table; nothing left from the last value.
+            seen.start();
+            for d in [1, 2, 3, 2, 1 + round * 1000] {
+                assert!(seen.add(d));
+            }
+            let mut r = seen.repeats();
+            r.sort_unstable();
+            assert_eq!(r, if round == 0 { vec![1, 2] } else { vec![2] });
+            // Large: the first copy stays in the table, the second arrives
+            // after the move to the list.
+            seen.start();
+            for d in 0..(SMALL_MAX as u64 + 50) {
+                assert!(seen.add(d * 7919));
+            }
+            seen.add(5 * 7919);
+            seen.add(SMALL_MAX as u64 * 7919 + 7919);
+            let mut r = seen.repeats();
+            r.sort_unstable();
+            assert_eq!(r, vec![5 * 7919, (SMALL_MAX as u64 + 1) * 7919]);
+        }
     }
 
     #[test]
