@@ -468,11 +468,11 @@ fn decode_with(value: &Value<'_>, sink: &mut dyn Sink, scratch: &mut Vec<u8>) ->
                 }
             }
             let blob = cur.blob(scratch)?;
-            hash_triples(&cur, &blob, sink)?;
+            hash_triples(&cur, blob, sink)?;
         }
         HashZipmap => {
             let blob = cur.blob(scratch)?;
-            with_blob(&cur, &blob, sink, |b, f| {
+            with_blob(&cur, blob, sink, |b, f| {
                 zipmap::walk(b, |field, value| {
                     f.send(Piece::Field { field: Item::Bytes(field), value: Item::Bytes(value), expire_at_ms: None })
                 })
@@ -480,37 +480,37 @@ fn decode_with(value: &Value<'_>, sink: &mut dyn Sink, scratch: &mut Vec<u8>) ->
         }
         ListZiplist => {
             let blob = cur.blob(scratch)?;
-            ziplist_elems(&cur, &blob, sink)?;
+            ziplist_elems(&cur, blob, sink)?;
         }
         SetIntset => {
             let blob = cur.blob(scratch)?;
-            with_blob(&cur, &blob, sink, |b, f| intset::walk(b, |v| f.send(Piece::Elem(Item::Int(v)))))?;
+            with_blob(&cur, blob, sink, |b, f| intset::walk(b, |v| f.send(Piece::Elem(Item::Int(v)))))?;
         }
         ZsetZiplist => {
             let blob = cur.blob(scratch)?;
-            zset_pairs(&cur, &blob, walk_zl, sink)?;
+            zset_pairs(&cur, blob, walk_zl, sink)?;
         }
         HashZiplist => {
             let blob = cur.blob(scratch)?;
-            hash_pairs(&cur, &blob, walk_zl, sink)?;
+            hash_pairs(&cur, blob, walk_zl, sink)?;
         }
         HashListpack => {
             let blob = cur.blob(scratch)?;
-            hash_pairs(&cur, &blob, walk_lp, sink)?;
+            hash_pairs(&cur, blob, walk_lp, sink)?;
         }
         ZsetListpack => {
             let blob = cur.blob(scratch)?;
-            zset_pairs(&cur, &blob, walk_lp, sink)?;
+            zset_pairs(&cur, blob, walk_lp, sink)?;
         }
         SetListpack => {
             let blob = cur.blob(scratch)?;
-            listpack_elems(&cur, &blob, sink)?;
+            listpack_elems(&cur, blob, sink)?;
         }
         ListQuicklist => {
             let n = cur.len()?;
             for _ in 0..n {
                 let blob = cur.blob(scratch)?;
-                ziplist_elems(&cur, &blob, sink)?;
+                ziplist_elems(&cur, blob, sink)?;
             }
         }
         ListQuicklist2 => {
@@ -523,9 +523,9 @@ fn decode_with(value: &Value<'_>, sink: &mut dyn Sink, scratch: &mut Vec<u8>) ->
                     return Err(cur.err(ErrorKind::Integrity("empty quicklist node"), at));
                 }
                 match container {
-                    format::QUICKLIST_NODE_PLAIN => sink.piece(Piece::Elem(Item::Bytes(&blob)))?,
+                    format::QUICKLIST_NODE_PLAIN => sink.piece(Piece::Elem(Item::Bytes(blob)))?,
                     format::QUICKLIST_NODE_PACKED => {
-                        listpack_elems(&cur, &blob, sink)?;
+                        listpack_elems(&cur, blob, sink)?;
                     }
                     _ => return Err(cur.err(ErrorKind::Integrity("invalid quicklist node container"), at)),
                 }
