@@ -66,17 +66,21 @@ pub fn decompress_into(input: &[u8], expected: usize, out: &mut Vec<u8>) -> Resu
             return Err(LzfError::TooLong);
         }
         let start = o - distance;
+        // Fixed-size blocks compile to vector moves (a variable-length
+        // `copy_within` would call memmove).
+        let (done, ahead) = out.split_at_mut(o);
         if distance >= 16 && len <= 16 {
-            out.copy_within(start..start + 16, o);
+            ahead[..16].copy_from_slice(&done[start..start + 16]);
         } else if distance >= 8 {
+            // Each block reads only bytes written before it.
             let mut k = 0;
             while k < len {
-                out.copy_within(start + k..start + k + 8, o + k);
+                let (done, ahead) = out.split_at_mut(o + k);
+                ahead[..8].copy_from_slice(&done[start + k..start + k + 8]);
                 k += 8;
             }
         } else if distance == 1 {
-            let b = out[start];
-            out[o..o + len].fill(b);
+            ahead[..len].fill(done[start]);
         } else {
             // A short period repeated: copy what is already periodic,
             // doubling the block each time.
