@@ -13,7 +13,7 @@
 
 use super::reader::Forker;
 use super::{Event, RdbReader};
-use crate::format::Dialect;
+use crate::format::{opcode, Dialect, Type};
 use rayon::prelude::*;
 
 /// Segments are at least this long by default (`ReaderOptions::segment_bytes`):
@@ -94,6 +94,12 @@ pub fn split(reader: &RdbReader<'_>, wanted: usize) -> Vec<Segment> {
 /// the real records, and two readers in step stay in step. `None` when the
 /// records do not frame, or the file ends first (no segment worth having).
 fn synchronise(forker: &Forker<'_>, offset: u64) -> Option<u64> {
+    // Most bytes are neither a type nor an opcode: no reader needed to say so.
+    let first = *forker.bytes().get(offset as usize)?;
+    let opcode = first >= opcode::HASH_TEMPLATE || first == opcode::RE_RAM_LRU || first == opcode::RE_SLOT_NUM;
+    if !opcode && Type::from_byte(first, forker.header().dialect).is_none() {
+        return None;
+    }
     let mut probe = forker.probe_at(offset, SYNC_SPAN)?;
     for _ in 0..SYNC_RECORDS {
         match probe.next() {

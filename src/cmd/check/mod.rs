@@ -198,10 +198,8 @@ fn digest(it: &Item<'_>) -> u64 {
     let mut buf = itoa::Buffer::new();
     let b = it.as_bytes(&mut buf);
     if b.len() <= 7 {
-        let mut word = [0u8; 8];
-        word[..b.len()].copy_from_slice(b);
-        word[7] = b.len() as u8;
-        u64::from_le_bytes(word)
+        // Byte by byte: a variable-length copy would be a memmove call.
+        b.iter().rev().fold(b.len() as u64, |word, &x| (word << 8) | u64::from(x))
     } else {
         xxhash_rust::xxh3::xxh3_64(b)
     }
