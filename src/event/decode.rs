@@ -154,6 +154,13 @@ impl<'a> Cursor<'a> {
     pub(crate) fn str(&mut self) -> Result<Cow<'a, [u8]>> {
         let at = self.rest;
         self.last_str = self.offset_of(at);
+        // Most members are short raw strings (6-bit length): no parser needed.
+        if let Some(&b) = at.first() {
+            if let Some(s) = at.get(1..1 + usize::from(b)).filter(|_| b < 0x40) {
+                self.rest = &at[1 + s.len()..];
+                return Ok(Cow::Borrowed(s));
+            }
+        }
         let s: RdbStr<'a> = self.run(parse_str)?;
         s.bytes().map_err(|e| self.err(e.kind, at))
     }
