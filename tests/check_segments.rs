@@ -82,3 +82,20 @@ fn tiny_segments_give_the_sequential_report_for_every_corpus_rdb() {
     assert!(damaged_split > 30, "only {damaged_split} damaged files were cut");
     assert!(confirmed_cuts > 300, "only {confirmed_cuts} cuts in valid files");
 }
+
+/// A damaged file (found by the `check_segments` fuzz target) whose second
+/// half repeats a header's aux fields and functions after the first fault:
+/// what lies past the fault is not reported, however far the reading got.
+#[test]
+fn nothing_past_the_first_fault_is_reported() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/rdb/damaged/aux-after-fault.rdb");
+    for opts in [segmented(), sequential()] {
+        let report = check_file(&file, opts, Some(0));
+        let e = report.error.as_ref().expect("damaged");
+        assert_eq!(e.offset, Some(6804), "{e}");
+        let aux: Vec<String> = report.aux.iter().map(|(k, _)| String::from_utf8_lossy(k).into_owned()).collect();
+        assert_eq!(aux, ["redis-ver", "redis-bits", "ctime", "used-mem", "aof-preamble"]);
+        assert_eq!(report.functions, 0);
+        assert_eq!(report.checksum, None);
+    }
+}

@@ -723,7 +723,7 @@ fn rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertRepor
         Ok(())
     }
 
-    let on_event = |ev: &Event<'_>| -> Result<()> {
+    let on_event = |ev: &Event<'_>, _at: u64| -> Result<()> {
         let mut pre = preamble.lock().unwrap_or_else(|p| p.into_inner());
         match ev {
             Event::Header { version, .. } => pre.source_version = Some(*version),

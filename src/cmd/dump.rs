@@ -154,7 +154,7 @@ pub fn dump_input(input: &mut Input, size: Option<u64>, cfg: &DumpConfig, out: &
     }
     let result = for_each_key(
         &mut reader,
-        |ev| {
+        |ev, _| {
             // Decided on the framing thread before any key is framed: the
             // `ctime` aux field (written before the databases), else now.
             let decided = match ev {

@@ -177,15 +177,16 @@ fn spans(keys: &[Framed]) -> Vec<(std::ops::Range<usize>, bool)> {
 fn fill<'s>(
     reader: &mut RdbReader<'s>,
     batch: &mut Batch<'s>,
-    on_event: &mut (dyn FnMut(&Event<'_>) -> Result<()> + Send),
+    on_event: &mut (dyn FnMut(&Event<'_>, u64) -> Result<()> + Send),
 ) -> Result<bool> {
     while batch.keys.len() < BATCH_KEYS && batch.arena.len() < BATCH_BYTES {
+        let at = reader.offset();
         let mut framed = match reader.next()? {
             None => return Ok(false),
             Some(Event::Key(k)) => Framed::new(0, 0, &k),
             Some(ev) => {
                 let new_template = matches!(ev, Event::HashTemplate { .. });
-                on_event(&ev)?;
+                on_event(&ev, at)?;
                 if new_template && !batch.keys.is_empty() {
                     // Keys framed so far keep the registry they saw.
                     return Ok(true);
@@ -247,12 +248,13 @@ fn changed(f: &Framed) -> Error {
 
 /// Run `work` on every key of the file, in parallel, and `merge` the per-chunk
 /// accumulators in file order; big keys reach `merge` themselves, in order (see
-/// [`Merged`]). Non-key events reach `on_event` in order, on the framing
+/// [`Merged`]). Non-key events reach `on_event` in order (with the offset of
+/// their record), on the framing
 /// thread. `progress` hears the offset reached after each batch. The first
 /// error in file order wins.
 pub fn for_each_key<A, W>(
     reader: &mut RdbReader<'_>,
-    mut on_event: impl FnMut(&Event<'_>) -> Result<()> + Send,
+    mut on_event: impl FnMut(&Event<'_>, u64) -> Result<()> + Send,
     init: impl Fn() -> A + Sync,
     work: W,
     mut merge: impl FnMut(Merged<'_, A>) -> Result<()>,

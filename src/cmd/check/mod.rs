@@ -467,19 +467,22 @@ fn check_key(stats: &mut KeyStats, key: &crate::event::KeyEvent<'_>, now: i64) -
 
 /// What the non-key records say (framing thread).
 #[derive(Default)]
+/// Each fact keeps the offset of its record: after a failure, only what
+/// precedes it counts (the framing may have read past it).
 struct FileFacts {
     dialect: Option<Dialect>,
     version: Option<u32>,
-    aux: Vec<(Vec<u8>, Vec<u8>)>,
-    functions: u64,
-    module_aux: Vec<String>,
+    aux: Vec<(u64, Vec<u8>, Vec<u8>)>,
+    functions: Vec<u64>,
+    module_aux: Vec<(u64, String)>,
     checksum: Option<Checksum>,
     warnings: Vec<String>,
     version_conflict: Option<String>,
 }
 
 impl FileFacts {
-    fn on_event(&mut self, event: &Event<'_>) -> Result<()> {
+    /// Take in a non-key record found at offset `at`.
+    fn on_event(&mut self, event: &Event<'_>, at: u64) -> Result<()> {
         match event {
             Event::Header { dialect, version } => {
                 self.dialect = Some(*dialect);
@@ -496,10 +499,10 @@ impl FileFacts {
                         ));
                     }
                 }
-                self.aux.push((key.to_vec(), value.to_vec()));
+                self.aux.push((at, key.to_vec(), value.to_vec()));
             }
-            Event::Function { .. } => self.functions += 1,
-            Event::ModuleAux { module, .. } => self.module_aux.push(module.clone()),
+            Event::Function { .. } => self.functions.push(at),
+            Event::ModuleAux { module, .. } => self.module_aux.push((at, module.clone())),
             Event::End { checksum } => self.checksum = Some(*checksum),
             _ => {}
         }
@@ -511,7 +514,11 @@ impl FileFacts {
     /// there. If the walk failed, the checksum was not reached in file order
     /// (the framing may have read ahead), so none is reported.
     fn finish(&mut self, walked: Result<()>) -> Result<()> {
-        if walked.is_err() {
+        if let Err(e) = &walked {
+            let cut = e.offset.unwrap_or(u64::MAX);
+            self.aux.retain(|(at, ..)| *at < cut);
+            self.functions.retain(|at| *at < cut);
+            self.module_aux.retain(|(at, _)| *at < cut);
             self.checksum = None;
             return walked;
         }
@@ -532,7 +539,7 @@ impl FileFacts {
     /// Take in what a later part of the same file said (segments).
     fn absorb(&mut self, later: FileFacts) {
         self.aux.extend(later.aux);
-        self.functions += later.functions;
+        self.functions.extend(later.functions);
         self.module_aux.extend(later.module_aux);
         self.warnings.extend(later.warnings);
         self.checksum = later.checksum.or(self.checksum);
@@ -542,9 +549,9 @@ impl FileFacts {
     fn merge_into(self, r: &mut CheckReport) {
         r.dialect = self.dialect;
         r.version = self.version;
-        r.aux = self.aux;
-        r.functions = self.functions;
-        r.module_aux = self.module_aux;
+        r.aux = self.aux.into_iter().map(|(_, k, v)| (k, v)).collect();
+        r.functions = self.functions.len() as u64;
+        r.module_aux = self.module_aux.into_iter().map(|(_, m)| m).collect();
         r.checksum = self.checksum;
         r.warnings.extend(self.warnings);
     }
@@ -584,7 +591,7 @@ fn walk_file_cut(
     let walk = || {
         // The segments need the header.
         match reader.next()? {
-            Some(ev) => facts.on_event(&ev)?,
+            Some(ev) => facts.on_event(&ev, 0)?,
             None => return Ok(None),
         }
         let cuts = cut(reader);
@@ -618,7 +625,7 @@ fn walk_sequential(
 ) -> Result<()> {
     crate::event::parallel::for_each_key(
         reader,
-        |ev| facts.on_event(ev),
+        |ev, at| facts.on_event(ev, at),
         KeyStats::default,
         |acc, key| check_key(acc, key, now),
         |merged| {

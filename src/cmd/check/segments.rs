@@ -70,6 +70,7 @@ fn run(reader: &mut RdbReader<'_>, seg: Segment, db_known: bool, now: i64, done:
         if seg.end.is_some_and(|end| reader.offset() >= end) {
             break;
         }
+        let at = reader.offset();
         let outcome = match reader.next() {
             Ok(None) => break,
             Ok(Some(Event::Key(key))) => check_key(if db_known { &mut r.stats } else { &mut r.head }, &key, now),
@@ -85,7 +86,7 @@ fn run(reader: &mut RdbReader<'_>, seg: Segment, db_known: bool, now: i64, done:
                 r.end = Some(checksum);
                 Ok(())
             }
-            Ok(Some(ev)) => r.facts.on_event(&ev),
+            Ok(Some(ev)) => r.facts.on_event(&ev, at),
             Err(e) => Err(e),
         };
         if let Err(e) = outcome {
@@ -184,7 +185,7 @@ pub(super) fn check(
         db = r.last_db.unwrap_or(db);
         if let Some(checksum) = r.end {
             let verdict = judge_checksum(checksum, digest.finalize(), r.reached);
-            let ended = verdict.and_then(|c| facts.on_event(&Event::End { checksum: c }));
+            let ended = verdict.and_then(|c| facts.on_event(&Event::End { checksum: c }, r.reached));
             return Outcome::Done(ended.map(|()| r.trailing.unwrap_or(0)));
         }
     }

@@ -273,7 +273,7 @@ fn summaries(cfg: &DiffConfig, input: &Path, store: &mut SummaryStore<'_>, progr
     let wanted = |k: &crate::event::KeyEvent<'_>| cfg.filter.selects(k.db, &k.key, k.value.key_type());
     for_each_key(
         &mut reader,
-        |_| Ok(()),
+        |_, _| Ok(()),
         Vec::new,
         |acc: &mut Vec<Summary>, k| {
             if wanted(k) {
