@@ -57,11 +57,17 @@ pub struct DumpStats {
 }
 
 /// Records of one chunk of keys, serialised.
-#[derive(Default)]
 struct Chunk {
     text: Vec<u8>,
     read: u64,
     written: u64,
+}
+
+impl Default for Chunk {
+    fn default() -> Self {
+        // About what 256 ordinary keys take: no regrowing on the way.
+        Chunk { text: Vec::with_capacity(128 << 10), read: 0, written: 0 }
+    }
 }
 
 const UNSET: i64 = i64::MIN;
@@ -147,7 +153,9 @@ pub fn dump_input(input: &mut Input, size: Option<u64>, cfg: &DumpConfig, out: &
     let progress = Progress::new(&name.display().to_string(), size);
     let expired_before = AtomicI64::new(cfg.now_ms.unwrap_or(UNSET));
     let mut stats = DumpStats::default();
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
+    // Chunks of keys (~100 KB of JSON) are larger than the buffer, so they go
+    // straight to `out` instead of being copied through it.
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, out);
     let io = |e: std::io::Error| Error::io(e);
     if cfg.format == DumpFormat::Json {
         out.write_all(b"[").map_err(io)?;

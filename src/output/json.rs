@@ -131,6 +131,11 @@ pub fn write_f64(out: &mut Vec<u8>, v: f64) {
         out.extend_from_slice(b"\"inf\"");
     } else if v == f64::NEG_INFINITY {
         out.extend_from_slice(b"\"-inf\"");
+    } else if v.fract() == 0.0 && v.abs() < 1e15 && !(v == 0.0 && v.is_sign_negative()) {
+        // Whole numbers (most scores) as ryu prints them, `<digits>.0`,
+        // without its shortest-digits search.
+        write_i64(out, v as i64);
+        out.extend_from_slice(b".0");
     } else {
         out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
     }
@@ -147,6 +152,24 @@ pub fn write_u64(out: &mut Vec<u8>, v: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_print_as_ryu_prints_them() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut values = vec![0.0, -0.0, 1.0, -1.0, 1e15 - 1.0, -(1e15 - 1.0), 1e15, 1e16, 123456789.0];
+        for _ in 0..20000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let digits = (seed % 17) as i32;
+            values.push((seed >> 11) as f64 % 10f64.powi(digits) * if seed & 1 == 0 { 1.0 } else { -1.0 });
+        }
+        for v in values {
+            let mut ours = Vec::new();
+            write_f64(&mut ours, v);
+            assert_eq!(String::from_utf8(ours).unwrap(), ryu::Buffer::new().format_finite(v), "{v}");
+        }
+    }
 
     fn s(b: &[u8]) -> String {
         let mut v = Vec::new();
