@@ -8,7 +8,8 @@
 //! A split point found this way is only a guess until it is confirmed: the
 //! reader of the previous segment, which started from a known boundary, must
 //! land exactly on it. Consumers check that ([`Segment::confirms`]) and, if a
-//! guess was wrong (possible only in crafted files), fall back to reading
+//! guess was wrong (32 bogus records that never fall in step with the real
+//! ones: not seen in files a server wrote), fall back to reading
 //! sequentially, so the verdict never depends on the speculation.
 
 use super::reader::Forker;
