@@ -16,6 +16,19 @@ pub enum LzfError {
     BadReference,
 }
 
+/// The back-reference whose control byte `ctrl` (≥ 0x20) preceded `input[i]`:
+/// its length, its distance and the position after it.
+#[inline(always)]
+fn back_reference(input: &[u8], mut i: usize, ctrl: usize) -> Result<(usize, usize, usize), LzfError> {
+    let mut len = ctrl >> 5;
+    if len == 7 {
+        len += usize::from(*input.get(i).ok_or(LzfError::Truncated)?);
+        i += 1;
+    }
+    let low = usize::from(*input.get(i).ok_or(LzfError::Truncated)?);
+    Ok((len + 2, (((ctrl & 0x1f) << 8) | low) + 1, i + 1))
+}
+
 /// Bytes of slack after the output: block copies may write this far past an
 /// item's end (the next item, or the final truncation, drops them).
 const SLACK: usize = 32;
@@ -50,15 +63,8 @@ pub fn decompress_into(input: &[u8], expected: usize, out: &mut Vec<u8>) -> Resu
             o += len;
             continue;
         }
-        let mut len = ctrl >> 5;
-        if len == 7 {
-            len += usize::from(*input.get(i).ok_or(LzfError::Truncated)?);
-            i += 1;
-        }
-        let low = usize::from(*input.get(i).ok_or(LzfError::Truncated)?);
-        i += 1;
-        let distance = (((ctrl & 0x1f) << 8) | low) + 1;
-        len += 2;
+        let (len, distance, next) = back_reference(input, i, ctrl)?;
+        i = next;
         if distance > o {
             return Err(LzfError::BadReference);
         }
@@ -122,17 +128,12 @@ pub fn validate(input: &[u8], expected: usize) -> Result<(), LzfError> {
             o += ctrl + 1;
             continue;
         }
-        let mut len = ctrl >> 5;
-        if len == 7 {
-            len += usize::from(*input.get(i).ok_or(LzfError::Truncated)?);
-            i += 1;
-        }
-        let low = usize::from(*input.get(i).ok_or(LzfError::Truncated)?);
-        i += 1;
-        if o < MAX_DISTANCE && (((ctrl & 0x1f) << 8) | low) + 1 > o {
+        let (len, distance, next) = back_reference(input, i, ctrl)?;
+        i = next;
+        if o < MAX_DISTANCE && distance > o {
             return Err(LzfError::BadReference);
         }
-        o += len + 2;
+        o += len;
     }
     if i > input.len() {
         Err(LzfError::Truncated)
