@@ -369,6 +369,17 @@ const MAX_HFE_MS: i64 = (1 << 48) - 1;
 
 /// Validate a string value without materialising it.
 pub(crate) fn validate_string(value: &Value<'_>) -> Result<()> {
+    // Most values are raw strings with a 6- or 14-bit length: valid when the
+    // length covers exactly the rest (no parser needed).
+    let raw = value.raw;
+    let exact = match raw.first().map(|b| b >> 6) {
+        Some(0) => raw.len() == 1 + usize::from(raw[0]),
+        Some(1) => raw.len() >= 2 && raw.len() == 2 + ((usize::from(raw[0] & 0x3f) << 8) | usize::from(raw[1])),
+        _ => false,
+    };
+    if exact {
+        return Ok(());
+    }
     let mut cur = Cursor::new(value.raw, value.offset, value.ty.label());
     let at = cur.rest();
     let s: RdbStr<'_> = cur.run(parse_str)?;
