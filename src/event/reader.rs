@@ -133,8 +133,10 @@ impl<'s> Forker<'s> {
     /// A reader that starts at `offset`, as if a record began there, with the
     /// original reader's header: the speculative half of parallel framing
     /// (`event::segment`). Its database is unknown until it meets a SELECTDB
-    /// (it reports the original reader's until then), it knows no hash
-    /// templates, and it never judges the checksum trailer (its End reports
+    /// (it reports the original reader's until then), it knows only the hash
+    /// templates the original reader knew when the forker was made (files that
+    /// define templates are never cut), and it never judges the checksum
+    /// trailer (its End reports
     /// the stored value as `Ok`): its own checksum covers only the bytes from
     /// `offset` on, see [`RdbReader::digest_since_start`].
     pub fn at(&self, offset: u64) -> Option<RdbReader<'s>> {
@@ -142,8 +144,7 @@ impl<'s> Forker<'s> {
         let win = Window::Slice { all: self.all, pos, map: self.map };
         let opts = ReaderOptions { verify_checksum: false, ..self.opts };
         let mut fork = RdbReader::from_window(self.name.clone(), win, opts);
-        // A fork knows no templates; sharing the (empty) registry saves an
-        // allocation per probe.
+        // Shared, not rebuilt: no allocation per probe.
         fork.templates = self.templates.clone();
         fork.header = Some(self.header);
         fork.db = self.db;
