@@ -56,6 +56,8 @@ pub struct RdbReader<'s> {
     crc: crc_fast::Digest,
     /// Maps: the checksum, computed a step ahead of the reader.
     crc_ahead: CrcAhead,
+    /// Started in the middle of the file by a [`Forker`].
+    forked: bool,
     state: State,
 }
 
@@ -115,6 +117,13 @@ enum State {
     Running,
     Finished,
     Failed,
+    /// A fork met a record that depends on earlier ones (hash templates).
+    NeedsHistory,
+}
+
+/// Types whose values can only be read with the templates defined earlier.
+fn needs_templates(ty: format::Type) -> bool {
+    matches!(ty, format::Type::HashTmplLpRef | format::Type::HashTmplArrayRef)
 }
 
 /// Starts readers of a mapped file in the middle (see [`RdbReader::forker`]).
@@ -149,6 +158,7 @@ impl<'s> Forker<'s> {
         fork.header = Some(self.header);
         fork.db = self.db;
         fork.crc_ahead = CrcAhead::new(pos);
+        fork.forked = true;
         Some(fork)
     }
 
@@ -238,6 +248,7 @@ impl<'s> RdbReader<'s> {
             templates: Arc::default(),
             crc: crc_fast::Digest::new(ALGORITHM),
             crc_ahead: CrcAhead::new(0),
+            forked: false,
             state: State::Running,
         }
     }
@@ -254,6 +265,13 @@ impl<'s> RdbReader<'s> {
     /// An error was returned; nothing more will be.
     pub fn is_failed(&self) -> bool {
         self.state == State::Failed
+    }
+
+    /// A fork (see [`Forker::at`]) stopped before a record that depends on
+    /// records before its start (a hash template or a key that uses one): only
+    /// the sequential reader can read on.
+    pub fn needs_history(&self) -> bool {
+        self.state == State::NeedsHistory
     }
 
     pub fn header(&self) -> Option<Header> {
@@ -409,7 +427,22 @@ impl<'s> RdbReader<'s> {
         let start = self.win.offset();
         let avail = self.win.avail();
         let (rest, record) = match parse_record(avail, dialect, &self.templates) {
+            Ok((_, Record::HashTemplate { .. })) if self.forked => {
+                self.state = State::NeedsHistory;
+                return Ok(None);
+            }
+            Ok((_, Record::Key(frame))) if self.forked && needs_templates(frame.ty) => {
+                self.state = State::NeedsHistory;
+                return Ok(None);
+            }
             Ok(v) => v,
+            Err(_)
+                if self.forked
+                    && matches!(key_context(avail, dialect), KeyContext::InValue(ty, _) if needs_templates(ty)) =>
+            {
+                self.state = State::NeedsHistory;
+                return Ok(None);
+            }
             Err(e) => {
                 let err = token_error(e, avail.len() + self.win.skipped() as usize, start);
                 let err = match phase_of(avail.first().copied()) {

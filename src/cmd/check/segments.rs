@@ -33,6 +33,9 @@ struct SegmentResult {
     /// Bytes after the checksum (last segment only).
     trailing: Option<u64>,
     error: Option<Error>,
+    /// The reader stopped at a record that needs what came before the
+    /// segment (hash templates): the segment cannot count.
+    needs_history: bool,
 }
 
 /// How a segmented check ended.
@@ -63,6 +66,7 @@ fn run(reader: &mut RdbReader<'_>, seg: Segment, db_known: bool, now: i64, done:
         end: None,
         trailing: None,
         error: None,
+        needs_history: false,
     };
     let mut db_known = db_known;
     let mut released = seg.start;
@@ -101,6 +105,7 @@ fn run(reader: &mut RdbReader<'_>, seg: Segment, db_known: bool, now: i64, done:
         }
     }
     r.reached = reader.offset();
+    r.needs_history = reader.needs_history();
     reader.release(released, r.reached);
     done.add(r.reached - released);
     if r.end.is_none() {
@@ -152,11 +157,12 @@ pub(super) fn check(
         || forks.par_iter_mut().zip(&segments[1..]).map(|(f, s)| run(f, *s, false, now, &shared)).collect::<Vec<_>>(),
     );
     let results: Vec<SegmentResult> = std::iter::once(first).chain(rest).collect();
-    // The segments that count: each confirmed by the one before it, up to the
-    // first that failed or read the EOF record.
+    // The segments that count: each confirmed by the one before it and read
+    // to its end without needing earlier records, up to the first that failed
+    // or read the EOF record.
     let mut counted = 0;
     for (i, r) in results.iter().enumerate() {
-        if i > 0 && !segments[i - 1].confirms(results[i - 1].reached) {
+        if (i > 0 && !segments[i - 1].confirms(results[i - 1].reached)) || r.needs_history {
             break;
         }
         counted = i + 1;
