@@ -9,7 +9,7 @@ use super::Value;
 use crate::error::{Error, ErrorKind, Phase, Result};
 use crate::format::{self, Type};
 use crate::token::length::{parse_len, parse_plain_len, Len};
-use crate::token::string::{parse_str, parse_string_double, RdbStr};
+use crate::token::string::{parse_str, parse_string_double, short_raw, RdbStr};
 use crate::token::{intset, listpack, ziplist, zipmap, Item, TResult, TokenError};
 use std::borrow::Cow;
 
@@ -154,12 +154,9 @@ impl<'a> Cursor<'a> {
     pub(crate) fn str(&mut self) -> Result<Cow<'a, [u8]>> {
         let at = self.rest;
         self.last_str = self.offset_of(at);
-        // Most members are short raw strings (6-bit length): no parser needed.
-        if let Some(&b) = at.first() {
-            if let Some(s) = at.get(1..1 + usize::from(b)).filter(|_| b < 0x40) {
-                self.rest = &at[1 + s.len()..];
-                return Ok(Cow::Borrowed(s));
-            }
+        if let Some((s, rest)) = short_raw(at) {
+            self.rest = rest;
+            return Ok(Cow::Borrowed(s));
         }
         let s: RdbStr<'a> = self.run(parse_str)?;
         s.bytes().map_err(|e| self.err(e.kind, at))
@@ -369,15 +366,8 @@ const MAX_HFE_MS: i64 = (1 << 48) - 1;
 
 /// Validate a string value without materialising it.
 pub(crate) fn validate_string(value: &Value<'_>) -> Result<()> {
-    // Most values are raw strings with a 6- or 14-bit length: valid when the
-    // length covers exactly the rest (no parser needed).
-    let raw = value.raw;
-    let exact = match raw.first().map(|b| b >> 6) {
-        Some(0) => raw.len() == 1 + usize::from(raw[0]),
-        Some(1) => raw.len() >= 2 && raw.len() == 2 + ((usize::from(raw[0] & 0x3f) << 8) | usize::from(raw[1])),
-        _ => false,
-    };
-    if exact {
+    // A short raw string that covers the value exactly is valid as it is.
+    if short_raw(value.raw).is_some_and(|(_, rest)| rest.is_empty()) {
         return Ok(());
     }
     let mut cur = Cursor::new(value.raw, value.offset, value.ty.label());

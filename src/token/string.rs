@@ -81,6 +81,20 @@ pub fn lzf_decompress_into(compressed: &[u8], len: usize, out: &mut Vec<u8>) -> 
     super::lzf::decompress_into(compressed, len, out).map_err(|_| bad("invalid LZF compressed string"))
 }
 
+/// A raw string with a 6- or 14-bit length (most strings) and what follows
+/// it, or `None` for anything else (longer, encoded, cut short): the common
+/// case of [`parse_str`] without the parser.
+#[inline]
+pub fn short_raw(i: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (header, len) = match *i.first()? >> 6 {
+        0 => (1, usize::from(i[0])),
+        1 => (2, (usize::from(i[0] & 0x3f) << 8) | usize::from(*i.get(1)?)),
+        _ => return None,
+    };
+    let s = i.get(header..header + len)?;
+    Some((s, &i[header + len..]))
+}
+
 /// Parse one stored string.
 #[inline]
 pub fn parse_str(i: &[u8]) -> TResult<'_, RdbStr<'_>> {

@@ -558,15 +558,10 @@ impl FileFacts {
 }
 
 /// Check an RDB from `reader`'s position to its end (also AOF preambles).
+/// Never cut: the RESP part of a preamble AOF follows the RDB in the same map.
 pub(crate) fn walk_rdb(reader: &mut RdbReader<'_>, report: &mut CheckReport, now: i64) -> Result<()> {
-    let progress = Progress::new(&report.file.display().to_string(), report.size);
-    let mut facts = FileFacts::default();
-    let mut stats = KeyStats::default();
-    let result = walk_sequential(reader, &mut facts, &mut stats, now, &progress);
-    let result = facts.finish(result);
-    facts.merge_into(report);
-    stats.into_report(report);
-    result
+    walk_file_cut(reader, report, now, |r| vec![crate::event::segment::Segment { start: r.offset(), end: None }])
+        .map(|_| ())
 }
 
 /// Check a whole RDB file; a large mapped one is cut into segments checked
