@@ -1,5 +1,7 @@
 //! The binary as a user runs it: exit codes, JSON reports, dump filters.
 
+mod common;
+
 use serde_json::Value;
 use std::process::{Command, Output};
 
@@ -187,4 +189,42 @@ fn run_with_stdin(args: &[&str], input: &[u8]) -> std::process::Output {
 fn common_aof() -> String {
     let dir = std::env::var("RDB_TOOL_CORPUS").unwrap_or_else(|_| "../shared/corpus".into());
     format!("{dir}/redis-6.2.16/aof-plain/appendonly.aof")
+}
+
+/// A record larger than `--pipe-memory` is read through a temporary file in
+/// TMPDIR that is gone at once; `--max-record` still refuses with exit 3.
+#[test]
+fn a_pipe_reads_records_larger_than_its_memory_through_a_temporary_file() {
+    // A 1.1 MB LZF string and a 1500-element quicklist, written by Redis 8.0.
+    let path = common::corpus_dir().join("redis-8.0-m01/big/dump.rdb");
+    let path = path.to_str().expect("UTF-8 path");
+    let tmp = std::env::temp_dir().join(format!("rdb-tool-cli-spill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir(&tmp).expect("tmp dir");
+    let piped = |args: &[&str], tmpdir: &std::path::Path| {
+        let file = std::fs::File::open(path).expect("fixture");
+        Command::new(env!("CARGO_BIN_EXE_rdb-tool")).args(args).env("TMPDIR", tmpdir).stdin(file).output().expect("run")
+    };
+    let from_file = run(&["dump", path]);
+    assert_eq!(from_file.status.code(), Some(0));
+    let out = piped(&["dump", "-", "--pipe-memory", "8192"], &tmp);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, from_file.stdout);
+    let out = piped(&["check", "-", "--pipe-memory", "8192"], &tmp);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_dir(&tmp).expect("tmp dir").count(), 0, "nothing left in TMPDIR");
+
+    // Proof that the spill file is used: where TMPDIR cannot hold it, the run
+    // fails as an I/O error naming the directory.
+    let missing = tmp.join("missing");
+    let out = piped(&["dump", "-", "--pipe-memory", "8192"], &missing);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("temporary file") && stderr.contains("missing"), "{stderr}");
+
+    let out = piped(&["check", "-", "--max-record", "10000", "--format", "json"], &tmp);
+    assert_eq!(out.status.code(), Some(3));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(report["error"]["class"], "record_too_large", "{report}");
+    std::fs::remove_dir_all(&tmp).expect("clean up");
 }

@@ -1,8 +1,11 @@
 //! Parsing the same file mapped and through a pipe read one byte at a time must
-//! give identical events, for every RDB fixture in testdata/ and the corpus.
+//! give identical events, for every RDB fixture in testdata/ and the corpus;
+//! also when the pipe may hold only a few hundred bytes in memory, so that
+//! every larger record is read through a spill file.
 
 mod common;
 
+use rdb_tool::event::ReaderOptions;
 use rdb_tool::input::Input;
 use std::path::PathBuf;
 
@@ -22,6 +25,12 @@ fn fixtures() -> Vec<PathBuf> {
     files
 }
 
+/// A pipe that holds at most 8 KiB in memory: larger records spill (and
+/// the window returns to memory after them).
+fn spilling() -> ReaderOptions {
+    ReaderOptions { pipe_memory: 8192, ..Default::default() }
+}
+
 #[test]
 fn mapped_and_one_byte_pipe_give_identical_events() {
     let mut compared = 0;
@@ -30,19 +39,22 @@ fn mapped_and_one_byte_pipe_give_identical_events() {
         let from_map = common::events::render(&mut mapped);
         let bytes = std::fs::read(&path).expect("read");
         let from_pipe = common::events::render_one_byte_pipe(&bytes);
-        match (from_map, from_pipe) {
-            (Ok(a), Ok(b)) => {
-                assert_eq!(a, b, "{}", path.display());
-                compared += 1;
+        let from_spill = common::events::render_one_byte_pipe_with(&bytes, spilling());
+        for (how, from_pipe) in [("pipe", from_pipe), ("spilling pipe", from_spill)] {
+            match (&from_map, from_pipe) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a, &b, "{how}: {}", path.display());
+                    compared += 1;
+                }
+                // Files that fail (future version, bad checksum) must fail the same way.
+                (Err(a), Err(b)) => {
+                    assert_eq!((a.kind, a.offset), (b.kind, b.offset), "{how}: {}", path.display())
+                }
+                (a, b) => panic!("{how}: {}: map {:?} vs pipe {:?}", path.display(), a.as_ref().err(), b.err()),
             }
-            // Files that fail (future version, bad checksum) must fail the same way.
-            (Err(a), Err(b)) => {
-                assert_eq!((a.kind, a.offset), (b.kind, b.offset), "{}", path.display())
-            }
-            (a, b) => panic!("{}: map {:?} vs pipe {:?}", path.display(), a.err(), b.err()),
         }
     }
-    assert!(compared > 50, "only {compared} fixtures compared");
+    assert!(compared > 100, "only {compared} readings compared");
 }
 
 /// The commands run their parallel pipeline over both kinds of input: a pipe
@@ -64,6 +76,13 @@ fn dump_and_check_agree_between_map_and_pipe() {
             let b = dump_input(&mut pipe, None, &cfg(format), &mut from_pipe);
             assert_eq!(a.as_ref().map_err(|e| e.kind), b.as_ref().map_err(|e| e.kind), "{}", path.display());
             assert_eq!(from_map, from_pipe, "{}", path.display());
+            // Records over 8 KiB reach the batches as shared spill-file maps.
+            let mut from_spill = Vec::new();
+            let mut pipe = Input::from_reader("pipe", common::events::OneByte(bytes.clone(), 0));
+            let spill_cfg = DumpConfig { reader: spilling(), ..cfg(format) };
+            let c = dump_input(&mut pipe, None, &spill_cfg, &mut from_spill);
+            assert_eq!(a.as_ref().map_err(|e| e.kind), c.as_ref().map_err(|e| e.kind), "{}", path.display());
+            assert_eq!(from_map, from_spill, "spilling pipe: {}", path.display());
             if a.is_ok() && format == DumpFormat::Json {
                 let v: serde_json::Value = serde_json::from_slice(&from_map).expect("valid JSON array");
                 assert!(v.is_array());
@@ -80,6 +99,10 @@ fn dump_and_check_agree_between_map_and_pipe() {
         let mapped = check_input(&mut Input::open(&path).expect("open"), size, Default::default(), Some(0));
         let mut pipe = Input::from_reader("pipe", common::events::OneByte(bytes.clone(), 0));
         let piped = check_input(&mut pipe, size, Default::default(), Some(0));
-        assert_eq!(text(mapped), text(piped), "{}", path.display());
+        let mut pipe = Input::from_reader("pipe", common::events::OneByte(bytes.clone(), 0));
+        let spilled = check_input(&mut pipe, size, spilling(), Some(0));
+        let mapped = text(mapped);
+        assert_eq!(mapped, text(piped), "{}", path.display());
+        assert_eq!(mapped, text(spilled), "spilling pipe: {}", path.display());
     }
 }

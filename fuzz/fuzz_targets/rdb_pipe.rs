@@ -1,5 +1,6 @@
 //! A whole RDB file through the pipe window with short reads (first byte sets
-//! the read size), checking it sees the same events as the one-slice path.
+//! the read size) and records over 4 KiB held in spill files, checking it sees
+//! the same events as one large read.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use rdb_tool::event::{Event, RdbReader, ReaderOptions};
@@ -17,8 +18,8 @@ impl Read for Chunked {
     }
 }
 
-fn events(input: &mut Input) -> Vec<String> {
-    let opts = ReaderOptions { force_version: true, max_record: 1 << 20, ..Default::default() };
+fn events(input: &mut Input, pipe_memory: usize) -> Vec<String> {
+    let opts = ReaderOptions { force_version: true, max_record: 1 << 20, pipe_memory, ..Default::default() };
     let mut reader = RdbReader::new(input, opts);
     let mut out = Vec::new();
     loop {
@@ -39,5 +40,6 @@ fuzz_target!(|data: &[u8]| {
     let Some((&chunk, body)) = data.split_first() else { return };
     let mut whole = Input::from_reader("whole", std::io::Cursor::new(body.to_vec()));
     let mut chunked = Input::from_reader("chunked", Chunked(body.to_vec(), 0, usize::from(chunk).max(1)));
-    assert_eq!(events(&mut whole), events(&mut chunked));
+    let default = ReaderOptions::default().pipe_memory;
+    assert_eq!(events(&mut whole, default), events(&mut chunked, 4096));
 });

@@ -50,9 +50,14 @@ pub struct ReadArgs {
     /// Read RDB versions newer than this tool knows instead of refusing them.
     #[arg(long)]
     pub force_version: bool,
-    /// Largest single record buffered when reading from a pipe, in bytes.
-    #[arg(long, default_value_t = rdb_tool::input::DEFAULT_MAX_RECORD)]
-    pub max_record: usize,
+    /// Refuse a record larger than this many bytes when reading from a pipe
+    /// (exit 3); default: no limit.
+    #[arg(long, value_name = "BYTES")]
+    pub max_record: Option<usize>,
+    /// Bytes of a pipe held in memory: a larger record is held in a temporary
+    /// file (in TMPDIR, removed at once) while it is read.
+    #[arg(long, value_name = "BYTES", default_value_t = rdb_tool::input::DEFAULT_PIPE_MEMORY)]
+    pub pipe_memory: usize,
 }
 
 #[derive(Subcommand, Debug)]
@@ -244,7 +249,8 @@ pub struct FixArgs {
 impl ReadArgs {
     pub fn options(&self) -> rdb_tool::event::ReaderOptions {
         rdb_tool::event::ReaderOptions {
-            max_record: self.max_record,
+            max_record: self.max_record.unwrap_or(rdb_tool::input::DEFAULT_MAX_RECORD),
+            pipe_memory: self.pipe_memory,
             force_version: self.force_version,
             ..Default::default()
         }

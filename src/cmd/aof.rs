@@ -300,7 +300,7 @@ fn read_part(
     part: &mut PartReport,
 ) -> Result<()> {
     let name = input.name.clone();
-    let mut win = input.window(opts.reader.max_record);
+    let mut win = input.window(opts.reader.pipe_limits());
     win.fill(6)?;
     if starts_with_rdb(win.avail()) {
         let mut rdb = RdbReader::from_window(name.clone(), win, opts.reader);

@@ -9,7 +9,7 @@
 
 use super::{Event, RdbReader, ReaderOptions};
 use crate::error::{Error, ErrorKind, Result};
-use crate::input::{Input, Window};
+use crate::input::{Input, PipeLimits, Window};
 use crate::token::resp::{parse_aof_item, AofItem, Args, CommandFrame};
 use std::path::Path;
 use std::sync::Arc;
@@ -146,10 +146,10 @@ impl<'s> RespReader<'s> {
         RespReader { name, win, max_record, pending: 0, commands: 0, db: 0, ts, released: 0, state: State::Running }
     }
 
-    pub fn new(input: &'s mut Input, max_record: usize) -> Self {
+    pub fn new(input: &'s mut Input, limits: PipeLimits) -> Self {
         let name = input.name.clone();
-        let win = input.window(max_record);
-        RespReader::from_window(name, win, max_record, None)
+        let win = input.window(limits);
+        RespReader::from_window(name, win, limits.max_record, None)
     }
 
     pub fn name(&self) -> &Arc<Path> {
@@ -377,7 +377,7 @@ impl<'s> AofReader<'s> {
                     };
                     let name = file.input.name.clone();
                     let role = file.role;
-                    let mut win = file.input.window(self.opts.max_record);
+                    let mut win = file.input.window(self.opts.pipe_limits());
                     win.fill(6).map_err(|e| e.in_file(&name))?;
                     self.current = if starts_with_rdb(win.avail()) {
                         Current::Rdb(Box::new(RdbReader::from_window(name.clone(), win, self.opts)))

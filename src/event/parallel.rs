@@ -4,10 +4,12 @@
 //! output and the first error reported are the same on every run.
 //!
 //! Mapped input is never copied: batch records point into the map. Pipe input
-//! copies each record into the batch's arena (the pipe window moves on).
+//! copies each record into the batch's arena (the pipe window moves on), except
+//! a record the window holds in a spill file, whose map the batch shares.
 
 use super::{Event, KeyEvent, RdbReader};
 use crate::error::{Error, Result};
+use crate::input::SharedBytes;
 use crate::token::value::Templates;
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -35,8 +37,10 @@ struct Framed {
     /// Absolute offset of the record.
     offset: u64,
     db: u64,
-    /// Position in the map (= offset) or in the arena.
+    /// Position in the map (= offset) or in the arena, or index in the
+    /// batch's shared records.
     pos: usize,
+    shared: bool,
     len: usize,
     /// What the framing learnt, so workers need not parse the record again.
     /// Positions are relative to the record's first byte.
@@ -79,6 +83,7 @@ impl Framed {
             db: k.db,
             pos,
             len,
+            shared: false,
             ty: k.value.ty,
             key,
             value: (value_pos, k.value.raw.len()),
@@ -94,6 +99,8 @@ impl Framed {
 struct Batch<'s> {
     mapped: Option<&'s [u8]>,
     arena: Vec<u8>,
+    /// Records held in a pipe's spill files.
+    shared: Vec<SharedBytes>,
     keys: Vec<Framed>,
     /// The hash templates its keys see (RDB 15), shared copy-on-write.
     templates: Option<Arc<Templates>>,
@@ -103,10 +110,13 @@ struct Batch<'s> {
 
 impl<'s> Batch<'s> {
     fn new(mapped: Option<&'s [u8]>) -> Self {
-        Batch { mapped, arena: Vec::new(), keys: Vec::new(), templates: None, end: 0 }
+        Batch { mapped, arena: Vec::new(), shared: Vec::new(), keys: Vec::new(), templates: None, end: 0 }
     }
 
     fn bytes(&self, f: &Framed) -> &[u8] {
+        if f.shared {
+            return &self.shared[f.pos];
+        }
         let all = self.mapped.unwrap_or(&self.arena);
         &all[f.pos..f.pos + f.len]
     }
@@ -199,15 +209,21 @@ fn fill<'s>(
         batch.templates.get_or_insert_with(|| Arc::clone(reader.templates()));
         let record = reader.last_record();
         framed.len = record.len();
-        framed.pos = if batch.mapped.is_some() {
-            framed.offset as usize
+        batch.end = framed.offset + record.len() as u64;
+        if batch.mapped.is_some() {
+            framed.pos = framed.offset as usize;
+        } else if let Some(shared) = reader.last_record_shared() {
+            framed.pos = batch.shared.len();
+            framed.shared = true;
+            batch.shared.push(shared);
         } else {
             batch.arena.extend_from_slice(record);
-            batch.arena.len() - record.len()
-        };
-        batch.end = framed.offset + record.len() as u64;
+            framed.pos = batch.arena.len() - record.len();
+        }
+        let big_shared = framed.shared && framed.len > BIG_RECORD;
         batch.keys.push(framed);
-        if batch.mapped.is_some() && batch.end - batch.keys[0].offset >= BATCH_BYTES as u64 {
+        // A batch holds at most one big spilled record: the disk it takes stays bounded too.
+        if big_shared || batch.mapped.is_some() && batch.end - batch.keys[0].offset >= BATCH_BYTES as u64 {
             break;
         }
     }

@@ -8,7 +8,7 @@
 use super::{Checksum, Event, KeyEvent};
 use crate::error::{Error, ErrorKind, Phase, Result};
 use crate::format::{self, Dialect};
-use crate::input::{Input, Window, DEFAULT_MAX_RECORD};
+use crate::input::{Input, PipeLimits, Window, DEFAULT_MAX_RECORD, DEFAULT_PIPE_MEMORY};
 use crate::token::record::{key_context, parse_header, parse_record, Header, KeyContext, Record};
 use crate::token::value::Templates;
 use crate::token::{TResult, TokenError};
@@ -16,11 +16,17 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
+/// Bytes of a pipe's record checksummed at a time.
+const PIPE_CRC_STEP: usize = 8 << 20;
+
 /// How to read.
 #[derive(Debug, Clone, Copy)]
 pub struct ReaderOptions {
-    /// Largest record a pipe window may buffer.
+    /// Largest record read from a pipe (`usize::MAX` = no limit).
     pub max_record: usize,
+    /// Bytes of a pipe held in memory; a larger record is held in a
+    /// temporary file (see `input::pipe`).
+    pub pipe_memory: usize,
     /// Read versions newer than we know instead of refusing them.
     pub force_version: bool,
     /// Compare the CRC-64 trailer with the content.
@@ -30,10 +36,18 @@ pub struct ReaderOptions {
     pub segment_bytes: u64,
 }
 
+impl ReaderOptions {
+    /// What a pipe's window may hold.
+    pub fn pipe_limits(&self) -> PipeLimits {
+        PipeLimits { max_record: self.max_record, in_memory: self.pipe_memory }
+    }
+}
+
 impl Default for ReaderOptions {
     fn default() -> Self {
         ReaderOptions {
             max_record: DEFAULT_MAX_RECORD,
+            pipe_memory: DEFAULT_PIPE_MEMORY,
             force_version: false,
             verify_checksum: true,
             segment_bytes: super::segment::MIN_SEGMENT,
@@ -232,7 +246,7 @@ fn phase_of(first_byte: Option<u8>) -> Option<Phase> {
 impl<'s> RdbReader<'s> {
     pub fn new(input: &'s mut Input, opts: ReaderOptions) -> Self {
         let name = input.name.clone();
-        let win = input.window(opts.max_record);
+        let win = input.window(opts.pipe_limits());
         RdbReader::from_window(name, win, opts)
     }
 
@@ -335,6 +349,12 @@ impl<'s> RdbReader<'s> {
         &self.win.avail()[..self.pending]
     }
 
+    /// The bytes of the record returned by the last `next()`, when a pipe holds
+    /// them in a spill file: they outlive the reader's next step.
+    pub fn last_record_shared(&self) -> Option<crate::input::SharedBytes> {
+        self.win.shared(self.pending)
+    }
+
     /// Drop mapped pages before `offset` from memory (see `Window::release`).
     pub fn release_before(&self, offset: u64) {
         self.win.release(0, offset)
@@ -355,7 +375,17 @@ impl<'s> RdbReader<'s> {
     fn flush_pending(&mut self) {
         if self.pending > 0 {
             match &self.win {
-                Window::Buffer { .. } => self.crc.update(&self.win.avail()[..self.pending]),
+                Window::Pipe(_) => {
+                    // In steps, dropping each from memory: a record in a
+                    // spill file may be gigabytes.
+                    let start = self.win.offset();
+                    let mut done = 0;
+                    for step in self.win.avail()[..self.pending].chunks(PIPE_CRC_STEP) {
+                        self.crc.update(step);
+                        done += step.len() as u64;
+                        self.win.release(start, start + done);
+                    }
+                }
                 Window::Slice { all, pos, .. } => self.crc_ahead.advance(all, pos + self.pending),
             }
             self.win.consume(self.pending);
@@ -598,7 +628,7 @@ impl<'s> RdbReader<'s> {
         let stored = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
         let computed = match &self.win {
             Window::Slice { all, pos, .. } => self.crc_ahead.prefix(all, *pos).finalize(),
-            Window::Buffer { .. } => self.crc.finalize(),
+            Window::Pipe(_) => self.crc.finalize(),
         };
         self.win.consume(8);
         let checksum = if stored == 0 {

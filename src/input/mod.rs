@@ -3,16 +3,15 @@
 
 pub mod layout;
 pub mod manifest;
+pub mod pipe;
+
+pub use pipe::{PipeLimits, PipeWindow, SharedBytes, DEFAULT_MAX_RECORD, DEFAULT_PIPE_MEMORY};
 
 use crate::error::{Error, ErrorKind, Result};
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// Default largest record a pipe window may hold (`--max-record`).
-pub const DEFAULT_MAX_RECORD: usize = 1 << 30;
-const INITIAL_WINDOW: usize = 64 * 1024;
 
 /// Where bytes come from.
 pub enum Source {
@@ -82,43 +81,19 @@ impl Input {
     }
 
     /// A window over this input.
-    pub fn window(&mut self, max_record: usize) -> Window<'_> {
+    pub fn window(&mut self, limits: PipeLimits) -> Window<'_> {
         match &mut self.source {
             Source::Mapped(m) => Window::Slice { all: &m[..], pos: 0, map: Some(&*m) },
             Source::Empty => Window::Slice { all: &[], pos: 0, map: None },
-            Source::Pipe(r) => Window::Buffer {
-                reader: r.as_mut(),
-                buf: Vec::new(),
-                start: 0,
-                end: 0,
-                consumed: 0,
-                skipped: 0,
-                eof: false,
-                max: max_record.max(INITIAL_WINDOW),
-            },
+            Source::Pipe(r) => Window::Pipe(PipeWindow::new(r.as_mut(), limits)),
         }
     }
 }
 
-/// The bytes available to a reader: all of a map, or a sliding buffer over a pipe.
+/// The bytes available to a reader: all of a map, or a sliding window over a pipe.
 pub enum Window<'s> {
-    Slice {
-        all: &'s [u8],
-        pos: usize,
-        map: Option<&'s memmap2::Mmap>,
-    },
-    Buffer {
-        reader: &'s mut (dyn Read + Send),
-        buf: Vec<u8>,
-        start: usize,
-        end: usize,
-        /// Bytes dropped from the front so far (absolute offset of `start`).
-        consumed: u64,
-        /// Bytes read past the window and thrown away by `skip_ahead`.
-        skipped: u64,
-        eof: bool,
-        max: usize,
-    },
+    Slice { all: &'s [u8], pos: usize, map: Option<&'s memmap2::Mmap> },
+    Pipe(PipeWindow<'s>),
 }
 
 impl<'s> Window<'s> {
@@ -126,7 +101,7 @@ impl<'s> Window<'s> {
     pub fn avail(&self) -> &[u8] {
         match self {
             Window::Slice { all, pos, .. } => &all[*pos..],
-            Window::Buffer { buf, start, end, .. } => &buf[*start..*end],
+            Window::Pipe(p) => p.avail(),
         }
     }
 
@@ -134,7 +109,7 @@ impl<'s> Window<'s> {
     pub fn offset(&self) -> u64 {
         match self {
             Window::Slice { pos, .. } => *pos as u64,
-            Window::Buffer { consumed, .. } => *consumed,
+            Window::Pipe(p) => p.offset(),
         }
     }
 
@@ -142,11 +117,7 @@ impl<'s> Window<'s> {
     pub fn consume(&mut self, n: usize) {
         match self {
             Window::Slice { pos, all, .. } => *pos = (*pos + n).min(all.len()),
-            Window::Buffer { start, end, consumed, .. } => {
-                let n = n.min(*end - *start);
-                *start += n;
-                *consumed += n as u64;
-            }
+            Window::Pipe(p) => p.consume(n),
         }
     }
 
@@ -154,15 +125,27 @@ impl<'s> Window<'s> {
     pub fn mapped(&self) -> Option<&'s [u8]> {
         match self {
             Window::Slice { all, .. } => Some(all),
-            Window::Buffer { .. } => None,
+            Window::Pipe(_) => None,
+        }
+    }
+
+    /// The first `len` bytes of `avail()` as bytes that outlive the window,
+    /// when a pipe holds them in a spill file (see [`pipe`]).
+    pub fn shared(&self, len: usize) -> Option<SharedBytes> {
+        match self {
+            Window::Slice { .. } => None,
+            Window::Pipe(p) => p.shared(len),
         }
     }
 
     /// Let the kernel drop the mapped pages of `from..to` from our
     /// resident set (they stay in the page cache), so a long sequential read of
-    /// a huge file keeps a small RSS. No-op for pipes, whose window is already
-    /// bounded.
+    /// a huge file keeps a small RSS. For pipes, only bytes not yet consumed
+    /// and held in a spill file have pages to drop.
     pub fn release(&self, from: u64, to: u64) {
+        if let Window::Pipe(p) = self {
+            return p.release(from, to);
+        }
         if let Window::Slice { map: Some(map), .. } = self {
             let page = 4096;
             // Whole pages only; one shared with bytes before `from` may go too
@@ -180,27 +163,12 @@ impl<'s> Window<'s> {
 
     /// Read and throw away input until `required` bytes past the window start
     /// have been seen or the input ends: `true` if they were there. Only for a
-    /// record that is failing anyway (too large to buffer), to tell a damaged
+    /// record that is failing anyway (over `--max-record`), to tell a damaged
     /// length from a real one. Maps have nothing to skip.
     pub fn skip_ahead(&mut self, required: usize) -> Result<bool> {
         match self {
             Window::Slice { all, pos, .. } => Ok(all.len() - *pos >= required),
-            Window::Buffer { reader, start, end, eof, skipped, .. } => {
-                let mut seen = (*end - *start) as u64;
-                let mut scratch = vec![0u8; 64 * 1024];
-                while seen < required as u64 && !*eof {
-                    match reader.read(&mut scratch) {
-                        Ok(0) => *eof = true,
-                        Ok(n) => {
-                            seen += n as u64;
-                            *skipped += n as u64;
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(Error::io(e)),
-                    }
-                }
-                Ok(seen >= required as u64)
-            }
+            Window::Pipe(p) => p.skip_ahead(required),
         }
     }
 
@@ -208,7 +176,7 @@ impl<'s> Window<'s> {
     pub fn skipped(&self) -> u64 {
         match self {
             Window::Slice { .. } => 0,
-            Window::Buffer { skipped, .. } => *skipped,
+            Window::Pipe(p) => p.skipped(),
         }
     }
 
@@ -216,48 +184,17 @@ impl<'s> Window<'s> {
     pub fn at_eof(&self) -> bool {
         match self {
             Window::Slice { .. } => true,
-            Window::Buffer { eof, .. } => *eof,
+            Window::Pipe(p) => p.at_eof(),
         }
     }
 
     /// Make at least `want` bytes available if the input has them. Returns
     /// `Ok(false)` when the input ended first; `RecordTooLarge` when `want` is
-    /// beyond the window limit.
+    /// beyond `--max-record`.
     pub fn fill(&mut self, want: usize) -> Result<bool> {
         match self {
             Window::Slice { all, pos, .. } => Ok(all.len() - *pos >= want),
-            Window::Buffer { reader, buf, start, end, eof, max, .. } => {
-                if want > *max {
-                    return Err(Error::new(ErrorKind::RecordTooLarge));
-                }
-                while *end - *start < want && !*eof {
-                    if *start > 0 && (*start >= buf.len() / 2 || buf.len() - *start < want) {
-                        buf.copy_within(*start..*end, 0);
-                        *end -= *start;
-                        *start = 0;
-                    }
-                    if *end == buf.len() {
-                        // Grow only as data arrives, at most doubling: a length
-                        // field alone can never make us allocate, and re-parsing a
-                        // large record after each refill stays linear overall.
-                        let target = (buf.len() * 2).max(INITIAL_WINDOW).min(*start + want).max(*end + 1);
-                        buf.resize(target, 0);
-                    }
-                    let spare = buf.len() - *end;
-                    let got = loop {
-                        match reader.read(&mut buf[*end..*end + spare]) {
-                            Ok(n) => break n,
-                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                            Err(e) => return Err(Error::io(e)),
-                        }
-                    };
-                    if got == 0 {
-                        *eof = true;
-                    }
-                    *end += got;
-                }
-                Ok(*end - *start >= want)
-            }
+            Window::Pipe(p) => p.fill(want),
         }
     }
 }

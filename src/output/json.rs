@@ -92,23 +92,65 @@ pub fn write_bytes(out: &mut Vec<u8>, b: &[u8]) {
     }
 }
 
+/// [`write_bytes`] for bytes too large to hold twice in memory: `out` is
+/// handed to `drain` (which empties it) each time it holds `step` bytes or more.
+/// The text is the same as `write_bytes` gives.
+pub fn write_bytes_in_steps<E>(
+    out: &mut Vec<u8>,
+    b: &[u8],
+    step: usize,
+    drain: &mut dyn FnMut(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<(), E> {
+    let as_text = match first_special(b) {
+        None => !b.starts_with(BASE64_PREFIX.as_bytes()),
+        Some(_) => std::str::from_utf8(b).is_ok_and(|s| !s.starts_with(BASE64_PREFIX)),
+    };
+    out.push(b'"');
+    if !as_text {
+        out.extend_from_slice(BASE64_PREFIX.as_bytes());
+    }
+    // Whole groups of three bytes, so base64 pieces join without padding.
+    for piece in b.chunks(step.max(3) / 3 * 3) {
+        match as_text {
+            true => escape_into(out, piece, first_special(piece)),
+            false => base64_into(out, piece),
+        }
+        if out.len() >= step {
+            drain(out)?;
+        }
+    }
+    out.push(b'"');
+    Ok(())
+}
+
 fn write_base64(out: &mut Vec<u8>, b: &[u8]) {
     out.push(b'"');
     out.extend_from_slice(BASE64_PREFIX.as_bytes());
+    base64_into(out, b);
+    out.push(b'"');
+}
+
+fn base64_into(out: &mut Vec<u8>, b: &[u8]) {
     let start = out.len();
     out.resize(start + b.len().div_ceil(3) * 4, 0);
     let n = base64::engine::general_purpose::STANDARD.encode_slice(b, &mut out[start..]).unwrap_or(0);
     out.truncate(start + n);
-    out.push(b'"');
 }
 
 /// Write valid UTF-8 `b` with JSON escapes; `first` is the first special byte.
-/// Runs of plain bytes are copied whole.
 fn write_escaped(out: &mut Vec<u8>, b: &[u8], first: usize) {
     out.reserve(b.len() + 8);
     out.push(b'"');
+    escape_into(out, b, Some(first));
+    out.push(b'"');
+}
+
+/// The inside of a JSON string for UTF-8 bytes (or a piece of them: a
+/// multi-byte sequence may be split, its bytes are copied as they are); `first`
+/// is the first special byte. Runs of plain bytes are copied whole.
+fn escape_into(out: &mut Vec<u8>, b: &[u8], first: Option<usize>) {
     let mut pos = 0;
-    let mut next = Some(first);
+    let mut next = first;
     while let Some(p) = next {
         let at = pos + p;
         out.extend_from_slice(&b[pos..at]);
@@ -127,7 +169,6 @@ fn write_escaped(out: &mut Vec<u8>, b: &[u8], first: usize) {
         next = first_special(&b[pos..]);
     }
     out.extend_from_slice(&b[pos..]);
-    out.push(b'"');
 }
 
 pub use crate::escape::decode_bytes;
@@ -195,6 +236,34 @@ mod tests {
             let mut b = vec![b'x'; 40];
             b[21] = c;
             assert_eq!(first_special(&b), special(c).then_some(21), "byte {c:#x}");
+        }
+    }
+
+    #[test]
+    fn bytes_written_in_steps_are_the_same_text() {
+        let inputs: Vec<Vec<u8>> = vec![
+            b"plain ascii text that runs on for a while".to_vec(),
+            "h\u{e9}llo w\u{f6}rld \u{2603} \u{1f389} \"quoted\"\n\ttab \u{7f}".as_bytes().repeat(3),
+            b"base64:looks like our prefix".to_vec(),
+            vec![0xff, 0x00, 0x80, b'a', b'b', 0xc3],
+            (0..=255u8).collect(),
+            Vec::new(),
+        ];
+        for b in &inputs {
+            let mut whole = Vec::new();
+            write_bytes(&mut whole, b);
+            for step in 1..24 {
+                let (mut out, mut drained, mut drains) = (Vec::new(), Vec::new(), 0);
+                let mut drain = |o: &mut Vec<u8>| -> Result<(), ()> {
+                    drained.append(o);
+                    drains += 1;
+                    Ok(())
+                };
+                write_bytes_in_steps(&mut out, b, step, &mut drain).unwrap();
+                drained.append(&mut out);
+                assert_eq!(String::from_utf8_lossy(&drained), String::from_utf8_lossy(&whole), "step {step}");
+                assert!(b.len() < 2 * step || drains >= 1, "step {step}: never drained");
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 //!
 //! `{"db":0,"key":"k","type":"hash","expire_at_ms":1767225600000,"value":{...}}`
 
-use super::json::{write_bytes, write_f64, write_i64, write_str, write_u64};
+use super::json::{write_bytes, write_bytes_in_steps, write_f64, write_i64, write_str, write_u64};
 use crate::error::Result;
 use crate::event::decode::{ArrayValue, Piece, Sink};
 use crate::event::stream::{StreamId, StreamMeta};
@@ -212,6 +212,11 @@ impl ValueWriter<'_, '_> {
 
 impl Sink for ValueWriter<'_, '_> {
     fn piece(&mut self, piece: Piece<'_>) -> Result<()> {
+        if let (Piece::Str(b), Some(spill)) = (&piece, &mut self.spill) {
+            if b.len() > SPILL_AT {
+                return write_bytes_in_steps(self.out, b, SPILL_AT, *spill);
+            }
+        }
         self.write_piece(piece);
         match &mut self.spill {
             Some(spill) if self.out.len() >= SPILL_AT => spill(self.out),

@@ -9,7 +9,12 @@ use std::io::Read;
 
 /// Every event, with key values fully decoded, one line each.
 pub fn render(input: &mut Input) -> Result<Vec<String>> {
-    let mut reader = RdbReader::new(input, ReaderOptions::default());
+    render_with(input, ReaderOptions::default())
+}
+
+/// [`render`] with these options.
+pub fn render_with(input: &mut Input, opts: ReaderOptions) -> Result<Vec<String>> {
+    let mut reader = RdbReader::new(input, opts);
     let mut lines = Vec::new();
     while let Some(ev) = reader.next()? {
         let line = match ev {
@@ -41,6 +46,11 @@ impl Read for OneByte {
 
 /// Render from memory as a pipe that yields one byte at a time.
 pub fn render_one_byte_pipe(bytes: &[u8]) -> Result<Vec<String>> {
+    render_one_byte_pipe_with(bytes, ReaderOptions::default())
+}
+
+/// [`render_one_byte_pipe`] with these options.
+pub fn render_one_byte_pipe_with(bytes: &[u8], opts: ReaderOptions) -> Result<Vec<String>> {
     let mut input = Input::from_reader("pipe", OneByte(bytes.to_vec(), 0));
-    render(&mut input)
+    render_with(&mut input, opts)
 }
