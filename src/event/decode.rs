@@ -91,11 +91,43 @@ pub(crate) struct Cursor<'a> {
     what: &'static str,
     /// Offset of the last string read: where a decompressed blob came from.
     last_str: u64,
+    /// For a huge value in a file-backed map: how far its pages have been
+    /// dropped from memory.
+    released: Option<usize>,
 }
+
+/// Bytes walked between two page releases of a huge file-backed value.
+const RELEASE_STEP: usize = 8 << 20;
 
 impl<'a> Cursor<'a> {
     pub(crate) fn new(raw: &'a [u8], base: u64, what: &'static str) -> Self {
-        Cursor { raw, rest: raw, base, what, last_str: base }
+        Cursor { raw, rest: raw, base, what, last_str: base, released: None }
+    }
+
+    /// The cursor over `value`, dropping the pages behind it from memory as
+    /// it goes when the value is huge and file-backed.
+    pub(crate) fn over(value: &Value<'a>) -> Self {
+        let mut cur = Cursor::new(value.raw, value.offset, value.ty.label());
+        if value.file_backed && value.raw.len() > 2 * RELEASE_STEP {
+            cur.released = Some(0);
+        }
+        cur
+    }
+
+    /// Called before each element: release the pages before `at` (a later
+    /// look at them, e.g. by a sink still holding an element, faults them
+    /// back in from the file).
+    #[inline]
+    fn release_behind(&mut self, at: &[u8]) {
+        if let Some(done) = self.released {
+            let pos = at.as_ptr() as usize - self.raw.as_ptr() as usize;
+            if pos >= done + RELEASE_STEP {
+                // SAFETY: `released` is set only for values whose `raw` lies in
+                // a read-only file-backed map (`Value::file_backed`).
+                unsafe { crate::input::release_file_pages(&self.raw[done..pos]) };
+                self.released = Some(pos);
+            }
+        }
     }
 
     /// Absolute offset of a position inside `raw` (or of the value start when the
@@ -153,6 +185,7 @@ impl<'a> Cursor<'a> {
 
     pub(crate) fn str(&mut self) -> Result<Cow<'a, [u8]>> {
         let at = self.rest;
+        self.release_behind(at);
         self.last_str = self.offset_of(at);
         if let Some((s, rest)) = short_raw(at) {
             self.rest = rest;
@@ -170,6 +203,7 @@ impl<'a> Cursor<'a> {
         'a: 's,
     {
         let at = self.rest;
+        self.release_behind(at);
         self.last_str = self.offset_of(at);
         match self.run(parse_str)? {
             RdbStr::Raw(b) => Ok(b),
@@ -370,7 +404,7 @@ pub(crate) fn validate_string(value: &Value<'_>) -> Result<()> {
     if short_raw(value.raw).is_some_and(|(_, rest)| rest.is_empty()) {
         return Ok(());
     }
-    let mut cur = Cursor::new(value.raw, value.offset, value.ty.label());
+    let mut cur = Cursor::over(value);
     let at = cur.rest();
     let s: RdbStr<'_> = cur.run(parse_str)?;
     s.validate().map_err(|e| cur.err(e.kind, at))?;
@@ -397,7 +431,7 @@ const MAX_KEPT_SCRATCH: usize = 4 << 20;
 
 fn decode_with(value: &Value<'_>, sink: &mut dyn Sink, scratch: &mut Vec<u8>) -> Result<()> {
     use Type::*;
-    let mut cur = Cursor::new(value.raw, value.offset, value.ty.label());
+    let mut cur = Cursor::over(value);
     match value.ty {
         String => {
             let s = cur.str()?;

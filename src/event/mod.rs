@@ -94,6 +94,7 @@ impl<'a> KeyEvent<'a> {
         key: Cow<'a, [u8]>,
         frame: &crate::token::record::KeyFrame<'a>,
         templates: &'a Templates,
+        file_backed: bool,
     ) -> Self {
         KeyEvent {
             offset,
@@ -104,7 +105,13 @@ impl<'a> KeyEvent<'a> {
             freq: frame.prefix.freq,
             ram_lru: frame.prefix.ram_lru,
             key_meta: frame.prefix.key_meta.map(|raw| KeyMeta { raw }),
-            value: Value { ty: frame.ty, raw: frame.value, offset: offset + frame.value_pos as u64, templates },
+            value: Value {
+                ty: frame.ty,
+                raw: frame.value,
+                offset: offset + frame.value_pos as u64,
+                templates,
+                file_backed,
+            },
         }
     }
 }
@@ -173,7 +180,7 @@ pub fn dump_payload_value<'a>(payload: &'a [u8], templates: &'a Templates) -> cr
         return Err(Error::new(ErrorKind::UnsupportedVersion(u32::from(version))));
     }
     let ty = Type::from_byte(body[0], crate::format::Dialect::Redis).ok_or_else(|| bad("DUMP payload type"))?;
-    Ok(Value { ty, raw: &body[1..], offset: 0, templates })
+    Ok(Value { ty, raw: &body[1..], offset: 0, templates, file_backed: false })
 }
 
 /// A value that can hand out its pieces, as many times as needed: a framed
@@ -201,6 +208,9 @@ pub struct Value<'a> {
     /// Absolute offset of `raw[0]`.
     pub offset: u64,
     pub(crate) templates: &'a Templates,
+    /// `raw` lies in a read-only file-backed map: a walk through a huge value
+    /// may drop the pages behind it from memory.
+    pub(crate) file_backed: bool,
 }
 
 impl<'a> Value<'a> {

@@ -146,6 +146,7 @@ impl<'s> Batch<'s> {
                 raw: range(f.value)?,
                 offset: f.offset + f.value.0 as u64,
                 templates: self.templates.as_deref()?,
+                file_backed: self.mapped.is_some() || f.shared,
             },
         })
     }

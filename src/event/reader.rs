@@ -16,8 +16,10 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Bytes of a pipe's record checksummed at a time.
-const PIPE_CRC_STEP: usize = 8 << 20;
+/// A record longer than this is walked in steps of this size, each dropped
+/// from memory once walked when the record is in a file-backed map: a record
+/// can be gigabytes.
+const HUGE_STEP: usize = 8 << 20;
 
 /// How to read.
 #[derive(Debug, Clone, Copy)]
@@ -378,15 +380,23 @@ impl<'s> RdbReader<'s> {
                 Window::Pipe(_) => {
                     // In steps, dropping each from memory: a record in a
                     // spill file may be gigabytes.
-                    let start = self.win.offset();
-                    let mut done = 0;
-                    for step in self.win.avail()[..self.pending].chunks(PIPE_CRC_STEP) {
+                    let mut at = self.win.offset();
+                    for step in self.win.avail()[..self.pending].chunks(HUGE_STEP) {
                         self.crc.update(step);
-                        done += step.len() as u64;
-                        self.win.release(start, start + done);
+                        self.win.release(at, at + step.len() as u64);
+                        at += step.len() as u64;
                     }
                 }
-                Window::Slice { all, pos, .. } => self.crc_ahead.advance(all, pos + self.pending),
+                Window::Slice { all, pos, .. } => {
+                    let (all, end) = (*all, pos + self.pending);
+                    let mut at = *pos;
+                    while end - at > HUGE_STEP {
+                        at += HUGE_STEP;
+                        self.crc_ahead.advance(all, at);
+                        self.win.release((at - HUGE_STEP) as u64, at as u64);
+                    }
+                    self.crc_ahead.advance(all, end);
+                }
             }
             self.win.consume(self.pending);
             self.pending = 0;
@@ -410,6 +420,11 @@ impl<'s> RdbReader<'s> {
             let Some(needed) = missing(avail) else {
                 return Ok(());
             };
+            if have > HUGE_STEP {
+                // The attempt walked it all; the next one reads it again.
+                let at = self.win.offset();
+                self.win.release(at, at + have as u64);
+            }
             let required = have.saturating_add(needed);
             if required > self.opts.max_record {
                 // Too large to buffer. Whether the input even holds that many
@@ -455,6 +470,7 @@ impl<'s> RdbReader<'s> {
             return self.read_trailer(header).map(Some);
         }
         let start = self.win.offset();
+        let file_backed = self.win.is_file_backed();
         let avail = self.win.avail();
         let (rest, record) = match parse_record(avail, dialect, &self.templates) {
             Ok((_, Record::HashTemplate { .. })) if self.forked => {
@@ -484,6 +500,11 @@ impl<'s> RdbReader<'s> {
         };
         let len = avail.len() - rest.len();
         self.pending = len;
+        if len > 2 * HUGE_STEP && file_backed {
+            // Framing walked it all; the consumer's walk faults pages back
+            // in as it needs them (and drops them behind it).
+            self.win.release(start, start + len as u64);
+        }
         let bad_str = |e: TokenError| Error::new(e.kind).at(start);
         let event = match record {
             Record::Eof => unreachable!("EOF is handled before parsing"),
@@ -546,7 +567,7 @@ impl<'s> RdbReader<'s> {
                     Ok(k) => k,
                     Err(e) => bail!(self, bad_str(e).doing(Phase::ReadingKey)),
                 };
-                Event::Key(KeyEvent::from_frame(start, self.db, key, &frame, &self.templates))
+                Event::Key(KeyEvent::from_frame(start, self.db, key, &frame, &self.templates, file_backed))
             }
         };
         Ok(Some(event))

@@ -13,6 +13,25 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// Let the kernel drop our mapping of the whole pages inside `bytes`, so a
+/// walk through a value of gigabytes keeps a small resident set.
+///
+/// # Safety
+/// `bytes` must lie inside a read-only, file-backed map (a mapped input or a
+/// pipe's spill file): then MADV_DONTNEED only drops page mappings and a later
+/// access reads the same file bytes back. On anonymous memory it would zero
+/// them.
+pub(crate) unsafe fn release_file_pages(bytes: &[u8]) {
+    const PAGE: usize = 4096;
+    let start = (bytes.as_ptr() as usize).div_ceil(PAGE) * PAGE;
+    let end = (bytes.as_ptr() as usize + bytes.len()) / PAGE * PAGE;
+    if end > start {
+        // SAFETY: the range is page-aligned and inside `bytes`; the caller
+        // guarantees what backs it.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+    }
+}
+
 /// Where bytes come from.
 pub enum Source {
     Mapped(memmap2::Mmap),
@@ -126,6 +145,15 @@ impl<'s> Window<'s> {
         match self {
             Window::Slice { all, .. } => Some(all),
             Window::Pipe(_) => None,
+        }
+    }
+
+    /// Whether `avail()` lies in a read-only file-backed map (see
+    /// [`release_file_pages`]).
+    pub fn is_file_backed(&self) -> bool {
+        match self {
+            Window::Slice { map, .. } => map.is_some(),
+            Window::Pipe(p) => p.is_spilled(),
         }
     }
 
