@@ -194,14 +194,15 @@ fn stream_v4_idmp_tail() {
 /// streamed in order on the merging side; the output must be the same JSON.
 #[test]
 fn big_values_stream_through_in_order() {
-    // small key, 5 MB string, a 400k-member plain set (~3.6 MB... made bigger
-    // with longer members), small key.
-    let big_string = vec![b'z'; 5 << 20];
+    // small key, 40 MB string, a 1.2M-member plain set (24 MB), small key:
+    // both big records are over 16 MB, so the mapped reader drops their pages
+    // as it walks them, and a pipe holds them in spill files.
+    let big_string: Vec<u8> = (0..40u32 << 20).map(|i| b'a' + (i % 7 + i / 4093 % 13) as u8).collect();
     let mut body = vec![0xfe, 0x00, 0x00, 0x01, b'a', 0x01, b'1'];
     body.extend_from_slice(&[0x00, 0x03, b'b', b'i', b'g', 0x80]);
     body.extend_from_slice(&(big_string.len() as u32).to_be_bytes());
     body.extend_from_slice(&big_string);
-    let members = 300_000u32;
+    let members = 1_200_000u32;
     body.extend_from_slice(&[0x02, 0x03, b's', b'e', b't', 0x80]);
     body.extend_from_slice(&members.to_be_bytes());
     for i in 0..members {
@@ -218,6 +219,11 @@ fn big_values_stream_through_in_order() {
         let mut out = Vec::new();
         let stats = rdb_tool::cmd::dump::dump(&cfg, &mut out).expect("dump");
         assert_eq!(stats.keys_written, 4);
+        // The same bytes through a pipe (the big records are spilled).
+        let mut piped = Vec::new();
+        let mut pipe = Input::from_reader("pipe", std::io::Cursor::new(file.clone()));
+        dump_input(&mut pipe, None, &cfg, &mut piped).expect("dump from a pipe");
+        assert!(piped == out, "pipe and map dumps differ");
         let records: Vec<Value> = match format {
             DumpFormat::Jsonl => {
                 String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
@@ -226,10 +232,12 @@ fn big_values_stream_through_in_order() {
         };
         let keys: Vec<&str> = records.iter().map(|r| r["key"].as_str().unwrap()).collect();
         assert_eq!(keys, ["a", "big", "set", "z"]);
-        assert_eq!(records[1]["value"].as_str().unwrap().len(), 5 << 20);
+        assert!(records[1]["value"].as_str().unwrap().as_bytes() == &big_string[..]);
         let set = records[2]["value"].as_array().unwrap();
         assert_eq!(set.len(), members as usize);
-        assert_eq!(set[12345], "member-000000012345");
+        for (i, m) in set.iter().enumerate() {
+            assert_eq!(m.as_str().unwrap(), format!("member-{i:012}"));
+        }
     }
     let r = rdb_tool::cmd::check::check_file(&path, Default::default(), Some(0));
     std::fs::remove_file(&path).ok();
