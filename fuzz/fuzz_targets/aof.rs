@@ -1,6 +1,7 @@
 //! An AOF (commands, annotations, or an RDB preamble and a command tail) read
 //! through a pipe window, walking every argument; and the same bytes parsed as
-//! one slice, which must see the same commands.
+//! one slice, which must see the same commands. The window holds 4 KiB in
+//! memory, so longer commands go through spill files.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use rdb_tool::event::aof::AofFile;
@@ -10,7 +11,8 @@ use rdb_tool::input::Input;
 fuzz_target!(|data: &[u8]| {
     let input = Input::from_reader("fuzz.aof", std::io::Cursor::new(data.to_vec()));
     let mut files = vec![AofFile { role: AofRole::Single, input }];
-    let opts = ReaderOptions { max_record: 1 << 20, ..Default::default() };
+    // Commands over 4 KiB are read through spill files.
+    let opts = ReaderOptions { max_record: 1 << 20, pipe_memory: 4096, ..Default::default() };
     let mut reader = AofReader::new(&mut files, opts);
     let mut commands = 0u64;
     let mut failed = false;
