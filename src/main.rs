@@ -13,6 +13,7 @@ use rdb_tool::cmd::dump::{self, DumpConfig, DumpFormat};
 use rdb_tool::cmd::filter::KeyFilter;
 use rdb_tool::cmd::fix;
 use rdb_tool::error::{Error, ErrorKind};
+use rdb_tool::event::ReaderOptions;
 use rdb_tool::format::KeyType;
 use rdb_tool::output::report;
 use std::io::Write;
@@ -53,8 +54,9 @@ fn usage(msg: String) -> Error {
 
 fn run(cli: Cli) -> Result<Exit, Error> {
     match cli.command {
-        Command::Check { files, format, now, read } => {
-            let cfg = CheckConfig { files, reader: read.options(), now_ms: now };
+        Command::Check { files, format, quick, now, read } => {
+            let reader = ReaderOptions { check_values: !quick, ..read.options() };
+            let cfg = CheckConfig { files, reader, now_ms: now };
             let reports = check::check(&cfg);
             let stdout = std::io::stdout();
             let mut out = stdout.lock();

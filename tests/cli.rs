@@ -228,3 +228,22 @@ fn a_pipe_reads_records_larger_than_its_memory_through_a_temporary_file() {
     assert_eq!(report["error"]["class"], "record_too_large", "{report}");
     std::fs::remove_dir_all(&tmp).expect("clean up");
 }
+
+#[test]
+fn quick_check_says_so() {
+    let out = run(&["check", "--quick", SAMPLE]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("depth       quick"), "{text}");
+    let full = run(&["check", SAMPLE]);
+    assert!(!String::from_utf8_lossy(&full.stdout).contains("depth"));
+    let out = run(&["check", "--quick", "--format", "json", SAMPLE]);
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(doc["depth"], "quick");
+    assert_eq!(doc["keys"], 90);
+    // Field TTLs are counted by walking hashes: unknown here, not zero.
+    assert!(doc["hashes_with_field_ttls"].is_null(), "{doc}");
+    let out = run(&["check", "--format", "json", SAMPLE]);
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(doc["depth"], "full");
+}

@@ -36,6 +36,10 @@ pub struct ReaderOptions {
     /// Consumers that read a mapped file in parallel segments (see
     /// `event::segment`) make none smaller than this; `u64::MAX` = never.
     pub segment_bytes: u64,
+    /// `check` walks the inside of every value (the default, as deep as
+    /// `redis-check-rdb`); false = records framed and the checksum compared
+    /// only (`check --quick`).
+    pub check_values: bool,
 }
 
 impl ReaderOptions {
@@ -53,6 +57,7 @@ impl Default for ReaderOptions {
             force_version: false,
             verify_checksum: true,
             segment_bytes: super::segment::MIN_SEGMENT,
+            check_values: true,
         }
     }
 }
@@ -271,6 +276,10 @@ impl<'s> RdbReader<'s> {
 
     pub fn name(&self) -> &Arc<Path> {
         &self.name
+    }
+
+    pub fn options(&self) -> ReaderOptions {
+        self.opts
     }
 
     /// The EOF opcode and checksum have been read.

@@ -88,6 +88,9 @@ pub fn write_text(w: &mut impl Write, r: &CheckReport) -> io::Result<()> {
         writeln!(w, "  key meta    {} keys", r.keys_with_meta)?;
     }
     writeln!(w, "  checksum    {}", checksum_text(r.checksum))?;
+    if r.quick {
+        writeln!(w, "  depth       quick: records framed and checksum compared; values not walked")?;
+    }
     if r.trailing_bytes > 0 {
         writeln!(w, "  warning     {} bytes after the checksum (ignored by Redis)", r.trailing_bytes)?;
     }
@@ -128,6 +131,7 @@ pub fn to_json(r: &CheckReport) -> Value {
         "file": r.file.display().to_string(),
         "ok": r.error.is_none(),
         "verdict": verdict_name(r.verdict()),
+        "depth": if r.quick { "quick" } else { "full" },
         "dialect": r.dialect.map(|d| d.magic()),
         "version": r.version,
         "size": r.size,
@@ -141,7 +145,8 @@ pub fn to_json(r: &CheckReport) -> Value {
         "keys_per_encoding": r.keys_per_encoding,
         "expires": r.expires,
         "already_expired": r.already_expired,
-        "hashes_with_field_ttls": r.hashes_with_field_ttls,
+        // Counting them needs the values walked.
+        "hashes_with_field_ttls": (!r.quick).then_some(r.hashes_with_field_ttls),
         "keys_with_meta": r.keys_with_meta,
         "checksum": checksum,
         "checksum_value": checksum_value,

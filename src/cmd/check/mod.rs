@@ -42,6 +42,8 @@ pub struct CheckReport {
     pub already_expired: u64,
     pub hashes_with_field_ttls: u64,
     pub keys_with_meta: u64,
+    /// Only structure and checksum were checked (`--quick`).
+    pub quick: bool,
     pub checksum: Option<Checksum>,
     pub trailing_bytes: u64,
     /// Findings that do not make the file unloadable.
@@ -396,9 +398,29 @@ impl KeyStats {
     }
 }
 
+/// How each key is checked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyRule {
+    /// Unix ms that decides which keys have already expired.
+    now: i64,
+    /// Walk the inside of values (else only count them: `--quick`).
+    deep: bool,
+}
+
+impl KeyRule {
+    fn new(reader: &RdbReader<'_>, now: i64) -> Self {
+        KeyRule { now, deep: reader.options().check_values }
+    }
+}
+
 /// Decode and check one key, counting it into `stats`.
-fn check_key(stats: &mut KeyStats, key: &crate::event::KeyEvent<'_>, now: i64) -> Result<()> {
+fn check_key(stats: &mut KeyStats, key: &crate::event::KeyEvent<'_>, rule: KeyRule) -> Result<()> {
     let kind = key.value.key_type();
+    if !rule.deep && kind != KeyType::Module {
+        // Module values are still read: their module's name is reported.
+        count_key(stats, key, rule.now, 0, None);
+        return Ok(());
+    }
     let intset = key.value.ty == crate::format::Type::SetIntset;
     let located = |e: Error| e.at(key.value.offset).doing(Phase::ReadingValue(key.value.ty.label())).key(&key.key);
     let seen = &mut stats.seen;
@@ -449,6 +471,19 @@ fn check_key(stats: &mut KeyStats, key: &crate::event::KeyEvent<'_>, now: i64) -
     if items == 0 && matches!(kind, KeyType::List | KeyType::Set | KeyType::Zset | KeyType::Hash) {
         return Err(located(Error::new(ErrorKind::Integrity("empty key"))));
     }
+    count_key(stats, key, rule.now, field_ttls, module);
+    Ok(())
+}
+
+/// Count a checked key into `stats`.
+fn count_key(
+    stats: &mut KeyStats,
+    key: &crate::event::KeyEvent<'_>,
+    now: i64,
+    field_ttls: u64,
+    module: Option<String>,
+) {
+    let kind = key.value.key_type();
     stats.keys += 1;
     add_db(&mut stats.keys_per_db, key.db, 1);
     stats.keys_per_type[kind as usize] += 1;
@@ -462,7 +497,6 @@ fn check_key(stats: &mut KeyStats, key: &crate::event::KeyEvent<'_>, now: i64) -
     if let Some(m) = module {
         *stats.modules.entry(m).or_default() += 1;
     }
-    Ok(())
 }
 
 /// What the non-key records say (framing thread).
@@ -583,6 +617,8 @@ fn walk_file_cut(
     let progress = Progress::new(&report.file.display().to_string(), report.size);
     let mut facts = FileFacts::default();
     let mut stats = KeyStats::default();
+    let rule = KeyRule::new(reader, now);
+    report.quick = !rule.deep;
     let walk = || {
         // The segments need the header.
         match reader.next()? {
@@ -591,12 +627,12 @@ fn walk_file_cut(
         }
         let cuts = cut(reader);
         if cuts.len() > 1 {
-            match segments::check(reader, &cuts, &mut facts, &mut stats, now, &progress) {
+            match segments::check(reader, &cuts, &mut facts, &mut stats, rule, &progress) {
                 segments::Outcome::Done(result) => return result.map(Some),
                 segments::Outcome::Unconfirmed => {}
             }
         }
-        walk_sequential(reader, &mut facts, &mut stats, now, &progress).map(|()| None)
+        walk_sequential(reader, &mut facts, &mut stats, rule, &progress).map(|()| None)
     };
     let walked = walk();
     let mut trailing = None;
@@ -615,20 +651,20 @@ fn walk_sequential(
     reader: &mut RdbReader<'_>,
     facts: &mut FileFacts,
     stats: &mut KeyStats,
-    now: i64,
+    rule: KeyRule,
     progress: &Progress,
 ) -> Result<()> {
     crate::event::parallel::for_each_key(
         reader,
         |ev, at| facts.on_event(ev, at),
         KeyStats::default,
-        |acc, key| check_key(acc, key, now),
+        |acc, key| check_key(acc, key, rule),
         |merged| {
             match merged {
                 Merged::Chunk(acc) => stats.merge(acc),
                 Merged::Serial(key) => {
                     let mut acc = KeyStats::default();
-                    check_key(&mut acc, key, now)?;
+                    check_key(&mut acc, key, rule)?;
                     stats.merge(acc);
                 }
             }

@@ -5,7 +5,7 @@
 //! guessed wrong), the first segment's reader, which read from the true
 //! start, simply carries on alone.
 
-use super::{check_key, FileFacts, KeyStats};
+use super::{check_key, FileFacts, KeyRule, KeyStats};
 use crate::error::{Error, ErrorKind, Phase, Result};
 use crate::event::segment::Segment;
 use crate::event::{Checksum, Event, RdbReader};
@@ -49,7 +49,7 @@ pub(super) enum Outcome {
 }
 
 /// Read one segment with `reader`, checking every key.
-fn run(reader: &mut RdbReader<'_>, seg: Segment, db_known: bool, now: i64, done: &Shared<'_>) -> SegmentResult {
+fn run(reader: &mut RdbReader<'_>, seg: Segment, db_known: bool, rule: KeyRule, done: &Shared<'_>) -> SegmentResult {
     let header = reader.header();
     let mut r = SegmentResult {
         stats: KeyStats::default(),
@@ -77,7 +77,7 @@ fn run(reader: &mut RdbReader<'_>, seg: Segment, db_known: bool, now: i64, done:
         let at = reader.offset();
         let outcome = match reader.next() {
             Ok(None) => break,
-            Ok(Some(Event::Key(key))) => check_key(if db_known { &mut r.stats } else { &mut r.head }, &key, now),
+            Ok(Some(Event::Key(key))) => check_key(if db_known { &mut r.stats } else { &mut r.head }, &key, rule),
             Ok(Some(Event::SelectDb { db })) => {
                 db_known = true;
                 r.last_db = Some(db);
@@ -141,7 +141,7 @@ pub(super) fn check(
     segments: &[Segment],
     facts: &mut FileFacts,
     stats: &mut KeyStats,
-    now: i64,
+    rule: KeyRule,
     progress: &Progress,
 ) -> Outcome {
     let shared = Shared { done: AtomicU64::new(reader.offset()), progress };
@@ -153,8 +153,8 @@ pub(super) fn check(
         return Outcome::Unconfirmed;
     }
     let (first, rest) = rayon::join(
-        || run(reader, segments[0], true, now, &shared),
-        || forks.par_iter_mut().zip(&segments[1..]).map(|(f, s)| run(f, *s, false, now, &shared)).collect::<Vec<_>>(),
+        || run(reader, segments[0], true, rule, &shared),
+        || forks.par_iter_mut().zip(&segments[1..]).map(|(f, s)| run(f, *s, false, rule, &shared)).collect::<Vec<_>>(),
     );
     let results: Vec<SegmentResult> = std::iter::once(first).chain(rest).collect();
     // The segments that count: each confirmed by the one before it and read
