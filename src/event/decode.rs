@@ -96,9 +96,6 @@ pub(crate) struct Cursor<'a> {
     released: Option<usize>,
 }
 
-/// Bytes walked between two page releases of a huge file-backed value.
-const RELEASE_STEP: usize = 8 << 20;
-
 impl<'a> Cursor<'a> {
     pub(crate) fn new(raw: &'a [u8], base: u64, what: &'static str) -> Self {
         Cursor { raw, rest: raw, base, what, last_str: base, released: None }
@@ -108,7 +105,12 @@ impl<'a> Cursor<'a> {
     /// it goes when the value is huge and file-backed.
     pub(crate) fn over(value: &Value<'a>) -> Self {
         let mut cur = Cursor::new(value.raw, value.offset, value.ty.label());
-        if value.file_backed && value.raw.len() > 2 * RELEASE_STEP {
+        // `raw` is public: only release pages if it still lies in the map.
+        let inside = |map: &[u8]| {
+            let (m, r) = (map.as_ptr_range(), value.raw.as_ptr_range());
+            m.start <= r.start && r.end <= m.end
+        };
+        if value.raw.len() > 2 * crate::input::HUGE_STEP && value.file_map.is_some_and(inside) {
             cur.released = Some(0);
         }
         cur
@@ -121,9 +123,9 @@ impl<'a> Cursor<'a> {
     fn release_behind(&mut self, at: &[u8]) {
         if let Some(done) = self.released {
             let pos = at.as_ptr() as usize - self.raw.as_ptr() as usize;
-            if pos >= done + RELEASE_STEP {
+            if pos >= done + crate::input::HUGE_STEP {
                 // SAFETY: `released` is set only for values whose `raw` lies in
-                // a read-only file-backed map (`Value::file_backed`).
+                // a read-only file-backed map that outlives them (`Value::file_map`).
                 unsafe { crate::input::release_file_pages(&self.raw[done..pos]) };
                 self.released = Some(pos);
             }

@@ -94,7 +94,7 @@ impl<'a> KeyEvent<'a> {
         key: Cow<'a, [u8]>,
         frame: &crate::token::record::KeyFrame<'a>,
         templates: &'a Templates,
-        file_backed: bool,
+        file_map: Option<&'a [u8]>,
     ) -> Self {
         KeyEvent {
             offset,
@@ -110,7 +110,7 @@ impl<'a> KeyEvent<'a> {
                 raw: frame.value,
                 offset: offset + frame.value_pos as u64,
                 templates,
-                file_backed,
+                file_map,
             },
         }
     }
@@ -180,7 +180,7 @@ pub fn dump_payload_value<'a>(payload: &'a [u8], templates: &'a Templates) -> cr
         return Err(Error::new(ErrorKind::UnsupportedVersion(u32::from(version))));
     }
     let ty = Type::from_byte(body[0], crate::format::Dialect::Redis).ok_or_else(|| bad("DUMP payload type"))?;
-    Ok(Value { ty, raw: &body[1..], offset: 0, templates, file_backed: false })
+    Ok(Value { ty, raw: &body[1..], offset: 0, templates, file_map: None })
 }
 
 /// A value that can hand out its pieces, as many times as needed: a framed
@@ -208,9 +208,10 @@ pub struct Value<'a> {
     /// Absolute offset of `raw[0]`.
     pub offset: u64,
     pub(crate) templates: &'a Templates,
-    /// `raw` lies in a read-only file-backed map: a walk through a huge value
-    /// may drop the pages behind it from memory.
-    pub(crate) file_backed: bool,
+    /// The read-only file-backed map `raw` came from (a mapped input or a
+    /// pipe's spill file), if any: a walk through a huge value inside it may
+    /// drop the pages behind it from memory.
+    pub(crate) file_map: Option<&'a [u8]>,
 }
 
 impl<'a> Value<'a> {

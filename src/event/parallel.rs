@@ -98,9 +98,12 @@ impl Framed {
 
 struct Batch<'s> {
     mapped: Option<&'s [u8]>,
+    /// `mapped` is a file-backed map (not a slice of memory).
+    file_map: bool,
     arena: Vec<u8>,
-    /// Records held in a pipe's spill files.
+    /// Records held in a pipe's spill files, and their total size.
     shared: Vec<SharedBytes>,
+    shared_bytes: usize,
     keys: Vec<Framed>,
     /// The hash templates its keys see (RDB 15), shared copy-on-write.
     templates: Option<Arc<Templates>>,
@@ -109,8 +112,17 @@ struct Batch<'s> {
 }
 
 impl<'s> Batch<'s> {
-    fn new(mapped: Option<&'s [u8]>) -> Self {
-        Batch { mapped, arena: Vec::new(), shared: Vec::new(), keys: Vec::new(), templates: None, end: 0 }
+    fn new(mapped: Option<&'s [u8]>, file_map: bool) -> Self {
+        Batch {
+            mapped,
+            file_map,
+            arena: Vec::new(),
+            shared: Vec::new(),
+            shared_bytes: 0,
+            keys: Vec::new(),
+            templates: None,
+            end: 0,
+        }
     }
 
     fn bytes(&self, f: &Framed) -> &[u8] {
@@ -146,7 +158,10 @@ impl<'s> Batch<'s> {
                 raw: range(f.value)?,
                 offset: f.offset + f.value.0 as u64,
                 templates: self.templates.as_deref()?,
-                file_backed: self.mapped.is_some() || f.shared,
+                file_map: match f.shared {
+                    true => Some(&self.shared[f.pos][..]),
+                    false => self.mapped.filter(|_| self.file_map),
+                },
             },
         })
     }
@@ -190,7 +205,8 @@ fn fill<'s>(
     batch: &mut Batch<'s>,
     on_event: &mut (dyn FnMut(&Event<'_>, u64) -> Result<()> + Send),
 ) -> Result<bool> {
-    while batch.keys.len() < BATCH_KEYS && batch.arena.len() < BATCH_BYTES {
+    // Spilled records count too: the disk they hold stays bounded.
+    while batch.keys.len() < BATCH_KEYS && batch.arena.len() + batch.shared_bytes < BATCH_BYTES {
         let at = reader.offset();
         let mut framed = match reader.next()? {
             None => return Ok(false),
@@ -216,6 +232,7 @@ fn fill<'s>(
         } else if let Some(shared) = reader.last_record_shared() {
             framed.pos = batch.shared.len();
             framed.shared = true;
+            batch.shared_bytes += shared.len();
             batch.shared.push(shared);
         } else {
             batch.arena.extend_from_slice(record);
@@ -223,7 +240,7 @@ fn fill<'s>(
         }
         let big_shared = framed.shared && framed.len > BIG_RECORD;
         batch.keys.push(framed);
-        // A batch holds at most one big spilled record: the disk it takes stays bounded too.
+        // A batch holds at most one big spilled record.
         if big_shared || batch.mapped.is_some() && batch.end - batch.keys[0].offset >= BATCH_BYTES as u64 {
             break;
         }
@@ -282,7 +299,8 @@ where
     W: Fn(&mut A, &KeyEvent<'_>) -> Result<()> + Sync,
 {
     let mapped = reader.mapped();
-    let mut current = Batch::new(mapped);
+    let file_map = reader.is_file_map();
+    let mut current = Batch::new(mapped, file_map);
     // A framing error is reported only after the keys framed before it are
     // processed: those come first in the file.
     let mut framing_error = None;
@@ -291,7 +309,7 @@ where
         false
     });
     loop {
-        let mut next = Batch::new(mapped);
+        let mut next = Batch::new(mapped, file_map);
         let (results, framed) = rayon::join(
             || process(&current, &init, &work),
             || if more { fill(reader, &mut next, &mut on_event) } else { Ok(false) },

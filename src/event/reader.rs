@@ -8,18 +8,13 @@
 use super::{Checksum, Event, KeyEvent};
 use crate::error::{Error, ErrorKind, Phase, Result};
 use crate::format::{self, Dialect};
-use crate::input::{Input, PipeLimits, Window, DEFAULT_MAX_RECORD, DEFAULT_PIPE_MEMORY};
+use crate::input::{Input, PipeLimits, Window, DEFAULT_MAX_RECORD, DEFAULT_PIPE_MEMORY, HUGE_STEP};
 use crate::token::record::{key_context, parse_header, parse_record, Header, KeyContext, Record};
 use crate::token::value::Templates;
 use crate::token::{TResult, TokenError};
 use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
-
-/// A record longer than this is walked in steps of this size, each dropped
-/// from memory once walked when the record is in a file-backed map: a record
-/// can be gigabytes.
-const HUGE_STEP: usize = 8 << 20;
 
 /// How to read.
 #[derive(Debug, Clone, Copy)]
@@ -323,6 +318,11 @@ impl<'s> RdbReader<'s> {
         self.win.mapped()
     }
 
+    /// Whether the whole input is a file-backed map (not a slice of memory).
+    pub fn is_file_map(&self) -> bool {
+        matches!(self.win, Window::Slice { map: Some(_), .. })
+    }
+
     /// What it takes to start more readers of the same mapped file, on any
     /// thread (see [`Forker::at`]). `None` over a pipe or before the header.
     pub fn forker(&self) -> Option<Forker<'s>> {
@@ -479,7 +479,7 @@ impl<'s> RdbReader<'s> {
             return self.read_trailer(header).map(Some);
         }
         let start = self.win.offset();
-        let file_backed = self.win.is_file_backed();
+        let file_map = self.win.file_map();
         let avail = self.win.avail();
         let (rest, record) = match parse_record(avail, dialect, &self.templates) {
             Ok((_, Record::HashTemplate { .. })) if self.forked => {
@@ -509,7 +509,7 @@ impl<'s> RdbReader<'s> {
         };
         let len = avail.len() - rest.len();
         self.pending = len;
-        if len > 2 * HUGE_STEP && file_backed {
+        if len > 2 * HUGE_STEP && file_map.is_some() {
             // Framing walked it all; the consumer's walk faults pages back
             // in as it needs them (and drops them behind it).
             self.win.release(start, start + len as u64);
@@ -576,7 +576,7 @@ impl<'s> RdbReader<'s> {
                     Ok(k) => k,
                     Err(e) => bail!(self, bad_str(e).doing(Phase::ReadingKey)),
                 };
-                Event::Key(KeyEvent::from_frame(start, self.db, key, &frame, &self.templates, file_backed))
+                Event::Key(KeyEvent::from_frame(start, self.db, key, &frame, &self.templates, file_map))
             }
         };
         Ok(Some(event))

@@ -22,14 +22,26 @@ use std::sync::Arc;
 /// access reads the same file bytes back. On anonymous memory it would zero
 /// them.
 pub(crate) unsafe fn release_file_pages(bytes: &[u8]) {
-    const PAGE: usize = 4096;
-    let start = (bytes.as_ptr() as usize).div_ceil(PAGE) * PAGE;
-    let end = (bytes.as_ptr() as usize + bytes.len()) / PAGE * PAGE;
+    let page = page_size();
+    let start = (bytes.as_ptr() as usize).div_ceil(page) * page;
+    let end = (bytes.as_ptr() as usize + bytes.len()) / page * page;
     if end > start {
         // SAFETY: the range is page-aligned and inside `bytes`; the caller
         // guarantees what backs it.
         unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
     }
+}
+
+/// A record longer than this is walked in steps of this size, each dropped
+/// from memory once walked when the record is in a file-backed map (see
+/// [`release_file_pages`]): a record can be gigabytes.
+pub(crate) const HUGE_STEP: usize = 8 << 20;
+
+/// The kernel's page size (4 KiB on most, 16 or 64 KiB on some ARM kernels).
+fn page_size() -> usize {
+    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    // SAFETY: sysconf has no preconditions.
+    *PAGE.get_or_init(|| usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096).max(1))
 }
 
 /// Where bytes come from.
@@ -148,12 +160,12 @@ impl<'s> Window<'s> {
         }
     }
 
-    /// Whether `avail()` lies in a read-only file-backed map (see
+    /// The read-only file-backed map that `avail()` lies in, if any (see
     /// [`release_file_pages`]).
-    pub fn is_file_backed(&self) -> bool {
+    pub fn file_map(&self) -> Option<&[u8]> {
         match self {
-            Window::Slice { map, .. } => map.is_some(),
-            Window::Pipe(p) => p.is_spilled(),
+            Window::Slice { map, .. } => map.map(|m| &m[..]),
+            Window::Pipe(p) => p.spill_map(),
         }
     }
 
@@ -175,7 +187,7 @@ impl<'s> Window<'s> {
             return p.release(from, to);
         }
         if let Window::Slice { map: Some(map), .. } = self {
-            let page = 4096;
+            let page = page_size();
             // Whole pages only; one shared with bytes before `from` may go too
             // (a later access just faults it back in).
             let start = (from as usize).min(map.len()) / page * page;

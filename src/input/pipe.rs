@@ -51,8 +51,9 @@ impl std::ops::Deref for SharedBytes {
     }
 }
 
-/// A temporary file in the system's temporary directory (`TMPDIR`), unlinked
-/// as soon as it is created: nothing is left behind, even by a killed run.
+/// A temporary file in the system's temporary directory (`TMPDIR`) that has
+/// no name (or loses it as soon as it is created): nothing is left behind,
+/// even by a killed run.
 struct SpillFile {
     file: File,
     dir: PathBuf,
@@ -65,6 +66,14 @@ impl SpillFile {
     fn create() -> Result<SpillFile> {
         use std::os::unix::fs::OpenOptionsExt;
         let dir = std::env::temp_dir();
+        // A file with no name at all where the kernel and file system can make
+        // one (Linux O_TMPFILE); else a new name, unlinked at once.
+        #[cfg(target_os = "linux")]
+        if let Ok(file) =
+            std::fs::OpenOptions::new().read(true).write(true).mode(0o600).custom_flags(libc::O_TMPFILE).open(&dir)
+        {
+            return Ok(SpillFile { file, dir, map: None, len: 0 });
+        }
         static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         loop {
             let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -104,19 +113,16 @@ impl SpillFile {
     /// file pages, so this only shrinks the resident set; holders of the map
     /// that read them again fault them back in).
     fn release(&self, from: usize, to: usize) {
-        const PAGE: usize = 4096;
-        let Some(map) = &self.map else { return };
-        let (start, end) = (from.div_ceil(PAGE) * PAGE, to.min(map.len()) / PAGE * PAGE);
-        if end > start {
-            // SAFETY: read-only, file-backed map; MADV_DONTNEED drops page
-            // mappings only and a later access reads the same file bytes.
-            let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start) };
+        if let Some(map) = &self.map {
+            // SAFETY: a read-only map of our private file, alive here.
+            unsafe { super::release_file_pages(&map[from.min(map.len())..to.min(map.len())]) };
         }
     }
 
+    /// What the map covers (all that was appended, once remapped).
     fn bytes(&self) -> &[u8] {
         match &self.map {
-            Some(m) => &m[..self.len],
+            Some(m) => &m[..self.len.min(m.len())],
             None => &[],
         }
     }
@@ -206,6 +212,11 @@ impl<'s> PipeWindow<'s> {
         }
     }
 
+    /// The map of the spill file the window is held in now, if any.
+    pub fn spill_map(&self) -> Option<&[u8]> {
+        Some(&self.spill.as_ref()?.map.as_ref()?[..])
+    }
+
     /// Whether the window is held in a spill file now (tests).
     pub fn is_spilled(&self) -> bool {
         self.spill.is_some()
@@ -290,10 +301,13 @@ impl<'s> PipeWindow<'s> {
 
     fn read_into_spill(&mut self, want: usize) -> Result<()> {
         let mut scratch = vec![0u8; SPILL_CHUNK];
-        while self.end - self.start < want && !self.eof {
+        // `end` moves only once the map covers the new bytes: after a failed
+        // write the window still shows what it held.
+        let mut end = self.end;
+        while end - self.start < want && !self.eof {
             // Gather what is still needed (up to a chunk) before writing: a
             // pipe may hand out a few bytes per read.
-            let need = (want - (self.end - self.start)).min(SPILL_CHUNK);
+            let need = (want - (end - self.start)).min(SPILL_CHUNK);
             let mut got = 0;
             while got < need && !self.eof {
                 got += self.read_more(&mut scratch[got..])?;
@@ -301,12 +315,13 @@ impl<'s> PipeWindow<'s> {
             if let Some(spill) = &mut self.spill {
                 spill.append(&scratch[..got])?;
             }
-            self.end += got;
+            end += got;
         }
-        match &mut self.spill {
-            Some(spill) => spill.remap(),
-            None => Ok(()),
+        if let Some(spill) = &mut self.spill {
+            spill.remap()?;
         }
+        self.end = end;
+        Ok(())
     }
 
     fn read_into_memory(&mut self, want: usize) -> Result<()> {
