@@ -40,6 +40,7 @@ SIZE=$(stat -c %s "$RDB")
 cases=(
     "cat (page cache read)|cat $RDB"
     "rdb-tool check|$BIN check $RDB"
+    "rdb-tool check --quick|$BIN check --quick $RDB"
     "redis-check-rdb (7.0)|redis-check-rdb $RDB"
     "rdb-tool dump --format jsonl|$BIN dump $RDB --format jsonl"
 )
