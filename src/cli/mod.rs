@@ -76,6 +76,7 @@ pub enum Command {
         /// lengths) and compare the CRC-64, without walking the inside of values
         /// (listpacks, ziplists, intsets, LZF streams, duplicate members).
         /// Several times faster; the default check is as deep as redis-check-rdb.
+        /// For an AOF this applies to its RDB base or preamble.
         #[arg(long)]
         quick: bool,
         /// Unix time in ms used to count already-expired keys (default: now).
