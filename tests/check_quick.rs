@@ -9,18 +9,6 @@ mod common;
 
 use rdb_tool::cmd::check::{check_file, CheckReport, Verdict};
 use rdb_tool::event::{Checksum, ReaderOptions};
-use std::path::{Path, PathBuf};
-
-fn rdb_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).expect("read dir").flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            rdb_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rdb") {
-            out.push(p);
-        }
-    }
-}
 
 /// What both depths must report alike for a valid file.
 fn counts(r: &CheckReport) -> String {
@@ -44,9 +32,7 @@ fn counts(r: &CheckReport) -> String {
 
 #[test]
 fn quick_check_agrees_with_the_full_check_on_every_corpus_rdb() {
-    let mut files = Vec::new();
-    rdb_files(&common::corpus_dir(), &mut files);
-    files.sort();
+    let files = common::corpus_rdb_files();
     let quick_opts = ReaderOptions { check_values: false, ..Default::default() };
     let (mut valid, mut both_reject, mut value_damage) = (0, 0, Vec::new());
     for file in &files {

@@ -9,18 +9,7 @@ use rdb_tool::cmd::check::check_file;
 use rdb_tool::event::segment::split;
 use rdb_tool::event::{Event, RdbReader, ReaderOptions};
 use rdb_tool::input::Input;
-use std::path::{Path, PathBuf};
-
-fn rdb_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).expect("read dir").flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            rdb_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rdb") {
-            out.push(p);
-        }
-    }
-}
+use std::path::Path;
 
 fn segmented() -> ReaderOptions {
     ReaderOptions { segment_bytes: 256, ..Default::default() }
@@ -49,9 +38,7 @@ fn cuts_and_records(path: &Path) -> Option<(Vec<u64>, Vec<u64>)> {
 
 #[test]
 fn tiny_segments_give_the_sequential_report_for_every_corpus_rdb() {
-    let mut files = Vec::new();
-    rdb_files(&common::corpus_dir(), &mut files);
-    files.sort();
+    let files = common::corpus_rdb_files();
     let (mut split_files, mut damaged_split, mut confirmed_cuts) = (0, 0, 0);
     let mut failures = Vec::new();
     for file in &files {

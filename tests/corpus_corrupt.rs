@@ -75,19 +75,11 @@ fn every_valid_fixture_checks_clean() {
 /// peer files that are meant to fail, each in its own documented way.
 #[test]
 fn every_rdb_in_the_corpus_is_read() {
-    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        for e in std::fs::read_dir(dir).expect("read dir").flatten() {
-            let p = e.path();
-            if p.is_dir() && p.file_name().is_some_and(|n| n != "corrupt") {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "rdb") {
-                out.push(p);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(&common::corpus_dir(), &mut files);
-    files.sort();
+    let corpus = common::corpus_dir();
+    let files: Vec<_> = common::corpus_rdb_files()
+        .into_iter()
+        .filter(|f| !f.strip_prefix(&corpus).unwrap_or(f).components().any(|c| c.as_os_str() == "corrupt"))
+        .collect();
     assert!(files.len() > 150, "found {} RDB files", files.len());
     let mut failures = Vec::new();
     for f in &files {

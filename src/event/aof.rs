@@ -211,11 +211,6 @@ impl<'s> RespReader<'s> {
                 _ => return Ok(()),
             };
             let have = avail.len();
-            if have > crate::input::HUGE_STEP {
-                // The attempt walked it all; the next one reads it again.
-                let at = self.win.offset();
-                self.win.release(at, at + have as u64);
-            }
             let required = have.saturating_add(needed);
             if required > self.max_record {
                 return match self.win.skip_ahead(required)? {

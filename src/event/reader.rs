@@ -429,11 +429,6 @@ impl<'s> RdbReader<'s> {
             let Some(needed) = missing(avail) else {
                 return Ok(());
             };
-            if have > HUGE_STEP {
-                // The attempt walked it all; the next one reads it again.
-                let at = self.win.offset();
-                self.win.release(at, at + have as u64);
-            }
             let required = have.saturating_add(needed);
             if required > self.opts.max_record {
                 // Too large to buffer. Whether the input even holds that many

@@ -187,17 +187,9 @@ impl<'s> Window<'s> {
             return p.release(from, to);
         }
         if let Window::Slice { map: Some(map), .. } = self {
-            let page = page_size();
-            // Whole pages only; one shared with bytes before `from` may go too
-            // (a later access just faults it back in).
-            let start = (from as usize).min(map.len()) / page * page;
-            let end = (to as usize).min(map.len()) / page * page;
-            if end > start {
-                // SAFETY: the map is read-only and file-backed; MADV_DONTNEED only
-                // drops our page mappings, and any later access faults the same
-                // file bytes back in. No pointer into the map is invalidated.
-                let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start) };
-            }
+            let (from, to) = ((from as usize).min(map.len()), (to as usize).min(map.len()));
+            // SAFETY: the input's map is read-only, file-backed and alive here.
+            unsafe { release_file_pages(&map[from..to.max(from)]) };
         }
     }
 

@@ -256,9 +256,16 @@ impl<'s> PipeWindow<'s> {
             None if !small => self.respill()?,
             _ => {}
         }
-        match self.spill.is_some() {
-            true => self.read_into_spill(want)?,
-            false => self.read_into_memory(want)?,
+        match &self.spill {
+            Some(spill) => {
+                // A reader asks for more after a parse attempt that walked all
+                // it had, and will walk it again: drop those pages meanwhile.
+                if self.end - self.start > super::HUGE_STEP {
+                    spill.release(self.start, self.end);
+                }
+                self.read_into_spill(want)?
+            }
+            None => self.read_into_memory(want)?,
         }
         Ok(self.end - self.start >= want)
     }

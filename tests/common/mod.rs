@@ -21,6 +21,25 @@ pub fn corpus_dir() -> PathBuf {
     dir
 }
 
+/// Every `.rdb` file under the corpus, sorted (fixtures, damaged copies, AOF
+/// bases, the other projects' dumps).
+pub fn corpus_rdb_files() -> Vec<PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("read dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rdb") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&corpus_dir(), &mut files);
+    files.sort();
+    files
+}
+
 /// Version directories of the corpus (those with a fixtures.json).
 pub fn version_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
