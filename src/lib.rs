@@ -29,6 +29,7 @@
 //! # }
 //! ```
 
+pub mod clock;
 pub mod cmd;
 pub mod error;
 pub mod escape;

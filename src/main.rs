@@ -140,6 +140,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             types,
             memory,
             tmp_dir,
+            now,
             read,
         } => {
             let types = types
@@ -154,6 +155,9 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             cfg.reader = read.options();
             cfg.memory_budget = memory.saturating_mul(1 << 20);
             cfg.tmp_dir = tmp_dir;
+            if let Some(now) = now {
+                cfg.now_ms = now;
+            }
             // Errors are exit 2 here, whatever their class (diff(1)).
             let report = match diff::diff(&cfg) {
                 Ok(r) => r,
@@ -191,6 +195,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             restore,
             replace,
             skip_unknown,
+            now,
             output,
             read,
         } => {
@@ -207,6 +212,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             );
             cfg.rdb_preamble = rdb_preamble;
             cfg.skip_unknown = skip_unknown;
+            cfg.now_ms = now;
             cfg.restore = restore.then_some(replace);
             if let Some(conf) = encoding_limits {
                 let text = std::fs::read_to_string(&conf).map_err(|e| Error::io(e).in_file(&conf.as_path().into()))?;

@@ -79,8 +79,9 @@ pub enum Command {
         /// For an AOF this applies to its RDB base or preamble.
         #[arg(long)]
         quick: bool,
-        /// Unix time in ms used to count already-expired keys (default: now).
-        #[arg(long)]
+        /// Unix time in ms used to count already-expired keys (default: the
+        /// system clock).
+        #[arg(long, value_name = "MS")]
         now: Option<i64>,
         #[command(flatten)]
         read: ReadArgs,
@@ -112,8 +113,9 @@ pub enum Command {
         /// Leave out keys already expired at --now (default: the file's ctime aux field).
         #[arg(long)]
         no_expired: bool,
-        /// Unix time in ms for --no-expired.
-        #[arg(long)]
+        /// Unix time in ms for --no-expired, and the clock an AOF's relative
+        /// times count from when it is replayed (default: the system clock).
+        #[arg(long, value_name = "MS")]
         now: Option<i64>,
         /// Write to this file instead of standard output.
         #[arg(short, long)]
@@ -135,6 +137,11 @@ pub enum Command {
         /// AOF input: skip (and count) commands the replay does not know.
         #[arg(long)]
         skip_unknown: bool,
+        /// AOF input: the loading server's clock in Unix ms, from which relative
+        /// times count (`EXPIRE k 10` in pre-7.0 AOFs, `XADD *`; default: the
+        /// system clock). Times already past are kept, as the server keeps them.
+        #[arg(long, value_name = "MS")]
+        now: Option<i64>,
         /// Target RDB version (6 to 15, or 80 = Valkey 9's VALKEY080; default: the source's). For `resp`/`aof` output:
         /// the RDB version of the server the commands are for (10 = Redis 7.0).
         #[arg(long)]
@@ -206,6 +213,10 @@ pub enum Command {
         /// Directory for spilled summaries (default: the system's temporary directory).
         #[arg(long, value_name = "DIR")]
         tmp_dir: Option<PathBuf>,
+        /// AOF inputs: the clock in Unix ms their relative times count from
+        /// (default: the system clock).
+        #[arg(long, value_name = "MS")]
+        now: Option<i64>,
         #[command(flatten)]
         read: ReadArgs,
     },

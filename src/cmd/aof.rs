@@ -305,7 +305,7 @@ fn read_part(
     if starts_with_rdb(win.avail()) {
         let mut rdb = RdbReader::from_window(name.clone(), win, opts.reader);
         let mut pre = CheckReport { file: name.to_path_buf(), size, ..Default::default() };
-        let now = opts.now_ms.unwrap_or_else(super::check::now_ms);
+        let now = opts.now_ms.unwrap_or_else(crate::clock::system_now_ms);
         let walked = walk_rdb(&mut rdb, &mut pre, now);
         if let Err(e) = walked {
             pre.error = Some(e.clone().in_file(&name));

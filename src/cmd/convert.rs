@@ -52,6 +52,9 @@ pub struct ConvertConfig {
     pub filter: super::filter::KeyFilter,
     /// AOF and dump inputs: leave out keys expired at this Unix ms.
     pub expired_before: Option<i64>,
+    /// AOF input: the loading server's clock, from which relative times
+    /// count (`--now`; default: the system clock).
+    pub now_ms: Option<i64>,
     pub reader: ReaderOptions,
 }
 
@@ -70,6 +73,7 @@ impl ConvertConfig {
             restore: None,
             filter: Default::default(),
             expired_before: None,
+            now_ms: None,
             reader: ReaderOptions::default(),
         }
     }
@@ -451,7 +455,7 @@ fn aof_to<'w>(
     let layout = crate::input::layout::sniff(&cfg.input)?;
     let mut files = super::aof::open_aof(&cfg.input, &layout)?;
     let mut reader = crate::event::AofReader::new(&mut files, cfg.reader);
-    let mut replay = Replayer::new();
+    let mut replay = Replayer::at(cfg.now_ms.unwrap_or_else(crate::clock::system_now_ms));
     let mut file: Option<std::sync::Arc<std::path::Path>> = None;
     let mut unknown: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     while let Some(event) = reader.next()? {

@@ -76,9 +76,7 @@ fn ctime_ms(value: &[u8]) -> Option<i64> {
     std::str::from_utf8(value).ok()?.parse::<i64>().ok()?.checked_mul(1000)
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
+use crate::clock::system_now_ms as now_ms;
 
 /// Serialise one key into the chunk (with its separator) if the filter keeps
 /// it; `spill` drains the chunk while a huge value is written.
@@ -141,6 +139,7 @@ fn dump_aof(cfg: &DumpConfig, out: &mut dyn Write) -> Result<DumpStats> {
     c.reader = cfg.reader;
     c.filter = cfg.filter.clone();
     c.expired_before = cfg.no_expired.then(|| cfg.now_ms.unwrap_or_else(now_ms));
+    c.now_ms = cfg.now_ms;
     c.rdb_version = Some(super::super::output::rdb::writer::MAX_WRITE_VERSION);
     let report = convert(&c, out)?;
     Ok(DumpStats { keys_read: report.keys, keys_written: report.keys })

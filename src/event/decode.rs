@@ -397,8 +397,7 @@ fn hash_triples(cur: &Cursor<'_>, blob: &[u8], sink: &mut dyn Sink) -> Result<us
     })
 }
 
-/// Largest field TTL Redis accepts (`EB_EXPIRE_TIME_MAX`).
-const MAX_HFE_MS: i64 = (1 << 48) - 1;
+use crate::format::MAX_HASH_FIELD_TTL_MS as MAX_HFE_MS;
 
 /// Validate a string value without materialising it.
 pub(crate) fn validate_string(value: &Value<'_>) -> Result<()> {

@@ -68,6 +68,9 @@ pub const QUICKLIST_NODE_PLAIN: u64 = 1;
 pub const QUICKLIST_NODE_PACKED: u64 = 2;
 
 /// Stream entry flags (`STREAM_ITEM_FLAG_*`).
+/// Largest hash field TTL Redis accepts, in Unix ms (ebuckets.h `EB_EXPIRE_TIME_MAX`).
+pub const MAX_HASH_FIELD_TTL_MS: i64 = (1 << 48) - 1;
+
 pub const STREAM_ITEM_FLAG_DELETED: i64 = 1;
 pub const STREAM_ITEM_FLAG_SAMEFIELDS: i64 = 2;
 

@@ -91,8 +91,27 @@ fn is(arg: &[u8], word: &str) -> bool {
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+/// How an expiry argument counts: from now (`EX`, `EXPIRE`, `HPEXPIRE`…) or
+/// from the epoch (`EXAT`, `PEXPIREAT`…), in seconds or milliseconds.
+#[derive(Clone, Copy)]
+enum TimeArg {
+    InSeconds,
+    InMillis,
+    AtSeconds,
+    AtMillis,
+}
+
+impl TimeArg {
+    /// The unit of a SET/GETEX/HSETEX option or of an EXPIRE-family command name.
+    fn of(word: &[u8]) -> Option<TimeArg> {
+        Some(match word {
+            b"EX" | b"EXPIRE" | b"HEXPIRE" | b"SETEX" => TimeArg::InSeconds,
+            b"PX" | b"PEXPIRE" | b"HPEXPIRE" | b"PSETEX" => TimeArg::InMillis,
+            b"EXAT" | b"EXPIREAT" | b"HEXPIREAT" => TimeArg::AtSeconds,
+            b"PXAT" | b"PEXPIREAT" | b"HPEXPIREAT" => TimeArg::AtMillis,
+            _ => return None,
+        })
+    }
 }
 
 /// Text of a number as Redis stores it after INCRBYFLOAT / HINCRBYFLOAT (%.17Lg
@@ -104,6 +123,12 @@ fn float_text(f: f64) -> Vec<u8> {
 /// Replays commands; one per AOF.
 pub struct Replayer {
     pub keyspace: Keyspace,
+    /// The clock of the server that loads the AOF (Unix ms): relative times
+    /// (`EXPIRE k 10`, `SET … EX`, `XADD *`, `XCLAIM … IDLE`) count from it.
+    /// Nothing is compared with it: while loading, the server sets a time
+    /// already past instead of expiring (expire.c `checkAlreadyExpired` is
+    /// false while `server.loading`), so the replay never expires anything.
+    now_ms: i64,
     db: u64,
     /// Commands queued inside MULTI.
     queued: Option<Vec<Vec<Vec<u8>>>>,
@@ -119,8 +144,25 @@ impl Default for Replayer {
 }
 
 impl Replayer {
+    /// A replay on the system clock.
     pub fn new() -> Self {
-        Replayer { keyspace: Keyspace::default(), db: 0, queued: None, errors: 0, notes: Vec::new() }
+        Self::at(crate::clock::system_now_ms())
+    }
+
+    /// A replay whose relative times count from `now_ms` (`--now`).
+    pub fn at(now_ms: i64) -> Self {
+        Replayer { keyspace: Keyspace::default(), now_ms, db: 0, queued: None, errors: 0, notes: Vec::new() }
+    }
+
+    /// The absolute Unix ms that `n` in `unit` names, counted as the loading
+    /// server counts it (saturating, as the server refuses what overflows).
+    fn absolute_ms(&self, unit: TimeArg, n: i64) -> i64 {
+        match unit {
+            TimeArg::InSeconds => self.now_ms.saturating_add(n.saturating_mul(1000)),
+            TimeArg::InMillis => self.now_ms.saturating_add(n),
+            TimeArg::AtSeconds => n.saturating_mul(1000),
+            TimeArg::AtMillis => n,
+        }
     }
 
     /// A new file starts: the server replays each with a fresh client (db 0,
@@ -299,9 +341,8 @@ impl Replayer {
             }
             b"SETEX" | b"PSETEX" => {
                 Self::arity(a, 4)?;
-                let n = int(a[2])?;
-                let ms = if upper == b"SETEX" { n.saturating_mul(1000) } else { n };
-                let at = now_ms().saturating_add(ms);
+                let unit = TimeArg::of(&upper).expect("SETEX and PSETEX count from now");
+                let at = self.absolute_ms(unit, int(a[2])?);
                 self.db().insert(a[1].to_vec(), Entry { obj: Obj::Str(a[3].to_vec()), expire_at_ms: Some(at) });
             }
             b"GETSET" => {
@@ -325,17 +366,12 @@ impl Replayer {
                 let at = match (a.get(2).map(|o| o.to_ascii_uppercase()), a.len()) {
                     (None, _) => return Ok(true),
                     (Some(o), 3) if o == b"PERSIST" => None,
-                    (Some(o), 4) if matches!(o.as_slice(), b"EX" | b"PX" | b"EXAT" | b"PXAT") => {
+                    (Some(o), 4) if TimeArg::of(&o).is_some() => {
                         let n = int(a[3])?;
                         if n <= 0 {
                             return Err("ERR invalid expire time in 'getex' command".into());
                         }
-                        Some(match o.as_slice() {
-                            b"EX" => now_ms().saturating_add(n.saturating_mul(1000)),
-                            b"PX" => now_ms().saturating_add(n),
-                            b"EXAT" => n.saturating_mul(1000),
-                            _ => n,
-                        })
+                        TimeArg::of(&o).map(|unit| self.absolute_ms(unit, n))
                     }
                     _ => return Err("ERR syntax error".into()),
                 };
@@ -843,6 +879,7 @@ impl Replayer {
                 }
             }
             b"HSETEX" => self.hsetex(a)?,
+            b"HGETEX" => self.hgetex(a)?,
             b"XADD" => self.xadd(a)?,
             b"XDEL" => {
                 Self::arity(a, 3)?;
@@ -980,7 +1017,7 @@ impl Replayer {
                 let expire_at_ms = match ttl {
                     0 => None,
                     t if has(b"ABSTTL") => Some(t),
-                    t => Some(now_ms().saturating_add(t)),
+                    t => Some(self.absolute_ms(TimeArg::InMillis, t)),
                 };
                 self.db().insert(a[1].to_vec(), Entry { obj, expire_at_ms });
             }
@@ -1017,12 +1054,7 @@ impl Replayer {
                 b"KEEPTTL" => keepttl = true,
                 b"EX" | b"PX" | b"EXAT" | b"PXAT" => {
                     let n = int(a.get(i + 1).ok_or("ERR syntax error")?)?;
-                    expire = Some(match opt.as_slice() {
-                        b"EX" => now_ms().saturating_add(n.saturating_mul(1000)),
-                        b"PX" => now_ms().saturating_add(n),
-                        b"EXAT" => n.saturating_mul(1000),
-                        _ => n,
-                    });
+                    expire = TimeArg::of(&opt).map(|unit| self.absolute_ms(unit, n));
                     i += 1;
                 }
                 _ => return Err("ERR syntax error".into()),
@@ -1041,13 +1073,7 @@ impl Replayer {
 
     fn expire(&mut self, cmd: &[u8], a: &Args<'_>) -> Res {
         Self::arity(a, 3)?;
-        let n = int(a[2])?;
-        let at = match cmd {
-            b"EXPIRE" => now_ms().saturating_add(n.saturating_mul(1000)),
-            b"PEXPIRE" => now_ms().saturating_add(n),
-            b"EXPIREAT" => n.saturating_mul(1000),
-            _ => n,
-        };
+        let at = self.absolute_ms(TimeArg::of(cmd).ok_or("ERR unknown command")?, int(a[2])?);
         let flag = a.get(3).map(|f| f.to_ascii_uppercase());
         let Some(e) = self.get_mut(a[1]) else { return Ok(()) };
         let ok = match flag.as_deref() {
@@ -1660,12 +1686,13 @@ impl Replayer {
     fn hexpire(&mut self, cmd: &[u8], a: &Args<'_>) -> Res {
         Self::arity(a, 5)?;
         let n = int(a[2])?;
-        let at = match cmd {
-            b"HEXPIRE" => now_ms().saturating_add(n.saturating_mul(1000)),
-            b"HPEXPIRE" => now_ms().saturating_add(n),
-            b"HEXPIREAT" => n.saturating_mul(1000),
-            _ => n,
-        };
+        if n < 0 {
+            return Err("ERR invalid expire time, must be >= 0".into());
+        }
+        let at = self.absolute_ms(TimeArg::of(cmd).ok_or("ERR unknown command")?, n);
+        if at > crate::format::MAX_HASH_FIELD_TTL_MS {
+            return Err("ERR invalid expire time".into());
+        }
         // Optional NX|XX|GT|LT before FIELDS.
         let (cond, fields_at) = if is(a[3], "FIELDS") { (None, 3) } else { (Some(a[3].to_ascii_uppercase()), 4) };
         let fields = fields_arg(a, fields_at)?;
@@ -1683,11 +1710,10 @@ impl Replayer {
                     *t = Some(at);
                 }
             }
-            // A time in the past deletes the fields.
-            let now = now_ms();
-            h.retain(|_, (_, t)| t.is_none_or(|t| t > now));
+            // A time already past is set, not applied: the loading server
+            // keeps the field with that TTL (t_hash.c `hashTypeSetEx` deletes
+            // only when `checkAlreadyExpired()`, which is false while loading).
         }
-        self.drop_if_empty(a[1]);
         Ok(())
     }
 
@@ -1704,12 +1730,7 @@ impl Replayer {
                 b"KEEPTTL" => keepttl = true,
                 opt @ (b"EX" | b"PX" | b"EXAT" | b"PXAT") => {
                     let n = int(a.get(i + 1).ok_or("ERR syntax error")?)?;
-                    ttl = Some(match opt {
-                        b"EX" => now_ms().saturating_add(n.saturating_mul(1000)),
-                        b"PX" => now_ms().saturating_add(n),
-                        b"EXAT" => n.saturating_mul(1000),
-                        _ => n,
-                    });
+                    ttl = TimeArg::of(opt).map(|unit| self.absolute_ms(unit, n));
                     i += 1;
                 }
                 _ => return Err("ERR syntax error".into()),
@@ -1735,6 +1756,43 @@ impl Replayer {
 
         self.drop_if_empty(a[1]);
         Ok(())
+    }
+
+    /// HGETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST] FIELDS n f … (Redis 8.0;
+    /// servers log it as HPEXPIREAT / HPERSIST, hand-made files may hold it):
+    /// sets or clears the TTL of the fields that exist.
+    fn hgetex(&mut self, a: &Args<'_>) -> Res {
+        Self::arity(a, 5)?;
+        let opt = a[2].to_ascii_uppercase();
+        let (ttl, fields_at) = match TimeArg::of(&opt) {
+            Some(unit) => {
+                let n = int(a[3])?;
+                if n <= 0 {
+                    return Err("ERR invalid expire time, must be >= 0".into());
+                }
+                (Some(Some(self.absolute_ms(unit, n))), 4)
+            }
+            None if opt == b"PERSIST" => (Some(None), 3),
+            None => (None, 2),
+        };
+        let fields = fields_arg(a, fields_at)?;
+        let Some(ttl) = ttl else { return Ok(()) };
+        if ttl.is_some_and(|t| t > crate::format::MAX_HASH_FIELD_TTL_MS) {
+            return Err("ERR invalid expire time".into());
+        }
+        match self.get_mut(a[1]) {
+            Some(Entry { obj: Obj::Hash(h), .. }) => {
+                for f in fields {
+                    if let Some((_, t)) = h.get_mut(f) {
+                        // Set even when already past: the loading server does not expire.
+                        *t = ttl;
+                    }
+                }
+                Ok(())
+            }
+            Some(_) => Err(WRONGTYPE.into()),
+            None => Ok(()),
+        }
     }
 
     fn stream_mut(&mut self, key: &[u8]) -> Result<Option<&mut StreamObj>, String> {
@@ -1794,7 +1852,7 @@ impl Replayer {
             None => StreamId::default(),
         };
         let id = if id_arg == b"*" {
-            let now = now_ms() as u64;
+            let now = self.now_ms.max(0) as u64;
             if now > last.ms {
                 StreamId { ms: now, seq: 0 }
             } else {
@@ -1840,7 +1898,7 @@ impl Replayer {
         Self::arity(a, 4)?;
         let sub = a[1].to_ascii_uppercase();
         let key = a[2];
-        let now = now_ms();
+        let now = self.now_ms;
         match sub.as_slice() {
             b"CREATE" => {
                 Self::arity(a, 5)?;
@@ -1961,7 +2019,7 @@ impl Replayer {
     /// [FORCE] [JUSTID] [LASTID id]: how group reads are propagated too.
     fn xclaim(&mut self, a: &Args<'_>) -> Res {
         Self::arity(a, 6)?;
-        let now = now_ms();
+        let now = self.now_ms;
         let mut ids = Vec::new();
         let mut i = 5;
         while i < a.len() {
@@ -2365,6 +2423,77 @@ mod tests {
         assert!(matches!(run(&mut r, &["GETDEL", "l"]), Outcome::Error(e) if e.starts_with("WRONGTYPE")));
         assert!(r.keyspace.db(0).contains_key(b"l".as_slice()), "GETDEL of a list deletes nothing");
         assert_eq!(run(&mut r, &["PUBLISH", "channel", "message"]), Outcome::Applied);
+    }
+
+    fn field_ttl(r: &mut Replayer, key: &str, field: &str) -> Option<Option<i64>> {
+        match &r.keyspace.db(0).get(key.as_bytes())?.obj {
+            Obj::Hash(h) => h.get(field.as_bytes()).map(|(_, t)| *t),
+            other => panic!("{key} is not a hash: {other:?}"),
+        }
+    }
+
+    fn key_ttl(r: &mut Replayer, key: &str) -> Option<Option<i64>> {
+        r.keyspace.db(0).get(key.as_bytes()).map(|e| e.expire_at_ms)
+    }
+
+    /// While loading, the server sets a time already past instead of
+    /// expiring (expire.c `checkAlreadyExpired` is false while
+    /// `server.loading`): fields and keys stay, with that TTL. A fixed clock
+    /// (1 000 000 ms) makes every time below lie in the past.
+    #[test]
+    fn times_in_the_past_are_kept_as_the_loading_server_keeps_them() {
+        const NOW: i64 = 1_000_000;
+        let mut r = Replayer::at(NOW);
+        run(&mut r, &["HSET", "h", "a", "1", "b", "2", "c", "3", "d", "4", "e", "5"]);
+        assert_eq!(run(&mut r, &["HPEXPIREAT", "h", "5000", "FIELDS", "1", "a"]), Outcome::Applied);
+        assert_eq!(run(&mut r, &["HEXPIREAT", "h", "7", "FIELDS", "1", "b"]), Outcome::Applied);
+        assert_eq!(run(&mut r, &["HPEXPIRE", "h", "0", "FIELDS", "1", "c"]), Outcome::Applied);
+        assert_eq!(run(&mut r, &["HEXPIRE", "h", "0", "FIELDS", "1", "e"]), Outcome::Applied);
+        assert_eq!(field_ttl(&mut r, "h", "a"), Some(Some(5000)));
+        assert_eq!(field_ttl(&mut r, "h", "b"), Some(Some(7000)));
+        assert_eq!(field_ttl(&mut r, "h", "c"), Some(Some(NOW)), "HPEXPIRE 0 is now");
+        assert_eq!(field_ttl(&mut r, "h", "d"), Some(None));
+        assert_eq!(field_ttl(&mut r, "h", "e"), Some(Some(NOW)));
+        // Every field of a hash past its time: the hash stays too.
+        run(&mut r, &["HSET", "one", "f", "v"]);
+        run(&mut r, &["HPEXPIREAT", "one", "1", "FIELDS", "1", "f"]);
+        assert_eq!(field_ttl(&mut r, "one", "f"), Some(Some(1)));
+        // HSETEX and HGETEX with a time already past.
+        assert_eq!(run(&mut r, &["HSETEX", "hs", "PXAT", "2000", "FIELDS", "2", "x", "1", "y", "2"]), Outcome::Applied);
+        assert_eq!(field_ttl(&mut r, "hs", "x"), Some(Some(2000)));
+        assert_eq!(field_ttl(&mut r, "hs", "y"), Some(Some(2000)));
+        assert_eq!(run(&mut r, &["HSETEX", "hs", "EX", "1", "FIELDS", "1", "z", "3"]), Outcome::Applied);
+        assert_eq!(field_ttl(&mut r, "hs", "z"), Some(Some(NOW + 1000)), "EX counts from --now");
+        assert_eq!(run(&mut r, &["HGETEX", "hs", "PXAT", "3000", "FIELDS", "2", "x", "missing"]), Outcome::Applied);
+        assert_eq!(field_ttl(&mut r, "hs", "x"), Some(Some(3000)));
+        assert_eq!(field_ttl(&mut r, "hs", "missing"), None, "HGETEX creates no field");
+        assert_eq!(run(&mut r, &["HGETEX", "hs", "PERSIST", "FIELDS", "1", "y"]), Outcome::Applied);
+        assert_eq!(field_ttl(&mut r, "hs", "y"), Some(None));
+        // What the server refuses changes nothing.
+        assert!(matches!(run(&mut r, &["HPEXPIREAT", "h", "-1", "FIELDS", "1", "d"]), Outcome::Error(_)));
+        assert!(matches!(run(&mut r, &["HPEXPIREAT", "h", "281474976710656", "FIELDS", "1", "d"]), Outcome::Error(_)));
+        assert_eq!(field_ttl(&mut r, "h", "d"), Some(None));
+        // Keys: SET … PXAT/EXAT, PEXPIREAT/EXPIREAT, RESTORE … ABSTTL in the past.
+        assert_eq!(run(&mut r, &["SET", "s", "v", "PXAT", "1234"]), Outcome::Applied);
+        assert_eq!(key_ttl(&mut r, "s"), Some(Some(1234)));
+        assert_eq!(run(&mut r, &["SET", "s2", "v", "EXAT", "2"]), Outcome::Applied);
+        assert_eq!(key_ttl(&mut r, "s2"), Some(Some(2000)));
+        run(&mut r, &["SET", "p", "v"]);
+        assert_eq!(run(&mut r, &["PEXPIREAT", "p", "99"]), Outcome::Applied);
+        assert_eq!(key_ttl(&mut r, "p"), Some(Some(99)));
+        run(&mut r, &["SET", "e", "v"]);
+        assert_eq!(run(&mut r, &["EXPIREAT", "e", "3"]), Outcome::Applied);
+        assert_eq!(key_ttl(&mut r, "e"), Some(Some(3000)));
+        // Relative times count from the replay's clock.
+        assert_eq!(run(&mut r, &["SETEX", "x", "10", "v"]), Outcome::Applied);
+        assert_eq!(key_ttl(&mut r, "x"), Some(Some(NOW + 10_000)));
+        assert_eq!(run(&mut r, &["EXPIRE", "x", "-5"]), Outcome::Applied);
+        assert_eq!(key_ttl(&mut r, "x"), Some(Some(NOW - 5_000)), "a negative EXPIRE is kept while loading");
+        assert_eq!(run(&mut r, &["XADD", "st", "*", "f", "v"]), Outcome::Applied);
+        match &r.keyspace.db(0)[b"st".as_slice()].obj {
+            Obj::Stream(s) => assert_eq!(s.last_id, StreamId { ms: NOW as u64, seq: 0 }, "XADD * takes --now"),
+            other => panic!("not a stream: {other:?}"),
+        }
     }
 
     /// What glibc's strtod gives for these texts (hex floats included, which

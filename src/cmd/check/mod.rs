@@ -262,10 +262,6 @@ fn confirm_duplicate(key: &crate::event::KeyEvent<'_>, suspects: &[u64]) -> Resu
     Ok(duplicate)
 }
 
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
 /// Check one file.
 pub fn check_file(path: &Path, opts: ReaderOptions, now: Option<i64>) -> CheckReport {
     let size = std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.len());
@@ -280,7 +276,7 @@ pub fn check_input(input: &mut Input, size: Option<u64>, opts: ReaderOptions, no
     let name = input.name.clone();
     let mut report = CheckReport { file: name.to_path_buf(), size, ..Default::default() };
     let mut reader = RdbReader::new(input, opts);
-    let now = now.unwrap_or_else(now_ms);
+    let now = now.unwrap_or_else(crate::clock::system_now_ms);
     let trailing = match walk_file(&mut reader, &mut report, now) {
         Ok(t) => t,
         Err(e) => {

@@ -41,6 +41,9 @@ pub struct DiffConfig {
     pub memory_budget: usize,
     /// Where spilled summaries go (the system's temporary directory by default).
     pub tmp_dir: Option<PathBuf>,
+    /// The clock a replayed AOF's relative times count from (`--now`): read
+    /// once, so that both inputs and every round of the comparison agree.
+    pub now_ms: i64,
 }
 
 /// The default `memory_budget`: 1 GiB.
@@ -57,6 +60,7 @@ impl DiffConfig {
             reader: ReaderOptions::default(),
             memory_budget: DEFAULT_MEMORY_BUDGET,
             tmp_dir: None,
+            now_ms: crate::clock::system_now_ms(),
         }
     }
 }
@@ -236,6 +240,7 @@ fn reader_config(cfg: &DiffConfig, input: &Path) -> ConvertConfig {
     let mut c = ConvertConfig::new(input, ConvertTo::Jsonl);
     c.filter = cfg.filter.clone();
     c.reader = cfg.reader;
+    c.now_ms = Some(cfg.now_ms);
     c
 }
 
