@@ -170,19 +170,11 @@ fn damaged_aofs_match_redis_check_aof_and_its_fix() {
     assert!(cases >= 80, "only {cases} damaged AOF cases");
 }
 
-/// `redis-check-aof` from Debian's redis-tools (7.0); missing is a failure.
-fn redis_check_aof() -> PathBuf {
-    let found = std::env::var_os("PATH")
-        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("redis-check-aof")).find(|p| p.is_file()));
-    found.expect("redis-check-aof is not installed: run scripts/test.sh (it installs Debian's redis-tools)")
-}
-
 /// Point-in-time recovery against `redis-check-aof --truncate-to-timestamp`:
 /// for every timestamp around the annotations of the real servers' AOFs with
 /// `aof-timestamp-enabled`, the same verdict and the same resulting length.
 #[test]
 fn truncate_to_timestamp_matches_redis_check_aof() {
-    let tool = redis_check_aof();
     let mut compared = 0;
     let (mut nothing, mut cut, mut refused) = (0, 0, 0);
     for vdir in common::version_dirs() {
@@ -209,7 +201,7 @@ fn truncate_to_timestamp_matches_redis_check_aof() {
             let ours = Scratch::new(&format!("{name}-ours"));
             copy_tree(&dir, &theirs.0);
             copy_tree(&dir, &ours.0);
-            let out = std::process::Command::new(&tool)
+            let out = common::redis::debian_command("redis-check-aof")
                 .args(["--truncate-to-timestamp", &limit.to_string(), "appendonly.aof.manifest"])
                 .current_dir(&theirs.0)
                 .output()

@@ -27,7 +27,7 @@ mod common;
 
 use common::Scratch;
 
-use common::redis::{redis_server_binary, Client, Reply, Server};
+use common::redis::{Client, Reply, Server};
 use rdb_tool::cmd::aof::{check_aof, plan_repair, AofCheckOptions, Repair};
 use rdb_tool::cmd::check::Verdict;
 use rdb_tool::input::layout::sniff;
@@ -37,7 +37,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CHECKER: &str = "/usr/bin/redis-check-aof";
 const MANIFEST: &str = "appendonly.aof.manifest";
 
 // ---------------------------------------------------------------------------
@@ -244,8 +243,7 @@ fn make_preamble() -> Pristine {
 
 /// Run redis-check-aof; its exit code and output.
 fn checker(args: &[&str], manifest: &Path, stdin: &[u8]) -> (i32, String) {
-    assert!(Path::new(CHECKER).is_file(), "{CHECKER} is missing: run scripts/test.sh (Debian's redis-tools)");
-    let mut child = Command::new(CHECKER)
+    let mut child = common::redis::debian_command("redis-check-aof")
         .args(args)
         .arg(manifest)
         .stdin(Stdio::piped())
@@ -335,7 +333,7 @@ fn load(root: &Path, label: &str) -> (String, Vec<String>) {
 fn refused_load(root: &Path, label: &str) -> String {
     let log = root.join("refused-load.log");
     let _ = std::fs::remove_file(&log);
-    let mut child = Command::new(redis_server_binary())
+    let mut child = common::redis::debian_command("redis-server")
         .args(["--port", "0", "--save", "", "--daemonize", "no", "--appendonly", "yes"])
         .arg("--unixsocket")
         .arg(root.join("refused-load.sock"))

@@ -18,10 +18,6 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
-}
-
 fn bytes_of(v: &Value) -> Vec<u8> {
     match v {
         Value::String(s) => s.as_bytes().to_vec(),
@@ -68,7 +64,8 @@ fn corpus_snapshots_converted_to_rdb_10_and_9_load_in_redis_7_0_as_recorded() {
             std::fs::write(scratch.join("dump.rdb"), &out).unwrap();
             assert_eq!(&out[..9], format!("REDIS{target:04}").as_bytes());
             // The server's own checker agrees the file is sound.
-            let checked = std::process::Command::new(redis_check_rdb()).arg(scratch.join("dump.rdb")).output().unwrap();
+            let checked =
+                common::redis::debian_command("redis-check-rdb").arg(scratch.join("dump.rdb")).output().unwrap();
             let said = String::from_utf8_lossy(&checked.stdout);
             assert!(checked.status.success() && said.contains("RDB looks OK"), "{label}: redis-check-rdb:\n{said}");
 
@@ -94,6 +91,8 @@ fn verify(c: &mut Client, expected: &Value, report: &ConvertReport, target: u32,
     let dropped: Vec<(u64, Vec<u8>)> = report.dropped.iter().map(|(db, k, _)| (*db, k.clone())).collect();
     let mut per_db: BTreeMap<u64, i64> = BTreeMap::new();
     let mut expired = 0;
+    // Expiry as the server sees it: it may run on another clock than the test.
+    let now_ms = c.time_ms();
     for db in expected["dbs"].as_array().unwrap() {
         let n = db["db"].as_u64().unwrap();
         c.ok(&["SELECT".as_bytes(), n.to_string().as_bytes()]);
@@ -107,7 +106,7 @@ fn verify(c: &mut Client, expected: &Value, report: &ConvertReport, target: u32,
             assert!(!needs_newer(key, target), "{label}: {shown} needs a newer RDB but was kept");
             // Keys whose recorded TTL has passed since the corpus was made are
             // gone in any server started today.
-            if key["expire_at_ms"].as_i64().is_some_and(|t| t <= now_ms() + 5_000) {
+            if key["expire_at_ms"].as_i64().is_some_and(|t| t <= now_ms + 5_000) {
                 expired += 1;
                 continue;
             }
@@ -164,20 +163,6 @@ fn verify(c: &mut Client, expected: &Value, report: &ConvertReport, target: u32,
     (checked_keys, whole)
 }
 
-/// `redis-check-rdb` from Debian's redis-tools; missing is a failure.
-fn redis_check_rdb() -> std::path::PathBuf {
-    let found = std::env::var_os("PATH")
-        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("redis-check-rdb")).find(|p| p.is_file()));
-    found.expect("redis-check-rdb is not installed: run scripts/test.sh (it installs Debian's redis-tools)")
-}
-
-/// `redis-cli` from Debian's redis-tools; missing is a failure.
-fn redis_cli() -> std::path::PathBuf {
-    let found = std::env::var_os("PATH")
-        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("redis-cli")).find(|p| p.is_file()));
-    found.expect("redis-cli is not installed: run scripts/test.sh (it installs Debian's redis-tools)")
-}
-
 /// The AOF and RESP outputs, each loaded the way a user would: `--to resp`
 /// through `redis-cli --pipe` into an empty server, `--to aof` as the
 /// `appendonly.aof` a 7.0 server upgrades from, `--to aof-dir` as its
@@ -217,7 +202,7 @@ fn corpus_snapshots_as_resp_and_aof_rebuild_the_same_data_in_redis_7_0() {
             let dir = scratch.canonicalize().unwrap().display().to_string();
             let server = if mode.starts_with("resp") {
                 let server = Server::start(&label, &["--dir", &dir, "--enable-debug-command", "yes"]);
-                let piped = std::process::Command::new(redis_cli())
+                let piped = common::redis::debian_command("redis-cli")
                     .args(["-p", &server.port.to_string(), "--pipe"])
                     .stdin(std::fs::File::open(scratch.join("commands.resp")).unwrap())
                     .output()

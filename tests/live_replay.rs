@@ -57,8 +57,17 @@ const SCRATCH_DB: u64 = 9;
 /// Keys whose expiry was already past when set: gone everywhere.
 const DOOMED: [&str; 4] = ["doomed:expireat", "doomed:pexpireat", "doomed:set-exat", "doomed:getex-pxat"];
 
-fn now_ms() -> i64 {
+fn local_now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// How far the servers' clock is from ours: Redis 7.0 runs on the real clock
+/// even when the suite runs under a fake one (tests/common/redis.rs).
+static SERVER_CLOCK_OFFSET: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+
+/// "Now" as the servers see it: the workload's times are relative to theirs.
+fn now_ms() -> i64 {
+    local_now_ms() + SERVER_CLOCK_OFFSET.get().copied().expect("the server clock is read at the start")
 }
 
 macro_rules! args {
@@ -1608,6 +1617,7 @@ fn differential(variant: &str, seed: u64, preamble: bool, rewrite: bool, steps: 
             "8",
         ],
     );
+    SERVER_CLOCK_OFFSET.get_or_init(|| a.client().unwrap().time_ms() - local_now_ms());
     let mut w = Workload::new(a.client().unwrap(), seed, mix);
     w.setup();
     for i in 0..steps {

@@ -1005,6 +1005,9 @@ impl Replayer {
             b"RESTORE" => {
                 Self::arity(a, 4)?;
                 let ttl = int(a[2])?;
+                if ttl < 0 {
+                    return Err("ERR Invalid TTL value, must be >= 0".into());
+                }
                 let opts: Vec<Vec<u8>> = a[4..].iter().map(|o| o.to_ascii_uppercase()).collect();
                 let has = |w: &[u8]| opts.iter().any(|o| o == w);
                 if self.db().contains_key(a[1]) && !has(b"REPLACE") {

