@@ -9,7 +9,9 @@ use super::{Checksum, Event, KeyEvent};
 use crate::error::{Error, ErrorKind, Phase, Result};
 use crate::format::{self, Dialect};
 use crate::input::{Input, PipeLimits, Window, DEFAULT_MAX_RECORD, DEFAULT_PIPE_MEMORY, HUGE_STEP};
-use crate::token::record::{key_context, parse_header, parse_record, Header, KeyContext, Record};
+use crate::token::record::{
+    carried_prefix, key_context, parse_header, parse_record, Header, KeyContext, KeyPrefix, Record,
+};
 use crate::token::value::Templates;
 use crate::token::{TResult, TokenError};
 use std::borrow::Cow;
@@ -75,6 +77,9 @@ pub struct RdbReader<'s> {
     /// Started in the middle of the file by a [`Forker`].
     forked: bool,
     state: State,
+    /// Key attributes read before a record other than their key, waiting
+    /// for the next key (see [`carried_prefix`]).
+    carried: Option<KeyPrefix<'static>>,
 }
 
 const ALGORITHM: crc_fast::CrcAlgorithm = crc_fast::CrcAlgorithm::Crc64Redis;
@@ -266,6 +271,7 @@ impl<'s> RdbReader<'s> {
             crc_ahead: CrcAhead::new(0),
             forked: false,
             state: State::Running,
+            carried: None,
         }
     }
 
@@ -296,6 +302,12 @@ impl<'s> RdbReader<'s> {
 
     pub fn header(&self) -> Option<Header> {
         self.header
+    }
+
+    /// Whether key attributes read so far wait for a key that has not come
+    /// yet: a reader that starts here would not know them.
+    pub fn carries_key_attributes(&self) -> bool {
+        self.carried.is_some()
     }
 
     /// Absolute offset of the next unread byte.
@@ -470,6 +482,15 @@ impl<'s> RdbReader<'s> {
             let off = self.win.offset();
             bail!(self, e.at(off));
         }
+        if let Some((len, prefix)) = carried_prefix(self.win.avail(), dialect) {
+            // Held for the next key, as the loader holds it; nothing to report.
+            self.carried = Some(match self.carried {
+                Some(earlier) => prefix.after(earlier),
+                None => prefix,
+            });
+            self.pending = len;
+            return self.next();
+        }
         if self.win.avail().first() == Some(&format::opcode::EOF) {
             return self.read_trailer(header).map(Some);
         }
@@ -566,7 +587,10 @@ impl<'s> RdbReader<'s> {
                 Arc::make_mut(&mut self.templates).fields.insert(id, names.clone());
                 Event::HashTemplate { id, fields: names }
             }
-            Record::Key(frame) => {
+            Record::Key(mut frame) => {
+                if let Some(carried) = self.carried.take() {
+                    frame.prefix = frame.prefix.after(carried);
+                }
                 let key = match frame.key.bytes() {
                     Ok(k) => k,
                     Err(e) => bail!(self, bad_str(e).doing(Phase::ReadingKey)),

@@ -201,6 +201,48 @@ pub fn parse_record<'a>(i: &'a [u8], dialect: Dialect, templates: &Templates) ->
     }
 }
 
+/// One per-key opcode (`b`, its body at `r`) into `prefix`: the bytes after
+/// it, or `None` when `b` is not a per-key opcode.
+fn prefix_opcode<'a>(
+    b: u8,
+    r: &'a [u8],
+    dialect: Dialect,
+    prefix: &mut KeyPrefix<'a>,
+) -> Option<Result<&'a [u8], nom::Err<super::TokenError>>> {
+    Some(match b {
+        opcode::EXPIRETIME_MS => le_i64(r).map(|(r, ms)| {
+            prefix.expire_at_ms = Some(ms);
+            r
+        }),
+        opcode::EXPIRETIME => le_i32(r).map(|(r, s)| {
+            prefix.expire_at_ms = Some(i64::from(s) * 1000);
+            r
+        }),
+        opcode::IDLE => parse_plain_len(r).map(|(r, v)| {
+            prefix.idle_s = Some(v);
+            r
+        }),
+        opcode::FREQ => byte(r).map(|(r, v)| {
+            prefix.freq = Some(v);
+            r
+        }),
+        opcode::RE_RAM_LRU if dialect == Dialect::Redis => parse_plain_len(r).map(|(r, v)| {
+            prefix.ram_lru = Some(v);
+            r
+        }),
+        opcode::KEY_META_OR_SLOT_IMPORT if dialect == Dialect::Redis => parse_key_meta(r).and_then(|(r, meta)| {
+            prefix.key_meta = Some(meta);
+            // Redis requires the type byte right after the metadata.
+            let (_, next) = byte(r)?;
+            match Type::from_byte(next, dialect) {
+                Some(_) => Ok(r),
+                None => fail(r, ErrorKind::BadEncoding("KEY_META not followed by a value type")).map(|(r, ())| r),
+            }
+        }),
+        _ => return None,
+    })
+}
+
 /// Parse a key record: prefix opcodes, type, key, value.
 fn parse_key<'a>(i: &'a [u8], dialect: Dialect, templates: &Templates) -> TResult<'a, KeyFrame<'a>> {
     let mut prefix = KeyPrefix::default();
@@ -208,56 +250,77 @@ fn parse_key<'a>(i: &'a [u8], dialect: Dialect, templates: &Templates) -> TResul
     let ty = loop {
         let at = rest;
         let (r, b) = byte(rest)?;
-        rest = match b {
-            opcode::EXPIRETIME_MS => {
-                let (r, ms) = le_i64(r)?;
-                prefix.expire_at_ms = Some(ms);
-                r
+        if let Some(read) = prefix_opcode(b, r, dialect, &mut prefix) {
+            rest = read?;
+            continue;
+        }
+        match Type::from_byte(b, dialect) {
+            Some(ty) => {
+                rest = r;
+                break ty;
             }
-            opcode::EXPIRETIME => {
-                let (r, s) = le_i32(r)?;
-                prefix.expire_at_ms = Some(i64::from(s) * 1000);
-                r
-            }
-            opcode::IDLE => {
-                let (r, v) = parse_plain_len(r)?;
-                prefix.idle_s = Some(v);
-                r
-            }
-            opcode::FREQ => {
-                let (r, v) = byte(r)?;
-                prefix.freq = Some(v);
-                r
-            }
-            opcode::RE_RAM_LRU if dialect == Dialect::Redis => {
-                let (r, v) = parse_plain_len(r)?;
-                prefix.ram_lru = Some(v);
-                r
-            }
-            opcode::KEY_META_OR_SLOT_IMPORT if dialect == Dialect::Redis => {
-                let (r, meta) = parse_key_meta(r)?;
-                prefix.key_meta = Some(meta);
-                // Redis requires the type byte right after the metadata.
-                let (_, next) = byte(r)?;
-                if Type::from_byte(next, dialect).is_none() {
-                    return fail(r, ErrorKind::BadEncoding("KEY_META not followed by a value type"));
-                }
-                r
-            }
-            b => match Type::from_byte(b, dialect) {
-                Some(ty) => {
-                    rest = r;
-                    break ty;
-                }
-                None => return fail(at, ErrorKind::BadEncoding("invalid object type or opcode")),
-            },
-        };
+            None => return fail(at, ErrorKind::BadEncoding("invalid object type or opcode")),
+        }
     };
     let (r, key) = parse_str(rest)?;
     let value_pos = i.len() - r.len();
     let (r, ()) = frame_value(r, ty, templates)?;
     let value = &i[value_pos..i.len() - r.len()];
     Ok((r, KeyFrame { prefix, ty, key, value_pos, value }))
+}
+
+/// Whether `b` starts a top-level record that is not a key.
+fn is_record_opcode(b: u8, dialect: Dialect) -> bool {
+    match b {
+        opcode::EOF
+        | opcode::SELECTDB
+        | opcode::RESIZEDB
+        | opcode::AUX
+        | opcode::MODULE_AUX
+        | opcode::FUNCTION2
+        | opcode::FUNCTION_PRE_GA
+        | opcode::SLOT_INFO => true,
+        opcode::KEY_META_OR_SLOT_IMPORT => dialect == Dialect::Valkey,
+        opcode::HASH_TEMPLATE | opcode::RE_SLOT_NUM => dialect == Dialect::Redis,
+        _ => false,
+    }
+}
+
+/// Per-key opcodes (expiry, LRU idle, LFU frequency) followed by another
+/// record instead of their key, as KeyDB writes them (an AUX `mvcc-tstamp`
+/// between EXPIRETIME_MS and the key). The loader accepts this: it keeps what
+/// these opcodes set across any other record until a key takes it, and resets
+/// it only after a key (rdb.c `rdbLoadRioWithLoadingCtx`). Returns the length
+/// of the opcodes and what they set; `None` when `i` does not start so (a key
+/// record, another record, or too few bytes to tell).
+pub fn carried_prefix(i: &[u8], dialect: Dialect) -> Option<(usize, KeyPrefix<'static>)> {
+    let mut prefix = KeyPrefix::default();
+    let mut rest = i;
+    loop {
+        let (r, b) = byte::<_, super::TokenError>(rest).ok()?;
+        match prefix_opcode(b, r, dialect, &mut prefix) {
+            Some(read) => rest = read.ok()?,
+            None if rest.len() < i.len() && is_record_opcode(b, dialect) => break,
+            None => return None,
+        }
+    }
+    let KeyPrefix { expire_at_ms, idle_s, freq, ram_lru, key_meta: _ } = prefix;
+    Some((i.len() - rest.len(), KeyPrefix { expire_at_ms, idle_s, freq, ram_lru, key_meta: None }))
+}
+
+impl<'a> KeyPrefix<'a> {
+    /// These attributes, with those `carried` from before set where the
+    /// key's own opcodes did not set them (a later opcode overwrites an
+    /// earlier one, as in the loader).
+    pub fn after(self, carried: KeyPrefix<'static>) -> KeyPrefix<'a> {
+        KeyPrefix {
+            expire_at_ms: self.expire_at_ms.or(carried.expire_at_ms),
+            idle_s: self.idle_s.or(carried.idle_s),
+            freq: self.freq.or(carried.freq),
+            ram_lru: self.ram_lru.or(carried.ram_lru),
+            key_meta: self.key_meta,
+        }
+    }
 }
 
 /// After a failure inside a key record, find out how far it got (for the error

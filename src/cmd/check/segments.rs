@@ -36,6 +36,9 @@ struct SegmentResult {
     /// The reader stopped at a record that needs what came before the
     /// segment (hash templates): the segment cannot count.
     needs_history: bool,
+    /// The reader ended holding key attributes for a key beyond its end,
+    /// which the next segment's reader does not know: that cut cannot count.
+    carries_key_attributes: bool,
 }
 
 /// How a segmented check ended.
@@ -67,6 +70,7 @@ fn run(reader: &mut RdbReader<'_>, seg: Segment, db_known: bool, rule: KeyRule, 
         trailing: None,
         error: None,
         needs_history: false,
+        carries_key_attributes: false,
     };
     let mut db_known = db_known;
     let mut released = seg.start;
@@ -106,6 +110,7 @@ fn run(reader: &mut RdbReader<'_>, seg: Segment, db_known: bool, rule: KeyRule, 
     }
     r.reached = reader.offset();
     r.needs_history = reader.needs_history();
+    r.carries_key_attributes = reader.carries_key_attributes();
     reader.release(released, r.reached);
     done.add(r.reached - released);
     if r.end.is_none() {
@@ -162,7 +167,8 @@ pub(super) fn check(
     // or read the EOF record.
     let mut counted = 0;
     for (i, r) in results.iter().enumerate() {
-        if (i > 0 && !segments[i - 1].confirms(results[i - 1].reached)) || r.needs_history {
+        let confirmed = |p: &SegmentResult| segments[i - 1].confirms(p.reached) && !p.carries_key_attributes;
+        if (i > 0 && !confirmed(&results[i - 1])) || r.needs_history {
             break;
         }
         counted = i + 1;
