@@ -30,6 +30,10 @@ pub enum ErrorKind {
     BadEncoding(&'static str),
     /// The structure decodes but breaks a consistency rule Redis checks.
     Integrity(&'static str),
+    /// A list, set, sorted set or hash with no elements. Not damage: the
+    /// server skips such a key on load (rdb.c `RDB_LOAD_ERR_EMPTY_KEY`), so
+    /// writers refuse it with this kind and commands leave it out, counted.
+    EmptyKey,
     /// Reading or writing failed.
     Io(std::io::ErrorKind),
     /// Wrong use of the command line.
@@ -49,6 +53,7 @@ impl ErrorKind {
             ErrorKind::BadLength(_) => "bad_length",
             ErrorKind::BadEncoding(_) => "bad_encoding",
             ErrorKind::Integrity(_) => "integrity",
+            ErrorKind::EmptyKey => "empty_key",
             ErrorKind::Io(_) => "io",
             ErrorKind::Usage(_) => "usage",
         }
@@ -74,6 +79,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::BadLength(what) => write!(f, "bad length: {what}"),
             ErrorKind::BadEncoding(what) => write!(f, "bad encoding: {what}"),
             ErrorKind::Integrity(what) => write!(f, "integrity check failed: {what}"),
+            ErrorKind::EmptyKey => write!(f, "an empty collection, which the server skips on load"),
             ErrorKind::Io(k) => write!(f, "I/O error: {k}"),
             ErrorKind::Usage(what) => write!(f, "{what}"),
         }

@@ -114,15 +114,18 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                 now_ms: now,
                 reader: read.options(),
             };
-            match output {
+            let stats = match output {
                 Some(path) => {
                     let mut f = std::fs::File::create(&path).map_err(Error::io)?;
-                    dump::dump(&cfg, &mut f)?;
+                    dump::dump(&cfg, &mut f)?
                 }
                 None => {
                     let stdout = std::io::stdout();
-                    dump::dump(&cfg, &mut stdout.lock())?;
+                    dump::dump(&cfg, &mut stdout.lock())?
                 }
+            };
+            if stats.empty_keys > 0 {
+                eprintln!("rdb-tool: note: {}", empty_keys_note(stats.empty_keys));
             }
             Ok(Exit::Ok)
         }
@@ -236,9 +239,16 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             for note in &report.notes {
                 eprintln!("rdb-tool: note: {note}");
             }
+            if report.empty_keys > 0 {
+                eprintln!("rdb-tool: note: {}", empty_keys_note(report.empty_keys));
+            }
             Ok(Exit::Ok)
         }
     }
+}
+
+fn empty_keys_note(n: u64) -> String {
+    format!("{n} empty keys (lists, sets, sorted sets or hashes with no element) left out, as the server skips them on load")
 }
 
 /// Write `path` through a temporary file in the same directory, renamed into

@@ -129,3 +129,152 @@ fn carried_key_attributes_survive_segmented_checks() {
         assert_eq!(k["expire_at_ms"].as_i64(), want, "{k}");
     }
 }
+
+/// An empty ziplist (`zlbytes`, `zltail`, `zllen` 0, end byte) as an RDB string.
+fn empty_ziplist() -> Vec<u8> {
+    let mut zl = 11u32.to_le_bytes().to_vec();
+    zl.extend_from_slice(&10u32.to_le_bytes());
+    zl.extend_from_slice(&0u16.to_le_bytes());
+    zl.push(0xff);
+    [vec![zl.len() as u8], zl].concat()
+}
+
+/// Old writers left lists, sets, sorted sets and hashes with no element
+/// (redis #8453). The server loads such a file and skips them ("empty keys
+/// skipped"); so `check` passes it and counts them, `dump`, `convert` and
+/// `diff` leave them out, and nothing we write holds one.
+fn file_with_empty_keys() -> Vec<u8> {
+    let typed = |ty: u8, key: &str, body: Vec<u8>| [vec![ty], s(key), body].concat();
+    rdb(
+        9,
+        &[
+            aux("redis-ver", "6.2.0"),
+            vec![0xfe, 0x00],
+            typed(1, "list", vec![0]),
+            typed(2, "set", vec![0]),
+            typed(3, "zset", vec![0]),
+            typed(4, "hash", vec![0]),
+            typed(5, "zset2", vec![0]),
+            typed(10, "list_ziplist", empty_ziplist()),
+            typed(12, "zset_ziplist", empty_ziplist()),
+            typed(13, "hash_ziplist", empty_ziplist()),
+            typed(14, "list_quicklist", vec![0]),
+            typed(14, "list_quicklist_empty_ziplist", [vec![1], empty_ziplist()].concat()),
+            string_key("kept", "v"),
+        ],
+    )
+}
+
+const EMPTY_KEYS: u64 = 10;
+
+#[test]
+fn empty_keys_are_skipped_as_the_server_skips_them() {
+    let scratch = common::Scratch::new("wild-empty-keys");
+    let file = scratch.0.join("dump.rdb");
+    std::fs::write(&file, file_with_empty_keys()).unwrap();
+
+    let report = check_file(&file, ReaderOptions::default(), Some(0));
+    assert_eq!(report.verdict(), Verdict::Valid, "{:?}", report.error);
+    assert_eq!((report.keys, report.empty_keys), (1, EMPTY_KEYS));
+    let keys = dump_lines(&file);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_eq!(keys[0]["key"], "kept");
+
+    let tool = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rdb-tool")).args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let path = file.to_str().unwrap();
+    let (code, _, err) = tool(&["dump", path]);
+    assert_eq!(code, Some(0));
+    assert!(err.contains(&format!("{EMPTY_KEYS} empty keys")), "dump says so: {err}");
+    let (code, out, _) = tool(&["diff", path, path]);
+    assert_eq!(code, Some(0), "{out}");
+
+    // Every conversion leaves them out, says so, and the judges load it.
+    for (target, kind) in [("10", Kind::Redis70), ("9", Kind::Redis62)] {
+        let dir = scratch.0.join(format!("v{target}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let converted = dir.join("dump.rdb");
+        let (code, _, err) =
+            tool(&["convert", path, "--to", "rdb", "--rdb-version", target, "-o", converted.to_str().unwrap()]);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(err.contains(&format!("{EMPTY_KEYS} empty keys")), "convert says so: {err}");
+        let back = check_file(&converted, ReaderOptions::default(), Some(0));
+        assert_eq!((back.verdict(), back.keys, back.empty_keys), (Verdict::Valid, 1, 0), "{:?}", back.error);
+        let (code, out, _) = tool(&["diff", path, converted.to_str().unwrap()]);
+        assert_eq!(code, Some(0), "the server holds the same: {out}");
+        for source in [&file, &converted] {
+            let judge = scratch.0.join(format!("judge-{target}"));
+            let _ = std::fs::remove_dir_all(&judge);
+            std::fs::create_dir_all(&judge).unwrap();
+            std::fs::copy(source, judge.join("dump.rdb")).unwrap();
+            let d = judge.canonicalize().unwrap().display().to_string();
+            let server = Server::start_kind(kind, &format!("wild-empty-{target}"), &["--dir", &d]);
+            let mut c = server.client().unwrap();
+            assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(1), "{kind:?} loading {}", source.display());
+            assert_eq!(c.cmd(&["GET", "kept"]), Reply::Bulk(Some(b"v".to_vec())));
+        }
+    }
+    // Commands for redis-cli --pipe: none creates an empty key.
+    let (code, out, _) = tool(&["convert", path, "--to", "resp"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out.matches("$3\r\nSET\r\n").count(), 1, "{out:?}");
+    assert!(!out.contains("list") && !out.contains("zset"), "{out:?}");
+}
+
+/// `dump` of a damaged file: the records before the fault, each whole, and
+/// nothing of the record that is damaged (exit 1). An empty zipmap is such
+/// damage: unlike the empty collections above, the server refuses it
+/// ("Zipmap integrity check failed").
+#[test]
+fn dump_of_a_damaged_file_writes_whole_records_only() {
+    let scratch = common::Scratch::new("wild-dump-damaged");
+    let file = scratch.0.join("dump.rdb");
+    let zipmap_empty = vec![2, 0x00, 0xff];
+    let records = vec![
+        vec![0xfe, 0x00],
+        string_key("before", "v"),
+        [vec![9], s("hash_zipmap"), zipmap_empty].concat(),
+        string_key("after", "v"),
+    ];
+    std::fs::write(&file, rdb(9, &records)).unwrap();
+    assert_eq!(check_file(&file, ReaderOptions::default(), Some(0)).verdict(), Verdict::Damaged);
+    for format in ["jsonl", "json"] {
+        let out = scratch.0.join(format!("out.{format}"));
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_rdb-tool"))
+            .args(["dump", file.to_str().unwrap(), "--format", format, "-o", out.to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(1));
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(!text.contains("hash_zipmap"), "{format}: a partial record: {text:?}");
+        assert!(text.contains("\"before\""), "{format}: {text:?}");
+        if format == "jsonl" {
+            for line in text.lines() {
+                serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+            }
+        }
+    }
+    // The judge refuses the file.
+    let dir = scratch.0.join("judge");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&file, dir.join("dump.rdb")).unwrap();
+    let log = dir.join("log");
+    let status = common::redis::debian_command("redis-server")
+        .args(["--port", "0", "--save", "", "--daemonize", "no", "--unixsocket"])
+        .arg(dir.join("sock"))
+        .arg("--dir")
+        .arg(&dir)
+        .arg("--logfile")
+        .arg(&log)
+        .status()
+        .unwrap();
+    assert!(!status.success());
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(said.contains("Zipmap integrity check failed"), "{said}");
+}

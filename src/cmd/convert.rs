@@ -88,6 +88,9 @@ pub struct ConvertReport {
     pub dropped: Vec<(u64, Vec<u8>, String)>,
     /// Other things left out (module aux data, functions…).
     pub notes: Vec<String>,
+    /// Empty lists, sets, sorted sets and hashes of the source, left out:
+    /// the server skips them on load, and no output of ours holds one.
+    pub empty_keys: u64,
 }
 
 /// The version aux field written for a target version (`redis-ver`, or
@@ -343,7 +346,6 @@ impl<W: Write> Target for JsonTarget<W> {
         if self.array {
             self.buf.push(if self.first { b'[' } else { b',' });
         }
-        self.first = false;
         let view = crate::output::record::KeyView {
             db,
             key,
@@ -354,6 +356,7 @@ impl<W: Write> Target for JsonTarget<W> {
             value,
         };
         crate::output::record::write_record(&mut self.buf, &view, None)?;
+        self.first = false;
         if !self.array {
             self.buf.push(b'\n');
         }
@@ -467,6 +470,12 @@ fn aof_to<'w>(
             Event::Function { code } => replay.load_function(&code),
             Event::Key(k) => {
                 let obj = Obj::from_source(&k.value).map_err(|e| e.key(&k.key))?;
+                // The loading server skips an empty collection: later
+                // commands find no key there.
+                if obj.is_empty_collection() {
+                    report.empty_keys += 1;
+                    continue;
+                }
                 replay.load_key(k.db, k.key.to_vec(), obj, k.expire_at_ms);
             }
             Event::Command(c) => {
@@ -551,6 +560,10 @@ fn record_key(
     }
     match written {
         Ok(()) => report.keys += 1,
+        Err(e) if e.kind == ErrorKind::EmptyKey => {
+            report.empty_keys += 1;
+            return Ok(());
+        }
         Err(e) if matches!(e.kind, ErrorKind::Unsupported(_)) && cfg.drop_unsupported => {
             report.dropped.push((db, key.to_vec(), e.kind.to_string()));
         }
@@ -588,6 +601,7 @@ struct EncodedChunk {
     dropped: Vec<(u64, Vec<u8>, String)>,
     notes: Vec<String>,
     keys: u64,
+    empty_keys: u64,
 }
 
 /// Encodes keys on a worker into bytes that the merging thread appends in
@@ -768,6 +782,10 @@ fn rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertRepor
                 }
                 Ok(())
             }
+            Err(e) if e.kind == ErrorKind::EmptyKey => {
+                chunk.empty_keys += 1;
+                Ok(())
+            }
             Err(e) if matches!(e.kind, ErrorKind::Unsupported(_)) && cfg.drop_unsupported => {
                 chunk.dropped.push((k.db, k.key.to_vec(), e.kind.to_string()));
                 Ok(())
@@ -802,6 +820,7 @@ fn rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertRepor
                         start = end;
                     }
                     report.keys += chunk.keys;
+                    report.empty_keys += chunk.empty_keys;
                     report.dropped.extend(chunk.dropped);
                     report.notes.extend(chunk.notes);
                 }

@@ -54,6 +54,9 @@ impl DumpConfig {
 pub struct DumpStats {
     pub keys_read: u64,
     pub keys_written: u64,
+    /// Empty lists, sets, sorted sets and hashes left out: the server skips
+    /// them on load (and `check` counts them).
+    pub empty_keys: u64,
 }
 
 /// Records of one chunk of keys, serialised.
@@ -61,12 +64,14 @@ struct Chunk {
     text: Vec<u8>,
     read: u64,
     written: u64,
+    /// Empty collections left out (the server skips them on load).
+    empty: u64,
 }
 
 impl Default for Chunk {
     fn default() -> Self {
         // About what 256 ordinary keys take: no regrowing on the way.
-        Chunk { text: Vec::with_capacity(128 << 10), read: 0, written: 0 }
+        Chunk { text: Vec::with_capacity(128 << 10), read: 0, written: 0, empty: 0 }
     }
 }
 
@@ -101,10 +106,23 @@ fn write_key(
     if !filter_ok {
         return Ok(());
     }
+    let start = chunk.text.len();
     if cfg.format == DumpFormat::Json {
         chunk.text.extend_from_slice(b",\n");
     }
-    write_key_record_spilling(&mut chunk.text, key, spill).map_err(|e| e.key(&key.key))?;
+    match write_key_record_spilling(&mut chunk.text, key, spill) {
+        Ok(()) => {}
+        Err(e) if e.kind == crate::error::ErrorKind::EmptyKey => {
+            chunk.text.truncate(start);
+            chunk.empty += 1;
+            return Ok(());
+        }
+        Err(e) => {
+            // Whole records or none: the records before this one still go out.
+            chunk.text.truncate(start);
+            return Err(e.key(&key.key));
+        }
+    }
     if cfg.format == DumpFormat::Jsonl {
         chunk.text.push(b'\n');
     }
@@ -142,7 +160,7 @@ fn dump_aof(cfg: &DumpConfig, out: &mut dyn Write) -> Result<DumpStats> {
     c.now_ms = cfg.now_ms;
     c.rdb_version = Some(super::super::output::rdb::writer::MAX_WRITE_VERSION);
     let report = convert(&c, out)?;
-    Ok(DumpStats { keys_read: report.keys, keys_written: report.keys })
+    Ok(DumpStats { keys_read: report.keys, keys_written: report.keys, empty_keys: report.empty_keys })
 }
 
 /// Dump the keys of an opened input (`cfg.input` is not used).
@@ -180,7 +198,10 @@ pub fn dump_input(input: &mut Input, size: Option<u64>, cfg: &DumpConfig, out: &
             let chunk = match merged {
                 Merged::Chunk(chunk) => chunk,
                 Merged::Serial(key) => {
-                    // A big key, in order: stream it out as it is written.
+                    // A big key, in order: stream it out as it is written,
+                    // once a first walk has found it whole (a fault inside
+                    // must not leave half a record in the output).
+                    key.value.decode(&mut |_: crate::event::Piece<'_>| Ok(())).map_err(|e| e.key(&key.key))?;
                     let mut chunk = Chunk::default();
                     let mut first = stats.keys_written == 0;
                     let mut drain = |buf: &mut Vec<u8>| -> Result<()> {
@@ -195,6 +216,7 @@ pub fn dump_input(input: &mut Input, size: Option<u64>, cfg: &DumpConfig, out: &
                         // Part of the record went out already: no separator left to skip.
                         stats.keys_written += chunk.written;
                         stats.keys_read += chunk.read;
+                        stats.empty_keys += chunk.empty;
                         out.write_all(&chunk.text).map_err(io)?;
                         return Ok(());
                     }
@@ -207,6 +229,7 @@ pub fn dump_input(input: &mut Input, size: Option<u64>, cfg: &DumpConfig, out: &
             out.write_all(&chunk.text[skip..]).map_err(io)?;
             stats.keys_read += chunk.read;
             stats.keys_written += chunk.written;
+            stats.empty_keys += chunk.empty;
             Ok(())
         },
         |offset| progress.set(offset),

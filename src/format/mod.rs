@@ -156,6 +156,11 @@ impl KeyType {
     pub fn from_name(s: &str) -> Option<KeyType> {
         KeyType::ALL.into_iter().find(|t| t.name() == s)
     }
+    /// A list, set, sorted set or hash: the types whose key the server skips
+    /// on load when it holds no element (rdb.c `RDB_LOAD_ERR_EMPTY_KEY`).
+    pub fn is_collection(self) -> bool {
+        matches!(self, KeyType::List | KeyType::Set | KeyType::Zset | KeyType::Hash)
+    }
 }
 
 impl Type {

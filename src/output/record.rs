@@ -174,6 +174,11 @@ struct ValueWriter<'w, 's> {
 }
 
 impl ValueWriter<'_, '_> {
+    /// A list, set, sorted set or hash with no element written yet.
+    fn may_be_empty(&self) -> bool {
+        self.first && self.kind.is_collection()
+    }
+
     fn sep(&mut self) {
         if !self.first {
             self.out.push(b',');
@@ -218,8 +223,11 @@ impl Sink for ValueWriter<'_, '_> {
             }
         }
         self.write_piece(piece);
+        // Not before a collection's first element: an empty one is taken
+        // back whole (see `write_record`).
+        let may_be_empty = self.may_be_empty();
         match &mut self.spill {
-            Some(spill) if self.out.len() >= SPILL_AT => spill(self.out),
+            Some(spill) if self.out.len() >= SPILL_AT && !may_be_empty => spill(self.out),
             _ => Ok(()),
         }
     }
@@ -330,8 +338,11 @@ pub fn write_key_record_spilling(out: &mut Vec<u8>, key: &KeyEvent<'_>, spill: O
     write_record(out, &view, spill)
 }
 
-/// One key as a JSON object (no trailing newline), from any source.
+/// One key as a JSON object (no trailing newline), from any source. An empty
+/// list, set, sorted set or hash is refused (`EmptyKey`, nothing written):
+/// the server skips such keys on load, so no output of ours shows one.
 pub fn write_record(out: &mut Vec<u8>, key: &KeyView<'_>, spill: Option<Spill<'_>>) -> Result<()> {
+    let start = out.len();
     let kind = key.value.key_type();
     out.extend_from_slice(b"{\"db\":");
     write_u64(out, key.db);
@@ -365,6 +376,10 @@ pub fn write_record(out: &mut Vec<u8>, key: &KeyView<'_>, spill: Option<Spill<'_
     };
     vw.open();
     key.value.pieces(&mut vw)?;
+    if vw.may_be_empty() {
+        out.truncate(start);
+        return Err(crate::error::Error::new(crate::error::ErrorKind::EmptyKey));
+    }
     vw.close();
     let ttls = std::mem::take(&mut vw.field_ttls);
     if !ttls.is_empty() {

@@ -87,6 +87,9 @@ pub fn write_text(w: &mut impl Write, r: &CheckReport) -> io::Result<()> {
     if r.keys_with_meta > 0 {
         writeln!(w, "  key meta    {} keys", r.keys_with_meta)?;
     }
+    if r.empty_keys > 0 {
+        writeln!(w, "  empty keys  {} (the server skips them on load)", r.empty_keys)?;
+    }
     writeln!(w, "  checksum    {}", checksum_text(r.checksum))?;
     if r.quick {
         writeln!(w, "  depth       quick: records framed and checksum compared; values not walked")?;
@@ -148,6 +151,8 @@ pub fn to_json(r: &CheckReport) -> Value {
         // Counting them needs the values walked.
         "hashes_with_field_ttls": (!r.quick).then_some(r.hashes_with_field_ttls),
         "keys_with_meta": r.keys_with_meta,
+        // Finding them needs the values walked.
+        "empty_keys": (!r.quick).then_some(r.empty_keys),
         "checksum": checksum,
         "checksum_value": checksum_value,
         "trailing_bytes": r.trailing_bytes,

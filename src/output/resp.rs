@@ -251,6 +251,7 @@ impl<W: Write> RespWriter<W> {
             }
             Ok(())
         };
+        let mut items = 0u64;
         value.pieces(&mut |p: Piece<'_>| {
             match p {
                 Piece::Elem(it) => pending.push(text(&it)),
@@ -260,11 +261,16 @@ impl<W: Write> RespWriter<W> {
                 }
                 _ => return Ok(()),
             }
+            items += 1;
             if pending.len() >= batch * per_item {
                 emit(&mut pending, buf)?;
             }
             Ok(())
         })?;
+        if items == 0 {
+            // Nothing was written: no command creates an empty key.
+            return Err(Error::new(ErrorKind::EmptyKey));
+        }
         if !pending.is_empty() {
             emit(&mut pending, buf)?;
         }
@@ -274,13 +280,17 @@ impl<W: Write> RespWriter<W> {
     /// HMSET in batches; a hash with field TTLs is written field by field with
     /// `HPEXPIREAT … FIELDS 1 f`, as the 7.4+ rewrite does.
     fn hash(&mut self, key: &[u8], value: &dyn ValueSource) -> Result<()> {
-        let mut has_ttls = false;
+        let (mut has_ttls, mut fields) = (false, 0u64);
         value.pieces(&mut |p: Piece<'_>| {
-            if let Piece::Field { expire_at_ms: Some(_), .. } = p {
-                has_ttls = true;
+            if let Piece::Field { expire_at_ms, .. } = p {
+                has_ttls |= expire_at_ms.is_some();
+                fields += 1;
             }
             Ok(())
         })?;
+        if fields == 0 {
+            return Err(Error::new(ErrorKind::EmptyKey));
+        }
         if has_ttls && self.target_version < 12 {
             return Err(Error::new(ErrorKind::Unsupported("hash field TTLs need Redis 7.4 (RDB 12) or later")));
         }

@@ -150,9 +150,11 @@ fn digest(v: &dyn ValueSource, with_field_ttls: bool) -> Result<(u128, u64)> {
     let mut ordered = xxhash_rust::xxh3::Xxh3::new();
     let mut buf = Vec::new();
     let mut size = 0u64;
+    let mut elements = 0u64;
     v.pieces(&mut |p: Piece<'_>| {
         // Each piece counts with a small overhead for its allocation.
         size += 16 + ordered_len(&p);
+        elements += u64::from(matches!(p, Piece::Elem(_) | Piece::Member { .. } | Piece::Field { .. }));
         buf.clear();
         match p {
             Piece::Str(s) => ordered.update(s),
@@ -216,6 +218,9 @@ fn digest(v: &dyn ValueSource, with_field_ttls: bool) -> Result<(u128, u64)> {
         }
         Ok(())
     })?;
+    if kind.is_collection() && elements == 0 {
+        return Err(crate::error::Error::new(crate::error::ErrorKind::EmptyKey));
+    }
     Ok((acc ^ ordered.digest128(), size))
 }
 
@@ -253,15 +258,20 @@ fn key_id(db: u64, key: &[u8]) -> u128 {
     h.digest128()
 }
 
-fn summary(cfg: &DiffConfig, db: u64, key: &[u8], ttl: Option<i64>, v: &dyn ValueSource) -> Result<Summary> {
-    let (digest, size) = digest(v, !cfg.ignore_ttl)?;
-    Ok(Summary {
+/// A key's summary; `None` for an empty list, set, sorted set or hash, which
+/// a server skips on load: it is not there to differ.
+fn summary(cfg: &DiffConfig, db: u64, key: &[u8], ttl: Option<i64>, v: &dyn ValueSource) -> Result<Option<Summary>> {
+    let (digest, size) = match digest(v, !cfg.ignore_ttl) {
+        Err(e) if e.kind == crate::error::ErrorKind::EmptyKey => return Ok(None),
+        other => other?,
+    };
+    Ok(Some(Summary {
         id: key_id(db, key),
         digest,
         ttl: ttl.unwrap_or(NO_TTL),
         size: u32::try_from(size).unwrap_or(u32::MAX),
         kind: v.key_type(),
-    })
+    }))
 }
 
 /// Every key's summary into `store`. RDB files go through the parallel
@@ -269,7 +279,9 @@ fn summary(cfg: &DiffConfig, db: u64, key: &[u8], ttl: Option<i64>, v: &dyn Valu
 fn summaries(cfg: &DiffConfig, input: &Path, store: &mut SummaryStore<'_>, progress: &Progress) -> Result<()> {
     let plain_rdb = input != Path::new("-") && !super::convert::is_json_dump(input) && !super::convert::is_aof(input)?;
     if !plain_rdb {
-        return visit_keys(&reader_config(cfg, input), |db, key, ttl, v| store.push(summary(cfg, db, key, ttl, v)?));
+        return visit_keys(&reader_config(cfg, input), |db, key, ttl, v| {
+            summary(cfg, db, key, ttl, v)?.map_or(Ok(()), |s| store.push(s))
+        });
     }
     use crate::event::parallel::{for_each_key, Merged};
     let mut source = crate::input::Input::open(input)?;
@@ -282,13 +294,15 @@ fn summaries(cfg: &DiffConfig, input: &Path, store: &mut SummaryStore<'_>, progr
         Vec::new,
         |acc: &mut Vec<Summary>, k| {
             if wanted(k) {
-                acc.push(summary(cfg, k.db, &k.key, k.expire_at_ms, &k.value)?);
+                acc.extend(summary(cfg, k.db, &k.key, k.expire_at_ms, &k.value)?);
             }
             Ok(())
         },
         |merged| match merged {
             Merged::Chunk(v) => v.into_iter().try_for_each(|s| store.push(s)),
-            Merged::Serial(k) if wanted(k) => store.push(summary(cfg, k.db, &k.key, k.expire_at_ms, &k.value)?),
+            Merged::Serial(k) if wanted(k) => {
+                summary(cfg, k.db, &k.key, k.expire_at_ms, &k.value)?.map_or(Ok(()), |s| store.push(s))
+            }
             Merged::Serial(_) => Ok(()),
         },
         |offset| progress.set(offset),

@@ -360,12 +360,18 @@ impl<W: Write> RdbWriter<W> {
         }
     }
 
+    /// The shape of a list, set, sorted set or hash; an empty one is
+    /// refused (`EmptyKey`): the server would skip it, or refuse it as an
+    /// empty intset, so no file of ours holds one.
     fn measure(v: &dyn ValueSource) -> Result<Shape> {
         let mut s = Shape { all_int: true, ..Default::default() };
         v.pieces(&mut |p: Piece<'_>| {
             s.add(&p);
             Ok(())
         })?;
+        if s.count == 0 {
+            return Err(Error::new(ErrorKind::EmptyKey));
+        }
         Ok(s)
     }
 
