@@ -77,12 +77,26 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             let worst = reports.iter().map(|r| r.verdict()).max().unwrap_or(Verdict::Valid);
             Ok(worst.into())
         }
-        Command::Dump { file, commands: true, format, dbs, keys, key_regex, types, no_expired, now, output, read } => {
+        Command::Dump {
+            file,
+            commands: true,
+            format,
+            dbs,
+            keys,
+            key_regex,
+            types,
+            no_expired,
+            now,
+            skip_unknown,
+            output,
+            read,
+        } => {
             if format != DumpFormatArg::Jsonl
                 || !keys.is_empty()
                 || key_regex.is_some()
                 || !types.is_empty()
                 || no_expired
+                || skip_unknown
                 || now.is_some()
             {
                 return Err(usage("--commands writes JSONL and filters only by --db".into()));
@@ -94,7 +108,20 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             aof::dump_commands(&file, &dbs, read.options(), &mut sink)?;
             Ok(Exit::Ok)
         }
-        Command::Dump { file, commands: false, format, dbs, keys, key_regex, types, no_expired, now, output, read } => {
+        Command::Dump {
+            file,
+            commands: false,
+            format,
+            dbs,
+            keys,
+            key_regex,
+            types,
+            no_expired,
+            now,
+            skip_unknown,
+            output,
+            read,
+        } => {
             let regex = key_regex
                 .map(|r| regex::bytes::Regex::new(&r).map_err(|e| usage(format!("--key-regex: {e}"))))
                 .transpose()?;
@@ -112,6 +139,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                 filter,
                 no_expired,
                 now_ms: now,
+                skip_unknown,
                 reader: read.options(),
             };
             let stats = match output {

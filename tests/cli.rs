@@ -289,3 +289,19 @@ fn now_pins_the_clock_of_a_replayed_aof() {
     let same = run(&["diff", path, path, "--now", "1000"]);
     assert_eq!(same.status.code(), Some(0), "{}", String::from_utf8_lossy(&same.stdout));
 }
+
+/// An AOF holding a command the replay does not know: `dump` stops and
+/// names `--skip-unknown`, which it accepts, as `convert` does.
+#[test]
+fn dump_of_an_aof_takes_skip_unknown_as_it_suggests() {
+    let scratch = common::Scratch::new("cli-skip-unknown");
+    let aof = scratch.0.join("appendonly.aof");
+    std::fs::write(&aof, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*3\r\n$8\r\nJSON.SET\r\n$1\r\nj\r\n$1\r\n1\r\n").unwrap();
+    let path = aof.to_str().unwrap();
+    let out = run(&["dump", path]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--skip-unknown"));
+    let out = run(&["dump", path, "--skip-unknown"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(keys(&out), ["k"]);
+}

@@ -153,3 +153,103 @@ fn past_key_and_field_ttls_are_kept_as_valkey_9_1_keeps_them_while_loading() {
     assert!(theirs["s:persisted"].get("expire_at_ms").is_none());
     assert_eq!(theirs.len(), 12);
 }
+
+fn lua_library(name: &str, function: &str) -> String {
+    format!("#!lua name={name}\nredis.register_function('{function}', function() return 1 end)")
+}
+
+/// The libraries a server or our replay holds: (name, code), by name.
+fn server_libraries(c: &mut common::redis::Client) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut libs: Vec<(Vec<u8>, Vec<u8>)> = c
+        .ok(&["FUNCTION", "LIST", "WITHCODE"])
+        .array()
+        .iter()
+        .map(|lib| {
+            let fields = lib.array();
+            let field = |name: &str| {
+                let pair = fields.chunks(2).find(|p| p[0].bytes() == name.as_bytes()).unwrap();
+                pair[1].bytes()
+            };
+            (field("library_name"), field("library_code"))
+        })
+        .collect();
+    libs.sort();
+    libs
+}
+
+/// `FUNCTION RESTORE` with every policy, `FUNCTION LOAD` with and without
+/// REPLACE, `FUNCTION DELETE`, and the pre-release `FUNCTION LOAD Lua name
+/// code` (which 7.0 GA refuses): Redis 7.0 loads the AOF, and our replay of
+/// it holds the same libraries, code for code; converted to RDB 10 it loads
+/// with the same libraries again.
+#[test]
+fn function_restore_and_load_replay_as_redis_7_0_loads_them() {
+    let scratch = common::Scratch::new("live-loading-functions");
+    // FUNCTION DUMP payloads made by the server itself.
+    let source = Server::start("live-loading-functions-source", &[]);
+    let mut c = source.client().unwrap();
+    c.ok(&["FUNCTION", "LOAD", &lua_library("lib1", "f1")]);
+    c.ok(&["FUNCTION", "LOAD", &lua_library("lib2", "f2")]);
+    let both = c.ok(&["FUNCTION", "DUMP"]).bytes();
+    drop(c);
+    drop(source);
+
+    let (lib1, lib3, lib4) = (lua_library("lib1", "f1"), lua_library("lib3", "f3"), lua_library("lib4", "f4"));
+    let lib1_v2 = lib1.replace("return 1", "return 2");
+    let both: &[u8] = &both;
+    let commands: Vec<Vec<&[u8]>> = vec![
+        vec![b"FUNCTION", b"LOAD", lib1.as_bytes()],
+        // lib1 exists: APPEND (the default) fails whole, lib2 stays out.
+        vec![b"FUNCTION", b"RESTORE", both],
+        vec![b"FUNCTION", b"LOAD", lib1_v2.as_bytes()],
+        vec![b"FUNCTION", b"LOAD", b"REPLACE", lib1_v2.as_bytes()],
+        vec![b"FUNCTION", b"LOAD", b"Lua", b"mylib", b"return 1"],
+        vec![b"FUNCTION", b"LOAD", b"return 1"],
+        vec![b"FUNCTION", b"LOAD", lib3.as_bytes()],
+        vec![b"FUNCTION", b"RESTORE", both, b"REPLACE"],
+        vec![b"FUNCTION", b"DELETE", b"lib2"],
+        vec![b"FUNCTION", b"RESTORE", both, b"FLUSH"],
+        vec![b"FUNCTION", b"LOAD", lib4.as_bytes()],
+        vec![b"FUNCTION", b"RESTORE", both, b"APPEND"],
+        vec![b"SET", b"after", b"functions"],
+    ];
+    let mut aof = Vec::new();
+    let mut replay = rdb_tool::keyspace::replay::Replayer::new();
+    for cmd in &commands {
+        aof.extend_from_slice(format!("*{}\r\n", cmd.len()).as_bytes());
+        for a in cmd {
+            aof.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            aof.extend_from_slice(a);
+            aof.extend_from_slice(b"\r\n");
+        }
+        replay.apply(cmd);
+    }
+    let mut ours: Vec<(Vec<u8>, Vec<u8>)> = replay.keyspace.functions.clone();
+    ours.sort();
+    assert_eq!(ours.iter().map(|(n, _)| n.as_slice()).collect::<Vec<_>>(), [b"lib1".as_slice(), b"lib2", b"lib4"]);
+
+    let dir = scratch.0.join("server");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("appendonly.aof"), &aof).unwrap();
+    std::fs::write(scratch.0.join("appendonly.aof"), &aof).unwrap();
+    let d = dir.canonicalize().unwrap().display().to_string();
+    let server = Server::start("live-loading-functions", &["--dir", &d, "--appendonly", "yes"]);
+    let mut c = server.client().unwrap();
+    assert_eq!(server_libraries(&mut c), ours, "the libraries after loading the AOF");
+    assert_eq!(c.cmd(&["GET", "after"]), common::redis::Reply::Bulk(Some(b"functions".to_vec())));
+    drop(c);
+    drop(server);
+
+    // What we write with exit 0 loads with the same libraries.
+    let mut cfg = ConvertConfig::new(scratch.0.join("appendonly.aof"), ConvertTo::Rdb);
+    cfg.rdb_version = Some(10);
+    let mut rdb = Vec::new();
+    convert(&cfg, &mut rdb).unwrap();
+    let dir = scratch.0.join("converted");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("dump.rdb"), &rdb).unwrap();
+    let d = dir.canonicalize().unwrap().display().to_string();
+    let server = Server::start("live-loading-functions-rdb", &["--dir", &d]);
+    let mut c = server.client().unwrap();
+    assert_eq!(server_libraries(&mut c), ours, "the libraries of the converted RDB");
+}

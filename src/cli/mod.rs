@@ -113,6 +113,9 @@ pub enum Command {
         /// Leave out keys already expired at --now (default: the file's ctime aux field).
         #[arg(long)]
         no_expired: bool,
+        /// AOF input (replayed): skip (and count) commands the replay does not know.
+        #[arg(long)]
+        skip_unknown: bool,
         /// Unix time in ms for --no-expired, and the clock an AOF's relative
         /// times count from when it is replayed (default: the system clock).
         #[arg(long, value_name = "MS")]

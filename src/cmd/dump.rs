@@ -32,6 +32,8 @@ pub struct DumpConfig {
     /// file has no `ctime`.
     pub no_expired: bool,
     pub now_ms: Option<i64>,
+    /// AOF input: skip (and count) commands the replay does not know.
+    pub skip_unknown: bool,
     pub reader: ReaderOptions,
 }
 
@@ -44,6 +46,7 @@ impl DumpConfig {
             filter: KeyFilter::default(),
             no_expired: false,
             now_ms: None,
+            skip_unknown: false,
             reader: ReaderOptions::default(),
         }
     }
@@ -158,6 +161,7 @@ fn dump_aof(cfg: &DumpConfig, out: &mut dyn Write) -> Result<DumpStats> {
     c.filter = cfg.filter.clone();
     c.expired_before = cfg.no_expired.then(|| cfg.now_ms.unwrap_or_else(now_ms));
     c.now_ms = cfg.now_ms;
+    c.skip_unknown = cfg.skip_unknown;
     c.rdb_version = Some(super::super::output::rdb::writer::MAX_WRITE_VERSION);
     let report = convert(&c, out)?;
     Ok(DumpStats { keys_read: report.keys, keys_written: report.keys, empty_keys: report.empty_keys })

@@ -164,6 +164,16 @@ impl<'a> KeyMeta<'a> {
 /// an RDB, then the RDB version (2 bytes LE) and the CRC-64 of all before it
 /// (8 bytes LE). The checksum is verified; a Redis-dialect type byte is assumed.
 pub fn dump_payload_value<'a>(payload: &'a [u8], templates: &'a Templates) -> crate::error::Result<Value<'a>> {
+    let body = dump_payload_body(payload)?;
+    let ty = Type::from_byte(body[0], crate::format::Dialect::Redis)
+        .ok_or(crate::error::Error::new(crate::error::ErrorKind::BadEncoding("DUMP payload type")))?;
+    Ok(Value { ty, raw: &body[1..], offset: 0, templates, file_map: None })
+}
+
+/// The records of a `DUMP` / `FUNCTION DUMP` payload (never empty), once its
+/// footer checks out: the RDB version (2 bytes LE, one this reader knows) and
+/// the CRC-64 of all before it (8 bytes LE), as `verifyDumpPayload` checks.
+pub fn dump_payload_body(payload: &[u8]) -> crate::error::Result<&[u8]> {
     use crate::error::{Error, ErrorKind};
     let bad = |what| Error::new(ErrorKind::BadEncoding(what));
     if payload.len() < 11 {
@@ -179,8 +189,7 @@ pub fn dump_payload_value<'a>(payload: &'a [u8], templates: &'a Templates) -> cr
     if u32::from(version) > crate::format::MAX_REDIS_VERSION {
         return Err(Error::new(ErrorKind::UnsupportedVersion(u32::from(version))));
     }
-    let ty = Type::from_byte(body[0], crate::format::Dialect::Redis).ok_or_else(|| bad("DUMP payload type"))?;
-    Ok(Value { ty, raw: &body[1..], offset: 0, templates, file_map: None })
+    Ok(body)
 }
 
 /// A value that can hand out its pieces, as many times as needed: a framed
