@@ -296,7 +296,8 @@ fn now_pins_the_clock_of_a_replayed_aof() {
 fn dump_of_an_aof_takes_skip_unknown_as_it_suggests() {
     let scratch = common::Scratch::new("cli-skip-unknown");
     let aof = scratch.0.join("appendonly.aof");
-    std::fs::write(&aof, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*3\r\n$8\r\nJSON.SET\r\n$1\r\nj\r\n$1\r\n1\r\n").unwrap();
+    std::fs::write(&aof, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*3\r\n$8\r\nJSON.SET\r\n$1\r\nj\r\n$1\r\n1\r\n")
+        .unwrap();
     let path = aof.to_str().unwrap();
     let out = run(&["dump", path]);
     assert_eq!(out.status.code(), Some(3));

@@ -223,6 +223,10 @@ trait Target {
         Ok(())
     }
     fn function(&mut self, code: &[u8]) -> Result<()>;
+    /// Module data outside the keyspace, for targets that can hold it.
+    fn module_aux(&mut self, _module_id: u64, _when: u64, _raw: &[u8]) -> Result<()> {
+        Err(Error::new(ErrorKind::Unsupported("module aux data has no command form")))
+    }
     fn select_db(&mut self, _db: u64) -> Result<()> {
         Ok(())
     }
@@ -245,6 +249,9 @@ impl<W: Write> Target for RdbWriter<W> {
     }
     fn function(&mut self, code: &[u8]) -> Result<()> {
         RdbWriter::function(self, code)
+    }
+    fn module_aux(&mut self, module_id: u64, when: u64, raw: &[u8]) -> Result<()> {
+        RdbWriter::module_aux(self, module_id, when, raw)
     }
     fn select_db(&mut self, db: u64) -> Result<()> {
         RdbWriter::select_db(self, db)
@@ -289,6 +296,9 @@ struct Visitor<F>(F);
 
 impl<F: FnMut(u64, &[u8], Option<i64>, &dyn ValueSource) -> Result<()>> Target for Visitor<F> {
     fn function(&mut self, _code: &[u8]) -> Result<()> {
+        Ok(())
+    }
+    fn module_aux(&mut self, _module_id: u64, _when: u64, _raw: &[u8]) -> Result<()> {
         Ok(())
     }
     fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
@@ -339,6 +349,9 @@ struct JsonTarget<W: Write> {
 impl<W: Write> Target for JsonTarget<W> {
     fn function(&mut self, _code: &[u8]) -> Result<()> {
         // The dump holds keys only.
+        Ok(())
+    }
+    fn module_aux(&mut self, _module_id: u64, _when: u64, _raw: &[u8]) -> Result<()> {
         Ok(())
     }
     fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
@@ -461,7 +474,10 @@ fn aof_to<'w>(
     let mut replay = Replayer::at(cfg.now_ms.unwrap_or_else(crate::clock::system_now_ms));
     let mut file: Option<std::sync::Arc<std::path::Path>> = None;
     let mut unknown: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    // Module data of an RDB base or preamble: no command changes it.
+    let mut module_aux = Vec::new();
     while let Some(event) = reader.next()? {
+        module_aux.extend(ModuleAux::of(&event));
         match event {
             Event::AofFile { name, .. } => {
                 replay.new_client();
@@ -515,6 +531,9 @@ fn aof_to<'w>(
             report.notes.push(format!("function library left out: {e}"));
         }
     }
+    for aux in module_aux.iter().filter(|a| !a.after_keys()) {
+        module_aux_to(cfg, &mut *t, report, aux)?;
+    }
     for (db, keys) in &replay.keyspace.dbs {
         if keys.is_empty() {
             continue;
@@ -530,6 +549,9 @@ fn aof_to<'w>(
             record_key(cfg, &mut *t, report, *db, key, entry.obj.key_type(), written)?;
         }
     }
+    for aux in module_aux.iter().filter(|a| a.after_keys()) {
+        module_aux_to(cfg, &mut *t, report, aux)?;
+    }
     t.finish()
 }
 
@@ -542,6 +564,51 @@ fn selected(cfg: &ConvertConfig, db: u64, key: &[u8], kind: KeyType, expire_at_m
 /// What an RDB key record carries besides its value.
 fn key_meta<'k>(k: &'k crate::event::KeyEvent<'_>) -> KeyMeta<'k> {
     KeyMeta { expire_at_ms: k.expire_at_ms, idle_s: k.idle_s, freq: k.freq, key_meta: k.key_meta.map(|m| m.raw) }
+}
+
+/// One MODULE_AUX record into `t`: copied raw where the target can hold it;
+/// otherwise refused, naming the module, or with `--drop-unsupported` left
+/// out and reported (a server without the data would load silently without
+/// the module's index or graph).
+fn module_aux_to(cfg: &ConvertConfig, t: &mut dyn Target, report: &mut ConvertReport, aux: &ModuleAux) -> Result<()> {
+    match t.module_aux(aux.module_id, aux.when, &aux.raw) {
+        Ok(()) => Ok(()),
+        Err(e) if matches!(e.kind, ErrorKind::Unsupported(_)) && cfg.drop_unsupported => {
+            report.notes.push(format!("module aux data of module {} left out: {}", aux.module, e.kind));
+            Ok(())
+        }
+        Err(e) => Err(e.detail(format!(
+            "module aux data of module {} in {} (--drop-unsupported leaves it out)",
+            aux.module,
+            t.describe()
+        ))),
+    }
+}
+
+/// A MODULE_AUX record, owned.
+#[derive(Debug, Clone)]
+struct ModuleAux {
+    module: String,
+    module_id: u64,
+    when: u64,
+    raw: Vec<u8>,
+}
+
+impl ModuleAux {
+    fn of(ev: &Event<'_>) -> Option<ModuleAux> {
+        match ev {
+            Event::ModuleAux { module, module_id, when, raw, .. } => {
+                Some(ModuleAux { module: module.clone(), module_id: *module_id, when: *when, raw: raw.to_vec() })
+            }
+            _ => None,
+        }
+    }
+
+    /// Written after the keys (`REDISMODULE_AUX_AFTER_RDB` alone), as the
+    /// server saves and loads it; otherwise before them.
+    fn after_keys(&self) -> bool {
+        self.when == 2
+    }
 }
 
 const MODULE_NOTE: &str = "module values are copied raw; the target server needs the same module";
@@ -589,6 +656,7 @@ struct Preamble {
     source_version: Option<u32>,
     aux: Vec<(Vec<u8>, Vec<u8>)>,
     functions: Vec<Vec<u8>>,
+    module_aux: Vec<ModuleAux>,
     notes: Vec<String>,
 }
 
@@ -736,6 +804,9 @@ fn rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertRepor
                 report.notes.push(format!("function library left out: {e}"));
             }
         }
+        for aux in pre.module_aux.iter().filter(|a| !a.after_keys()) {
+            module_aux_to(cfg, w.as_mut(), report, aux)?;
+        }
         report.notes.extend(pre.notes.iter().cloned());
         *writer = Some(w);
         Ok(())
@@ -748,7 +819,7 @@ fn rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertRepor
             Event::Aux { key, .. } if matches!(&**key, b"redis-ver" | b"valkey-ver") => {}
             Event::Aux { key, value } => pre.aux.push((key.to_vec(), value.to_vec())),
             Event::Function { code } => pre.functions.push(code.to_vec()),
-            Event::ModuleAux { module, .. } => pre.notes.push(format!("module aux data of {module} left out")),
+            Event::ModuleAux { .. } => pre.module_aux.extend(ModuleAux::of(ev)),
             _ => {}
         }
         Ok(())
@@ -836,7 +907,12 @@ fn rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertRepor
         |offset| progress.set(offset),
     )?;
     open(&mut writer, &mut out, &preamble, cfg, &mut report)?;
-    writer.take().expect("opened").finish()?;
+    let mut w = writer.take().expect("opened");
+    let after: Vec<ModuleAux> = preamble.lock().unwrap_or_else(|p| p.into_inner()).module_aux.clone();
+    for aux in after.iter().filter(|a| a.after_keys()) {
+        module_aux_to(cfg, w.as_mut(), &mut report, aux)?;
+    }
+    w.finish()?;
     // Each note once, in the order first seen.
     let mut seen = std::collections::HashSet::new();
     report.notes.retain(|n| seen.insert(n.clone()));
@@ -889,7 +965,10 @@ fn rdb_to<'w>(
             }
             Event::SelectDb { db } => t.select_db(db)?,
             Event::ResizeDb { keys, expires } => t.resize_db(keys, expires)?,
-            Event::ModuleAux { module, .. } => report.notes.push(format!("module aux data of {module} left out")),
+            Event::ModuleAux { .. } => {
+                let aux = ModuleAux::of(&event).expect("a module aux event");
+                module_aux_to(cfg, &mut **t, report, &aux).map_err(|e| e.in_file(&name))?;
+            }
             Event::Key(k) => {
                 let meta = key_meta(&k);
                 let written = t.key(k.db, &k.key, &meta, &k.value);

@@ -30,7 +30,10 @@ pub enum Event<'a> {
     /// An AUX field (`redis-ver`, `ctime`, …).
     Aux { key: Cow<'a, [u8]>, value: Cow<'a, [u8]> },
     /// Module data saved outside any key; kept raw.
-    ModuleAux { module: String, encver: u64, when: u64, raw: &'a [u8] },
+    /// Module data outside the keyspace (MODULE_AUX): `module_id` as stored
+    /// (name and encoding version), `raw` its typed values up to and
+    /// including their EOF marker.
+    ModuleAux { module: String, encver: u64, module_id: u64, when: u64, raw: &'a [u8] },
     /// A function library (FUNCTION2), as its source code; the 7.0 pre-GA form is
     /// converted into the same shape.
     Function { code: Cow<'a, [u8]> },

@@ -549,6 +549,7 @@ impl<'s> RdbReader<'s> {
                 Err(e) => bail!(self, bad_str(e)),
             },
             Record::ModuleAux { module_id, when, raw } => Event::ModuleAux {
+                module_id,
                 module: format::module_type_name(module_id),
                 encver: format::module_encver(module_id),
                 when,

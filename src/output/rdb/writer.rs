@@ -249,6 +249,21 @@ impl<W: Write> RdbWriter<W> {
         self.flush_buf()
     }
 
+    /// A module's data outside the keyspace (MODULE_AUX, RDB 9+), copied as
+    /// read: its layout (module id, `when`, typed values) is the same in
+    /// every version that has it, and only the module reads what is inside.
+    pub fn module_aux(&mut self, module_id: u64, when: u64, raw: &[u8]) -> Result<()> {
+        if self.level < 9 {
+            return Err(unsupported("module aux data needs RDB 9 (Redis 5.0) or later"));
+        }
+        self.buf.push(0xf7);
+        put_len(&mut self.buf, module_id);
+        put_len(&mut self.buf, crate::format::module_opcode::UINT);
+        put_len(&mut self.buf, when);
+        self.buf.extend_from_slice(raw);
+        self.flush_buf()
+    }
+
     /// SELECTDB, unless `db` is the database selected last.
     pub fn select_db(&mut self, db: u64) -> Result<()> {
         if self.db == Some(db) {
