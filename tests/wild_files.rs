@@ -370,3 +370,89 @@ fn module_aux_records_survive_conversion_or_are_refused_by_name() {
         assert!(!status.success() && said.contains("AUX module data"), "{label}: {said}");
     }
 }
+
+/// Start Debian's Redis 7.0 on `file`; its log when it refuses to load it.
+fn refused_by_redis_7_0(file: &std::path::Path, dir: &std::path::Path) -> Option<String> {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::copy(file, dir.join("dump.rdb")).unwrap();
+    let d = dir.canonicalize().unwrap().display().to_string();
+    let log = dir.join("probe.log");
+    let mut child = common::redis::debian_command("redis-server")
+        .args(["--port", "0", "--save", "", "--daemonize", "no", "--unixsocket"])
+        .arg(dir.join("probe.sock"))
+        .args(["--dir", &d, "--logfile"])
+        .arg(&log)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(!status.success());
+            return Some(std::fs::read_to_string(&log).unwrap());
+        }
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        if said.to_ascii_lowercase().contains("ready to accept connections") {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("redis-server neither loaded nor refused:\n{said}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The same key twice in one database: Redis 7.0 refuses the file
+/// ("Duplicated key found in RDB file"). `check` reports it as integrity
+/// damage with the key and both offsets, in bounded memory (hashes spilled
+/// by partition) and alike when the file is cut into segments; `convert`
+/// writes nothing; `diff F F` says "same". A copy already expired does not
+/// count: a primary drops it before adding the key, and loads the file.
+#[test]
+fn duplicate_keys_are_damage_as_the_server_judges_them() {
+    let scratch = common::Scratch::new("wild-duplicates");
+    let mut records = vec![vec![0xfe, 0x00], string_key("k", "first")];
+    // Many keys in db 1, so that segments start without knowing their db.
+    records.push(vec![0xfe, 0x01]);
+    for i in 0..4000 {
+        records.push(string_key(&format!("key:{i}"), "value"));
+    }
+    records.push(string_key("k", "in db 1: not a duplicate"));
+    records.push(string_key("key:17", "again"));
+    let file = scratch.0.join("dup.rdb");
+    std::fs::write(&file, rdb(9, &records)).unwrap();
+    let second = std::fs::metadata(&file).unwrap().len() - 8 - 1 - string_key("key:17", "again").len() as u64;
+
+    for segment_bytes in [u64::MAX, 256] {
+        let opts = ReaderOptions { segment_bytes, ..Default::default() };
+        let r = check_file(&file, opts, Some(0));
+        let e = r.error.as_ref().unwrap_or_else(|| panic!("segments {segment_bytes}: no error"));
+        assert_eq!(e.kind.class(), "integrity", "{e}");
+        assert_eq!(e.offset, Some(second), "{e}");
+        assert_eq!(e.key.as_deref(), Some(b"key:17".as_slice()), "{e}");
+        assert!(e.to_string().contains("the same key as at offset"), "{e}");
+    }
+    let log = refused_by_redis_7_0(&file, &scratch.0.join("judge-dup")).expect("Redis 7.0 loaded a duplicate key");
+    assert!(log.contains("Duplicated key"), "{log}");
+
+    let tool = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rdb-tool")).args(args).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let path = file.to_str().unwrap();
+    let out = scratch.0.join("converted.rdb");
+    let (code, err) = tool(&["convert", path, "--to", "rdb", "-o", out.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("duplicate key") && !out.exists(), "{err}");
+    assert_eq!(tool(&["diff", path, path]).0, Some(0));
+
+    // One copy already expired: loaded, and valid for us.
+    let expired = [vec![0xfc], 1000i64.to_le_bytes().to_vec(), string_key("k", "expired")].concat();
+    let file = scratch.0.join("dup-expired.rdb");
+    std::fs::write(&file, rdb(9, &[vec![0xfe, 0x00], expired, string_key("k", "live")])).unwrap();
+    let r = check_file(&file, ReaderOptions::default(), None);
+    assert_eq!(r.verdict(), Verdict::Valid, "{:?}", r.error);
+    assert_eq!(refused_by_redis_7_0(&file, &scratch.0.join("judge-expired")), None, "Redis 7.0 loads it");
+}

@@ -87,7 +87,8 @@ pub enum Command {
         read: ReadArgs,
     },
     /// Write every key as JSON (one record per key, in file order), or an
-    /// AOF's command log with --commands.
+    /// AOF's command log with --commands. Empty collections (which the server
+    /// skips) are left out; a key stored twice is written twice, as stored.
     #[command(after_help = EXIT_CODES)]
     Dump {
         /// The RDB file (`-` = standard input), or with --commands the AOF
@@ -129,7 +130,8 @@ pub enum Command {
     /// Rewrite a file in another format or RDB version: `--to rdb` re-encodes every
     /// value as the target version's Redis writes it; `resp` gives commands for
     /// `redis-cli --pipe`; `aof` / `aof-dir` an AOF as Redis's rewrite writes it;
-    /// `json|jsonl` the dump.
+    /// `json|jsonl` the dump. An RDB holding a key twice in one database (which
+    /// the server refuses) is not converted; empty collections are left out.
     #[command(after_help = EXIT_CODES)]
     Convert {
         /// The input: an RDB (`-` = standard input), an AOF in any layout (replayed
@@ -179,7 +181,8 @@ pub enum Command {
         read: ReadArgs,
     },
     /// What changed between two snapshots (RDB, AOF or dump, any mix): keys added,
-    /// removed and changed (type, TTL, members/fields), compared by content.
+    /// removed and changed (type, TTL, members/fields), compared by content. A
+    /// key stored twice counts once (its first copy); empty collections not at all.
     #[command(after_help = DIFF_EXIT_CODES)]
     Diff {
         /// The "before" input.

@@ -172,6 +172,7 @@ pub fn convert(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertReport
             } else if is_aof(&cfg.input)? {
                 aof_to(cfg, make, &mut report)?;
             } else {
+                refuse_duplicate_keys(cfg)?;
                 rdb_to(cfg, make, &mut report)?;
             }
             Ok(report)
@@ -456,6 +457,27 @@ pub(crate) fn is_aof(path: &std::path::Path) -> Result<bool> {
     Ok(match sniff(path)? {
         Layout::Aof | Layout::MultiPart { .. } => true,
         Layout::Rdb => super::aof::is_preamble_aof(path),
+    })
+}
+
+/// An RDB holding one key twice in a database is refused by the server
+/// (see `check`), so it is not converted: writing either copy would make a
+/// file the server loads with the other one silently gone. Read before
+/// anything is written, in a pass that frames records without walking
+/// values. A pipe cannot be read twice and is not checked.
+fn refuse_duplicate_keys(cfg: &ConvertConfig) -> Result<()> {
+    if !std::fs::metadata(&cfg.input).is_ok_and(|m| m.is_file()) {
+        return Ok(());
+    }
+    let now = cfg.now_ms.unwrap_or_else(crate::clock::system_now_ms);
+    super::check::duplicates::find_duplicate_key(&cfg.input, cfg.reader, now).map_err(|e| {
+        let e = if e.file.is_none() { e.in_file(&cfg.input.as_path().into()) } else { e };
+        let why = "convert writes no file with a duplicate key: the server refuses the source";
+        let detail = match &e.detail {
+            Some(d) => format!("{d}; {why}"),
+            None => why.to_string(),
+        };
+        e.detail(detail)
     })
 }
 
@@ -752,6 +774,7 @@ fn rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertRepor
     use crate::event::parallel::{for_each_key, Merged};
     use crate::output::rdb::writer::RecordEncoder;
     use std::sync::Mutex;
+    refuse_duplicate_keys(cfg)?;
     let mut input = Input::open(&cfg.input)?;
     let name = input.name.clone();
     let size = std::fs::metadata(&cfg.input).ok().map(|m| m.len());

@@ -51,6 +51,33 @@ impl std::ops::Deref for SharedBytes {
     }
 }
 
+/// A new read-write file in `dir` that has no name (Linux O_TMPFILE, where
+/// the kernel and file system allow it) or loses it at once: nothing is left
+/// behind, even by a killed run. `what` names it while it has a name.
+pub(crate) fn unnamed_temp_file(dir: &std::path::Path, what: &str) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    #[cfg(target_os = "linux")]
+    if let Ok(file) =
+        std::fs::OpenOptions::new().read(true).write(true).mode(0o600).custom_flags(libc::O_TMPFILE).open(dir)
+    {
+        return Ok(file);
+    }
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    loop {
+        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!("rdb-tool-{what}-{}-{n}", std::process::id()));
+        // create_new: never open a file someone else placed there.
+        match std::fs::OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path) {
+            Ok(file) => {
+                let _ = std::fs::remove_file(&path);
+                return Ok(file);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1_000_000 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// A temporary file in the system's temporary directory (`TMPDIR`) that has
 /// no name (or loses it as soon as it is created): nothing is left behind,
 /// even by a killed run.
@@ -64,30 +91,9 @@ struct SpillFile {
 
 impl SpillFile {
     fn create() -> Result<SpillFile> {
-        use std::os::unix::fs::OpenOptionsExt;
         let dir = std::env::temp_dir();
-        // A file with no name at all where the kernel and file system can make
-        // one (Linux O_TMPFILE); else a new name, unlinked at once.
-        #[cfg(target_os = "linux")]
-        if let Ok(file) =
-            std::fs::OpenOptions::new().read(true).write(true).mode(0o600).custom_flags(libc::O_TMPFILE).open(&dir)
-        {
-            return Ok(SpillFile { file, dir, map: None, len: 0 });
-        }
-        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        loop {
-            let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let path = dir.join(format!("rdb-tool-pipe-{}-{n}", std::process::id()));
-            // create_new: never open a file someone else placed there.
-            match std::fs::OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path) {
-                Ok(file) => {
-                    let _ = std::fs::remove_file(&path);
-                    return Ok(SpillFile { file, dir, map: None, len: 0 });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1_000_000 => continue,
-                Err(e) => return Err(spill_error(&dir, e)),
-            }
-        }
+        let file = unnamed_temp_file(&dir, "pipe").map_err(|e| spill_error(&dir, e))?;
+        Ok(SpillFile { file, dir, map: None, len: 0 })
     }
 
     fn append(&mut self, bytes: &[u8]) -> Result<()> {

@@ -13,6 +13,7 @@ use crate::token::Item;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
+pub(crate) mod duplicates;
 mod segments;
 
 #[derive(Debug, Clone)]
@@ -316,6 +317,8 @@ struct KeyStats {
     keys_with_meta: u64,
     empty_keys: u64,
     modules: BTreeMap<String, u64>,
+    /// What the loaded keys leave for the duplicate key check.
+    key_hashes: duplicates::KeyHashes,
     /// Scratch for duplicate detection, reused from key to key.
     seen: Seen,
     warnings: Vec<String>,
@@ -334,6 +337,7 @@ impl Default for KeyStats {
             keys_with_meta: 0,
             empty_keys: 0,
             modules: BTreeMap::new(),
+            key_hashes: duplicates::KeyHashes::default(),
             seen: Seen::default(),
             warnings: Vec::new(),
         }
@@ -367,6 +371,7 @@ impl KeyStats {
         self.hashes_with_field_ttls += other.hashes_with_field_ttls;
         self.keys_with_meta += other.keys_with_meta;
         self.empty_keys += other.empty_keys;
+        self.key_hashes.merge(other.key_hashes);
         self.warnings.extend(other.warnings);
     }
 
@@ -375,6 +380,17 @@ impl KeyStats {
     fn rebase_db(&mut self, db: u64) {
         let n = self.keys_per_db.iter().map(|(_, n)| n).sum();
         self.keys_per_db = if n > 0 { vec![(db, n)] } else { Vec::new() };
+        self.key_hashes.rebase(db);
+    }
+
+    /// Stats whose keys go to the duplicate check's `store`.
+    fn feeding(store: &std::sync::Arc<duplicates::KeyHashStore>) -> KeyStats {
+        KeyStats { key_hashes: duplicates::KeyHashes::feeding(store), ..KeyStats::default() }
+    }
+
+    /// Stats of keys whose database is not known yet (see `rebase_db`).
+    fn deferred(store: &std::sync::Arc<duplicates::KeyHashStore>) -> KeyStats {
+        KeyStats { key_hashes: duplicates::KeyHashes::deferred(store), ..KeyStats::default() }
     }
 
     fn into_report(self, r: &mut CheckReport) {
@@ -496,6 +512,10 @@ fn count_key(
     if let Some(t) = key.expire_at_ms {
         stats.expires += 1;
         stats.already_expired += u64::from(t < now);
+    }
+    // A primary loads no key already expired: no duplicate of one either.
+    if key.expire_at_ms.is_none_or(|t| t >= now) {
+        stats.key_hashes.push(key.db, &key.key);
     }
     stats.hashes_with_field_ttls += u64::from(field_ttls > 0);
     stats.keys_with_meta += u64::from(key.key_meta.is_some());
@@ -621,8 +641,10 @@ fn walk_file_cut(
 ) -> Result<Option<u64>> {
     let progress = Progress::new(&report.file.display().to_string(), report.size);
     let mut facts = FileFacts::default();
-    let mut stats = KeyStats::default();
+    let store = duplicates::KeyHashStore::new();
+    let mut stats = KeyStats::feeding(&store);
     let rule = KeyRule::new(reader, now);
+    let opts = reader.options();
     report.quick = !rule.deep;
     let walk = || {
         // The segments need the header.
@@ -632,7 +654,7 @@ fn walk_file_cut(
         }
         let cuts = cut(reader);
         if cuts.len() > 1 {
-            match segments::check(reader, &cuts, &mut facts, &mut stats, rule, &progress) {
+            match segments::check(reader, &cuts, &mut facts, &mut stats, rule, &store, &progress) {
                 segments::Outcome::Done(result) => return result.map(Some),
                 segments::Outcome::Unconfirmed => {}
             }
@@ -640,6 +662,11 @@ fn walk_file_cut(
         walk_sequential(reader, &mut facts, &mut stats, rule, &progress).map(|()| None)
     };
     let walked = walk();
+    // Only a file sound otherwise is read again for the names of suspects.
+    let walked = walked.and_then(|t| {
+        stats.key_hashes.flush();
+        duplicates::find_duplicate(&store, &report.file, opts, now, &mut stats.warnings).map(|()| t)
+    });
     let mut trailing = None;
     let result = facts.finish(walked.map(|t| trailing = t));
     facts.merge_into(report);

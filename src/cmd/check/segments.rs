@@ -5,6 +5,7 @@
 //! guessed wrong), the first segment's reader, which read from the true
 //! start, simply carries on alone.
 
+use super::duplicates::KeyHashStore;
 use super::{check_key, FileFacts, KeyRule, KeyStats};
 use crate::error::{Error, ErrorKind, Phase, Result};
 use crate::event::segment::Segment;
@@ -12,6 +13,7 @@ use crate::event::{Checksum, Event, RdbReader};
 use crate::output::progress::Progress;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Mapped pages behind a reader are released in steps of this many bytes.
 const RELEASE_STEP: u64 = 8 << 20;
@@ -39,6 +41,8 @@ struct SegmentResult {
     /// The reader ended holding key attributes for a key beyond its end,
     /// which the next segment's reader does not know: that cut cannot count.
     carries_key_attributes: bool,
+    /// The hashes its keys left for the duplicate key check.
+    key_hashes: Arc<KeyHashStore>,
 }
 
 /// How a segmented check ended.
@@ -53,10 +57,13 @@ pub(super) enum Outcome {
 
 /// Read one segment with `reader`, checking every key.
 fn run(reader: &mut RdbReader<'_>, seg: Segment, db_known: bool, rule: KeyRule, done: &Shared<'_>) -> SegmentResult {
+    // Its own: a segment that does not count must leave no key behind.
+    let store = KeyHashStore::new();
     let header = reader.header();
     let mut r = SegmentResult {
-        stats: KeyStats::default(),
-        head: KeyStats::default(),
+        stats: KeyStats::feeding(&store),
+        head: KeyStats::deferred(&store),
+        key_hashes: Arc::clone(&store),
         last_db: None,
         // Aux fields are judged against the header's version.
         facts: FileFacts {
@@ -147,6 +154,7 @@ pub(super) fn check(
     facts: &mut FileFacts,
     stats: &mut KeyStats,
     rule: KeyRule,
+    store: &Arc<KeyHashStore>,
     progress: &Progress,
 ) -> Outcome {
     let shared = Shared { done: AtomicU64::new(reader.offset()), progress };
@@ -188,6 +196,7 @@ pub(super) fn check(
         head.rebase_db(db);
         stats.merge(head);
         stats.merge(r.stats);
+        store.absorb_store(&r.key_hashes);
         if let Some(e) = r.error {
             return Outcome::Done(Err(e));
         }

@@ -424,11 +424,16 @@ struct Classified {
 }
 
 /// Compare one partition of both sides. A key read twice from one side (a
-/// damaged file) counts once: the last copy of A, the first of B.
+/// file the server refuses, which `check` reports) counts once, its first
+/// copy on both sides: a file then equals itself.
 fn classify(cfg: &DiffConfig, a: Vec<Summary>, b: Vec<Summary>) -> Classified {
     let mut out = Classified::default();
     // (summary, matched by a key of B)
-    let mut a: HashMap<u128, (Summary, bool)> = a.into_iter().map(|s| (s.id, (s, false))).collect();
+    let mut first: HashMap<u128, (Summary, bool)> = HashMap::with_capacity(a.len());
+    for s in a {
+        first.entry(s.id).or_insert((s, false));
+    }
+    let mut a = first;
     let mut added: HashSet<u128> = HashSet::new();
     for y in b {
         let x = match a.get_mut(&y.id) {
@@ -576,5 +581,14 @@ mod tests {
             .collect();
         changes.sort();
         assert_eq!(changes, vec![(2, "removed"), (3, "added")]);
+    }
+
+    /// A file holding a key twice (with two values) equals itself.
+    #[test]
+    fn a_file_with_a_repeated_key_equals_itself() {
+        let cfg = DiffConfig::new("a", "b");
+        let side = vec![summary(1, 10), summary(1, 11), summary(2, 20)];
+        let c = classify(&cfg, side.clone(), side);
+        assert_eq!((c.same, c.differing.len()), (2, 0));
     }
 }

@@ -1,0 +1,300 @@
+//! The same key twice in one database: the server refuses such a file
+//! (rdb.c `rdbLoadRioWithLoadingCtx`: `dbAddRDBLoad` fails, "RDB has
+//! duplicated key … in DB n", "Duplicated key found in RDB file").
+//!
+//! Names are not held: each key loaded leaves a 64-bit hash of (db, name),
+//! partitioned by its top byte; a partition past its share of the memory
+//! budget goes to an unnamed temporary file. After the walk each partition is
+//! sorted on its own, so memory stays bounded whatever the number of keys
+//! (8 bytes a key on disk: 800 MB for 100 M keys). Equal hashes are only
+//! suspects: a second pass, framing records without walking values, reads
+//! the names of the suspects and confirms (or clears) them.
+
+use crate::error::{Error, ErrorKind, Phase, Result};
+use crate::event::{Event, RdbReader, ReaderOptions};
+use std::io::{Read, Seek, Write};
+use std::sync::{Arc, Mutex};
+
+/// Partitions, by the top byte of the hash.
+const PARTITIONS: usize = 256;
+/// Hashes one partition holds in memory before it goes to disk: 256 of them
+/// hold at most 64 MiB.
+const HELD_PER_PARTITION: usize = 32 << 10;
+/// Hashes a chunk of keys gathers before handing them to the store.
+const LOCAL_BATCH: usize = 4096;
+
+/// The hash of a key's name.
+fn name_hash(key: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(key)
+}
+
+/// The hash a key leaves: its name's, mixed with its database (so that a
+/// segment's keys read before it knows their database can be mixed later).
+fn key_hash(db: u64, name_hash: u64) -> u64 {
+    name_hash ^ db.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+#[derive(Default)]
+struct Partition {
+    held: Vec<u64>,
+    /// Spilled hashes (little-endian u64s), once any.
+    file: Option<std::fs::File>,
+}
+
+/// Every loaded key's hash, for one file.
+#[derive(Default)]
+pub(super) struct KeyHashStore {
+    parts: Vec<Mutex<Partition>>,
+    /// The first failure to spill (reported at the end).
+    failed: Mutex<Option<Error>>,
+}
+
+impl KeyHashStore {
+    pub(super) fn new() -> Arc<KeyHashStore> {
+        Arc::new(KeyHashStore { parts: (0..PARTITIONS).map(|_| Mutex::default()).collect(), failed: Mutex::default() })
+    }
+
+    fn absorb(&self, hashes: &mut Vec<u64>) {
+        hashes.sort_unstable_by_key(|h| h >> 56);
+        for run in hashes.chunk_by(|a, b| a >> 56 == b >> 56) {
+            let mut part = self.parts[(run[0] >> 56) as usize].lock().unwrap_or_else(|p| p.into_inner());
+            part.held.extend_from_slice(run);
+            if part.held.len() >= HELD_PER_PARTITION {
+                if let Err(e) = spill(&mut part) {
+                    self.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+                }
+            }
+        }
+        hashes.clear();
+    }
+
+    /// Take in everything `other` holds (a segment's keys, once it counts).
+    pub(super) fn absorb_store(&self, other: &KeyHashStore) {
+        if let Some(e) = other.failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            self.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+        }
+        for part in &other.parts {
+            let mut part = part.lock().unwrap_or_else(|p| p.into_inner());
+            let mut hashes = std::mem::take(&mut part.held);
+            if let Some(file) = &mut part.file {
+                let mut bytes = Vec::new();
+                if let Err(e) = file.rewind().and_then(|()| file.read_to_end(&mut bytes)) {
+                    self.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(spill_error(e));
+                }
+                hashes.extend(bytes.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))));
+                part.file = None;
+            }
+            self.absorb(&mut hashes);
+        }
+    }
+
+    /// The hashes seen more than once, sorted.
+    fn repeated(&self) -> Result<Vec<u64>> {
+        if let Some(e) = self.failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return Err(e);
+        }
+        let mut repeated = Vec::new();
+        for part in &self.parts {
+            let mut part = part.lock().unwrap_or_else(|p| p.into_inner());
+            let mut all = std::mem::take(&mut part.held);
+            if let Some(file) = &mut part.file {
+                let mut bytes = Vec::new();
+                file.rewind().and_then(|()| file.read_to_end(&mut bytes)).map_err(spill_error)?;
+                all.extend(bytes.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))));
+            }
+            all.sort_unstable();
+            repeated.extend(all.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]));
+        }
+        repeated.sort_unstable();
+        repeated.dedup();
+        Ok(repeated)
+    }
+}
+
+fn spill_error(e: std::io::Error) -> Error {
+    Error::io(e)
+        .detail(format!("spilling key hashes for the duplicate key check to {}", std::env::temp_dir().display()))
+}
+
+fn spill(part: &mut Partition) -> Result<()> {
+    if part.file.is_none() {
+        let file = crate::input::pipe::unnamed_temp_file(&std::env::temp_dir(), "keys").map_err(spill_error)?;
+        part.file = Some(file);
+    }
+    let bytes: Vec<u8> = part.held.iter().flat_map(|h| h.to_le_bytes()).collect();
+    part.file.as_mut().expect("made above").write_all(&bytes).map_err(spill_error)?;
+    part.held.clear();
+    Ok(())
+}
+
+/// The hashes of a chunk, a segment or a whole file: gathered locally, and
+/// handed to the file's store (when there is one) in batches.
+#[derive(Default)]
+pub(super) struct KeyHashes {
+    local: Vec<u64>,
+    store: Option<Arc<KeyHashStore>>,
+    /// Keys whose database is not known yet (a segment's keys before its
+    /// first SELECTDB): their name hashes, held until `rebase`.
+    deferred: Option<Partition>,
+}
+
+impl KeyHashes {
+    /// Hashes that go to `store`.
+    pub(super) fn feeding(store: &Arc<KeyHashStore>) -> KeyHashes {
+        KeyHashes { local: Vec::new(), store: Some(Arc::clone(store)), deferred: None }
+    }
+
+    /// Hashes of keys whose database `rebase` will tell.
+    pub(super) fn deferred(store: &Arc<KeyHashStore>) -> KeyHashes {
+        KeyHashes { deferred: Some(Partition::default()), ..Self::feeding(store) }
+    }
+
+    pub(super) fn push(&mut self, db: u64, key: &[u8]) {
+        match &mut self.deferred {
+            Some(part) => {
+                part.held.push(name_hash(key));
+                if part.held.len() >= HELD_PER_PARTITION {
+                    if let (Err(e), Some(store)) = (spill(part), &self.store) {
+                        store.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+                    }
+                }
+            }
+            None => {
+                self.local.push(key_hash(db, name_hash(key)));
+                if self.local.len() >= LOCAL_BATCH {
+                    self.flush();
+                }
+            }
+        }
+    }
+
+    /// The deferred keys are in database `db`.
+    pub(super) fn rebase(&mut self, db: u64) {
+        let Some(mut part) = self.deferred.take() else { return };
+        if let Some(file) = &mut part.file {
+            let mut bytes = Vec::new();
+            if let Err(e) = file.rewind().and_then(|()| file.read_to_end(&mut bytes)) {
+                if let Some(store) = &self.store {
+                    store.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(spill_error(e));
+                }
+            }
+            for b in bytes.chunks_exact(8) {
+                self.local.push(key_hash(db, u64::from_le_bytes(b.try_into().expect("8 bytes"))));
+                if self.local.len() >= LOCAL_BATCH {
+                    self.flush();
+                }
+            }
+        }
+        self.local.extend(part.held.iter().map(|&h| key_hash(db, h)));
+        self.flush();
+    }
+
+    pub(super) fn merge(&mut self, mut other: KeyHashes) {
+        other.flush();
+        self.local.append(&mut other.local);
+        if self.local.len() >= LOCAL_BATCH {
+            self.flush();
+        }
+    }
+
+    /// Hand what is gathered to the store.
+    pub(super) fn flush(&mut self) {
+        if let Some(store) = &self.store {
+            store.absorb(&mut self.local);
+        }
+    }
+}
+
+/// After a walk that found nothing else: the first key (in file order)
+/// loaded twice into one database, as damage at its second copy. Keys the
+/// server does not load (already expired at `now`, as a primary drops them;
+/// empty collections) are not counted. `path` is read a second time to
+/// confirm suspects; where it cannot be (standard input), a suspect is a
+/// warning instead.
+pub(super) fn find_duplicate(
+    store: &KeyHashStore,
+    path: &std::path::Path,
+    opts: ReaderOptions,
+    now: i64,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let suspects = store.repeated()?;
+    if suspects.is_empty() {
+        return Ok(());
+    }
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        warnings.push(format!(
+            "{} key names share a 64-bit hash with another key of their database: maybe a duplicate key, \
+             which the server refuses (check the file, not a pipe, to know)",
+            suspects.len()
+        ));
+        return Ok(());
+    }
+    let mut input = crate::input::Input::open(path)?;
+    let mut reader = RdbReader::new(&mut input, ReaderOptions { check_values: false, ..opts });
+    let mut first_seen: std::collections::HashMap<(u64, Vec<u8>), u64> = std::collections::HashMap::new();
+    while let Some(event) = reader.next()? {
+        let Event::Key(k) = event else { continue };
+        if k.expire_at_ms.is_some_and(|t| t < now)
+            || suspects.binary_search(&key_hash(k.db, name_hash(&k.key))).is_err()
+        {
+            continue;
+        }
+        if !loaded(&k)? {
+            continue;
+        }
+        let (db, offset) = (k.db, k.offset);
+        match first_seen.entry((db, k.key.to_vec())) {
+            std::collections::hash_map::Entry::Occupied(first) => {
+                return Err(Error::new(ErrorKind::Integrity("duplicate key"))
+                    .at(offset)
+                    .doing(Phase::ReadingKey)
+                    .key(&first.key().1)
+                    .detail(format!(
+                        "the same key as at offset {} in db {db}: the server refuses the file",
+                        first.get()
+                    )));
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(offset);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the server adds this key (an empty collection it skips).
+fn loaded(k: &crate::event::KeyEvent<'_>) -> Result<bool> {
+    if !k.value.key_type().is_collection() {
+        return Ok(true);
+    }
+    let mut any = false;
+    k.value.decode(&mut |p: crate::event::Piece<'_>| {
+        any |= matches!(
+            p,
+            crate::event::Piece::Elem(_) | crate::event::Piece::Member { .. } | crate::event::Piece::Field { .. }
+        );
+        Ok(())
+    })?;
+    Ok(any)
+}
+
+/// The duplicate key check alone, over a whole RDB file: one pass framing
+/// records without walking values, then the confirmation pass if any hash
+/// repeats. For commands that write what they read (`convert`): a file the
+/// server refuses must not become one it loads with a copy silently lost.
+pub(crate) fn find_duplicate_key(path: &std::path::Path, opts: ReaderOptions, now: i64) -> Result<()> {
+    let store = KeyHashStore::new();
+    let mut hashes = KeyHashes::feeding(&store);
+    let mut input = crate::input::Input::open(path)?;
+    let mut reader = RdbReader::new(&mut input, ReaderOptions { check_values: false, ..opts });
+    while let Some(event) = reader.next()? {
+        if let Event::Key(k) = event {
+            if k.expire_at_ms.is_none_or(|t| t >= now) {
+                hashes.push(k.db, &k.key);
+            }
+        }
+    }
+    hashes.flush();
+    find_duplicate(&store, path, opts, now, &mut Vec::new())
+}
