@@ -116,6 +116,13 @@ impl Server {
 
     /// Start a server of `kind` with extra config arguments.
     pub fn start_kind(kind: Kind, name: &str, extra: &[&str]) -> Server {
+        Self::try_start_kind(kind, name, extra)
+            .unwrap_or_else(|log| panic!("{kind:?} ({}) did not start; log:\n{log}", kind.binary().display()))
+    }
+
+    /// Like [`Server::start_kind`], but a server that exits (refusing the data
+    /// it was given to load, or its configuration) is its log, not a panic.
+    pub fn try_start_kind(kind: Kind, name: &str, extra: &[&str]) -> Result<Server, String> {
         let bin = kind.binary();
         let dir = std::env::temp_dir().join(format!("rdb-tool-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -154,17 +161,21 @@ impl Server {
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if server.answers_ping() {
-                    return server;
+                    return Ok(server);
                 }
                 if let Ok(Some(_)) = server.child.try_wait() {
-                    break; // port taken or bad config: try another port
+                    let log = std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default();
+                    if !log.contains("Address already in use") {
+                        return Err(log);
+                    }
+                    break; // port taken: try another one
                 }
-                std::thread::sleep(Duration::from_millis(50));
+                std::thread::sleep(Duration::from_millis(20));
             }
             let _ = server.child.kill();
+            let _ = server.child.wait();
         }
-        let log = std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default();
-        panic!("{kind:?} ({}) did not start; log:\n{log}", bin.display());
+        Err(std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default())
     }
 
     /// PING without panicking: while a server starts (or when another one took
