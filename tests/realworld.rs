@@ -41,8 +41,11 @@ fn judge_of(path: &Path) -> Option<(Kind, u32)> {
     }
 }
 
+/// (db, key) of every key.
+type Keys = BTreeSet<(u64, Vec<u8>)>;
+
 /// (db, key) of every key a server holds.
-fn server_keys(c: &mut Client) -> BTreeSet<(u64, Vec<u8>)> {
+fn server_keys(c: &mut Client) -> Keys {
     let mut keys = BTreeSet::new();
     for db in 0..16u64 {
         c.ok(&["SELECT".as_bytes(), db.to_string().as_bytes()]);
@@ -69,7 +72,7 @@ fn bytes_of(v: &Value) -> Vec<u8> {
 }
 
 /// Our dump's keys, less those expired at `now`; every line must be whole.
-fn dumped_keys(path: &Path, now: Option<i64>, label: &str) -> BTreeSet<(u64, Vec<u8>)> {
+fn dumped_keys(path: &Path, now: Option<i64>, label: &str) -> Keys {
     let mut out = Vec::new();
     let mut cfg = DumpConfig::new(path, DumpFormat::Jsonl);
     if let Some(now) = now {
@@ -99,7 +102,7 @@ fn module_aux_records(path: &Path) -> Vec<(String, u64, Vec<u8>)> {
 }
 
 /// Load `file` into a fresh server of `kind`: its keys, or its log.
-fn load(kind: Kind, file: &Path, scratch: &Path, label: &str) -> Result<(BTreeSet<(u64, Vec<u8>)>, i64), String> {
+fn load(kind: Kind, file: &Path, scratch: &Path, label: &str) -> Result<(Keys, i64), String> {
     let dir = scratch.join(label);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -171,7 +174,7 @@ fn realworld_files_are_judged_as_the_servers_judge_them() {
                 }
                 refused += 1;
                 if report.verdict() == Verdict::Valid {
-                    let said = log.lines().filter(|l| l.contains('#')).last().unwrap_or_default().to_string();
+                    let said = log.lines().rfind(|l| l.contains('#')).unwrap_or_default().to_string();
                     failures.push(format!("{shown}: {kind:?} refuses it ({said}), check passes it"));
                 }
                 continue;
@@ -206,7 +209,7 @@ fn realworld_files_are_judged_as_the_servers_judge_them() {
                     }
                 }
                 Err(log) => {
-                    let said = log.lines().filter(|l| l.contains('#')).last().unwrap_or_default().to_string();
+                    let said = log.lines().rfind(|l| l.contains('#')).unwrap_or_default().to_string();
                     failures.push(format!("{shown}: convert exit 0, {kind:?} refuses the output ({said})"));
                 }
             }
