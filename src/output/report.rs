@@ -97,6 +97,9 @@ pub fn write_text(w: &mut impl Write, r: &CheckReport) -> io::Result<()> {
     if r.trailing_bytes > 0 {
         writeln!(w, "  warning     {} bytes after the checksum (ignored by Redis)", r.trailing_bytes)?;
     }
+    for warning in &r.warnings {
+        writeln!(w, "  warning     {warning}")?;
+    }
     Ok(())
 }
 

@@ -17,9 +17,12 @@ use std::sync::{Arc, Mutex};
 
 /// Partitions, by the top byte of the hash.
 const PARTITIONS: usize = 256;
-/// Hashes one partition holds in memory before it goes to disk: 256 of them
-/// hold at most 64 MiB.
-const HELD_PER_PARTITION: usize = 32 << 10;
+/// Hashes one partition of a file's store holds in memory before it goes to
+/// disk: 256 of them hold at most 32 MiB.
+const HELD_PER_PARTITION: usize = 16 << 10;
+/// The same for a segment's store (several run at once; each goes to the
+/// file's store when its segment counts): 2 MiB a segment.
+const HELD_PER_SEGMENT_PARTITION: usize = 1 << 10;
 /// Hashes a chunk of keys gathers before handing them to the store.
 const LOCAL_BATCH: usize = 4096;
 
@@ -45,13 +48,29 @@ struct Partition {
 #[derive(Default)]
 pub(super) struct KeyHashStore {
     parts: Vec<Mutex<Partition>>,
+    /// Hashes a partition holds before it spills.
+    held_per_partition: usize,
     /// The first failure to spill (reported at the end).
     failed: Mutex<Option<Error>>,
 }
 
 impl KeyHashStore {
+    /// The store of a whole file.
     pub(super) fn new() -> Arc<KeyHashStore> {
-        Arc::new(KeyHashStore { parts: (0..PARTITIONS).map(|_| Mutex::default()).collect(), failed: Mutex::default() })
+        Self::holding(HELD_PER_PARTITION)
+    }
+
+    /// The store of one segment of a file checked in parallel.
+    pub(super) fn for_segment() -> Arc<KeyHashStore> {
+        Self::holding(HELD_PER_SEGMENT_PARTITION)
+    }
+
+    fn holding(held_per_partition: usize) -> Arc<KeyHashStore> {
+        Arc::new(KeyHashStore {
+            parts: (0..PARTITIONS).map(|_| Mutex::default()).collect(),
+            held_per_partition,
+            failed: Mutex::default(),
+        })
     }
 
     fn absorb(&self, hashes: &mut Vec<u64>) {
@@ -59,7 +78,7 @@ impl KeyHashStore {
         for run in hashes.chunk_by(|a, b| a >> 56 == b >> 56) {
             let mut part = self.parts[(run[0] >> 56) as usize].lock().unwrap_or_else(|p| p.into_inner());
             part.held.extend_from_slice(run);
-            if part.held.len() >= HELD_PER_PARTITION {
+            if part.held.len() >= self.held_per_partition {
                 if let Err(e) = spill(&mut part) {
                     self.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
                 }
@@ -93,17 +112,26 @@ impl KeyHashStore {
         if let Some(e) = self.failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
             return Err(e);
         }
+        use rayon::prelude::*;
+        // A partition at a time per core: memory holds a few partitions.
+        let per_part: Vec<Result<Vec<u64>>> = self
+            .parts
+            .par_iter()
+            .map(|part| {
+                let mut part = part.lock().unwrap_or_else(|p| p.into_inner());
+                let mut all = std::mem::take(&mut part.held);
+                if let Some(file) = &mut part.file {
+                    let mut bytes = Vec::new();
+                    file.rewind().and_then(|()| file.read_to_end(&mut bytes)).map_err(spill_error)?;
+                    all.extend(bytes.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))));
+                }
+                all.sort_unstable();
+                Ok(all.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect())
+            })
+            .collect();
         let mut repeated = Vec::new();
-        for part in &self.parts {
-            let mut part = part.lock().unwrap_or_else(|p| p.into_inner());
-            let mut all = std::mem::take(&mut part.held);
-            if let Some(file) = &mut part.file {
-                let mut bytes = Vec::new();
-                file.rewind().and_then(|()| file.read_to_end(&mut bytes)).map_err(spill_error)?;
-                all.extend(bytes.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))));
-            }
-            all.sort_unstable();
-            repeated.extend(all.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]));
+        for part in per_part {
+            repeated.extend(part?);
         }
         repeated.sort_unstable();
         repeated.dedup();

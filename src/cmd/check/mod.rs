@@ -95,6 +95,8 @@ struct ValueChecker<'d> {
     items: u64,
     field_ttls: u64,
     module: Option<String>,
+    /// A stream's recorded length (from its metadata) and its entries.
+    stream: (Option<u64>, u64),
 }
 
 /// Digests one pass may hold (16 MB per worker): huge collections are checked
@@ -224,6 +226,8 @@ impl Sink for ValueChecker<'_> {
                 self.remember(digest(&field));
             }
             Piece::Module { name, .. } => self.module = Some(name.to_string()),
+            Piece::StreamEntry { .. } => self.stream.1 += 1,
+            Piece::StreamMeta(m) => self.stream.0 = Some(m.length),
             _ => {}
         }
         Ok(())
@@ -444,9 +448,27 @@ fn check_key(stats: &mut KeyStats, key: &crate::event::KeyEvent<'_>, rule: KeyRu
     let located = |e: Error| e.at(key.value.offset).doing(Phase::ReadingValue(key.value.ty.label())).key(&key.key);
     let seen = &mut stats.seen;
     seen.start();
-    let mut checker =
-        ValueChecker { kind, intset, seen, part: (0, 1), overflow: false, items: 0, field_ttls: 0, module: None };
+    let mut checker = ValueChecker {
+        kind,
+        intset,
+        seen,
+        part: (0, 1),
+        overflow: false,
+        items: 0,
+        field_ttls: 0,
+        module: None,
+        stream: (None, 0),
+    };
     key.value.validate(&mut checker).map_err(located)?;
+    if let (Some(length), entries) = checker.stream {
+        if length != entries {
+            stats.warnings.push(format!(
+                "key \"{}\": stream length {length} recorded with {entries} entries: Redis loads it, Valkey 9.1 \
+                 refuses the file (\"Stream length inconsistent with the number of valid entries\")",
+                crate::escape::escape_bytes(&key.key)
+            ));
+        }
+    }
     let (items, field_ttls, module, overflow) = (checker.items, checker.field_ttls, checker.module, checker.overflow);
     let mut suspects = seen.repeats();
     if overflow {
@@ -469,6 +491,7 @@ fn check_key(stats: &mut KeyStats, key: &crate::event::KeyEvent<'_>, rule: KeyRu
                     items: 0,
                     field_ttls: 0,
                     module: None,
+                    stream: (None, 0),
                 };
                 key.value.decode(&mut pass).map_err(located)?;
                 suspects.extend(seen.repeats());

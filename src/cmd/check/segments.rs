@@ -58,7 +58,7 @@ pub(super) enum Outcome {
 /// Read one segment with `reader`, checking every key.
 fn run(reader: &mut RdbReader<'_>, seg: Segment, db_known: bool, rule: KeyRule, done: &Shared<'_>) -> SegmentResult {
     // Its own: a segment that does not count must leave no key behind.
-    let store = KeyHashStore::new();
+    let store = KeyHashStore::for_segment();
     let header = reader.header();
     let mut r = SegmentResult {
         stats: KeyStats::feeding(&store),

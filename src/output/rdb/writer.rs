@@ -663,10 +663,14 @@ impl<W: Write> RdbWriter<W> {
         let mut nodes: Vec<(StreamId, Vec<u8>)> = Vec::new();
         let mut meta: Option<StreamMeta> = None;
         let mut node = StreamNode::default();
+        let mut first_entry: Option<StreamId> = None;
+        let mut entries = 0u64;
         let limits = self.limits;
         v.pieces(&mut |p: Piece<'_>| {
             match p {
                 Piece::StreamEntry { id, fields } => {
+                    first_entry.get_or_insert(id);
+                    entries += 1;
                     if node.full(fields.len(), &limits) {
                         nodes.push(std::mem::take(&mut node).finish());
                     }
@@ -681,6 +685,14 @@ impl<W: Write> RdbWriter<W> {
             nodes.push(node.finish());
         }
         let mut meta = meta.ok_or_else(|| Error::new(ErrorKind::Integrity("stream without metadata")))?;
+        if self.version == VALKEY_VERSION && meta.length != entries {
+            // Valkey 9.1 counts the entries when it loads ("Stream length
+            // inconsistent with the number of valid entries"); Redis does not.
+            return Err(Error::new(ErrorKind::Unsupported(
+                "a stream whose recorded length differs from its entries (Valkey 9 refuses it)",
+            ))
+            .detail(format!("length {}, {entries} entries", meta.length)));
+        }
         if version < 4 {
             strip_newer_stream_state(&mut meta, self.lossy, &mut self.notes)?;
         } else if version < 5 {
@@ -711,7 +723,10 @@ impl<W: Write> RdbWriter<W> {
         put_len(buf, meta.length);
         put_id(buf, meta.last_id);
         if version >= 2 {
-            put_id(buf, meta.first_id.unwrap_or_default());
+            // A source older than RDB 10 has none: its first entry, as the
+            // server derives it when it loads one (`streamGetEdgeID`);
+            // Valkey 9.1 refuses a first ID that no entry bears.
+            put_id(buf, meta.first_id.or(first_entry).unwrap_or_default());
             put_id(buf, meta.max_deleted_id.unwrap_or_default());
             put_len(buf, meta.entries_added.unwrap_or(meta.length));
         }
