@@ -25,7 +25,16 @@ fn damaged_rdb_verdicts_match_redis_check_rdb() {
                 let report = check_file(&file, ReaderOptions::default(), None);
                 cases += 1;
                 let we_reject = report.verdict() != Verdict::Valid;
-                if we_reject != server_rejects {
+                // The one place the servers overrule redis-check-rdb: a version
+                // byte raised to one the writer's redis-check-rdb cannot read
+                // ("Can't handle RDB format version"), over records that version
+                // reads as they are. A server of that version loads them (as
+                // Valkey 8.1 loads librdb's script.rdb, RDB 11 written by 7.0),
+                // so `check` passes it with a warning naming the writer.
+                let newer_header = case["case"] == "flip-version"
+                    && case["check"]["output"].as_str().is_some_and(|o| o.contains("Can't handle RDB format version"))
+                    && report.warnings.iter().any(|w| w.contains("header says RDB"));
+                if we_reject != server_rejects && !newer_header {
                     failures.push(format!(
                         "{}: redis-check-rdb rc {}, we say {:?} ({:?})",
                         file.display(),
@@ -89,9 +98,9 @@ fn every_rdb_in_the_corpus_is_read() {
             // librdb's own negative cases: a version from the future, a bad CRC.
             "future_v19.rdb" => Some("unsupported_version"),
             "invalid_chksum_v8.rdb" => Some("checksum_mismatch"),
-            // Header RDB 11 but written by "7.0.0" (RDB 10), with no CRC to vouch
-            // for it: our version-contradiction rule (see the note).
-            "script.rdb" => Some("integrity"),
+            // A zipmap whose header count is 255: Redis 6.2 and 7.0 refuse it
+            // (zipmap.c `zipmapValidateIntegrity`: only 254 means "count them").
+            "zipmap_big_len.rdb" => Some("integrity"),
             _ => None,
         };
         let got = r.error.as_ref().map(|e| e.kind.class());

@@ -103,15 +103,30 @@ fn module_aux_records(path: &Path) -> Vec<(String, u64, Vec<u8>)> {
 
 /// Load `file` into a fresh server of `kind`: its keys, or its log.
 fn load(kind: Kind, file: &Path, scratch: &Path, label: &str) -> Result<(Keys, i64), String> {
+    load_with(kind, file, scratch, label, &[])
+}
+
+/// [`load`] with more configuration.
+fn load_with(kind: Kind, file: &Path, scratch: &Path, label: &str, extra: &[&str]) -> Result<(Keys, i64), String> {
     let dir = scratch.join(label);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(file, dir.join("dump.rdb")).unwrap();
     let d = dir.canonicalize().unwrap().display().to_string();
-    let server = Server::try_start_kind(kind, label, &["--dir", &d, "--dbfilename", "dump.rdb"])?;
+    let mut args = vec!["--dir", d.as_str(), "--dbfilename", "dump.rdb"];
+    args.extend(extra);
+    let server = Server::try_start_kind(kind, label, &args)?;
     let mut c = server.client().unwrap();
     let now = c.time_ms();
     Ok((server_keys(&mut c), now))
+}
+
+/// What a sweep found.
+#[derive(Default)]
+struct Sweep {
+    failures: Vec<String>,
+    loaded: u64,
+    refused: u64,
 }
 
 #[test]
@@ -119,13 +134,31 @@ fn realworld_files_are_judged_as_the_servers_judge_them() {
     let root = common::corpus_dir().join("realworld");
     let files = common::all_rdb_files_under(&root);
     assert!(files.len() > 150, "{} files", files.len());
-    let scratch = common::Scratch::new("realworld");
+    let s = sweep(&root, &files, "realworld");
+    assert!(s.failures.is_empty(), "{} findings:\n{}", s.failures.len(), s.failures.join("\n"));
+    assert!(s.loaded > 80 && s.refused > 0, "loaded {}, refused {}", s.loaded, s.refused);
+}
+
+/// The same judges on the files the servers of the corpus wrote, valid and
+/// damaged (`corrupt/`), and the peers' dumps.
+#[test]
+fn corpus_files_are_judged_as_the_servers_judge_them() {
+    let root = common::corpus_dir();
+    let files = common::corpus_rdb_files();
+    let s = sweep(&root, &files, "corpus");
+    assert!(s.failures.is_empty(), "{} findings:\n{}", s.failures.len(), s.failures.join("\n"));
+    assert!(s.loaded > 50 && s.refused > 20, "loaded {}, refused {}", s.loaded, s.refused);
+}
+
+/// Judge `files` (shown relative to `root`); the counts go to standard error.
+fn sweep(root: &Path, files: &[std::path::PathBuf], name: &str) -> Sweep {
+    let scratch = common::Scratch::new(name);
     let mut failures = Vec::new();
-    let (mut loaded, mut refused, mut module_refused, mut unjudged) = (0, 0, 0, 0);
+    let (mut loaded, mut refused, mut module_refused, mut unjudged, mut refused_when_sanitizing) = (0, 0, 0, 0, 0);
     let (mut converted, mut keys_compared, mut module_aux_kept) = (0, 0, 0);
     for (n, file) in files.iter().enumerate() {
-        let label = format!("rw{n}");
-        let shown = file.strip_prefix(&root).unwrap().display().to_string();
+        let label = format!("{name}{n}");
+        let shown = file.strip_prefix(root).unwrap().display().to_string();
         let report = check_file(file, ReaderOptions::default(), None);
         let _ = dumped_keys(file, None, &shown);
         let same = diff(&DiffConfig::new(file, file));
@@ -180,11 +213,20 @@ fn realworld_files_are_judged_as_the_servers_judge_them() {
                 continue;
             }
         };
-        loaded += 1;
         if report.verdict() != Verdict::Valid {
-            failures.push(format!("{shown}: {kind:?} loads it, check says {:?}", report.error.map(|e| e.to_string())));
+            // By default a server walks values only as far as it needs to;
+            // with sanitize-dump-payload it checks them as `check` does.
+            let strict = load_with(kind, file, &scratch.0, &format!("{label}s"), &["--sanitize-dump-payload", "yes"]);
+            match strict {
+                Err(_) => refused_when_sanitizing += 1,
+                Ok(_) => failures.push(format!(
+                    "{shown}: {kind:?} loads it (even sanitizing), check says {:?}",
+                    report.error.map(|e| e.to_string())
+                )),
+            }
             continue;
         }
+        loaded += 1;
         let ours = dumped_keys(file, Some(now), &shown);
         keys_compared += theirs.len();
         if ours != theirs {
@@ -216,13 +258,12 @@ fn realworld_files_are_judged_as_the_servers_judge_them() {
         }
     }
     eprintln!(
-        "realworld: {} files; loaded {loaded}, refused {refused}, refused for a module {module_refused}, \
-         no server for the version {unjudged}; {keys_compared} keys compared; {converted} conversions loaded; \
-         module AUX kept in {module_aux_kept}",
+        "{name}: {} files; loaded {loaded}, refused {refused}, refused only when sanitizing {refused_when_sanitizing}, \
+         refused for a module {module_refused}, no server for the version {unjudged}; {keys_compared} keys \
+         compared; {converted} conversions loaded; module AUX kept in {module_aux_kept}",
         files.len()
     );
-    assert!(failures.is_empty(), "{} findings:\n{}", failures.len(), failures.join("\n"));
-    assert!(loaded > 80 && refused > 0, "loaded {loaded}, refused {refused}");
+    Sweep { failures, loaded, refused }
 }
 
 fn crate_now() -> i64 {

@@ -65,7 +65,9 @@ pub fn walk<'a>(
     if count == 0 {
         return Err(bad(zm, "empty zipmap"));
     }
-    if declared < 254 && declared != count {
+    // As zipmap.c `zipmapValidateIntegrity`: 254 (ZIPMAP_BIGLEN) means
+    // "count them"; any other header, 255 included, must be the count.
+    if declared != 254 && declared != count {
         return Err(bad(zm, "zipmap entry count does not match its header"));
     }
     Ok(count)

@@ -604,18 +604,13 @@ impl FileFacts {
             self.checksum = None;
             return walked;
         }
-        let Some(conflict) = self.version_conflict.take() else {
-            return Ok(());
-        };
-        if matches!(self.checksum, Some(Checksum::Ok(_))) {
+        // The server reads the records the header's version allows and
+        // never compares the writer's version (Valkey 8.1 loads librdb's
+        // script.rdb, RDB 11 "written by" 7.0.0): a warning, not damage.
+        if let Some(conflict) = self.version_conflict.take() {
             self.warnings.push(conflict);
-            Ok(())
-        } else {
-            Err(Error::new(ErrorKind::Integrity("header version contradicts the writer's version"))
-                .at(5)
-                .doing(Phase::ReadingHeader)
-                .detail(conflict))
         }
+        Ok(())
     }
 
     /// Take in what a later part of the same file said (segments).
