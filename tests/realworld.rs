@@ -118,6 +118,8 @@ fn load_with(kind: Kind, file: &Path, scratch: &Path, label: &str, extra: &[&str
     let server = Server::try_start_kind(kind, label, &args)?;
     let mut c = server.client().unwrap();
     let now = c.time_ms();
+    // What it holds, saved over the copy it loaded (for the value comparison).
+    c.ok(&["SAVE"]);
     Ok((server_keys(&mut c), now))
 }
 
@@ -229,6 +231,20 @@ fn sweep(root: &Path, files: &[std::path::PathBuf], name: &str) -> Sweep {
         loaded += 1;
         let ours = dumped_keys(file, Some(now), &shown);
         keys_compared += theirs.len();
+        // Values, types and TTLs too: what the server saves after loading.
+        let saved = scratch.0.join(&label).join("dump.rdb");
+        let (want, got) = (common::records::dump_keys(file), common::records::dump_keys(&saved));
+        for (id, record) in &want {
+            let Some(mut expected) = common::records::normal(record, now, false) else { continue };
+            if let Some(mut r) = got.get(id).and_then(|r| common::records::normal(r, now, false)) {
+                if r["type"] == "stream" {
+                    common::records::drop_unrecorded(&mut expected, &mut r);
+                }
+                if let Some(d) = common::records::first_difference(&expected, &r, "") {
+                    failures.push(format!("{shown}: {id:?} differs from what {kind:?} saved at {d}"));
+                }
+            }
+        }
         if ours != theirs {
             let missing: Vec<_> = theirs.difference(&ours).take(3).collect();
             let extra: Vec<_> = ours.difference(&theirs).take(3).collect();

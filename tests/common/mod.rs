@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod events;
+pub mod records;
 pub mod redis;
 
 use std::path::PathBuf;
