@@ -420,6 +420,13 @@ fn duplicate_keys_are_damage_as_the_server_judges_them() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("duplicate key") && !out.exists(), "{err}");
     assert_eq!(tool(&["diff", path, path]).0, Some(0));
+    // Its dump holds both copies, as stored; converted back, it is refused.
+    let jsonl = scratch.0.join("dup.jsonl");
+    assert_eq!(tool(&["dump", path, "-o", jsonl.to_str().unwrap()]).0, Some(0));
+    assert_eq!(std::fs::read_to_string(&jsonl).unwrap().matches("\"key\":\"key:17\"").count(), 2);
+    let (code, err) = tool(&["convert", jsonl.to_str().unwrap(), "--to", "rdb", "-o", out.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("duplicate key") && !out.exists(), "{err}");
 
     // One copy already expired: loaded, and valid for us.
     let expired = [vec![0xfc], 1000i64.to_le_bytes().to_vec(), string_key("k", "expired")].concat();

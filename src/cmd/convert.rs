@@ -431,10 +431,14 @@ fn json_to<'w>(
     report.version = Some(version);
     let mut t = make(version)?;
     let mut db = None;
+    // A dump of a file holding a key twice holds it twice: written as is, the
+    // output would be refused. Found as the keys go by; confirmed by name.
+    let mut duplicates = super::check::duplicates::DuplicateFinder::new();
     crate::event::json::read_dump(std::io::BufReader::with_capacity(1 << 20, file), |k| {
         if !selected(cfg, k.db, &k.key, k.value.key_type(), k.expire_at_ms) {
             return Ok(());
         }
+        duplicates.key(k.db, &k.key);
         if db != Some(k.db) {
             t.select_db(k.db)?;
             db = Some(k.db);
@@ -445,6 +449,25 @@ fn json_to<'w>(
         record_key(cfg, &mut *t, report, k.db, &k.key, k.value.key_type(), written)
     })
     .map_err(|e| e.in_file(&name))?;
+    let suspects = duplicates.suspects()?;
+    if !suspects.is_empty() {
+        let file = std::fs::File::open(&cfg.input).map_err(|e| Error::io(e).in_file(&name))?;
+        let mut seen = std::collections::HashSet::new();
+        crate::event::json::read_dump(std::io::BufReader::new(file), |k| {
+            let selected = selected(cfg, k.db, &k.key, k.value.key_type(), k.expire_at_ms);
+            if selected
+                && super::check::duplicates::is_suspect(&suspects, k.db, &k.key)
+                && !seen.insert((k.db, k.key.to_vec()))
+            {
+                return Err(Error::new(ErrorKind::Integrity("duplicate key")).key(&k.key).detail(format!(
+                    "the same key twice in db {}: the server would refuse the output, so none is written",
+                    k.db
+                )));
+            }
+            Ok(())
+        })
+        .map_err(|e| e.in_file(&name))?;
+    }
     t.finish()
 }
 

@@ -345,3 +345,34 @@ pub(crate) fn find_duplicate_key(path: &std::path::Path, opts: ReaderOptions, no
     hashes.flush();
     find_duplicate(&store, path, opts, now, &mut Vec::new())
 }
+
+/// The duplicate check for an input read some other way (a JSON dump):
+/// `key` for every key as it is read, then `suspects`; a key whose hash is
+/// among them (see [`is_suspect`]) is compared by name in a second read.
+pub(crate) struct DuplicateFinder {
+    store: Arc<KeyHashStore>,
+    hashes: KeyHashes,
+}
+
+impl DuplicateFinder {
+    pub(crate) fn new() -> DuplicateFinder {
+        let store = KeyHashStore::new();
+        let hashes = KeyHashes::feeding(&store);
+        DuplicateFinder { store, hashes }
+    }
+
+    pub(crate) fn key(&mut self, db: u64, key: &[u8]) {
+        self.hashes.push(db, key);
+    }
+
+    /// The hashes seen more than once (usually none), sorted.
+    pub(crate) fn suspects(mut self) -> Result<Vec<u64>> {
+        self.hashes.flush();
+        self.store.repeated()
+    }
+}
+
+/// Whether (db, key) has one of the `suspects` hashes.
+pub(crate) fn is_suspect(suspects: &[u64], db: u64, key: &[u8]) -> bool {
+    suspects.binary_search(&key_hash(db, name_hash(key))).is_ok()
+}
