@@ -163,6 +163,18 @@ fn spill_error(e: std::io::Error) -> Error {
         .detail(format!("spilling key hashes for the duplicate key check to {}", std::env::temp_dir().display()))
 }
 
+/// Fill `buf` unless the input ends first; the bytes read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
 fn spill(part: &mut Partition) -> Result<()> {
     if part.file.is_none() {
         let file = crate::input::pipe::unnamed_temp_file(&std::env::temp_dir(), "keys").map_err(spill_error)?;
@@ -219,17 +231,24 @@ impl KeyHashes {
     pub(super) fn rebase(&mut self, db: u64) {
         let Some(mut part) = self.deferred.take() else { return };
         if let Some(file) = &mut part.file {
-            let mut bytes = Vec::new();
-            if let Err(e) = file.rewind().and_then(|()| file.read_to_end(&mut bytes)) {
-                if let Some(store) = &self.store {
-                    store.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(spill_error(e));
-                }
-            }
-            for b in bytes.chunks_exact(8) {
-                self.local.push(key_hash(db, u64::from_le_bytes(b.try_into().expect("8 bytes"))));
-                if self.local.len() >= LOCAL_BATCH {
+            // In steps: a segment's keys before its first SELECTDB may be
+            // millions.
+            let mut step = vec![0u8; LOCAL_BATCH * 8];
+            let read = file.rewind().and_then(|()| {
+                let mut reader = std::io::BufReader::new(&mut *file);
+                loop {
+                    let n = read_full(&mut reader, &mut step)?;
+                    for b in step[..n].chunks_exact(8) {
+                        self.local.push(key_hash(db, u64::from_le_bytes(b.try_into().expect("8 bytes"))));
+                    }
                     self.flush();
+                    if n < step.len() {
+                        return Ok(());
+                    }
                 }
+            });
+            if let (Err(e), Some(store)) = (read, &self.store) {
+                store.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(spill_error(e));
             }
         }
         self.local.extend(part.held.iter().map(|&h| key_hash(db, h)));
@@ -375,4 +394,42 @@ impl DuplicateFinder {
 /// Whether (db, key) has one of the `suspects` hashes.
 pub(crate) fn is_suspect(suspects: &[u64], db: u64, key: &[u8]) -> bool {
     suspects.binary_search(&key_hash(db, name_hash(key))).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hashes past the memory share spill to disk, a segment's deferred
+    /// hashes too, and a repeat across memory, files and segments is found.
+    #[test]
+    fn repeats_are_found_through_spills_and_deferred_segments() {
+        // A small memory share, so that every partition spills.
+        let store = KeyHashStore::holding(64);
+        let mut file_level = KeyHashes::feeding(&store);
+        let keys = 300_000u64;
+        for i in 0..keys {
+            file_level.push(0, format!("key:{i}").as_bytes());
+        }
+        // A segment whose database is learnt late, holding one key again.
+        let segment = KeyHashStore::for_segment();
+        let mut head = KeyHashes::deferred(&segment);
+        for i in keys..keys + 40_000 {
+            head.push(u64::MAX, format!("key:{i}").as_bytes());
+        }
+        head.push(u64::MAX, b"key:17");
+        head.rebase(0);
+        store.absorb_store(&segment);
+        file_level.flush();
+        let spilled = store.parts.iter().filter(|p| p.lock().unwrap().file.is_some()).count();
+        assert!(spilled > 200, "only {spilled} partitions spilled");
+        assert_eq!(store.repeated().unwrap(), vec![key_hash(0, name_hash(b"key:17"))]);
+        // The same name in another database is no repeat.
+        let other = KeyHashStore::new();
+        let mut h = KeyHashes::feeding(&other);
+        h.push(0, b"k");
+        h.push(1, b"k");
+        h.flush();
+        assert!(other.repeated().unwrap().is_empty());
+    }
 }
