@@ -77,51 +77,39 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             let worst = reports.iter().map(|r| r.verdict()).max().unwrap_or(Verdict::Valid);
             Ok(worst.into())
         }
-        Command::Dump {
-            file,
-            commands: true,
-            format,
-            dbs,
-            keys,
-            key_regex,
-            types,
-            no_expired,
-            now,
-            skip_unknown,
-            output,
-            read,
-        } => {
-            if format != DumpFormatArg::Jsonl
-                || !keys.is_empty()
-                || key_regex.is_some()
-                || !types.is_empty()
-                || no_expired
-                || skip_unknown
-                || now.is_some()
+        Command::Dump(args) if args.commands => {
+            if args.format != DumpFormatArg::Jsonl
+                || !args.keys.is_empty()
+                || args.key_regex.is_some()
+                || !args.types.is_empty()
+                || args.no_expired
+                || args.skip_unknown
+                || args.now.is_some()
             {
                 return Err(usage("--commands writes JSONL and filters only by --db".into()));
             }
-            let mut sink: Box<dyn Write> = match output {
-                Some(path) => Box::new(std::fs::File::create(&path).map_err(Error::io)?),
+            let mut sink: Box<dyn Write> = match &args.output {
+                Some(path) => Box::new(std::fs::File::create(path).map_err(Error::io)?),
                 None => Box::new(std::io::stdout().lock()),
             };
-            aof::dump_commands(&file, &dbs, read.options(), &mut sink)?;
+            aof::dump_commands(&args.file, &args.dbs, args.read.options(), &mut sink)?;
             Ok(Exit::Ok)
         }
-        Command::Dump {
-            file,
-            commands: false,
-            format,
-            dbs,
-            keys,
-            key_regex,
-            types,
-            no_expired,
-            now,
-            skip_unknown,
-            output,
-            read,
-        } => {
+        Command::Dump(args) => {
+            let cli::DumpArgs {
+                file,
+                format,
+                dbs,
+                keys,
+                key_regex,
+                types,
+                no_expired,
+                now,
+                skip_unknown,
+                output,
+                read,
+                ..
+            } = args;
             let regex = key_regex
                 .map(|r| regex::bytes::Regex::new(&r).map_err(|e| usage(format!("--key-regex: {e}"))))
                 .transpose()?;

@@ -202,13 +202,9 @@ fn corpus_snapshots_as_resp_and_aof_rebuild_the_same_data_in_redis_7_0() {
             let dir = scratch.canonicalize().unwrap().display().to_string();
             let server = if mode.starts_with("resp") {
                 let server = Server::start(&label, &["--dir", &dir, "--enable-debug-command", "yes"]);
-                let piped = common::redis::debian_command("redis-cli")
-                    .args(["-p", &server.port.to_string(), "--pipe"])
-                    .stdin(std::fs::File::open(scratch.join("commands.resp")).unwrap())
-                    .output()
-                    .unwrap();
-                let out = String::from_utf8_lossy(&piped.stdout);
-                assert!(out.contains("errors: 0,"), "{label}: redis-cli --pipe reported errors:\n{out}");
+                if let Err(out) = server.pipe(&scratch.join("commands.resp")) {
+                    panic!("{label}: redis-cli --pipe reported errors:\n{out}");
+                }
                 server
             } else {
                 Server::start(&label, &["--dir", &dir, "--appendonly", "yes", "--enable-debug-command", "yes"])

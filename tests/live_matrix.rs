@@ -102,15 +102,7 @@ fn convert_and_load(
         format!("exit 0, but the server refuses the output: {said}")
     })?;
     if matches!(mode, "resp" | "restore") {
-        let piped = common::redis::debian_command("redis-cli")
-            .args(["-p", &server.port.to_string(), "--pipe"])
-            .stdin(std::fs::File::open(dir.join("commands.resp")).unwrap())
-            .output()
-            .unwrap();
-        let said = String::from_utf8_lossy(&piped.stdout);
-        if !said.contains("errors: 0,") {
-            return Err(format!("redis-cli --pipe reported errors: {said}"));
-        }
+        server.pipe(&dir.join("commands.resp")).map_err(|said| format!("redis-cli --pipe reported errors: {said}"))?;
     }
     Ok(Loaded { server, report })
 }

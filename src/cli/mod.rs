@@ -90,43 +90,7 @@ pub enum Command {
     /// AOF's command log with --commands. Empty collections (which the server
     /// skips) are left out; a key stored twice is written twice, as stored.
     #[command(after_help = EXIT_CODES)]
-    Dump {
-        /// The RDB file (`-` = standard input), or with --commands the AOF
-        /// (file, manifest or directory).
-        file: PathBuf,
-        /// Dump an AOF's commands as JSONL: file, offset, db, ts, args.
-        #[arg(long)]
-        commands: bool,
-        #[arg(long, value_enum, default_value_t = DumpFormatArg::Jsonl)]
-        format: DumpFormatArg,
-        /// Only keys of this database (repeatable).
-        #[arg(long = "db")]
-        dbs: Vec<u64>,
-        /// Only keys matching this Redis glob pattern (repeatable).
-        #[arg(long = "key")]
-        keys: Vec<String>,
-        /// Only keys matching this regular expression.
-        #[arg(long)]
-        key_regex: Option<String>,
-        /// Only keys of this type: string, list, set, zset, hash, stream, module, array (repeatable).
-        #[arg(long = "type")]
-        types: Vec<String>,
-        /// Leave out keys already expired at --now (default: the file's ctime aux field).
-        #[arg(long)]
-        no_expired: bool,
-        /// AOF input (replayed): skip (and count) commands the replay does not know.
-        #[arg(long)]
-        skip_unknown: bool,
-        /// Unix time in ms for --no-expired, and the clock an AOF's relative
-        /// times count from when it is replayed (default: the system clock).
-        #[arg(long, value_name = "MS")]
-        now: Option<i64>,
-        /// Write to this file instead of standard output.
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-        #[command(flatten)]
-        read: ReadArgs,
-    },
+    Dump(DumpArgs),
     /// Rewrite a file in another format or RDB version: `--to rdb` re-encodes every
     /// value as the target version's Redis writes it; `resp` gives commands for
     /// `redis-cli --pipe`; `aof` / `aof-dir` an AOF as Redis's rewrite writes it;
@@ -231,6 +195,46 @@ pub enum Command {
     /// the cut bytes to a backup file next to it.
     #[command(after_help = FIX_EXIT_CODES)]
     Fix(FixArgs),
+}
+
+/// Arguments of `dump`.
+#[derive(clap::Args, Debug)]
+pub struct DumpArgs {
+    /// The RDB file (`-` = standard input), or with --commands the AOF
+    /// (file, manifest or directory).
+    pub file: PathBuf,
+    /// Dump an AOF's commands as JSONL: file, offset, db, ts, args.
+    #[arg(long)]
+    pub commands: bool,
+    #[arg(long, value_enum, default_value_t = DumpFormatArg::Jsonl)]
+    pub format: DumpFormatArg,
+    /// Only keys of this database (repeatable).
+    #[arg(long = "db")]
+    pub dbs: Vec<u64>,
+    /// Only keys matching this Redis glob pattern (repeatable).
+    #[arg(long = "key")]
+    pub keys: Vec<String>,
+    /// Only keys matching this regular expression.
+    #[arg(long)]
+    pub key_regex: Option<String>,
+    /// Only keys of this type: string, list, set, zset, hash, stream, module, array (repeatable).
+    #[arg(long = "type")]
+    pub types: Vec<String>,
+    /// Leave out keys already expired at --now (default: the file's ctime aux field).
+    #[arg(long)]
+    pub no_expired: bool,
+    /// AOF input (replayed): skip (and count) commands the replay does not know.
+    #[arg(long)]
+    pub skip_unknown: bool,
+    /// Unix time in ms for --no-expired, and the clock an AOF's relative
+    /// times count from when it is replayed (default: the system clock).
+    #[arg(long, value_name = "MS")]
+    pub now: Option<i64>,
+    /// Write to this file instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 pub const DIFF_EXIT_CODES: &str = "\

@@ -196,6 +196,22 @@ impl Server {
         Ok(Client { r: BufReader::new(s.try_clone()?), w: s })
     }
 
+    /// Send the commands of `file` through `redis-cli --pipe` (Debian's);
+    /// `Err` with its report when it counted errors.
+    pub fn pipe(&self, file: &std::path::Path) -> Result<(), String> {
+        let piped = debian_command("redis-cli")
+            .args(["-p", &self.port.to_string(), "--pipe"])
+            .stdin(std::fs::File::open(file).expect("commands file"))
+            .output()
+            .expect("run redis-cli");
+        let said = String::from_utf8_lossy(&piped.stdout).into_owned();
+        if said.contains("errors: 0,") {
+            Ok(())
+        } else {
+            Err(said)
+        }
+    }
+
     pub fn rdb_path(&self) -> PathBuf {
         self.dir.join("dump.rdb")
     }

@@ -44,6 +44,19 @@ struct Partition {
     file: Option<std::fs::File>,
 }
 
+impl Partition {
+    /// Every hash it holds, in memory and spilled; it is left empty.
+    fn take_all(&mut self) -> Result<Vec<u64>> {
+        let mut all = std::mem::take(&mut self.held);
+        if let Some(mut file) = self.file.take() {
+            let mut bytes = Vec::new();
+            file.rewind().and_then(|()| file.read_to_end(&mut bytes)).map_err(spill_error)?;
+            all.extend(bytes.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))));
+        }
+        Ok(all)
+    }
+}
+
 /// Every loaded key's hash, for one file.
 #[derive(Default)]
 pub(super) struct KeyHashStore {
@@ -99,36 +112,38 @@ impl KeyHashStore {
             part.held.extend_from_slice(run);
             if part.held.len() >= self.held_per_partition {
                 if let Err(e) = spill(&mut part) {
-                    self.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+                    self.record_failure(e);
                 }
             }
         }
         hashes.clear();
     }
 
+    /// Keep the first failure to spill, reported by `repeated`.
+    fn record_failure(&self, e: Error) {
+        self.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+    }
+
+    fn take_failure(&self) -> Option<Error> {
+        self.failed.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
     /// Take in everything `other` holds (a segment's keys, once it counts).
     pub(super) fn absorb_store(&self, other: &KeyHashStore) {
-        if let Some(e) = other.failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            self.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+        if let Some(e) = other.take_failure() {
+            self.record_failure(e);
         }
         for part in &other.parts {
-            let mut part = part.lock().unwrap_or_else(|p| p.into_inner());
-            let mut hashes = std::mem::take(&mut part.held);
-            if let Some(file) = &mut part.file {
-                let mut bytes = Vec::new();
-                if let Err(e) = file.rewind().and_then(|()| file.read_to_end(&mut bytes)) {
-                    self.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(spill_error(e));
-                }
-                hashes.extend(bytes.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))));
-                part.file = None;
+            match part.lock().unwrap_or_else(|p| p.into_inner()).take_all() {
+                Ok(mut hashes) => self.absorb(&mut hashes),
+                Err(e) => self.record_failure(e),
             }
-            self.absorb(&mut hashes);
         }
     }
 
     /// The hashes seen more than once, sorted.
     fn repeated(&self) -> Result<Vec<u64>> {
-        if let Some(e) = self.failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(e) = self.take_failure() {
             return Err(e);
         }
         use rayon::prelude::*;
@@ -137,13 +152,7 @@ impl KeyHashStore {
             .parts
             .par_iter()
             .map(|part| {
-                let mut part = part.lock().unwrap_or_else(|p| p.into_inner());
-                let mut all = std::mem::take(&mut part.held);
-                if let Some(file) = &mut part.file {
-                    let mut bytes = Vec::new();
-                    file.rewind().and_then(|()| file.read_to_end(&mut bytes)).map_err(spill_error)?;
-                    all.extend(bytes.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))));
-                }
+                let mut all = part.lock().unwrap_or_else(|p| p.into_inner()).take_all()?;
                 all.sort_unstable();
                 Ok(all.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect())
             })
@@ -214,7 +223,7 @@ impl KeyHashes {
                 part.held.push(name_hash(key));
                 if part.held.len() >= HELD_PER_PARTITION {
                     if let (Err(e), Some(store)) = (spill(part), &self.store) {
-                        store.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+                        store.record_failure(e);
                     }
                 }
             }
@@ -248,7 +257,7 @@ impl KeyHashes {
                 }
             });
             if let (Err(e), Some(store)) = (read, &self.store) {
-                store.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(spill_error(e));
+                store.record_failure(spill_error(e));
             }
         }
         self.local.extend(part.held.iter().map(|&h| key_hash(db, h)));
@@ -350,19 +359,18 @@ fn loaded(k: &crate::event::KeyEvent<'_>) -> Result<bool> {
 /// repeats. For commands that write what they read (`convert`): a file the
 /// server refuses must not become one it loads with a copy silently lost.
 pub(crate) fn find_duplicate_key(path: &std::path::Path, opts: ReaderOptions, now: i64) -> Result<()> {
-    let store = KeyHashStore::new();
-    let mut hashes = KeyHashes::feeding(&store);
+    let mut finder = DuplicateFinder::new();
     let mut input = crate::input::Input::open(path)?;
     let mut reader = RdbReader::new(&mut input, ReaderOptions { check_values: false, ..opts });
     while let Some(event) = reader.next()? {
         if let Event::Key(k) = event {
             if k.expire_at_ms.is_none_or(|t| t >= now) {
-                hashes.push(k.db, &k.key);
+                finder.key(k.db, &k.key);
             }
         }
     }
-    hashes.flush();
-    find_duplicate(&store, path, opts, now, &mut Vec::new())
+    finder.hashes.flush();
+    find_duplicate(&finder.store, path, opts, now, &mut Vec::new())
 }
 
 /// The duplicate check for an input read some other way (a JSON dump):
