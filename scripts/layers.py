@@ -5,8 +5,9 @@
   layers.py imports  every `crate::` path that names a higher layer, and
                      every pair of modules that name each other; exit 1 if any
 
-A layer may use the layers below it only. `error`, `clock` and `escape` are
-the foundation every layer may use; `lib.rs` and `main.rs` sit on top.
+A layer may use the layers below it only. `format` (constants, no logic) is
+the lowest; `error`, `clock` and `escape` are the foundation every layer may
+use; `lib.rs` and `main.rs` sit on top.
 """
 import os
 import re
@@ -16,7 +17,7 @@ from collections import defaultdict
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 
 # Lowest first.
-ORDER = ["error", "clock", "escape", "format", "input", "token", "event",
+ORDER = ["format", "error", "clock", "escape", "input", "token", "event",
          "keyspace", "source", "output", "cmd", "cli", "main", "lib"]
 FOUNDATION = {"error", "clock", "escape"}
 

@@ -3,8 +3,9 @@
 //! Offline reader, checker and converter for Redis and Valkey persistence files.
 //!
 //! The crate is a pipeline: `input` (maps and pipes) → `token` (nom parsers) →
-//! `event` (the public event model) → `cmd` (check, dump, …) → `output` (JSON…);
-//! `keyspace` is the in-memory data model that replays AOF commands for `convert`.
+//! `event` (the public event model) → `source` (what an input is, and its keys,
+//! whatever it is) → `output` (sinks: JSON, RESP, RDB) → `cmd` (check, dump,
+//! convert, diff, fix); `keyspace` is the in-memory model an AOF replay builds.
 //!
 //! Counting keys per type with the event model:
 //!
@@ -38,4 +39,5 @@ pub mod format;
 pub mod input;
 pub mod keyspace;
 pub mod output;
+pub mod source;
 pub mod token;

@@ -5,17 +5,17 @@ mod cli;
 
 use clap::Parser;
 use cli::{Cli, Command, ConvertToArg, DiffFormatArg, DumpFormatArg, ReportFormat};
-use rdb_tool::cmd::aof::{self, AofCheckOptions, Repair};
+use rdb_tool::cmd::check::aof::{AofCheckOptions, Repair};
+use rdb_tool::cmd::check::report;
 use rdb_tool::cmd::check::{self, CheckConfig, FileReport, Verdict};
 use rdb_tool::cmd::convert::{self, ConvertConfig, ConvertTo};
 use rdb_tool::cmd::diff;
 use rdb_tool::cmd::dump::{self, DumpConfig, DumpFormat};
-use rdb_tool::cmd::filter::KeyFilter;
 use rdb_tool::cmd::fix;
 use rdb_tool::error::{Error, ErrorKind};
 use rdb_tool::event::ReaderOptions;
 use rdb_tool::format::KeyType;
-use rdb_tool::output::report;
+use rdb_tool::source::KeyFilter;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -92,7 +92,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                 Some(path) => Box::new(std::fs::File::create(path).map_err(Error::io)?),
                 None => Box::new(std::io::stdout().lock()),
             };
-            aof::dump_commands(&args.file, &args.dbs, args.read.options(), &mut sink)?;
+            dump::dump_commands(&args.file, &args.dbs, args.read.options(), &mut sink)?;
             Ok(Exit::Ok)
         }
         Command::Dump(args) => {
@@ -188,16 +188,16 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
             let written = if stat {
-                rdb_tool::output::diff::write_stat(&mut out, &report)
+                diff::report::write_stat(&mut out, &report)
             } else if format == DiffFormatArg::Jsonl {
                 let mut buf = Vec::new();
                 for d in &report.diffs {
-                    rdb_tool::output::diff::write_record(&mut buf, d);
+                    diff::report::write_record(&mut buf, d);
                     buf.push(b'\n');
                 }
                 out.write_all(&buf)
             } else {
-                rdb_tool::output::diff::write_text(&mut out, &report, limit)
+                diff::report::write_text(&mut out, &report, limit)
             };
             written.map_err(Error::io)?;
             Ok(if report.diffs.is_empty() { Exit::Ok } else { Exit::Damaged })

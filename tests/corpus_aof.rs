@@ -9,11 +9,12 @@ mod common;
 
 use common::{copy_tree, Scratch};
 
-use rdb_tool::cmd::aof::{check_aof, dump_commands, plan_repair, AofCheckOptions, Repair};
+use rdb_tool::cmd::check::aof::{check_aof, plan_repair, AofCheckOptions, Repair};
 use rdb_tool::cmd::check::Verdict;
+use rdb_tool::cmd::dump::dump_commands;
 use rdb_tool::cmd::fix;
 use rdb_tool::event::ReaderOptions;
-use rdb_tool::input::layout::sniff;
+use rdb_tool::source::Source;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -57,8 +58,7 @@ fn every_server_aof_checks_clean_and_counts_like_redis_check_aof() {
                 .find(|f| matches!(f["role"].as_str(), Some("manifest" | "single")))
                 .unwrap();
             let path = vdir.join(entry["path"].as_str().unwrap());
-            let layout = sniff(&path).unwrap();
-            let report = check_aof(&path, &layout, &opts());
+            let report = check_aof(&Source::open(&path).unwrap(), &opts());
             assert_eq!(report.verdict(), Verdict::Valid, "{}: {:?}", path.display(), report.first_error());
             assert_eq!(plan_repair(&report), Repair::NothingToDo);
             // redis-check-aof counts 1 + one per CRLF of every RESP record, over all files.
@@ -127,8 +127,7 @@ fn damaged_aofs_match_redis_check_aof_and_its_fix() {
                 );
                 let scratch = Scratch::new(&name.replace('/', "_"));
                 let (target, damaged) = build_case(&vdir, case, &scratch.0);
-                let layout = sniff(&target).unwrap();
-                let report = check_aof(&target, &layout, &opts());
+                let report = check_aof(&Source::open(&target).unwrap(), &opts());
                 let checker_rc = case["check"]["rc"].as_i64().unwrap();
                 assert_eq!(checker_rc, 1, "{name}: the corpus only holds damaged cases");
                 assert_eq!(report.verdict(), Verdict::Damaged, "{name}");
@@ -208,7 +207,7 @@ fn truncate_to_timestamp_matches_redis_check_aof() {
                 .unwrap();
             let opts = AofCheckOptions { to_timestamp: Some(limit), ..Default::default() };
             let manifest = ours.0.join("appendonly.aof.manifest");
-            let report = check_aof(&manifest, &sniff(&manifest).unwrap(), &opts);
+            let report = check_aof(&Source::open(&manifest).unwrap(), &opts);
             let repair = plan_repair(&report);
             let incr = "appendonly.aof.2.incr.aof";
             let their_len = std::fs::metadata(theirs.0.join(incr)).unwrap().len();

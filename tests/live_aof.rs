@@ -28,9 +28,9 @@ mod common;
 use common::Scratch;
 
 use common::redis::{Client, Reply, Server};
-use rdb_tool::cmd::aof::{check_aof, plan_repair, AofCheckOptions, Repair};
+use rdb_tool::cmd::check::aof::{check_aof, plan_repair, AofCheckOptions, Repair};
 use rdb_tool::cmd::check::Verdict;
-use rdb_tool::input::layout::sniff;
+use rdb_tool::source::Source;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -518,7 +518,7 @@ fn run_case(p: &Pristine, case: &Case, work: &Path) -> Outcome {
     let damaged_len = case.bytes.len() as u64;
 
     let (check_rc, check_out) = checker(&[], &theirs_manifest, b"");
-    let report = check_aof(&ours_manifest, &sniff(&ours_manifest).unwrap(), &AofCheckOptions::default());
+    let report = check_aof(&Source::open(&ours_manifest).unwrap(), &AofCheckOptions::default());
     let verdict = report.verdict();
     let repair = plan_repair(&report);
     let (fix_rc, fix_out) = checker(&["--fix"], &theirs_manifest, b"y\n");
@@ -703,7 +703,7 @@ fn timestamp_cases(p: &Pristine, work: &Path) -> BTreeMap<&'static str, usize> {
         let (theirs_files, _) = files_of(&theirs.join("appendonlydir"));
         let theirs_len = theirs_files[last].len() as u64;
         let opts = AofCheckOptions { to_timestamp: Some(t), ..Default::default() };
-        let report = check_aof(&ours_manifest, &sniff(&ours_manifest).unwrap(), &opts);
+        let report = check_aof(&Source::open(&ours_manifest).unwrap(), &opts);
         assert_eq!(report.verdict(), Verdict::Valid, "{name}: {:?}", report.first_error());
         let repair = plan_repair(&report);
         let kind = match (&repair, rc) {

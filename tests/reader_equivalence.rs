@@ -62,8 +62,8 @@ fn mapped_and_one_byte_pipe_give_identical_events() {
 #[test]
 fn dump_and_check_agree_between_map_and_pipe() {
     use rdb_tool::cmd::check::check_input;
+    use rdb_tool::cmd::check::report;
     use rdb_tool::cmd::dump::{dump_input, DumpConfig, DumpFormat};
-    use rdb_tool::output::report;
 
     let cfg = |format| DumpConfig::new(PathBuf::new(), format);
     for path in fixtures() {

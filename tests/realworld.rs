@@ -320,7 +320,7 @@ fn realworld_aofs_are_judged_as_redis_7_0_judges_them() {
         let shown = input.strip_prefix(&root).unwrap().display().to_string();
         let verdict = check_any(input, ReaderOptions::default(), None).verdict();
         let mut commands = Vec::new();
-        let _ = rdb_tool::cmd::aof::dump_commands(input, &[], ReaderOptions::default(), &mut commands);
+        let _ = rdb_tool::cmd::dump::dump_commands(input, &[], ReaderOptions::default(), &mut commands);
         for line in String::from_utf8_lossy(&commands).lines() {
             if serde_json::from_str::<Value>(line).is_err() {
                 failures.push(format!("{shown}: dump --commands wrote half a record"));

@@ -4,9 +4,9 @@
 //! the fixture's documented content (testdata/README.md, shared/corpus/peers).
 
 use rdb_tool::cmd::check::check_file;
+use rdb_tool::cmd::check::report;
 use rdb_tool::cmd::dump::{dump, DumpConfig, DumpFormat};
 use rdb_tool::event::ReaderOptions;
-use rdb_tool::output::report;
 use std::path::Path;
 
 /// A fixed "now" (2027-01-15) so "already expired" counts do not drift.
@@ -49,20 +49,15 @@ fn dump_of_small_peer_fixtures() {
 /// with two incr files (testdata/README.md).
 #[test]
 fn check_report_of_every_aof_fixture() {
-    use rdb_tool::cmd::aof::{check_aof, AofCheckOptions};
-    use rdb_tool::input::layout::sniff;
+    use rdb_tool::cmd::check::aof::{check_aof, AofCheckOptions};
+    use rdb_tool::source::Source;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/aof");
     for name in ["plain_v62.aof", "preamble_v62_truncated_mid_bulk.aof", "multipart_v70"] {
         let path = root.join(name);
-        let layout = match sniff(&path).unwrap() {
-            rdb_tool::input::layout::Layout::MultiPart { manifest } => {
-                rdb_tool::input::layout::Layout::MultiPart { manifest: relative(&manifest).into() }
-            }
-            other => other,
-        };
         let opts = AofCheckOptions { now_ms: Some(NOW_MS), ..Default::default() };
+        // Relative, as the snapshots show paths (cargo runs tests in the package root).
         let rel = relative(&path);
-        let r = check_aof(Path::new(&rel), &layout, &opts);
+        let r = check_aof(&Source::open(Path::new(&rel)).unwrap(), &opts);
         let mut out = Vec::new();
         report::write_aof_text(&mut out, &r).expect("write report");
         insta::assert_snapshot!(format!("check_aof@{name}"), String::from_utf8(out).expect("utf-8"));

@@ -8,9 +8,10 @@ use super::dump::{self, DumpConfig, DumpFormat};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Event, RdbReader, ReaderOptions};
 use crate::format::KeyType;
-use crate::input::Input;
-use crate::output::rdb::writer::{EncodingLimits, KeyMeta, RdbWriter, ValueSource, MAX_WRITE_VERSION, VALKEY_VERSION};
+use crate::output::progress::Progress;
+use crate::output::rdb::writer::{EncodingLimits, KeyAttrs, RdbWriter, ValueSource, MAX_WRITE_VERSION, VALKEY_VERSION};
 use crate::output::resp::RespWriter;
+use crate::source::{Kind, ModuleAux, Source, VisitOptions, Visitor};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -48,10 +49,6 @@ pub struct ConvertConfig {
     pub batch: usize,
     /// RESP/AOF output: RESTORE with DUMP payloads; `Some(true)` adds REPLACE.
     pub restore: Option<bool>,
-    /// AOF and dump inputs: only the keys this selects (`dump` on an AOF).
-    pub filter: super::filter::KeyFilter,
-    /// AOF and dump inputs: leave out keys expired at this Unix ms.
-    pub expired_before: Option<i64>,
     /// AOF input: the loading server's clock, from which relative times
     /// count (`--now`; default: the system clock).
     pub now_ms: Option<i64>,
@@ -71,8 +68,6 @@ impl ConvertConfig {
             skip_unknown: false,
             batch: crate::output::resp::DEFAULT_BATCH,
             restore: None,
-            filter: Default::default(),
-            expired_before: None,
             now_ms: None,
             reader: ReaderOptions::default(),
         }
@@ -95,22 +90,11 @@ pub struct ConvertReport {
 
 /// The version aux field written for a target version (`redis-ver`, or
 /// `valkey-ver` for Valkey's format): a release that writes that version, so
-/// readers that compare the two agree.
+/// readers that compare the two agree (`format::versions`).
 fn server_version_aux(version: u32) -> (&'static [u8], &'static [u8]) {
-    let redis: &[u8] = match version {
-        VALKEY_VERSION => return (b"valkey-ver", b"9.0.0"),
-        ..=6 => b"2.8.0",
-        7 => b"3.2.0",
-        8 => b"4.0.0",
-        9 => b"6.2.0",
-        10 => b"7.0.0",
-        11 => b"7.2.0",
-        12 => b"7.4.0",
-        13 => b"8.6.0",
-        14 => b"8.8.0",
-        _ => b"8.10.0",
-    };
-    (b"redis-ver", redis)
+    let (key, release) =
+        crate::format::versions::rdb_version(version).map_or(("redis-ver", "8.10.0"), |r| r.release_aux);
+    (key.as_bytes(), release.as_bytes())
 }
 
 /// The RDB version written when the source is not an RDB (Redis 7.4: the
@@ -126,58 +110,144 @@ fn target_version(cfg: &ConvertConfig, source: u32) -> u32 {
 
 /// Run a conversion, writing the result to `out`.
 pub fn convert(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertReport> {
+    if cfg.to == ConvertTo::AofDir {
+        return Err(Error::new(ErrorKind::Usage("--to aof-dir writes a directory: use convert_to_dir")));
+    }
+    let mut source = Source::open(&cfg.input)?;
+    let kind = source.kind().clone();
     match cfg.to {
-        // AOFs are replayed, dumps read back; both then go through the JSON target.
-        ConvertTo::Json | ConvertTo::Jsonl if is_json_dump(&cfg.input) || is_aof(&cfg.input)? => {
-            let mut report = ConvertReport::default();
-            let make = |_| -> Result<Box<dyn Target + '_>> {
-                Ok(Box::new(JsonTarget { out, array: cfg.to == ConvertTo::Json, first: true, buf: Vec::new() }))
-            };
-            if is_json_dump(&cfg.input) {
-                json_to(cfg, make, &mut report)?;
-            } else {
-                aof_to(cfg, make, &mut report)?;
-            }
-            Ok(report)
-        }
         ConvertTo::Json | ConvertTo::Jsonl => {
             let format = if cfg.to == ConvertTo::Json { DumpFormat::Json } else { DumpFormat::Jsonl };
             let mut d = DumpConfig::new(cfg.input.clone(), format);
             d.reader = cfg.reader;
-            dump::dump(&d, out)?;
-            Ok(ConvertReport::default())
+            d.now_ms = cfg.now_ms;
+            d.skip_unknown = cfg.skip_unknown;
+            let stats = dump::dump_source(&mut source, &d, out)?;
+            if kind == Kind::Rdb {
+                return Ok(ConvertReport::default());
+            }
+            Ok(ConvertReport {
+                version: Some(cfg.rdb_version.unwrap_or(DEFAULT_VERSION)),
+                keys: stats.keys_written,
+                notes: stats.notes,
+                empty_keys: stats.empty_keys,
+                ..Default::default()
+            })
         }
         // From an RDB file, the common migrations: keys encoded on all cores.
-        ConvertTo::Rdb | ConvertTo::Resp | ConvertTo::Aof
-            if (cfg.to != ConvertTo::Aof || !cfg.rdb_preamble)
-                && cfg.input != std::path::Path::new("-")
-                && !is_json_dump(&cfg.input)
-                && !is_aof(&cfg.input)? =>
-        {
-            rdb_parallel(cfg, out)
+        _ if kind == Kind::Rdb && !source.is_pipe() && (cfg.to != ConvertTo::Aof || !cfg.rdb_preamble) => {
+            rdb_parallel(cfg, &mut source, out)
         }
-        ConvertTo::Rdb | ConvertTo::Resp | ConvertTo::Aof => {
+        _ => {
+            if kind == Kind::Rdb {
+                refuse_duplicate_keys(cfg)?;
+            }
             let mut report = ConvertReport::default();
             // An AOF whose rewrite used the RDB preamble is the snapshot alone.
             let rdb_out = cfg.to == ConvertTo::Rdb || (cfg.to == ConvertTo::Aof && cfg.rdb_preamble);
-            let make = |v: u32| -> Result<Box<dyn Target + '_>> {
-                if rdb_out {
-                    rdb_target(cfg, v, out)
-                } else {
-                    Ok(Box::new(resp_writer(cfg, out)))
-                }
+            let opts = VisitOptions {
+                reader: cfg.reader,
+                now_ms: cfg.now_ms,
+                skip_unknown: cfg.skip_unknown,
+                ..VisitOptions::default()
             };
-            if is_json_dump(&cfg.input) {
-                json_to(cfg, make, &mut report)?;
-            } else if is_aof(&cfg.input)? {
-                aof_to(cfg, make, &mut report)?;
-            } else {
-                refuse_duplicate_keys(cfg)?;
-                rdb_to(cfg, make, &mut report)?;
+            let mut visitor =
+                Converting { cfg, rdb_out, out: Some(out), target: None, report: &mut report, progress: None };
+            if kind == Kind::Rdb {
+                visitor.progress = Some(Progress::new(&source.path().display().to_string(), source.file_size()));
+            }
+            let visited = source.visit(&opts, &mut visitor)?;
+            report.empty_keys += visited.empty_keys;
+            if kind == Kind::Rdb {
+                report.notes.dedup();
             }
             Ok(report)
         }
-        ConvertTo::AofDir => Err(Error::new(ErrorKind::Usage("--to aof-dir writes a directory: use convert_to_dir"))),
+    }
+}
+
+/// What a source hands out, written to the target made for it once its
+/// version is known; each key accounted for in the report.
+struct Converting<'c, 'w> {
+    cfg: &'c ConvertConfig,
+    /// An RDB is written (else RESP commands).
+    rdb_out: bool,
+    out: Option<&'w mut dyn Write>,
+    target: Option<Box<dyn Target + 'w>>,
+    report: &'c mut ConvertReport,
+    progress: Option<Progress>,
+}
+
+impl<'w> Converting<'_, 'w> {
+    fn target(&mut self) -> Result<&mut (dyn Target + 'w)> {
+        self.target.as_deref_mut().ok_or_else(|| Error::new(ErrorKind::Integrity("no header")))
+    }
+}
+
+impl Visitor for Converting<'_, '_> {
+    fn begin(&mut self, rdb_version: Option<u32>) -> Result<()> {
+        // An RDB's values stay in its version unless told; an AOF or a dump
+        // is written in the default version.
+        let version = match rdb_version {
+            Some(v) => {
+                self.report.version = Some(target_version(self.cfg, v));
+                v
+            }
+            None => {
+                let v = self.cfg.rdb_version.unwrap_or(DEFAULT_VERSION);
+                self.report.version = Some(v);
+                v
+            }
+        };
+        let out = self.out.take().ok_or_else(|| Error::new(ErrorKind::Integrity("two headers")))?;
+        self.target =
+            Some(if self.rdb_out { rdb_target(self.cfg, version, out)? } else { Box::new(resp_writer(self.cfg, out)) });
+        Ok(())
+    }
+    fn aux(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        // The writer's own version stands in for the source's.
+        if matches!(key, b"redis-ver" | b"valkey-ver") {
+            return Ok(());
+        }
+        self.target()?.aux(key, value)
+    }
+    fn function(&mut self, code: &[u8]) -> Result<()> {
+        if let Err(e) = self.target()?.function(code) {
+            if !self.cfg.drop_unsupported {
+                return Err(e.detail("a function library (--drop-unsupported leaves it out)"));
+            }
+            self.report.notes.push(format!("function library left out: {e}"));
+        }
+        Ok(())
+    }
+    fn module_aux(&mut self, aux: &ModuleAux) -> Result<()> {
+        let t = self.target.as_deref_mut().ok_or_else(|| Error::new(ErrorKind::Integrity("no header")))?;
+        module_aux_to(self.cfg, t, self.report, aux)
+    }
+    fn select_db(&mut self, db: u64) -> Result<()> {
+        self.target()?.select_db(db)
+    }
+    fn resize_db(&mut self, keys: u64, expires: u64) -> Result<()> {
+        self.target()?.resize_db(keys, expires)
+    }
+    fn key(&mut self, db: u64, key: &[u8], attrs: &KeyAttrs<'_>, value: &dyn ValueSource) -> Result<()> {
+        let t = self.target.as_deref_mut().ok_or_else(|| Error::new(ErrorKind::Integrity("no header")))?;
+        let written = t.key(db, key, attrs, value);
+        record_key(self.cfg, t, self.report, db, key, value.key_type(), written)
+    }
+    fn end(&mut self) -> Result<()> {
+        match self.target.take() {
+            Some(t) => t.finish(),
+            None => Err(Error::new(ErrorKind::Integrity("no header"))),
+        }
+    }
+    fn note(&mut self, note: String) {
+        self.report.notes.push(note);
+    }
+    fn progress(&mut self, offset: u64) {
+        if let Some(p) = &self.progress {
+            p.set(offset);
+        }
     }
 }
 
@@ -234,7 +304,7 @@ trait Target {
     fn resize_db(&mut self, _keys: u64, _expires: u64) -> Result<()> {
         Ok(())
     }
-    fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()>;
+    fn key(&mut self, db: u64, key: &[u8], meta: &KeyAttrs<'_>, value: &dyn ValueSource) -> Result<()>;
     /// Parts of values left out (lossy mode) since the last call.
     fn take_notes(&mut self) -> Vec<String> {
         Vec::new()
@@ -260,7 +330,7 @@ impl<W: Write> Target for RdbWriter<W> {
     fn resize_db(&mut self, keys: u64, expires: u64) -> Result<()> {
         RdbWriter::resize_db(self, keys, expires)
     }
-    fn key(&mut self, _db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
+    fn key(&mut self, _db: u64, key: &[u8], meta: &KeyAttrs<'_>, value: &dyn ValueSource) -> Result<()> {
         RdbWriter::key(self, key, meta, value)
     }
     fn take_notes(&mut self) -> Vec<String> {
@@ -278,7 +348,7 @@ impl<W: Write> Target for RespWriter<W> {
     fn function(&mut self, code: &[u8]) -> Result<()> {
         RespWriter::function(self, code)
     }
-    fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
+    fn key(&mut self, db: u64, key: &[u8], meta: &KeyAttrs<'_>, value: &dyn ValueSource) -> Result<()> {
         RespWriter::key(self, db, key, meta, value)
     }
     fn take_notes(&mut self) -> Vec<String> {
@@ -289,101 +359,6 @@ impl<W: Write> Target for RespWriter<W> {
     }
     fn finish(self: Box<Self>) -> Result<()> {
         RespWriter::finish(*self).map(|_| ())
-    }
-}
-
-/// Calls back with every key of any input (RDB, AOF replayed, dump).
-struct Visitor<F>(F);
-
-impl<F: FnMut(u64, &[u8], Option<i64>, &dyn ValueSource) -> Result<()>> Target for Visitor<F> {
-    fn function(&mut self, _code: &[u8]) -> Result<()> {
-        Ok(())
-    }
-    fn module_aux(&mut self, _module_id: u64, _when: u64, _raw: &[u8]) -> Result<()> {
-        Ok(())
-    }
-    fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
-        (self.0)(db, key, meta.expire_at_ms, value)
-    }
-    fn describe(&self) -> String {
-        "a key visitor".into()
-    }
-    fn finish(self: Box<Self>) -> Result<()> {
-        Ok(())
-    }
-}
-
-/// Every key of `cfg.input` (an RDB, an AOF, which is replayed, or one of our
-/// dumps), with its database, name, expiry and value, in the input's order
-/// (AOFs: by database and key). `cfg.filter` and `cfg.expired_before` apply.
-pub fn visit_keys(
-    cfg: &ConvertConfig,
-    f: impl FnMut(u64, &[u8], Option<i64>, &dyn ValueSource) -> Result<()>,
-) -> Result<()> {
-    let mut report = ConvertReport::default();
-    let mut f = f;
-    let filtered = |db: u64, key: &[u8], ttl: Option<i64>, v: &dyn ValueSource| -> Result<()> {
-        if selected(cfg, db, key, v.key_type(), ttl) {
-            f(db, key, ttl, v)
-        } else {
-            Ok(())
-        }
-    };
-    let make = |_| -> Result<Box<dyn Target + '_>> { Ok(Box::new(Visitor(filtered))) };
-    if is_json_dump(&cfg.input) {
-        json_to(cfg, make, &mut report)
-    } else if is_aof(&cfg.input)? {
-        aof_to(cfg, make, &mut report)
-    } else {
-        rdb_to(cfg, make, &mut report)
-    }
-}
-
-/// Dump records (JSONL, or one JSON array) of keys from any source.
-struct JsonTarget<W: Write> {
-    out: W,
-    array: bool,
-    first: bool,
-    buf: Vec<u8>,
-}
-
-impl<W: Write> Target for JsonTarget<W> {
-    fn function(&mut self, _code: &[u8]) -> Result<()> {
-        // The dump holds keys only.
-        Ok(())
-    }
-    fn module_aux(&mut self, _module_id: u64, _when: u64, _raw: &[u8]) -> Result<()> {
-        Ok(())
-    }
-    fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
-        self.buf.clear();
-        if self.array {
-            self.buf.push(if self.first { b'[' } else { b',' });
-        }
-        let view = crate::output::record::KeyView {
-            db,
-            key,
-            expire_at_ms: meta.expire_at_ms,
-            idle_s: meta.idle_s,
-            freq: meta.freq,
-            key_meta: meta.key_meta.map(|raw| crate::event::KeyMeta { raw }),
-            value,
-        };
-        crate::output::record::write_record(&mut self.buf, &view, None)?;
-        self.first = false;
-        if !self.array {
-            self.buf.push(b'\n');
-        }
-        self.out.write_all(&self.buf).map_err(Error::io)
-    }
-    fn describe(&self) -> String {
-        "the JSON dump".into()
-    }
-    fn finish(mut self: Box<Self>) -> Result<()> {
-        if self.array {
-            self.out.write_all(if self.first { b"[]\n" } else { b"]\n" }).map_err(Error::io)?;
-        }
-        self.out.flush().map_err(Error::io)
     }
 }
 
@@ -411,78 +386,6 @@ fn rdb_target<'w>(cfg: &ConvertConfig, source_version: u32, out: &'w mut dyn Wri
     Ok(Box::new(w))
 }
 
-/// Is the input one of our JSON dumps (JSONL or a JSON array)?
-pub(crate) fn is_json_dump(path: &std::path::Path) -> bool {
-    use std::io::Read;
-    let mut head = [0u8; 64];
-    let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
-    matches!(head[..n].iter().find(|c| !c.is_ascii_whitespace()), Some(b'{' | b'['))
-}
-
-/// Read a JSON dump and send every key to the target ([`DEFAULT_VERSION`] unless told).
-fn json_to<'w>(
-    cfg: &ConvertConfig,
-    make: impl FnOnce(u32) -> Result<Box<dyn Target + 'w>>,
-    report: &mut ConvertReport,
-) -> Result<()> {
-    let name: std::sync::Arc<std::path::Path> = cfg.input.as_path().into();
-    let file = std::fs::File::open(&cfg.input).map_err(|e| Error::io(e).in_file(&name))?;
-    let version = cfg.rdb_version.unwrap_or(DEFAULT_VERSION);
-    report.version = Some(version);
-    let mut t = make(version)?;
-    let mut db = None;
-    // A dump of a file holding a key twice holds it twice: written as is, the
-    // output would be refused. Found as the keys go by; confirmed by name.
-    let mut duplicates = super::check::duplicates::DuplicateFinder::new();
-    crate::event::json::read_dump(std::io::BufReader::with_capacity(1 << 20, file), |k| {
-        if !selected(cfg, k.db, &k.key, k.value.key_type(), k.expire_at_ms) {
-            return Ok(());
-        }
-        duplicates.key(k.db, &k.key);
-        if db != Some(k.db) {
-            t.select_db(k.db)?;
-            db = Some(k.db);
-        }
-        let meta =
-            KeyMeta { expire_at_ms: k.expire_at_ms, idle_s: k.idle_s, freq: k.freq, key_meta: k.key_meta.as_deref() };
-        let written = t.key(k.db, &k.key, &meta, &k.value);
-        record_key(cfg, &mut *t, report, k.db, &k.key, k.value.key_type(), written)
-    })
-    .map_err(|e| e.in_file(&name))?;
-    let suspects = duplicates.suspects()?;
-    if !suspects.is_empty() {
-        let file = std::fs::File::open(&cfg.input).map_err(|e| Error::io(e).in_file(&name))?;
-        let mut seen = std::collections::HashSet::new();
-        crate::event::json::read_dump(std::io::BufReader::new(file), |k| {
-            let selected = selected(cfg, k.db, &k.key, k.value.key_type(), k.expire_at_ms);
-            if selected
-                && super::check::duplicates::is_suspect(&suspects, k.db, &k.key)
-                && !seen.insert((k.db, k.key.to_vec()))
-            {
-                return Err(Error::new(ErrorKind::Integrity("duplicate key")).key(&k.key).detail(format!(
-                    "the same key twice in db {}: the server would refuse the output, so none is written",
-                    k.db
-                )));
-            }
-            Ok(())
-        })
-        .map_err(|e| e.in_file(&name))?;
-    }
-    t.finish()
-}
-
-/// Is the input an AOF (commands, a preamble AOF, a manifest or its directory)?
-pub(crate) fn is_aof(path: &std::path::Path) -> Result<bool> {
-    use crate::input::layout::{sniff, Layout};
-    if path == std::path::Path::new("-") {
-        return Ok(false);
-    }
-    Ok(match sniff(path)? {
-        Layout::Aof | Layout::MultiPart { .. } => true,
-        Layout::Rdb => super::aof::is_preamble_aof(path),
-    })
-}
-
 /// An RDB holding one key twice in a database is refused by the server
 /// (see `check`), so it is not converted: writing either copy would make a
 /// file the server loads with the other one silently gone. Read before
@@ -493,7 +396,7 @@ fn refuse_duplicate_keys(cfg: &ConvertConfig) -> Result<()> {
         return Ok(());
     }
     let now = cfg.now_ms.unwrap_or_else(crate::clock::system_now_ms);
-    super::check::duplicates::find_duplicate_key(&cfg.input, cfg.reader, now).map_err(|e| {
+    crate::source::duplicates::find_duplicate_key(&cfg.input, cfg.reader, now).map_err(|e| {
         let e = if e.file.is_none() { e.in_file(&cfg.input.as_path().into()) } else { e };
         let why = "convert writes no file with a duplicate key: the server refuses the source";
         let detail = match &e.detail {
@@ -502,113 +405,6 @@ fn refuse_duplicate_keys(cfg: &ConvertConfig) -> Result<()> {
         };
         e.detail(detail)
     })
-}
-
-/// Replay an AOF into the keyspace model, then write the keyspace (RDB 12
-/// unless told): each database in key order, functions first.
-fn aof_to<'w>(
-    cfg: &ConvertConfig,
-    make: impl FnOnce(u32) -> Result<Box<dyn Target + 'w>>,
-    report: &mut ConvertReport,
-) -> Result<()> {
-    use crate::keyspace::replay::{Outcome, Replayer};
-    use crate::keyspace::Obj;
-    let layout = crate::input::layout::sniff(&cfg.input)?;
-    let mut files = super::aof::open_aof(&cfg.input, &layout)?;
-    let mut reader = crate::event::AofReader::new(&mut files, cfg.reader);
-    let mut replay = Replayer::at(cfg.now_ms.unwrap_or_else(crate::clock::system_now_ms));
-    let mut file: Option<std::sync::Arc<std::path::Path>> = None;
-    let mut unknown: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
-    // Module data of an RDB base or preamble: no command changes it.
-    let mut module_aux = Vec::new();
-    while let Some(event) = reader.next()? {
-        module_aux.extend(ModuleAux::of(&event));
-        match event {
-            Event::AofFile { name, .. } => {
-                replay.new_client();
-                file = Some(name);
-            }
-            Event::Function { code } => replay.load_function(&code),
-            Event::Key(k) => {
-                let obj = Obj::from_source(&k.value).map_err(|e| e.key(&k.key))?;
-                // The loading server skips an empty collection: later
-                // commands find no key there.
-                if obj.is_empty_collection() {
-                    report.empty_keys += 1;
-                    continue;
-                }
-                replay.load_key(k.db, k.key.to_vec(), obj, k.expire_at_ms);
-            }
-            Event::Command(c) => {
-                let args: Vec<&[u8]> = c.args().collect();
-                if replay.apply(&args) == Outcome::Unknown {
-                    let name = String::from_utf8_lossy(&args[0].to_ascii_uppercase()).into_owned();
-                    if !cfg.skip_unknown {
-                        let mut e = Error::new(ErrorKind::Unsupported("a command the AOF replay does not know"))
-                            .at(c.offset)
-                            .detail(format!("{name} (command #{}; --skip-unknown goes on and counts them)", c.index));
-                        if let Some(f) = &file {
-                            e = e.in_file(f);
-                        }
-                        return Err(e);
-                    }
-                    *unknown.entry(name).or_default() += 1;
-                }
-            }
-            _ => {}
-        }
-    }
-    for (name, n) in unknown {
-        report.notes.push(format!("{n} {name} commands skipped (unknown to the replay)"));
-    }
-    if replay.errors > 0 {
-        report.notes.push(format!("{} commands were errors the server would also have rejected", replay.errors));
-    }
-    report.notes.extend(std::mem::take(&mut replay.notes));
-    let version = cfg.rdb_version.unwrap_or(DEFAULT_VERSION);
-    report.version = Some(version);
-    let mut t = make(version)?;
-    for (_, code) in &replay.keyspace.functions {
-        if let Err(e) = t.function(code) {
-            if !cfg.drop_unsupported {
-                return Err(e.detail("a function library (--drop-unsupported leaves it out)"));
-            }
-            report.notes.push(format!("function library left out: {e}"));
-        }
-    }
-    for aux in module_aux.iter().filter(|a| !a.after_keys()) {
-        module_aux_to(cfg, &mut *t, report, aux)?;
-    }
-    for (db, keys) in &replay.keyspace.dbs {
-        if keys.is_empty() {
-            continue;
-        }
-        t.select_db(*db)?;
-        t.resize_db(keys.len() as u64, keys.values().filter(|e| e.expire_at_ms.is_some()).count() as u64)?;
-        for (key, entry) in keys {
-            if !selected(cfg, *db, key, entry.obj.key_type(), entry.expire_at_ms) {
-                continue;
-            }
-            let meta = KeyMeta { expire_at_ms: entry.expire_at_ms, idle_s: None, freq: None, key_meta: None };
-            let written = t.key(*db, key, &meta, &entry.obj);
-            record_key(cfg, &mut *t, report, *db, key, entry.obj.key_type(), written)?;
-        }
-    }
-    for aux in module_aux.iter().filter(|a| a.after_keys()) {
-        module_aux_to(cfg, &mut *t, report, aux)?;
-    }
-    t.finish()
-}
-
-/// Does the key pass `--db/--key/--type` and `--no-expired`?
-fn selected(cfg: &ConvertConfig, db: u64, key: &[u8], kind: KeyType, expire_at_ms: Option<i64>) -> bool {
-    cfg.filter.selects(db, key, kind) && cfg.expired_before.zip(expire_at_ms).is_none_or(|(now, t)| t > now)
-}
-
-/// Account for one written (or refused) key.
-/// What an RDB key record carries besides its value.
-fn key_meta<'k>(k: &'k crate::event::KeyEvent<'_>) -> KeyMeta<'k> {
-    KeyMeta { expire_at_ms: k.expire_at_ms, idle_s: k.idle_s, freq: k.freq, key_meta: k.key_meta.map(|m| m.raw) }
 }
 
 /// One MODULE_AUX record into `t`: copied raw where the target can hold it;
@@ -630,34 +426,9 @@ fn module_aux_to(cfg: &ConvertConfig, t: &mut dyn Target, report: &mut ConvertRe
     }
 }
 
-/// A MODULE_AUX record, owned.
-#[derive(Debug, Clone)]
-struct ModuleAux {
-    module: String,
-    module_id: u64,
-    when: u64,
-    raw: Vec<u8>,
-}
+use super::dump::MODULE_NOTE;
 
-impl ModuleAux {
-    fn of(ev: &Event<'_>) -> Option<ModuleAux> {
-        match ev {
-            Event::ModuleAux { module, module_id, when, raw, .. } => {
-                Some(ModuleAux { module: module.clone(), module_id: *module_id, when: *when, raw: raw.to_vec() })
-            }
-            _ => None,
-        }
-    }
-
-    /// Written after the keys (`REDISMODULE_AUX_AFTER_RDB` alone), as the
-    /// server saves and loads it; otherwise before them.
-    fn after_keys(&self) -> bool {
-        self.when == 2
-    }
-}
-
-const MODULE_NOTE: &str = "module values are copied raw; the target server needs the same module";
-
+/// Account for one written (or refused) key.
 fn record_key(
     cfg: &ConvertConfig,
     t: &mut dyn Target,
@@ -722,13 +493,13 @@ struct EncodedChunk {
 trait ChunkEncoder: Send {
     /// One key of database `db` (no database switch written); what was left
     /// out (lossy).
-    fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<Vec<String>>;
+    fn key(&mut self, db: u64, key: &[u8], meta: &KeyAttrs<'_>, value: &dyn ValueSource) -> Result<Vec<String>>;
     fn len(&self) -> usize;
     fn into_bytes(self: Box<Self>) -> Result<Vec<u8>>;
 }
 
 impl ChunkEncoder for crate::output::rdb::writer::RecordEncoder {
-    fn key(&mut self, _db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<Vec<String>> {
+    fn key(&mut self, _db: u64, key: &[u8], meta: &KeyAttrs<'_>, value: &dyn ValueSource) -> Result<Vec<String>> {
         crate::output::rdb::writer::RecordEncoder::key(self, key, meta, value)
     }
     fn len(&self) -> usize {
@@ -740,7 +511,7 @@ impl ChunkEncoder for crate::output::rdb::writer::RecordEncoder {
 }
 
 impl ChunkEncoder for RespWriter<Vec<u8>> {
-    fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<Vec<String>> {
+    fn key(&mut self, db: u64, key: &[u8], meta: &KeyAttrs<'_>, value: &dyn ValueSource) -> Result<Vec<String>> {
         let before = self.encoded_len();
         self.assume_db(db);
         let written = RespWriter::key(self, db, key, meta, value);
@@ -764,7 +535,7 @@ trait ChunkSink: Target {
     /// database switch written if needed).
     fn append(&mut self, db: u64, bytes: &[u8]) -> Result<()>;
     /// Write one key here (a big one, not encoded by a worker).
-    fn serial_key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()>;
+    fn serial_key(&mut self, db: u64, key: &[u8], meta: &KeyAttrs<'_>, value: &dyn ValueSource) -> Result<()>;
 }
 
 impl<W: Write> ChunkSink for RdbWriter<W> {
@@ -772,7 +543,7 @@ impl<W: Write> ChunkSink for RdbWriter<W> {
         self.select_db(db)?;
         self.raw_records(bytes)
     }
-    fn serial_key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
+    fn serial_key(&mut self, db: u64, key: &[u8], meta: &KeyAttrs<'_>, value: &dyn ValueSource) -> Result<()> {
         self.select_db(db)?;
         RdbWriter::key(self, key, meta, value)
     }
@@ -783,7 +554,7 @@ impl<W: Write> ChunkSink for RespWriter<W> {
         self.select(db)?;
         self.raw(bytes)
     }
-    fn serial_key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
+    fn serial_key(&mut self, db: u64, key: &[u8], meta: &KeyAttrs<'_>, value: &dyn ValueSource) -> Result<()> {
         // Selects the database itself, and not for a key it cannot write.
         RespWriter::key(self, db, key, meta, value)
     }
@@ -793,15 +564,14 @@ impl<W: Write> ChunkSink for RespWriter<W> {
 /// `dump`: one thread frames records, all cores encode keys in chunks, the
 /// chunks are appended in file order (a database switch written where the
 /// database changes).
-fn rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertReport> {
+fn rdb_parallel(cfg: &ConvertConfig, source: &mut Source, out: &mut dyn Write) -> Result<ConvertReport> {
     use crate::event::parallel::{for_each_key, Merged};
     use crate::output::rdb::writer::RecordEncoder;
     use std::sync::Mutex;
     refuse_duplicate_keys(cfg)?;
-    let mut input = Input::open(&cfg.input)?;
+    let mut input = source.open_input()?;
     let name = input.name.clone();
-    let size = std::fs::metadata(&cfg.input).ok().map(|m| m.len());
-    let progress = crate::output::progress::Progress::new(&name.display().to_string(), size);
+    let progress = Progress::new(&name.display().to_string(), source.file_size());
     let mut reader = RdbReader::new(&mut input, cfg.reader);
     let preamble = Mutex::new(Preamble::default());
     let rdb_out = cfg.to == ConvertTo::Rdb;
@@ -883,7 +653,7 @@ fn rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertRepor
                 Box::new(resp_writer(cfg, Vec::new()))
             }
         });
-        let meta = key_meta(k);
+        let meta = k.attrs();
         match enc.key(k.db, &k.key, &meta, &k.value) {
             Ok(notes) => {
                 for note in notes {
@@ -942,7 +712,7 @@ fn rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertRepor
                     report.notes.extend(chunk.notes);
                 }
                 Merged::Serial(k) => {
-                    let meta = key_meta(k);
+                    let meta = k.attrs();
                     let written = w.serial_key(k.db, &k.key, &meta, &k.value);
                     record_key(cfg, w.as_mut(), &mut report, k.db, &k.key, k.value.key_type(), written)
                         .map_err(|e| e.in_file(&name).at(k.offset))?;
@@ -963,71 +733,4 @@ fn rdb_parallel(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertRepor
     let mut seen = std::collections::HashSet::new();
     report.notes.retain(|n| seen.insert(n.clone()));
     Ok(report)
-}
-
-/// How often the RDB path releases mapped pages and updates the progress bar.
-const RELEASE_STEP: u64 = 64 << 20;
-
-/// Read an RDB and send every record to the target made from its header.
-fn rdb_to<'w>(
-    cfg: &ConvertConfig,
-    make: impl FnOnce(u32) -> Result<Box<dyn Target + 'w>>,
-    report: &mut ConvertReport,
-) -> Result<()> {
-    let mut input = Input::open(&cfg.input)?;
-    let name = input.name.clone();
-    let mut reader = RdbReader::new(&mut input, cfg.reader);
-    let mut target: Option<Box<dyn Target + 'w>> = None;
-    let mut make = Some(make);
-    let size = std::fs::metadata(&cfg.input).ok().map(|m| m.len());
-    let progress = crate::output::progress::Progress::new(&name.display().to_string(), size);
-    let mut next_release = RELEASE_STEP;
-    loop {
-        // Hand mapped pages behind the reader back to the kernel, as check and
-        // dump do: RSS stays flat whatever the input size.
-        if reader.offset() >= next_release {
-            reader.release_before(reader.offset());
-            progress.set(reader.offset());
-            next_release = reader.offset() + RELEASE_STEP;
-        }
-        let Some(event) = reader.next()? else { break };
-        if let Event::Header { version, .. } = event {
-            report.version = Some(target_version(cfg, version));
-            target = Some((make.take().expect("one header"))(version)?);
-            continue;
-        }
-        let t = target.as_mut().ok_or_else(|| Error::new(ErrorKind::Integrity("no header")))?;
-        match event {
-            // The writer's own version stands in for the source's.
-            Event::Aux { key, .. } if matches!(&*key, b"redis-ver" | b"valkey-ver") => {}
-            Event::Aux { key, value } => t.aux(&key, &value)?,
-            Event::Function { code } => {
-                if let Err(e) = t.function(&code) {
-                    if !cfg.drop_unsupported {
-                        return Err(e.in_file(&name).detail("a function library (--drop-unsupported leaves it out)"));
-                    }
-                    report.notes.push(format!("function library left out: {e}"));
-                }
-            }
-            Event::SelectDb { db } => t.select_db(db)?,
-            Event::ResizeDb { keys, expires } => t.resize_db(keys, expires)?,
-            Event::ModuleAux { .. } => {
-                let aux = ModuleAux::of(&event).expect("a module aux event");
-                module_aux_to(cfg, &mut **t, report, &aux).map_err(|e| e.in_file(&name))?;
-            }
-            Event::Key(k) => {
-                let meta = key_meta(&k);
-                let written = t.key(k.db, &k.key, &meta, &k.value);
-                record_key(cfg, &mut **t, report, k.db, &k.key, k.value.key_type(), written)
-                    .map_err(|e| e.in_file(&name).at(k.offset))?;
-            }
-            Event::End { .. } => {
-                target.take().expect("target").finish()?;
-                report.notes.dedup();
-                return Ok(());
-            }
-            _ => {}
-        }
-    }
-    Err(Error::new(ErrorKind::Truncated).in_file(&name))
 }

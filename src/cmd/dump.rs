@@ -2,16 +2,17 @@
 //! one thread and serialised on all cores in chunks; chunks are written in
 //! file order, so the output is the same on every run.
 
-use super::filter::KeyFilter;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::event::parallel::for_each_key;
 use crate::event::parallel::Merged;
 use crate::event::{Event, KeyEvent, RdbReader, ReaderOptions};
+use crate::event::{KeyAttrs, ValueSource};
 use crate::input::Input;
 use crate::output::progress::Progress;
-use crate::output::record::{write_key_record_spilling, Spill};
+use crate::output::record::{write_key_record_spilling, write_record, KeyView, Spill};
+use crate::source::{KeyFilter, Kind, Source, VisitOptions, Visitor};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,13 +54,15 @@ impl DumpConfig {
 }
 
 /// What a dump wrote.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DumpStats {
     pub keys_read: u64,
     pub keys_written: u64,
     /// Empty lists, sets, sorted sets and hashes left out: the server skips
     /// them on load (and `check` counts them).
     pub empty_keys: u64,
+    /// What an AOF's replay skipped or approximated.
+    pub notes: Vec<String>,
 }
 
 /// Records of one chunk of keys, serialised.
@@ -135,36 +138,89 @@ fn write_key(
 
 /// Dump the keys of `cfg.input` to `out`.
 pub fn dump(cfg: &DumpConfig, out: &mut dyn Write) -> Result<DumpStats> {
-    if cfg.input != std::path::Path::new("-") && is_aof_input(&cfg.input)? {
-        return dump_aof(cfg, out);
+    dump_source(&mut Source::open(&cfg.input)?, cfg, out)
+}
+
+/// Dump the keys of an input already told apart (`cfg.input` is not used):
+/// an RDB on all cores; an AOF replayed (see `convert`) and a dump read back,
+/// each database in key order, with the same filters.
+pub fn dump_source(source: &mut Source, cfg: &DumpConfig, out: &mut dyn Write) -> Result<DumpStats> {
+    if *source.kind() == Kind::Rdb {
+        let size = source.file_size();
+        return dump_input(&mut source.open_input()?, size, cfg, out);
     }
-    let mut input = Input::open(&cfg.input)?;
-    let size = std::fs::metadata(&cfg.input).ok().filter(|m| m.is_file()).map(|m| m.len());
-    dump_input(&mut input, size, cfg, out)
+    let opts = VisitOptions {
+        reader: cfg.reader,
+        filter: cfg.filter.clone(),
+        expired_before: cfg.no_expired.then(|| cfg.now_ms.unwrap_or_else(now_ms)),
+        now_ms: cfg.now_ms,
+        skip_unknown: cfg.skip_unknown,
+    };
+    let mut records =
+        Records { out, array: cfg.format == DumpFormat::Json, buf: Vec::new(), stats: DumpStats::default() };
+    let visited = source.visit(&opts, &mut records)?;
+    let mut stats = records.stats;
+    stats.empty_keys += visited.empty_keys;
+    Ok(stats)
 }
 
-fn is_aof_input(path: &std::path::Path) -> Result<bool> {
-    use crate::input::layout::{sniff, Layout};
-    Ok(match sniff(path)? {
-        Layout::Aof | Layout::MultiPart { .. } => true,
-        Layout::Rdb => super::aof::is_preamble_aof(path),
-    })
+/// Module values are kept raw: said once per such key when converting.
+pub(super) const MODULE_NOTE: &str = "module values are copied raw; the target server needs the same module";
+
+/// Dump records of the keys a source hands out, one at a time.
+struct Records<'w> {
+    out: &'w mut dyn Write,
+    /// One JSON array (else one record per line).
+    array: bool,
+    buf: Vec<u8>,
+    stats: DumpStats,
 }
 
-/// The keys of an AOF: its commands replayed (see `convert`), then dumped in
-/// key order per database, with the same filters.
-fn dump_aof(cfg: &DumpConfig, out: &mut dyn Write) -> Result<DumpStats> {
-    use super::convert::{convert, ConvertConfig, ConvertTo};
-    let to = if cfg.format == DumpFormat::Json { ConvertTo::Json } else { ConvertTo::Jsonl };
-    let mut c = ConvertConfig::new(cfg.input.clone(), to);
-    c.reader = cfg.reader;
-    c.filter = cfg.filter.clone();
-    c.expired_before = cfg.no_expired.then(|| cfg.now_ms.unwrap_or_else(now_ms));
-    c.now_ms = cfg.now_ms;
-    c.skip_unknown = cfg.skip_unknown;
-    c.rdb_version = Some(super::super::output::rdb::writer::MAX_WRITE_VERSION);
-    let report = convert(&c, out)?;
-    Ok(DumpStats { keys_read: report.keys, keys_written: report.keys, empty_keys: report.empty_keys })
+impl Visitor for Records<'_> {
+    fn begin(&mut self, _rdb_version: Option<u32>) -> Result<()> {
+        Ok(())
+    }
+    fn key(&mut self, db: u64, key: &[u8], attrs: &KeyAttrs<'_>, value: &dyn ValueSource) -> Result<()> {
+        self.buf.clear();
+        if self.array {
+            self.buf.push(if self.stats.keys_written == 0 { b'[' } else { b',' });
+        }
+        let view = KeyView {
+            db,
+            key,
+            expire_at_ms: attrs.expire_at_ms,
+            idle_s: attrs.idle_s,
+            freq: attrs.freq,
+            key_meta: attrs.key_meta.map(|raw| crate::event::KeyMeta { raw }),
+            value,
+        };
+        match write_record(&mut self.buf, &view, None) {
+            Ok(()) => {}
+            Err(e) if e.kind == ErrorKind::EmptyKey => {
+                self.stats.empty_keys += 1;
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
+        if !self.array {
+            self.buf.push(b'\n');
+        }
+        self.stats.keys_read += 1;
+        self.stats.keys_written += 1;
+        if value.key_type() == crate::format::KeyType::Module {
+            self.stats.notes.push(MODULE_NOTE.into());
+        }
+        self.out.write_all(&self.buf).map_err(Error::io)
+    }
+    fn end(&mut self) -> Result<()> {
+        if self.array {
+            self.out.write_all(if self.stats.keys_written == 0 { b"[]\n" } else { b"]\n" }).map_err(Error::io)?;
+        }
+        self.out.flush().map_err(Error::io)
+    }
+    fn note(&mut self, note: String) {
+        self.stats.notes.push(note);
+    }
 }
 
 /// Dump the keys of an opened input (`cfg.input` is not used).
@@ -244,4 +300,45 @@ pub fn dump_input(input: &mut Input, size: Option<u64>, cfg: &DumpConfig, out: &
     }
     out.flush().map_err(io)?;
     Ok(stats)
+}
+
+/// `dump --commands`: the command log as JSONL, one record per command, for
+/// every file of the AOF in load order (an RDB preamble's keys are not
+/// commands and are left out). `dbs` filters by the database in force.
+pub fn dump_commands(path: &Path, dbs: &[u64], opts: ReaderOptions, out: &mut dyn Write) -> Result<u64> {
+    let mut source = Source::open(path)?;
+    if !source.kind().is_aof() {
+        let why = if source.is_pipe() {
+            "--commands on standard input needs a RESP AOF"
+        } else {
+            "--commands needs an AOF; this is an RDB file"
+        };
+        let e = Error::new(ErrorKind::Usage(why));
+        return Err(if source.is_pipe() { e } else { e.in_file(&path.into()) });
+    }
+    let mut files = source.aof_files()?;
+    let mut reader = crate::event::AofReader::new(&mut files, opts);
+    let mut buf = Vec::with_capacity(1 << 16);
+    let mut file_name = String::new();
+    let mut written = 0;
+    while let Some(event) = reader.next()? {
+        match event {
+            Event::AofFile { name, .. } => {
+                file_name = name.file_name().map_or_else(|| name.display().to_string(), |n| n.to_string_lossy().into());
+            }
+            Event::Command(c) if dbs.is_empty() || dbs.contains(&c.db) => {
+                crate::output::record::write_command_record(&mut buf, &file_name, &c);
+                buf.push(b'\n');
+                written += 1;
+                if buf.len() >= 1 << 16 {
+                    out.write_all(&buf).map_err(Error::io)?;
+                    buf.clear();
+                }
+            }
+            _ => {}
+        }
+    }
+    out.write_all(&buf).map_err(Error::io)?;
+    out.flush().map_err(Error::io)?;
+    Ok(written)
 }

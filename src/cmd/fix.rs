@@ -6,21 +6,24 @@
 //!
 //! Prompts and printing belong to the CLI; this module only plans and applies.
 
-use super::aof::{check_aof, plan_repair, AofCheckOptions, AofReport, Repair, TruncatePlan};
+use super::check::aof::{check_aof, plan_repair, AofCheckOptions, AofReport, Repair, TruncatePlan};
 use crate::error::{Error, ErrorKind, Result};
-use crate::input::layout::sniff;
+use crate::source::Source;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Check the AOF at `path` and work out what a fix would do.
 pub fn plan(path: &Path, opts: &AofCheckOptions) -> Result<(AofReport, Repair)> {
-    let layout = sniff(path)?;
-    if layout == crate::input::layout::Layout::Rdb && !super::aof::is_preamble_aof(path) {
+    let source = Source::open(path)?;
+    if source.is_pipe() {
+        return Err(Error::new(ErrorKind::Usage("fix cuts a file: standard input cannot be fixed")));
+    }
+    if !source.kind().is_aof() {
         return Err(Error::new(ErrorKind::Usage("not an AOF (an RDB file cannot be fixed by cutting its tail)"))
             .in_file(&path.into()));
     }
-    let report = check_aof(path, &layout, opts);
+    let report = check_aof(&source, opts);
     let repair = plan_repair(&report);
     Ok((report, repair))
 }
@@ -109,6 +112,5 @@ pub fn apply(plan: &TruncatePlan) -> Result<Applied> {
 /// After a fix: check the AOF again (same options); the report must be clean.
 pub fn recheck(path: &Path, opts: &AofCheckOptions) -> Result<AofReport> {
     let opts = AofCheckOptions { to_timestamp: None, ..*opts };
-    let layout = sniff(path)?;
-    Ok(check_aof(path, &layout, &opts))
+    Ok(check_aof(&Source::open(path)?, &opts))
 }

@@ -1,9 +1,8 @@
-//! Commands: each a function over writers, so tests can call them directly.
+//! The commands: each takes a config, reads its input through `source`, and
+//! returns data or writes to a writer. No clap, prompts or exit codes here.
 
-pub mod aof;
 pub mod check;
 pub mod convert;
 pub mod diff;
 pub mod dump;
-pub mod filter;
 pub mod fix;

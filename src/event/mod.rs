@@ -119,6 +119,30 @@ impl<'a> KeyEvent<'a> {
     }
 }
 
+/// What a key carries besides its database, name and value, whatever the
+/// source (an RDB record, a dump record, a replayed key): what every writer
+/// writes before the value.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyAttrs<'a> {
+    pub expire_at_ms: Option<i64>,
+    pub idle_s: Option<u64>,
+    pub freq: Option<u8>,
+    /// RDB 13+ module key metadata (the KEY_META body, as read).
+    pub key_meta: Option<&'a [u8]>,
+}
+
+impl<'a> KeyEvent<'a> {
+    /// The attributes a writer writes before the value.
+    pub fn attrs(&self) -> KeyAttrs<'_> {
+        KeyAttrs {
+            expire_at_ms: self.expire_at_ms,
+            idle_s: self.idle_s,
+            freq: self.freq,
+            key_meta: self.key_meta.map(|m| m.raw),
+        }
+    }
+}
+
 /// Module key metadata attached to a key (RDB 13+ KEY_META).
 #[derive(Debug, Clone, Copy)]
 pub struct KeyMeta<'a> {

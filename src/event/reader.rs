@@ -18,6 +18,10 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
+/// Segments are at least this long by default (`ReaderOptions::segment_bytes`;
+/// `event::segment`): below it a sequential read is cheap.
+pub const MIN_SEGMENT: u64 = 64 << 20;
+
 /// How to read.
 #[derive(Debug, Clone, Copy)]
 pub struct ReaderOptions {
@@ -53,7 +57,7 @@ impl Default for ReaderOptions {
             pipe_memory: DEFAULT_PIPE_MEMORY,
             force_version: false,
             verify_checksum: true,
-            segment_bytes: super::segment::MIN_SEGMENT,
+            segment_bytes: MIN_SEGMENT,
             check_values: true,
         }
     }

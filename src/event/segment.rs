@@ -17,9 +17,7 @@ use super::{Event, RdbReader};
 use crate::format::{opcode, Dialect, Type};
 use rayon::prelude::*;
 
-/// Segments are at least this long by default (`ReaderOptions::segment_bytes`):
-/// below it a sequential read is cheap.
-pub const MIN_SEGMENT: u64 = 64 << 20;
+pub use super::reader::MIN_SEGMENT;
 /// Records that must follow a candidate split point.
 const SYNC_RECORDS: usize = 32;
 /// They must lie within this many bytes of it: a wrong guess can then cost

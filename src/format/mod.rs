@@ -4,10 +4,14 @@
 //! The same byte can mean different things in the Redis and the Valkey dialect
 //! (type 22, opcode 243), so every lookup takes a [`Dialect`].
 
+pub mod versions;
+
+pub use versions::{rdb_version_written_by, RDB_VERSIONS};
+
 /// Highest Redis RDB version this reader knows (Redis 8.10).
-pub const MAX_REDIS_VERSION: u32 = 15;
+pub const MAX_REDIS_VERSION: u32 = versions::newest(Dialect::Redis, false);
 /// Highest Valkey RDB version this reader knows (Valkey 9.0 / 9.1).
-pub const MAX_VALKEY_VERSION: u32 = 80;
+pub const MAX_VALKEY_VERSION: u32 = versions::newest(Dialect::Valkey, false);
 /// First version of the range Valkey reserves for Redis' formats.
 pub const VALKEY_FIRST_OWN_VERSION: u32 = 80;
 
@@ -365,40 +369,6 @@ pub fn key_meta_class_name(spec: u32) -> String {
     const CHARSET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
     let bits = spec >> 8;
     (0..4).map(|i| CHARSET[((bits >> (18 - 6 * i)) & 63) as usize] as char).collect()
-}
-
-/// The RDB version a released server writes, from its `redis-ver` /
-/// `valkey-ver` aux field (FORMAT.md §1). `None` for development builds
-/// (255.255.255, 999.999.999) and versions we have no record of.
-pub fn rdb_version_written_by(aux_key: &[u8], version: &[u8]) -> Option<u32> {
-    let text = std::str::from_utf8(version).ok()?;
-    let mut parts = text.split('.').map(|p| p.parse::<u32>().ok());
-    let (major, minor) = (parts.next()??, parts.next()??);
-    // x.9.y are release candidates of the next major (4.9.101 = 5.0 RC, 6.9.240
-    // = 7.0 RC, 7.9.224 = 8.0-M01): too early to know their format for sure.
-    if minor == 9 {
-        return None;
-    }
-    match aux_key {
-        b"redis-ver" => Some(match (major, minor) {
-            (3, 2) => 7,
-            (4, _) => 8,
-            (5, _) | (6, _) => 9,
-            (7, 0) => 10,
-            (7, 2) => 11,
-            (7, 4) | (8, 0..=4) => 12,
-            (8, 6) => 13,
-            (8, 8) => 14,
-            (8, 10) => 15,
-            _ => return None,
-        }),
-        // Valkey 9.1 may write RDB 11 for old replicas, so only 7.x/8.x are certain.
-        b"valkey-ver" => match major {
-            7 | 8 => Some(11),
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::event::json::{OwnedKey, OwnedValue};
 use crate::event::stream::{Consumer, Group, PendingEntry, StreamMeta};
 use crate::event::{Event, RdbReader, ReaderOptions, StreamId};
 use crate::input::Input;
-use crate::output::rdb::writer::{EncodingLimits, KeyMeta, RdbWriter};
+use crate::output::rdb::writer::{EncodingLimits, KeyAttrs, RdbWriter};
 use arbitrary::{Arbitrary, Unstructured};
 
 /// Short byte strings from a small alphabet collide and look like numbers often.
@@ -158,7 +158,7 @@ pub fn check_round_trip(keys: &[GenKey], version: u32) -> Result<()> {
         for (db, entries) in &model.keyspace.dbs {
             w.select_db(*db)?;
             for (key, e) in entries {
-                let meta = KeyMeta { expire_at_ms: e.expire_at_ms, idle_s: None, freq: None, key_meta: None };
+                let meta = KeyAttrs { expire_at_ms: e.expire_at_ms, idle_s: None, freq: None, key_meta: None };
                 match w.key(key, &meta, &e.obj) {
                     Ok(()) => written.load_key(*db, key.clone(), e.obj.clone(), e.expire_at_ms),
                     Err(err) if matches!(err.kind, ErrorKind::Unsupported(_)) => {}

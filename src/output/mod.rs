@@ -1,9 +1,9 @@
-//! Writers for what commands produce: JSON (binary-safe) and text.
+//! Sinks: what commands write. JSON (binary-safe) key and command records,
+//! RESP commands and AOFs, RDB files (with their CRC-64), progress. Nothing
+//! here reads files or knows about commands.
 
-pub mod diff;
 pub mod json;
 pub mod progress;
 pub mod rdb;
 pub mod record;
-pub mod report;
 pub mod resp;

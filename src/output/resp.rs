@@ -11,7 +11,7 @@ use crate::event::decode::Piece;
 use crate::event::stream::StreamMeta;
 use crate::format::KeyType;
 use crate::output::rdb::encode::score_text;
-use crate::output::rdb::writer::{KeyMeta, ValueSource};
+use crate::output::rdb::writer::{KeyAttrs, ValueSource};
 use crate::token::Item;
 use std::io::Write;
 
@@ -151,7 +151,7 @@ impl<W: Write> RespWriter<W> {
     /// The commands that rebuild one key.
     /// A key that cannot be written leaves nothing behind, not even its
     /// SELECT (unless a huge value was already partly flushed).
-    pub fn key(&mut self, db: u64, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
+    pub fn key(&mut self, db: u64, key: &[u8], meta: &KeyAttrs<'_>, value: &dyn ValueSource) -> Result<()> {
         let (start, db_before, flushes_before) = (self.buf.len(), self.db, self.flushes);
         if self.db != Some(db) {
             put_command(&mut self.buf, &[b"SELECT", itoa::Buffer::new().format(db).as_bytes()]);
@@ -168,7 +168,7 @@ impl<W: Write> RespWriter<W> {
         Ok(())
     }
 
-    fn key_commands(&mut self, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
+    fn key_commands(&mut self, key: &[u8], meta: &KeyAttrs<'_>, value: &dyn ValueSource) -> Result<()> {
         if let Some(replace) = self.restore {
             return self.restore_key(key, meta, value, replace);
         }
@@ -193,7 +193,7 @@ impl<W: Write> RespWriter<W> {
 
     /// `RESTORE key <abs-ms|0> <payload> ABSTTL [REPLACE] [IDLETIME s] [FREQ f]`:
     /// exact, keeps TTL and LRU/LFU, and fast to load.
-    fn restore_key(&mut self, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource, replace: bool) -> Result<()> {
+    fn restore_key(&mut self, key: &[u8], meta: &KeyAttrs<'_>, value: &dyn ValueSource, replace: bool) -> Result<()> {
         let (payload, notes) =
             crate::output::rdb::writer::dump_payload(value, self.target_version, self.limits, self.lossy)
                 .map_err(|e| e.key(key))?;

@@ -13,7 +13,8 @@ use crate::token::Item;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-pub(crate) mod duplicates;
+pub mod aof;
+pub mod report;
 mod segments;
 
 #[derive(Debug, Clone)]
@@ -322,7 +323,7 @@ struct KeyStats {
     empty_keys: u64,
     modules: BTreeMap<String, u64>,
     /// What the loaded keys leave for the duplicate key check.
-    key_hashes: duplicates::KeyHashes,
+    key_hashes: crate::source::duplicates::KeyHashes,
     /// Scratch for duplicate detection, reused from key to key.
     seen: Seen,
     warnings: Vec<String>,
@@ -341,7 +342,7 @@ impl Default for KeyStats {
             keys_with_meta: 0,
             empty_keys: 0,
             modules: BTreeMap::new(),
-            key_hashes: duplicates::KeyHashes::default(),
+            key_hashes: crate::source::duplicates::KeyHashes::default(),
             seen: Seen::default(),
             warnings: Vec::new(),
         }
@@ -388,13 +389,13 @@ impl KeyStats {
     }
 
     /// Stats whose keys go to the duplicate check's `store`.
-    fn feeding(store: &std::sync::Arc<duplicates::KeyHashStore>) -> KeyStats {
-        KeyStats { key_hashes: duplicates::KeyHashes::feeding(store), ..KeyStats::default() }
+    fn feeding(store: &std::sync::Arc<crate::source::duplicates::KeyHashStore>) -> KeyStats {
+        KeyStats { key_hashes: crate::source::duplicates::KeyHashes::feeding(store), ..KeyStats::default() }
     }
 
     /// Stats of keys whose database is not known yet (see `rebase_db`).
-    fn deferred(store: &std::sync::Arc<duplicates::KeyHashStore>) -> KeyStats {
-        KeyStats { key_hashes: duplicates::KeyHashes::deferred(store), ..KeyStats::default() }
+    fn deferred(store: &std::sync::Arc<crate::source::duplicates::KeyHashStore>) -> KeyStats {
+        KeyStats { key_hashes: crate::source::duplicates::KeyHashes::deferred(store), ..KeyStats::default() }
     }
 
     fn into_report(self, r: &mut CheckReport) {
@@ -659,7 +660,7 @@ fn walk_file_cut(
 ) -> Result<Option<u64>> {
     let progress = Progress::new(&report.file.display().to_string(), report.size);
     let mut facts = FileFacts::default();
-    let store = duplicates::KeyHashStore::new();
+    let store = crate::source::duplicates::KeyHashStore::new();
     let mut stats = KeyStats::feeding(&store);
     let rule = KeyRule::new(reader, now);
     let opts = reader.options();
@@ -683,7 +684,7 @@ fn walk_file_cut(
     // Only a file sound otherwise is read again for the names of suspects.
     let walked = walked.and_then(|t| {
         stats.key_hashes.flush();
-        duplicates::find_duplicate(&store, &report.file, opts, now, &mut stats.warnings).map(|()| t)
+        crate::source::duplicates::find_duplicate(&store, &report.file, opts, now, &mut stats.warnings).map(|()| t)
     });
     let mut trailing = None;
     let result = facts.finish(walked.map(|t| trailing = t));
@@ -728,7 +729,7 @@ fn walk_sequential(
 #[derive(Debug, Clone)]
 pub enum FileReport {
     Rdb(Box<CheckReport>),
-    Aof(super::aof::AofReport),
+    Aof(aof::AofReport),
 }
 
 impl FileReport {
@@ -749,40 +750,28 @@ impl FileReport {
 
 /// Check one input of any kind, told apart by content.
 pub fn check_any(path: &Path, opts: ReaderOptions, now: Option<i64>) -> FileReport {
-    use crate::input::layout::{sniff, Layout};
-    let aof_opts = super::aof::AofCheckOptions { reader: opts, now_ms: now, to_timestamp: None };
-    if path == Path::new("-") {
-        return check_stdin(opts, now);
-    }
-    match sniff(path) {
-        Ok(Layout::Rdb) if super::aof::is_preamble_aof(path) => {
-            FileReport::Aof(super::aof::check_aof(path, &Layout::Rdb, &aof_opts))
-        }
-        Ok(Layout::Rdb) => FileReport::Rdb(Box::new(check_file(path, opts, now))),
-        Ok(layout) => FileReport::Aof(super::aof::check_aof(path, &layout, &aof_opts)),
-        Err(e) => {
-            FileReport::Rdb(Box::new(CheckReport { file: path.to_path_buf(), error: Some(e), ..Default::default() }))
-        }
-    }
-}
-
-/// Standard input: an RDB or a RESP AOF, told apart by its first bytes.
-fn check_stdin(opts: ReaderOptions, now: Option<i64>) -> FileReport {
-    use crate::input::layout::{classify, Layout, HEAD_LEN};
-    let path = Path::new("-");
-    let mut input = match Input::open(path) {
-        Ok(i) => i,
-        Err(e) => {
-            return FileReport::Rdb(Box::new(CheckReport { file: path.into(), error: Some(e), ..Default::default() }))
-        }
+    use crate::source::{Kind, Source};
+    let aof_opts = aof::AofCheckOptions { reader: opts, now_ms: now, to_timestamp: None };
+    let failed =
+        |e| FileReport::Rdb(Box::new(CheckReport { file: path.to_path_buf(), error: Some(e), ..Default::default() }));
+    let mut source = match Source::open(path) {
+        Ok(s) => s,
+        Err(e) => return failed(e),
     };
-    match input.peek(HEAD_LEN).map(|head| classify(&head)) {
-        Ok(Layout::Aof) => {
-            let aof_opts = super::aof::AofCheckOptions { reader: opts, now_ms: now, to_timestamp: None };
-            FileReport::Aof(super::aof::check_aof_input(&mut input, &aof_opts))
-        }
-        Ok(_) => FileReport::Rdb(Box::new(check_input(&mut input, None, opts, now))),
-        Err(e) => FileReport::Rdb(Box::new(CheckReport { file: path.into(), error: Some(e), ..Default::default() })),
+    if source.is_pipe() {
+        let mut input = match source.open_input() {
+            Ok(i) => i,
+            Err(e) => return failed(e),
+        };
+        return match source.kind() {
+            Kind::Aof => FileReport::Aof(aof::check_aof_input(&mut input, &aof_opts)),
+            _ => FileReport::Rdb(Box::new(check_input(&mut input, None, opts, now))),
+        };
+    }
+    match source.kind() {
+        Kind::MultiPart { .. } | Kind::Aof | Kind::PreambleAof => FileReport::Aof(aof::check_aof(&source, &aof_opts)),
+        // A dump is not an RDB: the RDB check says why.
+        Kind::Rdb | Kind::JsonDump => FileReport::Rdb(Box::new(check_file(path, opts, now))),
     }
 }
 

@@ -5,12 +5,12 @@
 //! guessed wrong), the first segment's reader, which read from the true
 //! start, simply carries on alone.
 
-use super::duplicates::KeyHashStore;
 use super::{check_key, FileFacts, KeyRule, KeyStats};
 use crate::error::{Error, ErrorKind, Phase, Result};
 use crate::event::segment::Segment;
 use crate::event::{Checksum, Event, RdbReader};
 use crate::output::progress::Progress;
+use crate::source::duplicates::KeyHashStore;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -11,15 +11,15 @@
 //! sides (in as many rounds as the budget needs) and compared member by member.
 
 mod partition;
+pub mod report;
 
-use super::convert::{visit_keys, ConvertConfig, ConvertTo};
-use super::filter::KeyFilter;
 use crate::error::Result;
 use crate::event::decode::Piece;
 use crate::event::{ReaderOptions, ValueSource};
 use crate::format::KeyType;
 use crate::keyspace::Obj;
 use crate::output::progress::Progress;
+use crate::source::{KeyFilter, Kind, Source, VisitOptions};
 use partition::{SpillDir, Summary, SummaryStore, NO_TTL, PARTITIONS};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -241,12 +241,8 @@ fn ordered_len(p: &Piece<'_>) -> u64 {
     }
 }
 
-fn reader_config(cfg: &DiffConfig, input: &Path) -> ConvertConfig {
-    let mut c = ConvertConfig::new(input, ConvertTo::Jsonl);
-    c.filter = cfg.filter.clone();
-    c.reader = cfg.reader;
-    c.now_ms = Some(cfg.now_ms);
-    c
+fn visit_options(cfg: &DiffConfig) -> VisitOptions {
+    VisitOptions { reader: cfg.reader, filter: cfg.filter.clone(), now_ms: Some(cfg.now_ms), ..Default::default() }
 }
 
 /// A key's identity in the summaries: a 128-bit hash of (db, name), so that
@@ -277,16 +273,17 @@ fn summary(cfg: &DiffConfig, db: u64, key: &[u8], ttl: Option<i64>, v: &dyn Valu
 /// Every key's summary into `store`. RDB files go through the parallel
 /// pipeline of `check` and `dump`; AOFs and dumps through `visit_keys`.
 fn summaries(cfg: &DiffConfig, input: &Path, store: &mut SummaryStore<'_>, progress: &Progress) -> Result<()> {
-    let plain_rdb = input != Path::new("-") && !super::convert::is_json_dump(input) && !super::convert::is_aof(input)?;
-    if !plain_rdb {
-        return visit_keys(&reader_config(cfg, input), |db, key, ttl, v| {
-            summary(cfg, db, key, ttl, v)?.map_or(Ok(()), |s| store.push(s))
-        });
+    let mut source = Source::open(input)?;
+    if *source.kind() != Kind::Rdb || source.is_pipe() {
+        source.visit_keys(&visit_options(cfg), |db, key, attrs, v| {
+            summary(cfg, db, key, attrs.expire_at_ms, v)?.map_or(Ok(()), |s| store.push(s))
+        })?;
+        return Ok(());
     }
     use crate::event::parallel::{for_each_key, Merged};
-    let mut source = crate::input::Input::open(input)?;
-    let name = source.name.clone();
-    let mut reader = crate::event::RdbReader::new(&mut source, cfg.reader);
+    let mut input = source.open_input()?;
+    let name = input.name.clone();
+    let mut reader = crate::event::RdbReader::new(&mut input, cfg.reader);
     let wanted = |k: &crate::event::KeyEvent<'_>| cfg.filter.selects(k.db, &k.key, k.value.key_type());
     for_each_key(
         &mut reader,
@@ -320,7 +317,7 @@ fn load(
     values: &HashSet<u128>,
 ) -> Result<(HashMap<u128, (u64, Vec<u8>)>, HashMap<u128, Obj>)> {
     let (mut names, mut objs) = (HashMap::new(), HashMap::new());
-    visit_keys(&reader_config(cfg, input), |db, key, _, v| {
+    Source::open(input)?.visit_keys(&visit_options(cfg), |db, key, _, v| {
         let id = key_id(db, key);
         if ids.contains(&id) {
             names.insert(id, (db, key.to_vec()));

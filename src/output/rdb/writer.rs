@@ -18,36 +18,32 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::event::decode::Piece;
 use crate::event::stream::StreamMeta;
 use crate::event::StreamId;
-use crate::format::KeyType;
+use crate::format::{versions, Dialect, KeyType};
 use crate::token::Item;
 use std::io::Write;
 
-/// The newest Redis RDB version this writer produces. RDB 15 (Redis 8.10)
-/// only adds hash templates, an optional sharing of field names that its
-/// loader does not require: a 15 file is written as a 14 one.
-pub const MAX_WRITE_VERSION: u32 = 15;
+/// The newest Redis RDB version this writer produces (`format::versions`).
+pub const MAX_WRITE_VERSION: u32 = versions::newest(Dialect::Redis, true);
 /// The oldest (RDB 5 is the first with a checksum; older formats are not written).
-pub const MIN_WRITE_VERSION: u32 = 6;
+pub const MIN_WRITE_VERSION: u32 = versions::oldest_writable();
 /// Valkey 9's own format, `VALKEY080`: RDB 11's encodings, plus its HASH_2
 /// (type 22) for hashes with field TTLs. No Redis 7.4+ type is written in it.
-pub const VALKEY_VERSION: u32 = 80;
+pub const VALKEY_VERSION: u32 = versions::newest(Dialect::Valkey, true);
 
 /// The versions `--rdb-version` accepts, for messages.
-pub const WRITABLE: &str = "6 to 15, or 80 (Valkey 9)";
+pub fn writable_versions() -> String {
+    format!("{MIN_WRITE_VERSION} to {MAX_WRITE_VERSION}, or {VALKEY_VERSION} (Valkey 9)")
+}
 
 /// Whether `version` can be written.
 pub fn writable(version: u32) -> bool {
-    (MIN_WRITE_VERSION..=MAX_WRITE_VERSION).contains(&version) || version == VALKEY_VERSION
+    versions::rdb_version(version).is_some_and(|r| r.writable)
 }
 
 /// The Redis RDB version whose encodings a target version uses (Valkey 80 is
 /// RDB 11 plus HASH_2).
 fn encoding_level(version: u32) -> u32 {
-    if version == VALKEY_VERSION {
-        11
-    } else {
-        version
-    }
+    versions::rdb_version(version).map_or(version, |r| r.encoding_level)
 }
 
 /// The size limits Redis uses to choose a compact encoding (redis.conf names,
@@ -128,17 +124,7 @@ impl EncodingLimits {
     }
 }
 
-pub use crate::event::ValueSource;
-
-/// Per-key metadata written before the value.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct KeyMeta<'a> {
-    pub expire_at_ms: Option<i64>,
-    pub idle_s: Option<u64>,
-    pub freq: Option<u8>,
-    /// RDB 13+ module key metadata (the KEY_META body, as read).
-    pub key_meta: Option<&'a [u8]>,
-}
+pub use crate::event::{KeyAttrs, ValueSource};
 
 /// Forwards bytes to the output and folds them into the checksum.
 struct CrcWriter<W: Write> {
@@ -185,7 +171,7 @@ impl<W: Write> RdbWriter<W> {
     pub fn new(out: W, version: u32, limits: EncodingLimits, compress: bool) -> Result<Self> {
         if !writable(version) {
             return Err(Error::new(ErrorKind::Usage("RDB version cannot be written"))
-                .detail(format!("{version}; this writer writes RDB {WRITABLE}")));
+                .detail(format!("{version}; this writer writes RDB {}", writable_versions())));
         }
         let mut w = Self::unchecked(out, version, limits, compress, false, false);
         let magic =
@@ -287,7 +273,7 @@ impl<W: Write> RdbWriter<W> {
     }
 
     /// One key and its value.
-    pub fn key(&mut self, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<()> {
+    pub fn key(&mut self, key: &[u8], meta: &KeyAttrs<'_>, value: &dyn ValueSource) -> Result<()> {
         // A refused value leaves nothing behind, prefix opcodes included.
         let start = self.buf.len();
         if let Some(t) = meta.expire_at_ms {
@@ -869,7 +855,7 @@ impl RecordEncoder {
     }
 
     /// Encode one key after those already encoded; what was left out (lossy).
-    pub fn key(&mut self, key: &[u8], meta: &KeyMeta<'_>, value: &dyn ValueSource) -> Result<Vec<String>> {
+    pub fn key(&mut self, key: &[u8], meta: &KeyAttrs<'_>, value: &dyn ValueSource) -> Result<Vec<String>> {
         self.0.key(key, meta, value)?;
         Ok(self.0.take_notes())
     }

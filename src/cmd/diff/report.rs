@@ -1,9 +1,9 @@
 //! Printing `diff` results: a human summary with the first changes of each
 //! kind, one JSON record per differing key, or counts only.
 
-use super::json::{write_bytes, write_i64, write_u64};
-use crate::cmd::diff::{Change, DiffReport, KeyDiff, ValueDiff};
+use super::{Change, DiffReport, KeyDiff, ValueDiff};
 use crate::escape::escape_bytes;
+use crate::output::json::{write_bytes, write_i64, write_u64};
 use std::io::{self, Write};
 
 fn write_list(out: &mut Vec<u8>, name: &str, items: &[Vec<u8>]) {

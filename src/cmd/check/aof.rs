@@ -8,13 +8,14 @@
 //!   a `MULTI` are damage too;
 //! - only the last file of a set may be cut; a damaged RDB preamble cannot be.
 
-use super::check::{walk_rdb, CheckReport, Verdict};
+use super::{walk_rdb, CheckReport, Verdict};
 use crate::error::{Error, ErrorKind, Phase, Result};
 use crate::event::aof::{starts_with_rdb, Record};
-use crate::event::{AofRole, Event, RdbReader, ReaderOptions, RespReader};
-use crate::input::layout::{load_multipart, Layout};
+use crate::event::{AofRole, RdbReader, ReaderOptions, RespReader};
+use crate::input::layout::load_multipart;
 use crate::input::manifest::PartRole;
 use crate::input::Input;
+use crate::source::{Kind, Source};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -91,7 +92,7 @@ impl AofReport {
     pub fn verdict(&self) -> Verdict {
         match self.first_error() {
             None => Verdict::Valid,
-            Some(e) => super::check::verdict_of(e),
+            Some(e) => super::verdict_of(e),
         }
     }
 
@@ -129,10 +130,12 @@ impl TruncatePlan {
     }
 }
 
-/// Check an AOF given as a file (single or manifest) or directory.
-pub fn check_aof(path: &Path, layout: &Layout, opts: &AofCheckOptions) -> AofReport {
-    match layout {
-        Layout::MultiPart { manifest } => check_multipart(path, manifest, opts),
+/// Check an AOF given as a file (single or manifest) or directory, as
+/// `source` told it apart (a file that is no AOF is checked as one anyway).
+pub fn check_aof(source: &Source, opts: &AofCheckOptions) -> AofReport {
+    let path = source.path();
+    match source.kind() {
+        Kind::MultiPart { manifest } => check_multipart(path, manifest, opts),
         _ => {
             let mut ts = None;
             let part = check_part(path, AofRole::Single, opts, &mut ts);
@@ -461,90 +464,4 @@ pub fn plan_repair(report: &AofReport) -> Repair {
         return Repair::NothingToDo;
     }
     Repair::Truncate(TruncatePlan { file: part.file.clone(), old_size: part.size, new_size: part.ok_up_to, reason })
-}
-
-/// Is this RDB-looking file an AOF with an RDB preamble? Redis 4.0–6.2 mark the
-/// preamble with the aux field `aof-preamble` = 1 (7.0+ bases say `aof-base`,
-/// but those are RDB files of their own). Only the header and aux fields are read.
-pub fn is_preamble_aof(path: &Path) -> bool {
-    let Ok(mut input) = Input::open(path) else {
-        return false;
-    };
-    let mut reader = RdbReader::new(&mut input, ReaderOptions { verify_checksum: false, ..Default::default() });
-    while let Ok(Some(event)) = reader.next() {
-        match event {
-            Event::Header { .. } => {}
-            Event::Aux { key, value } => {
-                if &*key == b"aof-preamble" {
-                    return &*value != b"0";
-                }
-            }
-            _ => return false,
-        }
-    }
-    false
-}
-
-/// Open every file of an AOF, in load order, for an [`crate::event::AofReader`].
-pub fn open_aof(path: &Path, layout: &Layout) -> Result<Vec<crate::event::aof::AofFile>> {
-    use crate::event::aof::AofFile;
-    match layout {
-        Layout::MultiPart { manifest } => {
-            let set = load_multipart(manifest)?;
-            set.parts
-                .iter()
-                .map(|(role, p)| {
-                    let role = if *role == PartRole::Base { AofRole::Base } else { AofRole::Incr };
-                    Ok(AofFile { role, input: Input::open(p)? })
-                })
-                .collect()
-        }
-        _ => Ok(vec![AofFile { role: AofRole::Single, input: Input::open(path)? }]),
-    }
-}
-
-/// `dump --commands`: the command log as JSONL, one record per command, for
-/// every file of the AOF in load order (an RDB preamble's keys are not
-/// commands and are left out). `dbs` filters by the database in force.
-pub fn dump_commands(path: &Path, dbs: &[u64], opts: ReaderOptions, out: &mut dyn std::io::Write) -> Result<u64> {
-    use crate::input::layout::{classify, sniff, HEAD_LEN};
-    let mut files = if path == Path::new("-") {
-        let mut input = Input::open(path)?;
-        if classify(&input.peek(HEAD_LEN)?) != Layout::Aof {
-            return Err(Error::new(ErrorKind::Usage("--commands on standard input needs a RESP AOF")));
-        }
-        vec![crate::event::aof::AofFile { role: AofRole::Single, input }]
-    } else {
-        let layout = sniff(path)?;
-        if layout == Layout::Rdb && !is_preamble_aof(path) {
-            return Err(
-                Error::new(ErrorKind::Usage("--commands needs an AOF; this is an RDB file")).in_file(&path.into())
-            );
-        }
-        open_aof(path, &layout)?
-    };
-    let mut reader = crate::event::AofReader::new(&mut files, opts);
-    let mut buf = Vec::with_capacity(1 << 16);
-    let mut file_name = String::new();
-    let mut written = 0;
-    while let Some(event) = reader.next()? {
-        match event {
-            Event::AofFile { name, .. } => {
-                file_name = name.file_name().map_or_else(|| name.display().to_string(), |n| n.to_string_lossy().into());
-            }
-            Event::Command(c) if dbs.is_empty() || dbs.contains(&c.db) => {
-                crate::output::record::write_command_record(&mut buf, &file_name, &c);
-                buf.push(b'\n');
-                written += 1;
-                if buf.len() >= 1 << 16 {
-                    out.write_all(&buf).map_err(Error::io)?;
-                    buf.clear();
-                }
-            }
-            _ => {}
-        }
-    }
-    out.write_all(&buf).map_err(Error::io)?;
-    out.flush().map_err(Error::io)?;
-    Ok(written)
 }

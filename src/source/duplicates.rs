@@ -59,7 +59,7 @@ impl Partition {
 
 /// Every loaded key's hash, for one file.
 #[derive(Default)]
-pub(super) struct KeyHashStore {
+pub(crate) struct KeyHashStore {
     parts: Vec<Mutex<Partition>>,
     /// Hashes a partition holds before it spills.
     held_per_partition: usize,
@@ -69,12 +69,12 @@ pub(super) struct KeyHashStore {
 
 impl KeyHashStore {
     /// The store of a whole file.
-    pub(super) fn new() -> Arc<KeyHashStore> {
+    pub(crate) fn new() -> Arc<KeyHashStore> {
         Self::holding(HELD_PER_PARTITION)
     }
 
     /// The store of one segment of a file checked in parallel.
-    pub(super) fn for_segment() -> Arc<KeyHashStore> {
+    pub(crate) fn for_segment() -> Arc<KeyHashStore> {
         Self::holding(HELD_PER_SEGMENT_PARTITION)
     }
 
@@ -129,7 +129,7 @@ impl KeyHashStore {
     }
 
     /// Take in everything `other` holds (a segment's keys, once it counts).
-    pub(super) fn absorb_store(&self, other: &KeyHashStore) {
+    pub(crate) fn absorb_store(&self, other: &KeyHashStore) {
         if let Some(e) = other.take_failure() {
             self.record_failure(e);
         }
@@ -198,7 +198,7 @@ fn spill(part: &mut Partition) -> Result<()> {
 /// The hashes of a chunk, a segment or a whole file: gathered locally, and
 /// handed to the file's store (when there is one) in batches.
 #[derive(Default)]
-pub(super) struct KeyHashes {
+pub(crate) struct KeyHashes {
     local: Vec<u64>,
     store: Option<Arc<KeyHashStore>>,
     /// Keys whose database is not known yet (a segment's keys before its
@@ -208,16 +208,16 @@ pub(super) struct KeyHashes {
 
 impl KeyHashes {
     /// Hashes that go to `store`.
-    pub(super) fn feeding(store: &Arc<KeyHashStore>) -> KeyHashes {
+    pub(crate) fn feeding(store: &Arc<KeyHashStore>) -> KeyHashes {
         KeyHashes { local: Vec::new(), store: Some(Arc::clone(store)), deferred: None }
     }
 
     /// Hashes of keys whose database `rebase` will tell.
-    pub(super) fn deferred(store: &Arc<KeyHashStore>) -> KeyHashes {
+    pub(crate) fn deferred(store: &Arc<KeyHashStore>) -> KeyHashes {
         KeyHashes { deferred: Some(Partition::default()), ..Self::feeding(store) }
     }
 
-    pub(super) fn push(&mut self, db: u64, key: &[u8]) {
+    pub(crate) fn push(&mut self, db: u64, key: &[u8]) {
         match &mut self.deferred {
             Some(part) => {
                 part.held.push(name_hash(key));
@@ -237,7 +237,7 @@ impl KeyHashes {
     }
 
     /// The deferred keys are in database `db`.
-    pub(super) fn rebase(&mut self, db: u64) {
+    pub(crate) fn rebase(&mut self, db: u64) {
         let Some(mut part) = self.deferred.take() else { return };
         if let Some(file) = &mut part.file {
             // In steps: a segment's keys before its first SELECTDB may be
@@ -264,7 +264,7 @@ impl KeyHashes {
         self.flush();
     }
 
-    pub(super) fn merge(&mut self, mut other: KeyHashes) {
+    pub(crate) fn merge(&mut self, mut other: KeyHashes) {
         other.flush();
         self.local.append(&mut other.local);
         if self.local.len() >= LOCAL_BATCH {
@@ -273,7 +273,7 @@ impl KeyHashes {
     }
 
     /// Hand what is gathered to the store.
-    pub(super) fn flush(&mut self) {
+    pub(crate) fn flush(&mut self) {
         if let Some(store) = &self.store {
             store.absorb(&mut self.local);
         }
@@ -286,7 +286,7 @@ impl KeyHashes {
 /// empty collections) are not counted. `path` is read a second time to
 /// confirm suspects; where it cannot be (standard input), a suspect is a
 /// warning instead.
-pub(super) fn find_duplicate(
+pub(crate) fn find_duplicate(
     store: &KeyHashStore,
     path: &std::path::Path,
     opts: ReaderOptions,

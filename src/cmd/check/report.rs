@@ -1,7 +1,7 @@
 //! Printing `check` reports: a human summary, or one JSON document per file.
 
-use crate::cmd::aof::{plan_repair, AofLayout, AofReport, PartReport, Repair};
-use crate::cmd::check::{CheckReport, Verdict};
+use super::aof::{plan_repair, AofLayout, AofReport, PartReport, Repair};
+use super::{CheckReport, Verdict};
 use crate::error::Error;
 use crate::escape::escape_bytes;
 use crate::event::Checksum;

@@ -1,0 +1,51 @@
+//! The keys of one of our JSON dumps, read back whole, one record at a time.
+
+use super::duplicates::{is_suspect, DuplicateFinder};
+use super::{Source, VisitOptions, Visitor};
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::json::read_dump;
+use crate::event::{KeyAttrs, ValueSource};
+use std::io::BufReader;
+
+pub(super) fn visit(source: &mut Source, opts: &VisitOptions, v: &mut dyn Visitor) -> Result<()> {
+    let name = super::name(&source.path);
+    let open = || std::fs::File::open(&source.path).map_err(|e| Error::io(e).in_file(&name));
+    let file = open()?;
+    v.begin(None)?;
+    let mut db = None;
+    // A dump of a file holding a key twice holds it twice: written as is, the
+    // output would be refused. Found as the keys go by; confirmed by name.
+    let mut duplicates = DuplicateFinder::new();
+    read_dump(BufReader::with_capacity(1 << 20, file), |k| {
+        if !opts.selects(k.db, &k.key, k.value.key_type(), k.expire_at_ms) {
+            return Ok(());
+        }
+        duplicates.key(k.db, &k.key);
+        if db != Some(k.db) {
+            v.select_db(k.db)?;
+            db = Some(k.db);
+        }
+        let attrs =
+            KeyAttrs { expire_at_ms: k.expire_at_ms, idle_s: k.idle_s, freq: k.freq, key_meta: k.key_meta.as_deref() };
+        v.key(k.db, &k.key, &attrs, &k.value)
+    })
+    .map_err(|e| e.in_file(&name))?;
+    let suspects = duplicates.suspects()?;
+    if !suspects.is_empty() {
+        let mut seen = std::collections::HashSet::new();
+        read_dump(BufReader::new(open()?), |k| {
+            if opts.selects(k.db, &k.key, k.value.key_type(), k.expire_at_ms)
+                && is_suspect(&suspects, k.db, &k.key)
+                && !seen.insert((k.db, k.key.to_vec()))
+            {
+                return Err(Error::new(ErrorKind::Integrity("duplicate key")).key(&k.key).detail(format!(
+                    "the same key twice in db {}: the server would refuse the output, so none is written",
+                    k.db
+                )));
+            }
+            Ok(())
+        })
+        .map_err(|e| e.in_file(&name))?;
+    }
+    v.end()
+}

@@ -1,0 +1,52 @@
+//! An RDB's records, in file order, one at a time. (Commands that only need
+//! keys and can use every core go through `event::parallel` instead.)
+
+use super::{ModuleAux, Source, VisitOptions, Visitor};
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::{Event, RdbReader};
+
+/// How often the mapped pages behind the reader are released and progress
+/// reported.
+const RELEASE_STEP: u64 = 64 << 20;
+
+pub(super) fn visit(source: &mut Source, opts: &VisitOptions, v: &mut dyn Visitor) -> Result<()> {
+    let mut input = source.open_input()?;
+    let name = input.name.clone();
+    let mut reader = RdbReader::new(&mut input, opts.reader);
+    let mut begun = false;
+    let mut next_release = RELEASE_STEP;
+    loop {
+        // Hand mapped pages behind the reader back to the kernel, as check and
+        // dump do: RSS stays flat whatever the input size.
+        if reader.offset() >= next_release {
+            reader.release_before(reader.offset());
+            v.progress(reader.offset());
+            next_release = reader.offset() + RELEASE_STEP;
+        }
+        let Some(event) = reader.next()? else { break };
+        if let Event::Header { version, .. } = event {
+            v.begin(Some(version))?;
+            begun = true;
+            continue;
+        }
+        if !begun {
+            return Err(Error::new(ErrorKind::Integrity("no header")));
+        }
+        match event {
+            Event::Aux { key, value } => v.aux(&key, &value)?,
+            Event::Function { code } => v.function(&code).map_err(|e| e.in_file(&name))?,
+            Event::SelectDb { db } => v.select_db(db)?,
+            Event::ResizeDb { keys, expires } => v.resize_db(keys, expires)?,
+            Event::ModuleAux { .. } => {
+                let aux = ModuleAux::of(&event).expect("a module aux event");
+                v.module_aux(&aux).map_err(|e| e.in_file(&name))?;
+            }
+            Event::Key(k) if opts.selects(k.db, &k.key, k.value.key_type(), k.expire_at_ms) => {
+                v.key(k.db, &k.key, &k.attrs(), &k.value).map_err(|e| e.in_file(&name).at(k.offset))?
+            }
+            Event::End { .. } => return v.end(),
+            _ => {}
+        }
+    }
+    Err(Error::new(ErrorKind::Truncated).in_file(&name))
+}
