@@ -20,11 +20,10 @@
 mod common;
 
 use base64::Engine;
-use rdb_tool::cmd::aof::open_aof;
 use rdb_tool::event::{Event, ReaderOptions};
-use rdb_tool::input::layout::sniff;
 use rdb_tool::keyspace::replay::{Outcome, Replayer};
 use rdb_tool::keyspace::{Keyspace, Obj};
+use rdb_tool::source::Source;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -105,8 +104,7 @@ struct Replayed {
 /// Replay as convert does (`cmd::convert`), stopping where the server stops
 /// loading a cut AOF: at the first incomplete command.
 fn replay(path: &Path) -> Replayed {
-    let layout = sniff(path).unwrap();
-    let mut files = open_aof(path, &layout).unwrap();
+    let mut files = Source::open(path).unwrap().aof_files().unwrap();
     let mut reader = rdb_tool::event::AofReader::new(&mut files, ReaderOptions::default());
     let mut replay = Replayer::at(NOW_MS);
     let (mut applied, mut cut_at, mut file) = (BTreeSet::new(), None, 0);
@@ -146,8 +144,7 @@ fn replay(path: &Path) -> Replayed {
 
 /// Every command of `path`: (file number in the set, offset, db, args).
 fn commands(path: &Path) -> Vec<(usize, u64, u64, Vec<Vec<u8>>)> {
-    let layout = sniff(path).unwrap();
-    let mut files = open_aof(path, &layout).unwrap();
+    let mut files = Source::open(path).unwrap().aof_files().unwrap();
     let mut reader = rdb_tool::event::AofReader::new(&mut files, ReaderOptions::default());
     let (mut out, mut file) = (Vec::new(), 0);
     while let Some(event) = reader.next().unwrap() {
@@ -162,8 +159,7 @@ fn commands(path: &Path) -> Vec<(usize, u64, u64, Vec<Vec<u8>>)> {
 
 /// The keys of an AOF's RDB part (preamble or base), by (db, name).
 fn base_keys(path: &Path) -> BTreeSet<(u64, Vec<u8>)> {
-    let layout = sniff(path).unwrap();
-    let mut files = open_aof(path, &layout).unwrap();
+    let mut files = Source::open(path).unwrap().aof_files().unwrap();
     let mut reader = rdb_tool::event::AofReader::new(&mut files, ReaderOptions::default());
     let mut keys = BTreeSet::new();
     while let Some(event) = reader.next().unwrap() {
