@@ -1,6 +1,6 @@
 //! An arbitrary keyspace written as an RDB of every version the writer knows
 //! reads back identical (keys a version cannot hold are refused, never written
-//! wrong): the property of tests/property_roundtrip.rs, driven by the fuzzer.
+//! wrong): the property of tests/hermetic/property_roundtrip.rs, driven by the fuzzer.
 #![no_main]
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;

@@ -1,7 +1,11 @@
-//! Shared helpers for integration tests: where the shared corpus is.
+//! Shared helpers for integration tests: where the shared corpus is (the
+//! only place that knows), the in-tree fixtures, scratch directories, and a
+//! test run alone in a process of its own.
 
 #![allow(dead_code)]
 
+pub mod alloc;
+pub mod build;
 pub mod events;
 pub mod records;
 pub mod redis;
@@ -31,6 +35,12 @@ pub fn corpus_rdb_files() -> Vec<PathBuf> {
     let mut files = all_rdb_files_under(&corpus_dir());
     files.retain(|f| !f.starts_with(&realworld));
     files
+}
+
+/// Every `.rdb` file in the repository's `testdata/` (fixtures, damaged
+/// copies, fuzz finds, the base of the multi-part AOF), sorted.
+pub fn testdata_rdb_files() -> Vec<PathBuf> {
+    all_rdb_files_under(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata"))
 }
 
 /// Every `.rdb` file under `dir`, sorted.
@@ -67,12 +77,20 @@ pub fn read_json(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// A name no other test of this process uses: all tests share one process,
+/// and two may pick the same name for their scratch or server directory.
+pub fn unique(name: &str) -> String {
+    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{n}-{name}", std::process::id())
+}
+
 /// A scratch directory removed at the end of the test.
 pub struct Scratch(pub PathBuf);
 
 impl Scratch {
     pub fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("rdb-tool-test-{}-{name}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("rdb-tool-test-{}", unique(name)));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Scratch(dir)
@@ -96,4 +114,38 @@ pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
     } else {
         std::fs::write(to, std::fs::read(from).unwrap()).unwrap();
     }
+}
+
+/// Whether the calling test is to run its body here. Some tests measure the
+/// whole process (the heap's peak, the files it maps) while the other tests
+/// of this binary run in threads beside them: such a test starts this binary
+/// again to run itself alone (`--exact`, one thread) and fails if that run
+/// fails; in the harness's process this returns false once that run passed,
+/// in the child true.
+///
+/// ```ignore
+/// if !common::in_own_process() { return; }
+/// ```
+pub fn in_own_process() -> bool {
+    const ALONE: &str = "RDB_TOOL_TEST_ALONE";
+    let name = std::thread::current().name().expect("libtest names a test's thread after the test").to_string();
+    if let Some(alone) = std::env::var_os(ALONE) {
+        // Never recurse: a child that is not running its test is lost.
+        assert_eq!(alone.to_str(), Some(name.as_str()), "a child process running another test");
+        return true;
+    }
+    let exe = std::env::current_exe().expect("the test binary");
+    let out = std::process::Command::new(exe)
+        .args([name.as_str(), "--exact", "--test-threads=1", "--nocapture"])
+        .env(ALONE, &name)
+        .output()
+        .expect("run the test binary again");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "{name}, run alone: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    false
 }

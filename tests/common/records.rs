@@ -24,6 +24,14 @@ pub fn dump_keys(path: &Path) -> Keys {
         .collect()
 }
 
+/// Our JSONL dump of a file, a value per record, in file order.
+pub fn dump_lines(path: &Path) -> Vec<Value> {
+    use rdb_tool::cmd::dump::{dump, DumpConfig, DumpFormat};
+    let mut out = Vec::new();
+    dump(&DumpConfig::new(path, DumpFormat::Jsonl), &mut out).unwrap();
+    String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
 /// A record as the server must hold it at `now`, compared order-free where
 /// the type is: `None` when the key is gone by then.
 pub fn normal(record: &Value, now: i64, via_commands: bool) -> Option<Value> {

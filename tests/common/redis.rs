@@ -104,8 +104,20 @@ impl Kind {
     }
 }
 
+/// A port free now and never handed out before in this process: the system
+/// may offer a port again as soon as our probe closes it, and a server told
+/// to use a port another one of ours is starting on could answer that one's
+/// PING. All tests share one process and start servers concurrently.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind loopback").local_addr().expect("addr").port()
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0").expect("bind loopback").local_addr().expect("addr").port();
+        if given.insert(port) {
+            return port;
+        }
+    }
 }
 
 impl Server {
@@ -124,7 +136,7 @@ impl Server {
     /// it was given to load, or its configuration) is its log, not a panic.
     pub fn try_start_kind(kind: Kind, name: &str, extra: &[&str]) -> Result<Server, String> {
         let bin = kind.binary();
-        let dir = std::env::temp_dir().join(format!("rdb-tool-test-{name}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("rdb-tool-test-server-{}", super::unique(name)));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("server dir");
         for _attempt in 0..5 {

@@ -1,7 +1,7 @@
 //! Other projects' test dumps whose content they render themselves
 //! (`shared/corpus/peers/newer/*.json`): our dump must say the same.
 
-mod common;
+use crate::common;
 
 use rdb_tool::cmd::dump::{dump, DumpConfig, DumpFormat};
 use serde_json::{json, Value};

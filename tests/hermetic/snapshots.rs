@@ -19,7 +19,7 @@ fn relative(path: &Path) -> String {
 
 #[test]
 fn check_report_of_every_fixture() {
-    insta::glob!("../testdata/rdb", "**/*.rdb", |path| {
+    insta::glob!("../../testdata/rdb", "**/*.rdb", |path| {
         let mut r = check_file(path, ReaderOptions::default(), Some(NOW_MS));
         r.file = relative(path).into();
         let mut out = Vec::new();
@@ -30,7 +30,7 @@ fn check_report_of_every_fixture() {
 
 #[test]
 fn dump_of_small_peer_fixtures() {
-    insta::glob!("../testdata/rdb/peers", "*.rdb", |path| {
+    insta::glob!("../../testdata/rdb/peers", "*.rdb", |path| {
         let cfg = DumpConfig::new(path, DumpFormat::Jsonl);
         let mut out = Vec::new();
         let text = match dump(&cfg, &mut out) {

@@ -1,51 +1,16 @@
 //! Classes of files found in the wild (other projects' repositories, old and
 //! foreign writers), each built here by hand from the format and judged by a
-//! real server: what the server loads, we read as it reads it.
+//! real server: what the server loads, we read as it reads it. (What needs no
+//! judge: hermetic::wild_files.)
 
-mod common;
+use crate::common;
 
+use common::build::{aux, rdb, s, string_key, FAR_MS};
+use common::records::dump_lines;
 use common::redis::{Kind, Reply, Server};
 use rdb_tool::cmd::check::{check_file, Verdict};
-use rdb_tool::cmd::dump::{dump, DumpConfig, DumpFormat};
 use rdb_tool::event::ReaderOptions;
 use serde_json::Value;
-
-/// A short string as the RDB stores it (6-bit length).
-fn s(text: &str) -> Vec<u8> {
-    assert!(text.len() < 64);
-    let mut out = vec![text.len() as u8];
-    out.extend_from_slice(text.as_bytes());
-    out
-}
-
-/// `REDIS00nn`, the records, EOF and the CRC-64.
-fn rdb(version: u32, records: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = format!("REDIS{version:04}").into_bytes();
-    for r in records {
-        out.extend_from_slice(r);
-    }
-    out.push(0xff);
-    let crc = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Redis, &out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
-}
-
-fn aux(key: &str, value: &str) -> Vec<u8> {
-    [vec![0xfa], s(key), s(value)].concat()
-}
-
-fn string_key(key: &str, value: &str) -> Vec<u8> {
-    [vec![0x00], s(key), s(value)].concat()
-}
-
-/// Year 2100 in Unix ms: in the future on any clock the suite runs under.
-const FAR_MS: i64 = 4_102_444_800_000;
-
-fn dump_lines(path: &std::path::Path) -> Vec<Value> {
-    let mut out = Vec::new();
-    dump(&DumpConfig::new(path, DumpFormat::Jsonl), &mut out).unwrap();
-    String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
 
 /// KeyDB writes an AUX record (`mvcc-tstamp`) between a key's EXPIRETIME_MS
 /// and the key. The loader keeps an expiry, LRU idle time or LFU counter
@@ -98,35 +63,6 @@ fn key_attributes_carry_across_records_to_their_key_as_the_loader_carries_them()
         c.ok(&["SELECT", "1"]);
         let idle = c.cmd(&["OBJECT", "IDLETIME", "idle"]).int();
         assert!((0x3f..0x3f + 60).contains(&idle), "{kind:?}: idle {idle}");
-    }
-}
-
-/// Cutting such a file into segments read in parallel (`check` on large
-/// maps) gives the sequential report: a cut between an expiry and its key
-/// is never confirmed, since the reader after it would not know the expiry.
-#[test]
-fn carried_key_attributes_survive_segmented_checks() {
-    let scratch = common::Scratch::new("wild-carried-segments");
-    let file = scratch.0.join("dump.rdb");
-    let mut records = vec![aux("redis-ver", "6.2.0"), vec![0xfe, 0x00]];
-    for i in 0..3000 {
-        if i % 2 == 0 {
-            records.push([vec![0xfc], (FAR_MS + i).to_le_bytes().to_vec()].concat());
-            records.push(aux("mvcc-tstamp", &format!("{}", 1_645_954_001_566_433_280u64 + i as u64)));
-        }
-        records.push(string_key(&format!("key:{i}"), "value"));
-    }
-    std::fs::write(&file, rdb(9, &records)).unwrap();
-    let segmented = ReaderOptions { segment_bytes: 256, ..Default::default() };
-    let sequential = ReaderOptions { segment_bytes: u64::MAX, ..Default::default() };
-    let a = check_file(&file, segmented, Some(0));
-    let b = check_file(&file, sequential, Some(0));
-    assert_eq!(b.verdict(), Verdict::Valid, "{:?}", b.error);
-    assert_eq!((b.keys, b.expires), (3000, 1500));
-    assert!(format!("{a:?}") == format!("{b:?}"), "segmented: {:?} keys, {} expires", a.error, a.expires);
-    for (i, k) in dump_lines(&file).iter().enumerate() {
-        let want = (i % 2 == 0).then_some(FAR_MS + i as i64);
-        assert_eq!(k["expire_at_ms"].as_i64(), want, "{k}");
     }
 }
 
@@ -386,16 +322,8 @@ fn refused_by_redis_7_0(file: &std::path::Path, dir: &std::path::Path) -> Option
 #[test]
 fn duplicate_keys_are_damage_as_the_server_judges_them() {
     let scratch = common::Scratch::new("wild-duplicates");
-    let mut records = vec![vec![0xfe, 0x00], string_key("k", "first")];
-    // Many keys in db 1, so that segments start without knowing their db.
-    records.push(vec![0xfe, 0x01]);
-    for i in 0..4000 {
-        records.push(string_key(&format!("key:{i}"), "value"));
-    }
-    records.push(string_key("k", "in db 1: not a duplicate"));
-    records.push(string_key("key:17", "again"));
     let file = scratch.0.join("dup.rdb");
-    std::fs::write(&file, rdb(9, &records)).unwrap();
+    std::fs::write(&file, common::build::file_with_a_duplicate_key()).unwrap();
     let second = std::fs::metadata(&file).unwrap().len() - 8 - 1 - string_key("key:17", "again").len() as u64;
 
     for segment_bytes in [u64::MAX, 256] {
@@ -420,13 +348,7 @@ fn duplicate_keys_are_damage_as_the_server_judges_them() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("duplicate key") && !out.exists(), "{err}");
     assert_eq!(tool(&["diff", path, path]).0, Some(0));
-    // Its dump holds both copies, as stored; converted back, it is refused.
-    let jsonl = scratch.0.join("dup.jsonl");
-    assert_eq!(tool(&["dump", path, "-o", jsonl.to_str().unwrap()]).0, Some(0));
-    assert_eq!(std::fs::read_to_string(&jsonl).unwrap().matches("\"key\":\"key:17\"").count(), 2);
-    let (code, err) = tool(&["convert", jsonl.to_str().unwrap(), "--to", "rdb", "-o", out.to_str().unwrap()]);
-    assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("duplicate key") && !out.exists(), "{err}");
+    // Its JSON dump converted back: hermetic::regression::duplicate_key_in_json_dump_is_refused.
 
     // One copy already expired: loaded, and valid for us.
     let expired = [vec![0xfc], 1000i64.to_le_bytes().to_vec(), string_key("k", "expired")].concat();

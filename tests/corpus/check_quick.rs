@@ -5,7 +5,7 @@
 //! rejected too unless its damage lies inside a value of a file whose checksum
 //! is disabled or absent (in the corpus: one such file).
 
-mod common;
+use crate::common;
 
 use rdb_tool::cmd::check::{check_file, CheckReport, Verdict};
 use rdb_tool::event::{Checksum, ReaderOptions};

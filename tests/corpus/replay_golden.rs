@@ -17,7 +17,7 @@
 //! times (the loading server stamps its own clock, as the replay does) and
 //! the encodings the server chose.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use rdb_tool::event::{Event, ReaderOptions};

@@ -3,7 +3,7 @@
 //! name an offset; where it accepted one, so must we (those flips change string
 //! bytes that no structure check can see).
 
-mod common;
+use crate::common;
 
 use rdb_tool::cmd::check::{check_file, Verdict};
 use rdb_tool::event::ReaderOptions;

@@ -13,7 +13,7 @@
 //! relative ones count from the loading server's clock, so they are compared
 //! within a tolerance after pinning our replay's `--now` to the server's `TIME`.
 
-mod common;
+use crate::common;
 
 use common::redis::{Kind, Server};
 use rdb_tool::cmd::convert::{convert, ConvertConfig, ConvertTo};

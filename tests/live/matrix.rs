@@ -26,7 +26,7 @@
 //! The migration users ask for most, Redis 7.4 / 8.x → Valkey 9.1, is part
 //! of it: every Redis 7.4, 8.0, 8.6 and 8.8 snapshot goes to `VALKEY080`.
 
-mod common;
+use crate::common;
 
 use common::records::{drop_unrecorded, dump_keys, first_difference, normal};
 use common::redis::{Kind, Server};

@@ -13,7 +13,7 @@
 //! - `diff F F` finds them the same;
 //! - module AUX records survive a conversion to the same version.
 
-mod common;
+use crate::common;
 
 use common::redis::{Client, Kind, Server};
 use rdb_tool::cmd::check::{check_file, Verdict};

@@ -8,7 +8,7 @@
 //! source server computes digests as 7.0 does, the whole `DEBUG DIGEST` must equal
 //! the recorded one.
 
-mod common;
+use crate::common;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;

@@ -7,6 +7,8 @@
 //! legitimately order things differently) and every difference in every file is collected, so
 //! one run shows the whole picture.
 
+use crate::common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -31,22 +33,7 @@ type KeyId = (u64, Vec<u8>);
 const OUR_BASE64_PREFIX: &str = "base64:";
 
 // ---------------------------------------------------------------------------------------------
-// Locating the corpus
-
-fn corpus_root() -> PathBuf {
-    let root = match std::env::var_os("RDB_TOOL_CORPUS") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
-    };
-    // A missing corpus must fail, not pass with nothing checked.
-    assert!(
-        root.join("index.json").is_file(),
-        "real-server corpus not found at {} (no index.json). Put the corpus there or point \
-         RDB_TOOL_CORPUS at it; this test refuses to pass without it.",
-        root.display()
-    );
-    root
-}
+// Reading the corpus (found by common::corpus_dir)
 
 fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
@@ -824,7 +811,7 @@ fn check_fixture(fx: &Fixture, doc: &ExpectedDoc, mismatches: &mut Vec<Mismatch>
 
 #[test]
 fn every_real_server_rdb_dumps_as_recorded() {
-    let root = corpus_root();
+    let root = common::corpus_dir();
     let fixtures = rdb_fixtures(&root);
     assert!(!fixtures.is_empty(), "no RDB fixtures found under {}", root.display());
 

@@ -3,7 +3,7 @@
 //! RDB → JSON → RDB → JSON gives the same JSON; every file we write checks
 //! clean. (Loading our output into a real server is tests/live_convert.rs.)
 
-mod common;
+use crate::common;
 
 use common::Scratch;
 

@@ -2,7 +2,7 @@
 //! with every type and encoding, SAVE, dump the RDB with rdb-tool, and compare
 //! each key with what the live server returns for it.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use common::redis::{Reply, Server};

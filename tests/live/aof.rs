@@ -19,17 +19,21 @@
 //! (and with the live server's, when the damage was appended to an intact set);
 //! what both refuse to repair, the server refuses to load.
 //!
+//! Also: the corpus's AOFs with timestamps cut by `redis-check-aof
+//! --truncate-to-timestamp` at every annotation, and by our plan.
+//!
 //! One deliberate difference: a record with argc < 1 (`*\r\n`, `*0\r\n`,
 //! `*-1\r\n`) passes redis-check-aof but the server refuses to load it; we call
 //! it damage and cut it off (the `argc-below-one-*` cases assert exactly that).
 
-mod common;
+use crate::common;
 
-use common::Scratch;
+use common::{copy_tree, Scratch};
 
 use common::redis::{Client, Reply, Server};
 use rdb_tool::cmd::check::aof::{check_aof, plan_repair, AofCheckOptions, Repair};
 use rdb_tool::cmd::check::Verdict;
+use rdb_tool::cmd::fix;
 use rdb_tool::source::Source;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -786,4 +790,80 @@ fn plain_aof_with_timestamps_and_two_incr_files_matches_redis_check_aof() {
 fn rdb_preamble_aof_matches_redis_check_aof() {
     let p = make_preamble();
     run_variant(&p);
+}
+
+// ---------------------------------------------------------------------------
+// The corpus's AOFs, cut by `redis-check-aof --truncate-to-timestamp` here
+// ---------------------------------------------------------------------------
+
+/// Point-in-time recovery against `redis-check-aof --truncate-to-timestamp`:
+/// for every timestamp around the annotations of the real servers' AOFs with
+/// `aof-timestamp-enabled`, the same verdict and the same resulting length.
+#[test]
+fn truncate_to_timestamp_matches_redis_check_aof() {
+    let mut compared = 0;
+    let (mut nothing, mut cut, mut refused) = (0, 0, 0);
+    for vdir in common::version_dirs() {
+        let dir = vdir.join("aof-plain-ts/appendonlydir");
+        if !dir.is_dir() {
+            continue;
+        }
+        let mut stamps: Vec<i64> = Vec::new();
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let bytes = std::fs::read(f.unwrap().path()).unwrap();
+            for w in bytes.windows(4).enumerate().filter(|(_, w)| w == b"#TS:") {
+                let digits: String =
+                    bytes[w.0 + 4..].iter().take_while(|c| c.is_ascii_digit()).map(|&c| c as char).collect();
+                stamps.push(digits.parse().unwrap());
+            }
+        }
+        stamps.sort();
+        let mut limits: Vec<i64> = stamps.iter().flat_map(|&t| [t - 1, t]).collect();
+        limits.push(stamps.last().unwrap() + 1);
+        limits.dedup();
+        for limit in limits {
+            let name = format!("{}-ts-{limit}", vdir.file_name().unwrap().to_string_lossy());
+            let theirs = Scratch::new(&format!("{name}-theirs"));
+            let ours = Scratch::new(&format!("{name}-ours"));
+            copy_tree(&dir, &theirs.0);
+            copy_tree(&dir, &ours.0);
+            let out = common::redis::debian_command("redis-check-aof")
+                .args(["--truncate-to-timestamp", &limit.to_string(), "appendonly.aof.manifest"])
+                .current_dir(&theirs.0)
+                .output()
+                .unwrap();
+            let opts = AofCheckOptions { to_timestamp: Some(limit), ..Default::default() };
+            let manifest = ours.0.join("appendonly.aof.manifest");
+            let report = check_aof(&Source::open(&manifest).unwrap(), &opts);
+            let repair = plan_repair(&report);
+            let incr = "appendonly.aof.2.incr.aof";
+            let their_len = std::fs::metadata(theirs.0.join(incr)).unwrap().len();
+            let original_len = std::fs::metadata(dir.join(incr)).unwrap().len();
+            match out.status.code() {
+                Some(0) if their_len == original_len => {
+                    nothing += 1;
+                    assert_eq!(repair, Repair::NothingToDo, "{name}")
+                }
+                Some(0) => {
+                    cut += 1;
+                    let Repair::Truncate(plan) = &repair else { panic!("{name}: expected a cut, got {repair:?}") };
+                    assert_eq!(plan.new_size, their_len, "{name}");
+                    assert_eq!(plan.file, ours.0.join(incr), "{name}");
+                    fix::apply(plan).unwrap();
+                    assert_eq!(std::fs::read(ours.0.join(incr)).unwrap(), std::fs::read(theirs.0.join(incr)).unwrap());
+                }
+                _ => assert!(
+                    {
+                        refused += 1;
+                        matches!(repair, Repair::Impossible(_))
+                    },
+                    "{name}: redis-check-aof refused ({}), we plan {repair:?}",
+                    String::from_utf8_lossy(&out.stdout)
+                ),
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared >= 12, "only {compared} timestamp cases");
+    assert!(nothing > 0 && cut > 0 && refused > 0, "cases: {nothing} nothing to cut, {cut} cut, {refused} refused");
 }

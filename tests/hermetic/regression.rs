@@ -1,0 +1,280 @@
+//! One test per past bug or fuzz find, named after what went wrong (as
+//! ripgrep's tests/regression.rs): each says the commit that fixed it, and
+//! the input a fuzz target found is kept in testdata/ (fuzz/README.md). A new
+//! bug gets its test here; it needs only the repository, like the rest of
+//! the hermetic tier.
+
+use crate::common;
+use crate::hermetic::cli::run;
+use crate::hermetic::damaged_inputs::parse;
+
+use rdb_tool::cmd::check::{check_file, check_input, Verdict};
+use rdb_tool::event::parallel::{for_each_key, Merged};
+use rdb_tool::event::segment::split;
+use rdb_tool::event::{Event, Piece, RdbReader, ReaderOptions};
+use rdb_tool::input::{Input, Window};
+use std::path::Path;
+use std::sync::Arc;
+
+// ---------------------------------------------------------------------------
+// Records too large to hold twice
+// ---------------------------------------------------------------------------
+
+/// An RDB 9 with one plain set of `n` members of 60 bytes (24 MB for 400 k):
+/// over the 16 MiB from which walks release pages.
+fn big_set(n: u32) -> Vec<u8> {
+    let mut b = b"REDIS0009".to_vec();
+    b.extend_from_slice(&[0xfe, 0x00, 0x02, 0x01, b's', 0x80]);
+    b.extend_from_slice(&n.to_be_bytes());
+    for i in 0..n {
+        b.push(60);
+        b.extend(format!("{i:060}").bytes());
+    }
+    b.push(0xff);
+    b.extend_from_slice(&[0; 8]);
+    b
+}
+
+fn digest(b: &[u8]) -> u64 {
+    crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Redis, b)
+}
+
+/// c29697e (review): a walk released the pages of a huge value (16 MiB and
+/// more) from memory as it went, also where the value was not in a file map:
+/// on plain memory that loses the data. Pages are released only inside the
+/// file map a value came from.
+#[test]
+fn a_huge_value_in_plain_memory_is_never_released() {
+    let bytes = big_set(400_000);
+    let before = digest(&bytes);
+    let win = Window::Slice { all: &bytes, pos: 0, map: None };
+    let mut reader = RdbReader::from_window(Arc::from(Path::new("heap")), win, ReaderOptions::default());
+    let mut members = 0u64;
+    for_each_key(
+        &mut reader,
+        |_, _| Ok(()),
+        || (),
+        |_, k| k.value.decode(&mut |_: Piece<'_>| Ok(())),
+        |m: Merged<'_, ()>| {
+            if let Merged::Serial(k) = m {
+                k.value.decode(&mut |_: Piece<'_>| {
+                    members += 1;
+                    Ok(())
+                })?;
+            }
+            Ok(())
+        },
+        |_| {},
+    )
+    .expect("walk");
+    assert_eq!(members, 400_000);
+    assert_eq!(digest(&bytes), before, "the input in memory changed");
+}
+
+/// c29697e (review): the same for a value whose bytes (`raw`, public) were
+/// moved from the map to a copy in memory.
+#[test]
+fn a_value_pointed_at_plain_memory_is_never_released() {
+    let bytes = big_set(400_000);
+    let path = std::env::temp_dir().join(format!("rdb-tool-huge-{}.rdb", std::process::id()));
+    std::fs::write(&path, &bytes).expect("write");
+    let mut input = Input::open(&path).expect("open");
+    std::fs::remove_file(&path).ok();
+    let mut reader = RdbReader::new(&mut input, ReaderOptions::default());
+    loop {
+        match reader.next().expect("read") {
+            Some(Event::Key(k)) => {
+                // `raw` is public: a copy of the value in memory, walked
+                // through a value that came from the map.
+                let copy = k.value.raw.to_vec();
+                let before = digest(&copy);
+                let mut moved = k.value;
+                moved.raw = &copy;
+                let mut members = 0u64;
+                moved
+                    .decode(&mut |_: Piece<'_>| {
+                        members += 1;
+                        Ok(())
+                    })
+                    .expect("decode");
+                assert_eq!(members, 400_000);
+                assert_eq!(digest(&copy), before, "the copy in memory changed");
+                return;
+            }
+            Some(_) => {}
+            None => panic!("no key"),
+        }
+    }
+}
+
+/// Spill-file maps alive in this process now.
+fn spill_maps() -> usize {
+    let tmp = std::env::temp_dir();
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    maps.lines().filter(|l| l.ends_with("(deleted)") && l.contains(tmp.to_str().unwrap_or("/tmp"))).count()
+}
+
+/// c29697e (review): spilled records did not count toward a batch's 4 MB, so
+/// the pipeline could hold any number of spill files' maps at once. Counted
+/// in /proc/self/maps: run alone in a process of its own.
+#[test]
+fn spilled_records_held_by_the_pipeline_stay_few() {
+    if !common::in_own_process() {
+        return;
+    }
+    // 60 strings of 512 KiB through a pipe holding 16 KiB in memory: each
+    // is spilled; batches of 4 MB keep about 8 of them each.
+    let mut b = b"REDIS0009".to_vec();
+    b.extend_from_slice(&[0xfe, 0x00]);
+    for i in 0..60u8 {
+        b.extend_from_slice(&[0x00, 0x01, i, 0x80]);
+        b.extend_from_slice(&(512u32 << 10).to_be_bytes());
+        b.extend(std::iter::repeat_n(i, 512 << 10));
+    }
+    b.push(0xff);
+    b.extend_from_slice(&[0; 8]);
+    let mut input = Input::from_reader("pipe", std::io::Cursor::new(b));
+    let mut reader = RdbReader::new(&mut input, ReaderOptions { pipe_memory: 16 << 10, ..Default::default() });
+    let most = std::sync::atomic::AtomicUsize::new(0);
+    let mut keys = 0;
+    for_each_key(
+        &mut reader,
+        |_, _| Ok(()),
+        || 0u32,
+        |n, k| {
+            assert!(k.value.raw[5..].iter().all(|&c| c == k.key[0]));
+            most.fetch_max(spill_maps(), std::sync::atomic::Ordering::Relaxed);
+            *n += 1;
+            Ok(())
+        },
+        |m| {
+            if let Merged::Chunk(n) = m {
+                keys += n;
+            }
+            Ok(())
+        },
+        |_| {},
+    )
+    .expect("walk");
+    assert_eq!(keys, 60);
+    let most = most.into_inner();
+    assert!((1..=24).contains(&most), "{most} spill files mapped at once");
+}
+
+// ---------------------------------------------------------------------------
+// Lengths the input cannot back
+// ---------------------------------------------------------------------------
+
+/// dea0557: the pipe window grew to a length field's promise before the data
+/// arrived. Measures the heap: run alone in a process of its own.
+#[test]
+fn a_length_field_alone_does_not_make_the_pipe_window_grow() {
+    if !common::in_own_process() {
+        return;
+    }
+    // A 256 MiB string length (under the 1 GiB record limit) followed by only
+    // 200 KB of data: the window may grow with the data that arrives, not with
+    // the length it was promised.
+    let mut b = b"REDIS0009\xfe\x00\x00\x01k\x80\x10\x00\x00\x00".to_vec();
+    b.extend(std::iter::repeat_n(b'x', 200_000));
+    let (ok, peak) = parse(&b);
+    assert!(!ok);
+    assert!(peak < 4 * b.len() + (1 << 20), "peak {peak} for {} input bytes", b.len());
+}
+
+/// 6c29c8c (review): a pipe record over the record limit gave another
+/// verdict than the file read from a map (an overflow, a spin).
+#[test]
+fn a_bogus_huge_length_is_the_same_damage_from_a_pipe_as_from_a_file() {
+    // A 4 GiB string length (beyond the pipe's record limit) in a small file:
+    // the file is truncated, whichever way it is read.
+    let mut b = b"REDIS0009\xfe\x00\x00\x01k\x80\xff\xff\xff\xf0".to_vec();
+    b.extend(std::iter::repeat_n(b'x', 10_000));
+    let path = std::env::temp_dir().join(format!("rdb-tool-bogus-{}.rdb", std::process::id()));
+    std::fs::write(&path, &b).expect("write");
+    let mapped = check_file(&path, Default::default(), Some(0));
+    std::fs::remove_file(&path).ok();
+    let mut pipe = Input::from_reader("pipe", common::events::OneByte(b.clone(), 0));
+    let piped = check_input(&mut pipe, None, Default::default(), Some(0));
+    assert_eq!(mapped.verdict(), Verdict::Damaged);
+    assert_eq!(piped.verdict(), Verdict::Damaged);
+    let (m, p) = (mapped.error.unwrap(), piped.error.unwrap());
+    assert_eq!((m.kind, m.offset), (p.kind, p.offset), "{m} / {p}");
+}
+
+// ---------------------------------------------------------------------------
+// Segmented checks (the `check_segments` fuzz target)
+// ---------------------------------------------------------------------------
+
+fn segmented() -> ReaderOptions {
+    ReaderOptions { segment_bytes: 256, ..Default::default() }
+}
+
+fn sequential() -> ReaderOptions {
+    ReaderOptions { segment_bytes: u64::MAX, ..Default::default() }
+}
+
+/// ddb4bd1, found by the `check_segments` fuzz target
+/// (testdata/rdb/damaged/aux-after-fault.rdb): a damaged file whose second
+/// half repeats a header's aux fields and functions after the first fault:
+/// what lies past the fault is not reported, however far the reading got.
+#[test]
+fn nothing_past_the_first_fault_is_reported() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/rdb/damaged/aux-after-fault.rdb");
+    for opts in [segmented(), sequential()] {
+        let report = check_file(&file, opts, Some(0));
+        let e = report.error.as_ref().expect("damaged");
+        assert_eq!(e.offset, Some(6804), "{e}");
+        let aux: Vec<String> = report.aux.iter().map(|(k, _)| String::from_utf8_lossy(k).into_owned()).collect();
+        assert_eq!(aux, ["redis-ver", "redis-bits", "ctime", "used-mem", "aof-preamble"]);
+        assert_eq!(report.functions, 0);
+        assert_eq!(report.checksum, None);
+    }
+}
+
+/// 4e16c19, found by the `check_segments` fuzz target
+/// (testdata/fuzz/templates-in-rdb10.rdb): an RDB 10 header, then hash
+/// templates (an RDB 15 record) and keys that use them. A segment's reader
+/// does not know templates defined before its start; it stops there and the
+/// sequential reader reads on, so the report is the sequential one.
+#[test]
+fn records_that_need_earlier_templates_are_read_sequentially() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz/templates-in-rdb10.rdb");
+    let mut input = Input::open(&file).expect("open");
+    let mut reader = RdbReader::new(&mut input, ReaderOptions { segment_bytes: 64, ..Default::default() });
+    reader.next().expect("header");
+    assert!(split(&reader, 8).len() > 1, "the file must be cut for this test to mean anything");
+    let a = check_file(&file, ReaderOptions { segment_bytes: 64, ..Default::default() }, Some(0));
+    let b = check_file(&file, sequential(), Some(0));
+    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    assert!(matches!(
+        b.error.as_ref().map(|e| &e.kind),
+        Some(rdb_tool::error::ErrorKind::Integrity("duplicate hash field"))
+    ));
+}
+
+// ---------------------------------------------------------------------------
+// Duplicate keys
+// ---------------------------------------------------------------------------
+
+/// e92d74b: `convert` wrote an RDB from a JSON dump holding a key twice in a
+/// database, a file the server refuses ("Duplicated key found in RDB file";
+/// the RDB itself: live::wild_files). Its dump holds both copies, as stored;
+/// converted back, it is refused.
+#[test]
+fn duplicate_key_in_json_dump_is_refused() {
+    let scratch = common::Scratch::new("regression-duplicate-json");
+    let file = scratch.0.join("dup.rdb");
+    std::fs::write(&file, common::build::file_with_a_duplicate_key()).unwrap();
+    let tool = |args: &[&str]| {
+        let out = run(args);
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (path, out) = (file.to_str().unwrap(), scratch.0.join("converted.rdb"));
+    let jsonl = scratch.0.join("dup.jsonl");
+    assert_eq!(tool(&["dump", path, "-o", jsonl.to_str().unwrap()]).0, Some(0));
+    assert_eq!(std::fs::read_to_string(&jsonl).unwrap().matches("\"key\":\"key:17\"").count(), 2);
+    let (code, err) = tool(&["convert", jsonl.to_str().unwrap(), "--to", "rdb", "-o", out.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("duplicate key") && !out.exists(), "{err}");
+}
