@@ -278,3 +278,93 @@ fn duplicate_key_in_json_dump_is_refused() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("duplicate key") && !out.exists(), "{err}");
 }
+
+// ---------------------------------------------------------------------------
+// Replay: commands at their edges (tests/live/replay.rs loads the same
+// commands into Redis 7.0, the oracle for each expectation here)
+// ---------------------------------------------------------------------------
+
+mod replay {
+    use rdb_tool::keyspace::replay::{Outcome, Replayer};
+    use rdb_tool::keyspace::{Entry, Obj};
+
+    const NOW_MS: i64 = 1_800_000_000_000;
+
+    fn run(r: &mut Replayer, words: &[&str]) -> Outcome {
+        let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+        r.apply(&args)
+    }
+
+    fn entry<'a>(r: &'a mut Replayer, key: &str) -> Option<&'a Entry> {
+        r.keyspace.db(0).get(key.as_bytes())
+    }
+
+    /// Fixed in issue 14: `LPOP key <huge count>` popped one element per
+    /// unit of the count, looping for ages after the list was empty.
+    #[test]
+    fn a_pop_count_past_the_length_empties_the_list_at_once() {
+        let mut r = Replayer::at(NOW_MS);
+        run(&mut r, &["RPUSH", "l", "a", "b", "c"]);
+        assert_eq!(run(&mut r, &["LPOP", "l", "9223372036854775807"]), Outcome::Applied);
+        assert!(entry(&mut r, "l").is_none(), "an emptied list is deleted");
+        run(&mut r, &["RPUSH", "k", "a", "b", "c"]);
+        assert_eq!(run(&mut r, &["RPOP", "k", "2"]), Outcome::Applied);
+        let Some(Entry { obj: Obj::List(l), .. }) = entry(&mut r, "k") else { panic!("k is a list") };
+        assert_eq!(l.iter().map(Vec::as_slice).collect::<Vec<_>>(), [b"a".as_slice()]);
+    }
+
+    /// Fixed in issue 14: `XCLAIM … IDLE -9223372036854775808` overflowed
+    /// (a panic in a debug build). The server's subtraction wraps, and a
+    /// delivery time below zero or past now becomes now.
+    #[test]
+    fn an_xclaim_idle_at_the_bottom_of_the_range_delivers_now() {
+        let mut r = Replayer::at(NOW_MS);
+        run(&mut r, &["XADD", "s", "1-1", "f", "v"]);
+        run(&mut r, &["XGROUP", "CREATE", "s", "g", "0"]);
+        let claim = ["XCLAIM", "s", "g", "alice", "0", "1-1", "FORCE", "IDLE", "-9223372036854775808"];
+        assert_eq!(run(&mut r, &claim), Outcome::Applied);
+        run(&mut r, &["XCLAIM", "s", "g", "bob", "0", "1-1", "TIME", "9223372036854775807"]);
+        let Some(Entry { obj: Obj::Stream(s), .. }) = entry(&mut r, "s") else { panic!("s is a stream") };
+        let pending = &s.groups[0].pel.values().next().expect("one pending entry");
+        assert_eq!(pending.consumer.as_deref(), Some(b"bob".as_slice()));
+        assert_eq!(pending.delivery_time_ms, NOW_MS, "TIME past now is now");
+    }
+
+    /// Fixed in issue 14: GETEX and HGETEX took a command name (EXPIRE,
+    /// PEXPIREAT…) as their option and set a TTL; the server answers a
+    /// syntax error (t_string.c `getexCommand`) and changes nothing.
+    #[test]
+    fn a_command_name_is_no_getex_option() {
+        let mut r = Replayer::at(NOW_MS);
+        run(&mut r, &["SET", "k", "v"]);
+        for option in ["EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT", "SETEX"] {
+            let outcome = run(&mut r, &["GETEX", "k", option, "4102444800"]);
+            assert!(matches!(outcome, Outcome::Error(_)), "GETEX {option}: {outcome:?}");
+            assert_eq!(entry(&mut r, "k").unwrap().expire_at_ms, None, "GETEX {option}");
+        }
+        assert_eq!(run(&mut r, &["GETEX", "k", "pxat", "4102444800000"]), Outcome::Applied);
+        assert_eq!(entry(&mut r, "k").unwrap().expire_at_ms, Some(4102444800000));
+
+        run(&mut r, &["HSET", "h", "f", "v"]);
+        for option in ["HEXPIRE", "HPEXPIREAT"] {
+            let outcome = run(&mut r, &["HGETEX", "h", option, "4102444800", "FIELDS", "1", "f"]);
+            assert!(matches!(outcome, Outcome::Error(_)), "HGETEX {option}: {outcome:?}");
+        }
+        let Some(Entry { obj: Obj::Hash(h), .. }) = entry(&mut r, "h") else { panic!("h is a hash") };
+        assert_eq!(h.get(b"f".as_slice()).map(|(_, ttl)| *ttl), Some(None), "the field keeps no TTL");
+    }
+
+    /// Not a bug, pinned so that it stays: a loading server checks no arity
+    /// (aof.c `loadSingleAppendOnlyFile` calls the command directly), so
+    /// extra words are ignored and a command given no key does nothing.
+    #[test]
+    fn extra_words_run_as_the_loading_server_runs_them() {
+        let mut r = Replayer::at(NOW_MS);
+        assert_eq!(run(&mut r, &["SETNX", "k", "v", "surplus"]), Outcome::Applied);
+        assert!(entry(&mut r, "k").is_some());
+        for words in [&["DEL"][..], &["MSETNX"][..]] {
+            assert!(!matches!(run(&mut r, words), Outcome::Unknown), "{words:?}");
+        }
+        assert_eq!(r.keyspace.db(0).len(), 1);
+    }
+}

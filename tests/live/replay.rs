@@ -1838,3 +1838,87 @@ fn preamble_aof_replays_as_the_server_wrote_it() {
 fn computed_writes_replay_as_the_server_computed_them() {
     serialized(|| differential("computed", 0x6c8e_9cf5_7093_2a1b, false, false, 3000, Mix::Computed));
 }
+
+/// Commands a hand-made or foreign AOF may hold and a server never writes
+/// itself, each at an edge where the replay once went wrong
+/// (tests/hermetic/regression.rs, "Replay"): Redis 7.0 loading the AOF is
+/// the oracle, and the RDB `convert` makes of it must load into the same
+/// keys. A loading server checks no arity and drops every error
+/// (aof.c `loadSingleAppendOnlyFile`).
+#[test]
+fn edge_commands_replay_as_the_loading_server_runs_them() {
+    let commands: &[&[&str]] = &[
+        // A count past the length pops everything.
+        &["RPUSH", "list", "a", "b", "c"],
+        &["LPOP", "list", "9223372036854775807"],
+        &["RPUSH", "kept", "a", "b", "c"],
+        &["RPOP", "kept", "2"],
+        // A command name is no GETEX option: a syntax error, the TTL stays.
+        &["SET", "str", "v"],
+        &["GETEX", "str", "PEXPIREAT", "4102444800000"],
+        &["SET", "timed", "v"],
+        &["GETEX", "timed", "PXAT", "4102444800000"],
+        // Extra words: the loading server runs SETNX anyway.
+        &["SETNX", "extra", "v", "surplus"],
+        // Words missing where the command needs none more: nothing happens.
+        &["DEL"],
+        &["MSETNX"],
+        // IDLE i64::MIN: the delivery time wraps below zero and becomes now.
+        &["XADD", "stream", "1-1", "f", "v"],
+        &["XGROUP", "CREATE", "stream", "g", "0"],
+        &["XCLAIM", "stream", "g", "alice", "0", "1-1", "FORCE", "IDLE", "-9223372036854775808"],
+    ];
+    let scratch = Scratch::new("replay-edge");
+    let root = scratch.0.join("c");
+    let dir = root.join("appendonlydir");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut resp = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n".to_vec();
+    for words in commands {
+        resp.extend(format!("*{}\r\n", words.len()).bytes());
+        for w in *words {
+            resp.extend(format!("${}\r\n{w}\r\n", w.len()).bytes());
+        }
+    }
+    std::fs::write(dir.join("appendonly.aof.1.incr.aof"), &resp).unwrap();
+    std::fs::write(dir.join("appendonly.aof.manifest"), "file appendonly.aof.1.incr.aof seq 1 type i\n").unwrap();
+    let ours_input = scratch.0.join("ours").join("appendonlydir");
+    copy_tree(&dir, &ours_input);
+
+    let c_dir = root.canonicalize().unwrap().display().to_string();
+    let c = Server::start("replay-edge-c", &["--dir", &c_dir, "--appendonly", "yes", "--enable-debug-command", "yes"]);
+    let mut cc = c.client().unwrap();
+    let server_now = cc.time_ms();
+    let theirs = snapshot(&mut cc);
+
+    let mut cfg = ConvertConfig::new(&ours_input, ConvertTo::Rdb);
+    cfg.rdb_version = Some(10);
+    // The replay's clock is the server's: the claim's delivery time is "now".
+    cfg.now_ms = Some(server_now);
+    let mut out = Vec::new();
+    convert(&cfg, &mut out).expect("convert the edge AOF");
+    let b_root = scratch.0.join("b");
+    std::fs::create_dir_all(&b_root).unwrap();
+    std::fs::write(b_root.join("dump.rdb"), &out).unwrap();
+    let b_dir = b_root.canonicalize().unwrap().display().to_string();
+    let b = Server::start("replay-edge-b", &["--dir", &b_dir, "--enable-debug-command", "yes"]);
+    let mut cb = b.client().unwrap();
+    let ours = snapshot(&mut cb);
+
+    let names = |s: &State| s.keys.keys().map(|(_, k)| String::from_utf8_lossy(k).into_owned()).collect::<Vec<_>>();
+    assert_eq!(names(&theirs), ["extra", "kept", "str", "stream", "timed"], "what Redis 7.0 loaded");
+    assert_eq!(names(&ours), names(&theirs));
+    for (id, t) in &theirs.keys {
+        let o = &ours.keys[id];
+        assert_eq!((&o.ty, o.pexpiretime, &o.digest), (&t.ty, t.pexpiretime, &t.digest), "{id:?}");
+    }
+    assert_eq!(theirs.keys[&(0, b"str".to_vec())].pexpiretime, -1, "GETEX … PEXPIREAT is a syntax error");
+    // The claimed entry is pending with alice, delivered "now" on both sides.
+    for (side, client) in [("Redis 7.0", &mut cc), ("ours", &mut cb)] {
+        let pending = client.ok(&["XPENDING", "stream", "g", "-", "+", "10"]).array();
+        assert_eq!(pending.len(), 1, "{side}");
+        let entry = pending[0].array();
+        assert_eq!(text(&entry[1]), "alice", "{side}");
+        let idle = entry[2].int();
+        assert!((0..600_000).contains(&idle), "{side}: idle {idle} ms");
+    }
+}

@@ -107,18 +107,16 @@ pub(super) enum TimeArg {
 }
 
 impl TimeArg {
-    /// The unit of a SET/GETEX/HSETEX/HGETEX option. The command names
-    /// (EXPIRE, SETEX, HPEXPIREAT…) are here too, although the command table
-    /// gives those commands their unit: GETEX and HGETEX look their option
-    /// up here and so take such a name as an option, which the server
-    /// refuses (t_string.c `getexCommand` knows EX/PX/EXAT/PXAT/PERSIST
-    /// only). Kept: the replay's behaviour is unchanged.
-    pub(super) fn of(word: &[u8]) -> Option<TimeArg> {
+    /// The unit of a SET/GETEX/HSETEX/HGETEX option. Only the four option
+    /// words: a command name (EXPIRE, PEXPIREAT…) given as an option is a
+    /// syntax error to the server (t_string.c `getexCommand`), and the
+    /// commands of those names take their unit from the command table.
+    pub(super) fn option(word: &[u8]) -> Option<TimeArg> {
         Some(match word {
-            b"EX" | b"EXPIRE" | b"HEXPIRE" | b"SETEX" => TimeArg::InSeconds,
-            b"PX" | b"PEXPIRE" | b"HPEXPIRE" | b"PSETEX" => TimeArg::InMillis,
-            b"EXAT" | b"EXPIREAT" | b"HEXPIREAT" => TimeArg::AtSeconds,
-            b"PXAT" | b"PEXPIREAT" | b"HPEXPIREAT" => TimeArg::AtMillis,
+            b"EX" => TimeArg::InSeconds,
+            b"PX" => TimeArg::InMillis,
+            b"EXAT" => TimeArg::AtSeconds,
+            b"PXAT" => TimeArg::AtMillis,
             _ => return None,
         })
     }

@@ -124,7 +124,7 @@ impl Replayer {
                 b"KEEPTTL" => keepttl = true,
                 opt @ (b"EX" | b"PX" | b"EXAT" | b"PXAT") => {
                     let n = int(a.get(i + 1).ok_or("ERR syntax error")?)?;
-                    ttl = TimeArg::of(opt).map(|unit| self.absolute_ms(unit, n));
+                    ttl = TimeArg::option(opt).map(|unit| self.absolute_ms(unit, n));
                     i += 1;
                 }
                 _ => return Err("ERR syntax error".into()),
@@ -157,7 +157,7 @@ impl Replayer {
     /// sets or clears the TTL of the fields that exist.
     pub(super) fn hgetex(&mut self, a: &Args<'_>) -> Res {
         let opt = a[2].to_ascii_uppercase();
-        let (ttl, fields_at) = match TimeArg::of(&opt) {
+        let (ttl, fields_at) = match TimeArg::option(&opt) {
             Some(unit) => {
                 let n = int(a[3])?;
                 if n <= 0 {

@@ -35,6 +35,9 @@ impl Replayer {
     pub(super) fn pop(&mut self, a: &Args<'_>, left: bool) -> Res {
         let count = if a.len() > 2 { uint(a[2])? } else { 1 };
         if let Some(Entry { obj: Obj::List(l), .. }) = self.get_mut(a[1]) {
+            // A count beyond the length pops everything: bound the loop by
+            // the list, never by the file's number.
+            let count = usize::try_from(count).unwrap_or(usize::MAX).min(l.len());
             for _ in 0..count {
                 if left {
                     l.pop_front();

@@ -339,7 +339,9 @@ impl Replayer {
         while i < a.len() {
             match a[i].to_ascii_uppercase().as_slice() {
                 b"IDLE" => {
-                    time = Some(now - int(a.get(i + 1).ok_or("ERR syntax error")?)?);
+                    // Wrapping, as the server's C arithmetic does; the result
+                    // is then bounded below like any other time.
+                    time = Some(now.wrapping_sub(int(a.get(i + 1).ok_or("ERR syntax error")?)?));
                     i += 1;
                 }
                 b"TIME" => {
@@ -360,6 +362,9 @@ impl Replayer {
             }
             i += 1;
         }
+        // A delivery time before the epoch or after now becomes now
+        // (t_stream.c `xclaimCommand`).
+        let time = time.map(|t| if t < 0 || t > now { now } else { t });
         let Some(s) = self.stream_mut(a[1])? else { return Err("NOGROUP No such key".into()) };
         let exists: Vec<bool> = ids.iter().map(|id| s.entries.contains_key(id)).collect();
         let g = s.group(a[2]).ok_or("NOGROUP No such consumer group")?;

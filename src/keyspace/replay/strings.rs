@@ -22,7 +22,7 @@ impl Replayer {
                 b"KEEPTTL" => keepttl = true,
                 b"EX" | b"PX" | b"EXAT" | b"PXAT" => {
                     let n = int(a.get(i + 1).ok_or("ERR syntax error")?)?;
-                    expire = TimeArg::of(&opt).map(|unit| self.absolute_ms(unit, n));
+                    expire = TimeArg::option(&opt).map(|unit| self.absolute_ms(unit, n));
                     i += 1;
                 }
                 _ => return Err("ERR syntax error".into()),
@@ -75,12 +75,12 @@ impl Replayer {
         let at = match (a.get(2).map(|o| o.to_ascii_uppercase()), a.len()) {
             (None, _) => return Ok(()),
             (Some(o), 3) if o == b"PERSIST" => None,
-            (Some(o), 4) if TimeArg::of(&o).is_some() => {
+            (Some(o), 4) if TimeArg::option(&o).is_some() => {
                 let n = int(a[3])?;
                 if n <= 0 {
                     return Err("ERR invalid expire time in 'getex' command".into());
                 }
-                TimeArg::of(&o).map(|unit| self.absolute_ms(unit, n))
+                TimeArg::option(&o).map(|unit| self.absolute_ms(unit, n))
             }
             _ => return Err("ERR syntax error".into()),
         };

@@ -23,11 +23,14 @@ pub(super) type Handler = fn(&mut Replayer, &Args<'_>) -> Res;
 pub(super) struct Command {
     /// Upper case, as looked up.
     pub name: &'static str,
-    /// The fewest words, the name (and a subcommand's container) included:
-    /// Redis's negative arity. Fewer is "ERR wrong number of arguments";
-    /// 1 checks nothing (the handler checks what it needs). Where Redis
-    /// states an exact arity (`SETNX` 3), the replay still checks only this
-    /// minimum, as it always did.
+    /// The fewest words, the name (and a subcommand's container) included.
+    /// Fewer is refused; 1 checks nothing (the handler checks what it
+    /// needs). Never an exact count, even where Redis states one (`SETNX`
+    /// 3): a loading server does not check arity (aof.c
+    /// `loadSingleAppendOnlyFile` calls the command's proc directly, not
+    /// through `processCommand`), so `SETNX k v extra` in an AOF sets `k`
+    /// (tests/live/aof.rs checks this against Redis 7.0). The minimum only
+    /// keeps a handler from reading words that are not there.
     pub arity: usize,
     pub run: Run,
 }
@@ -210,7 +213,9 @@ pub(super) fn subcommand(table: &'static [Command], word: &[u8]) -> Option<&'sta
     table.iter().find(|c| word.eq_ignore_ascii_case(c.name.as_bytes()))
 }
 
-/// Fewer than `min` words: the server's arity error, naming the command as written.
+/// Fewer than `min` words: an arity error (the words the handler reads
+/// are missing). The text is never shown: a loading server drops every
+/// reply, errors included.
 pub(super) fn check_arity(args: &Args<'_>, min: usize) -> Res {
     if args.len() < min {
         return Err(format!("ERR wrong number of arguments for '{}' command", String::from_utf8_lossy(args[0])));
