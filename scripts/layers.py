@@ -5,9 +5,10 @@
   layers.py imports  every `crate::` path that names a higher layer, and
                      every pair of modules that name each other; exit 1 if any
 
-A layer may use the layers below it only. `format` (constants, no logic) is
-the lowest; `error`, `clock` and `escape` are the foundation every layer may
-use; `lib.rs` and `main.rs` sit on top.
+A layer may use the layers below it only. `format` (constants and rules of
+the format, no I/O) is the lowest; `error`, `clock` and `escape` are the
+foundation every layer may use; `testkit` (arbitrary keyspaces for property
+tests and fuzzing) uses them all; `lib.rs` and `main.rs` sit on top.
 """
 import os
 import re
@@ -18,7 +19,7 @@ SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 
 # Lowest first.
 ORDER = ["format", "error", "clock", "escape", "input", "token", "event",
-         "keyspace", "source", "output", "cmd", "cli", "main", "lib"]
+         "keyspace", "source", "output", "cmd", "testkit", "cli", "main", "lib"]
 FOUNDATION = {"error", "clock", "escape"}
 
 

@@ -40,4 +40,5 @@ pub mod input;
 pub mod keyspace;
 pub mod output;
 pub mod source;
+pub mod testkit;
 pub mod token;

@@ -4,7 +4,7 @@
 #![no_main]
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use rdb_tool::keyspace::generate::{check_round_trip, GenKey};
+use rdb_tool::testkit::{check_round_trip, GenKey};
 use rdb_tool::output::rdb::writer::{MAX_WRITE_VERSION, MIN_WRITE_VERSION, VALKEY_VERSION};
 
 fuzz_target!(|data: &[u8]| {

@@ -6,7 +6,6 @@
 //!
 //! Above `event` (it consumes pieces), below `cmd` (convert drives it).
 
-pub mod generate;
 pub mod geo;
 pub mod hll;
 pub mod replay;

@@ -9,8 +9,8 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::decode::Piece;
 use crate::event::stream::StreamMeta;
+use crate::format::numbers::score_text;
 use crate::format::KeyType;
-use crate::output::rdb::encode::score_text;
 use crate::output::rdb::writer::{KeyAttrs, ValueSource};
 use crate::token::Item;
 use std::io::Write;

@@ -5,8 +5,8 @@
 //! cargo-fuzz (`fuzz/fuzz_targets/rdb_roundtrip.rs`).
 
 use arbitrary::{Arbitrary, Unstructured};
-use rdb_tool::keyspace::generate::{check_round_trip, GenKey};
 use rdb_tool::output::rdb::writer::{MAX_WRITE_VERSION, MIN_WRITE_VERSION, VALKEY_VERSION};
+use rdb_tool::testkit::{check_round_trip, GenKey};
 
 fn noise(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;

@@ -88,7 +88,7 @@ pub(super) fn strtod_whole(b: &[u8]) -> Option<f64> {
 /// Text of a number as Redis stores it after INCRBYFLOAT / HINCRBYFLOAT (%.17Lg
 /// without trailing zeros: shortest round trip is what it prints for doubles).
 pub(super) fn float_text(f: f64) -> Vec<u8> {
-    crate::output::rdb::encode::score_text(f).into_bytes()
+    crate::format::numbers::score_text(f).into_bytes()
 }
 
 pub(super) fn is(arg: &[u8], word: &str) -> bool {

@@ -9,7 +9,7 @@
 //! second pass writes it. Compact blobs are small by definition; plain
 //! encodings stream, so no collection is ever held whole.
 
-use super::encode::{put_binary_double, put_len, put_string, put_text_double, score_text};
+use super::encode::{put_binary_double, put_len, put_string, put_text_double};
 use super::intset;
 use super::listpack::ListpackBuilder;
 use super::ziplist::ZiplistBuilder;
@@ -18,6 +18,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::event::decode::Piece;
 use crate::event::stream::StreamMeta;
 use crate::event::StreamId;
+use crate::format::numbers::score_text;
 use crate::format::{versions, Dialect, KeyType};
 use crate::token::Item;
 use std::io::Write;

@@ -4,7 +4,9 @@
 //! is walked with its integrity checks); semantic checks that need memory
 //! (duplicates) belong to the consumers that want them (`cmd::check`).
 
-use super::stream::{decode_stream, StreamId, StreamMeta};
+mod stream;
+
+use super::stream::{StreamId, StreamMeta};
 use super::Value;
 use crate::error::{Error, ErrorKind, Phase, Result};
 use crate::format::{self, Type};
@@ -12,6 +14,7 @@ use crate::token::length::{parse_len, parse_plain_len, Len};
 use crate::token::string::{parse_str, parse_string_double, short_raw, RdbStr};
 use crate::token::{intset, listpack, ziplist, zipmap, Item, TResult, TokenError};
 use std::borrow::Cow;
+use stream::decode_stream;
 
 /// An array element's value.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -2,14 +2,17 @@
 //! names and values, integers that look like text and the reverse, TTLs, field
 //! TTLs, streams with groups. The round-trip check writes one as an RDB of a
 //! version, reads it back, and compares what comes out with what went in.
+//!
+//! Above every layer it exercises: it builds keyspaces (`keyspace`), writes
+//! them (`output::rdb`) and reads them back (`event`).
 
-use super::replay::Replayer;
-use super::Obj;
 use crate::error::{ErrorKind, Result};
 use crate::event::json::{OwnedKey, OwnedValue};
 use crate::event::stream::{Consumer, Group, PendingEntry, StreamMeta};
 use crate::event::{Event, RdbReader, ReaderOptions, StreamId};
 use crate::input::Input;
+use crate::keyspace::replay::Replayer;
+use crate::keyspace::Obj;
 use crate::output::rdb::writer::{EncodingLimits, KeyAttrs, RdbWriter};
 use arbitrary::{Arbitrary, Unstructured};
 

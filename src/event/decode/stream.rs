@@ -1,0 +1,229 @@
+//! Decoding a stream value (rdb.c `rdbLoadObject`, `RDB_TYPE_STREAM_LISTPACKS*`):
+//! its entries from listpack nodes delta-encoded against their master IDs,
+//! sent one by one, then what else it holds (`event::stream::StreamMeta`).
+
+use super::{Cursor, Piece, Sink};
+use crate::error::{ErrorKind, Result};
+use crate::event::stream::{Consumer, Group, Idmp, PendingEntry, Producer, StreamId, StreamMeta};
+use crate::format::{STREAM_ITEM_FLAG_DELETED, STREAM_ITEM_FLAG_SAMEFIELDS};
+use crate::token::{listpack, Item};
+use std::collections::{HashMap, HashSet};
+
+fn id_pair(cur: &mut Cursor<'_>) -> Result<StreamId> {
+    Ok(StreamId { ms: cur.len()?, seq: cur.len()? })
+}
+
+fn raw_id(cur: &mut Cursor<'_>) -> Result<StreamId> {
+    let b = cur.take(16)?;
+    Ok(StreamId::from_raw(b).unwrap_or_default())
+}
+
+/// Decode one node's listpack, sending its live entries. Returns the number of
+/// live entries.
+fn decode_node(cur: &Cursor<'_>, master: StreamId, lp: &[u8], sink: &mut dyn Sink) -> Result<u64> {
+    let items = listpack::entries(lp).map_err(|e| cur.blob_err(lp, e))?;
+    let bad = |what: &'static str| cur.err(ErrorKind::Integrity(what), lp);
+    let mut it = items.iter().copied();
+    let int = |it: &mut dyn Iterator<Item = Item<'_>>, what| -> Result<i64> {
+        it.next().and_then(|i| i.as_int()).ok_or_else(|| bad(what))
+    };
+    let count = int(&mut it, "stream node master entry: bad count")?;
+    let deleted = int(&mut it, "stream node master entry: bad deleted count")?;
+    let nfields = int(&mut it, "stream node master entry: bad field count")?;
+    if count < 0 || deleted < 0 || nfields < 0 || nfields as usize > items.len() {
+        return Err(bad("stream node master entry: negative or impossible counts"));
+    }
+    let master_fields: Vec<Item<'_>> = it.by_ref().take(nfields as usize).collect();
+    if master_fields.len() != nfields as usize || int(&mut it, "stream node master entry: missing terminator")? != 0 {
+        return Err(bad("stream node master entry is malformed"));
+    }
+    let mut fields: Vec<(Item<'_>, Item<'_>)> = Vec::new();
+    let mut live = 0u64;
+    for _ in 0..(count as u64 + deleted as u64) {
+        let flags = int(&mut it, "stream entry: bad flags")?;
+        let ms_delta = int(&mut it, "stream entry: bad ID")?;
+        let seq_delta = int(&mut it, "stream entry: bad ID")?;
+        fields.clear();
+        let n;
+        if flags & STREAM_ITEM_FLAG_SAMEFIELDS != 0 {
+            n = nfields;
+            for f in &master_fields {
+                let v = it.next().ok_or_else(|| bad("stream entry: missing value"))?;
+                fields.push((*f, v));
+            }
+        } else {
+            n = int(&mut it, "stream entry: bad field count")?;
+            if n < 0 || n as usize > items.len() {
+                return Err(bad("stream entry: impossible field count"));
+            }
+            for _ in 0..n {
+                let f = it.next().ok_or_else(|| bad("stream entry: missing field"))?;
+                let v = it.next().ok_or_else(|| bad("stream entry: missing value"))?;
+                fields.push((f, v));
+            }
+        }
+        let lp_count = int(&mut it, "stream entry: missing back count")?;
+        let expected = if flags & STREAM_ITEM_FLAG_SAMEFIELDS != 0 { n + 3 } else { 2 * n + 4 };
+        if lp_count != expected {
+            return Err(bad("stream entry: back count does not match"));
+        }
+        if flags & STREAM_ITEM_FLAG_DELETED == 0 {
+            let id = StreamId {
+                ms: master.ms.wrapping_add(ms_delta as u64),
+                seq: master.seq.wrapping_add(seq_delta as u64),
+            };
+            sink.piece(Piece::StreamEntry { id, fields: &fields })?;
+            live += 1;
+        }
+    }
+    if it.next().is_some() {
+        return Err(bad("stream node has entries beyond its counts"));
+    }
+    // Redis does not compare the DELETED flags with the master count: neither do we.
+    Ok(live)
+}
+
+/// Decode a stream of layout version `v` (1-5).
+pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) -> Result<()> {
+    let nodes = cur.len()?;
+    let mut masters: HashSet<StreamId> = HashSet::new();
+    for _ in 0..nodes {
+        let at = cur.rest();
+        let key = cur.str()?;
+        let Some(master) = StreamId::from_raw(&key) else {
+            return Err(cur.err(ErrorKind::Integrity("stream node key is not 16 bytes"), at));
+        };
+        // Redis rejects a node key seen twice ("Listpack re-added with existing key").
+        if !masters.insert(master) {
+            return Err(cur.err(ErrorKind::Integrity("duplicate stream node key"), at));
+        }
+        let lp = cur.str()?;
+        if lp.is_empty() {
+            return Err(cur.err(ErrorKind::Integrity("empty stream node listpack"), at));
+        }
+        decode_node(cur, master, &lp, sink)?;
+    }
+    let at = cur.rest();
+    let length = cur.len()?;
+    if length > 0 && nodes == 0 {
+        return Err(cur.err(ErrorKind::Integrity("stream has a length but no nodes"), at));
+    }
+    let last_id = id_pair(cur)?;
+    let (mut first_id, mut max_deleted_id, mut entries_added) = (None, None, None);
+    if v >= 2 {
+        first_id = Some(id_pair(cur)?);
+        max_deleted_id = Some(id_pair(cur)?);
+        entries_added = Some(cur.len()?);
+    }
+    let ngroups = cur.len()?;
+    let mut groups = Vec::new();
+    let mut group_names: HashSet<Vec<u8>> = HashSet::new();
+    for _ in 0..ngroups {
+        let at = cur.rest();
+        let name = cur.str()?.into_owned();
+        let last = id_pair(cur)?;
+        let entries_read = if v >= 2 {
+            let e = cur.len()?;
+            (e != u64::MAX).then_some(e)
+        } else {
+            None
+        };
+        let npel = cur.len()?;
+        let mut pending = Vec::new();
+        let mut index: HashMap<StreamId, usize> = HashMap::new();
+        for _ in 0..npel {
+            let pat = cur.rest();
+            let id = raw_id(cur)?;
+            let delivery_time_ms = cur.i64_le()?;
+            let delivery_count = cur.len()?;
+            if index.insert(id, pending.len()).is_some() {
+                return Err(cur.err(ErrorKind::Integrity("duplicate ID in a group PEL"), pat));
+            }
+            pending.push(PendingEntry { id, delivery_time_ms, delivery_count, consumer: None });
+        }
+        let nconsumers = cur.len()?;
+        let mut consumers: Vec<Consumer> = Vec::new();
+        let mut consumer_names: HashSet<Vec<u8>> = HashSet::new();
+        for _ in 0..nconsumers {
+            let cat = cur.rest();
+            let cname = cur.str()?.into_owned();
+            let seen_time_ms = cur.i64_le()?;
+            let active_time_ms = if v >= 3 { Some(cur.i64_le()?) } else { None };
+            let n = cur.len()?;
+            let mut ids = Vec::new();
+            for _ in 0..n {
+                let id = raw_id(cur)?;
+                let Some(&slot) = index.get(&id) else {
+                    return Err(cur.err(ErrorKind::Integrity("consumer PEL entry missing from the group PEL"), cat));
+                };
+                // As Redis: the last consumer to list an entry owns it.
+                pending[slot].consumer = Some(consumers.len());
+                ids.push(id);
+            }
+            if !consumer_names.insert(cname.clone()) {
+                return Err(cur.err(ErrorKind::Integrity("duplicate consumer name"), cat));
+            }
+            consumers.push(Consumer { name: cname, seen_time_ms, active_time_ms, pending: ids });
+        }
+        let nacked = if v >= 5 {
+            let n = cur.len()?;
+            let mut ids = Vec::new();
+            for _ in 0..n {
+                let nat = cur.rest();
+                let id = raw_id(cur)?;
+                match index.get(&id) {
+                    None => return Err(cur.err(ErrorKind::Integrity("NACK zone entry not in the group PEL"), nat)),
+                    Some(&s) if pending[s].consumer.is_some() => {
+                        return Err(cur.err(ErrorKind::Integrity("NACK zone entry has a consumer"), nat))
+                    }
+                    Some(_) => ids.push(id),
+                }
+            }
+            Some(ids)
+        } else {
+            None
+        };
+        // Deep sanitization: every PEL entry has an owner, or (v5) is NACKed.
+        let nacked_set: HashSet<StreamId> = nacked.iter().flatten().copied().collect();
+        if pending.iter().any(|p| p.consumer.is_none() && !nacked_set.contains(&p.id)) {
+            return Err(cur.err(ErrorKind::Integrity("stream group PEL entry without consumer"), at));
+        }
+        if !group_names.insert(name.clone()) {
+            return Err(cur.err(ErrorKind::Integrity("duplicate consumer group name"), at));
+        }
+        groups.push(Group { name, last_id: last, entries_read, pending, consumers, nacked });
+    }
+    let idmp = if v >= 4 {
+        let at = cur.rest();
+        let duration_s = cur.len()?;
+        let max_entries = cur.len()?;
+        if !(1..=86400).contains(&duration_s) || !(1..=10000).contains(&max_entries) {
+            return Err(cur.err(ErrorKind::Integrity("stream IDMP settings out of range"), at));
+        }
+        let nproducers = cur.len()?;
+        let mut producers: Vec<Producer> = Vec::new();
+        let mut pids: HashSet<Vec<u8>> = HashSet::new();
+        for _ in 0..nproducers {
+            let pat = cur.rest();
+            let pid = cur.str()?.into_owned();
+            if !pids.insert(pid.clone()) {
+                return Err(cur.err(ErrorKind::Integrity("duplicate IDMP producer"), pat));
+            }
+            let n = cur.len()?;
+            let mut entries = Vec::new();
+            for _ in 0..n {
+                let iid = cur.str()?.into_owned();
+                let id = id_pair(cur)?;
+                entries.push((iid, id));
+            }
+            producers.push(Producer { pid, entries });
+        }
+        let iids_added = cur.len()?;
+        let iids_duplicates = cur.len()?;
+        Some(Idmp { duration_s, max_entries, producers, iids_added, iids_duplicates })
+    } else {
+        None
+    };
+    let meta = StreamMeta { version: v, nodes, length, last_id, first_id, max_deleted_id, entries_added, groups, idmp };
+    sink.piece(Piece::StreamMeta(&meta))
+}
