@@ -9,11 +9,11 @@
 use crate::error::{ErrorKind, Result};
 use crate::event::json::{OwnedKey, OwnedValue};
 use crate::event::stream::{Consumer, Group, PendingEntry, StreamMeta};
-use crate::event::{Event, RdbReader, ReaderOptions, StreamId};
+use crate::event::{Event, KeyAttrs, RdbReader, ReaderOptions, StreamId};
 use crate::input::Input;
 use crate::keyspace::replay::Replayer;
 use crate::keyspace::Obj;
-use crate::output::rdb::writer::{EncodingLimits, KeyAttrs, RdbWriter};
+use crate::output::rdb::writer::{EncodingLimits, RdbWriter};
 use arbitrary::{Arbitrary, Unstructured};
 
 /// Short byte strings from a small alphabet collide and look like numbers often.
@@ -135,9 +135,7 @@ impl<'a> Arbitrary<'a> for GenKey {
         Ok(GenKey(OwnedKey {
             db: u.int_in_range(0..=3)?,
             key: bytes(u)?,
-            expire_at_ms: ttl(u)?,
-            idle_s: None,
-            freq: None,
+            attrs: KeyAttrs { expire_at_ms: ttl(u)?, ..KeyAttrs::default() },
             key_meta: None,
             value,
         }))
@@ -152,7 +150,7 @@ pub fn check_round_trip(keys: &[GenKey], version: u32) -> Result<()> {
     // The model of what goes in: replaying loads into a keyspace.
     let mut model = Replayer::new();
     for GenKey(k) in keys {
-        model.load_key(k.db, k.key.clone(), Obj::from_source(&k.value)?, k.expire_at_ms);
+        model.load_key(k.db, k.key.clone(), Obj::from_source(&k.value)?, k.attrs.expire_at_ms);
     }
     let mut out = Vec::new();
     let mut written = Replayer::new();
@@ -161,7 +159,7 @@ pub fn check_round_trip(keys: &[GenKey], version: u32) -> Result<()> {
         for (db, entries) in &model.keyspace.dbs {
             w.select_db(*db)?;
             for (key, e) in entries {
-                let meta = KeyAttrs { expire_at_ms: e.expire_at_ms, idle_s: None, freq: None, key_meta: None };
+                let meta = KeyAttrs { expire_at_ms: e.expire_at_ms, ..KeyAttrs::default() };
                 match w.key(key, &meta, &e.obj) {
                     Ok(()) => written.load_key(*db, key.clone(), e.obj.clone(), e.expire_at_ms),
                     Err(err) if matches!(err.kind, ErrorKind::Unsupported(_)) => {}
@@ -176,7 +174,7 @@ pub fn check_round_trip(keys: &[GenKey], version: u32) -> Result<()> {
     let mut back = Replayer::new();
     while let Some(ev) = reader.next()? {
         if let Event::Key(k) = ev {
-            back.load_key(k.db, k.key.to_vec(), Obj::from_source(&k.value)?, k.expire_at_ms);
+            back.load_key(k.db, k.key.to_vec(), Obj::from_source(&k.value)?, k.attrs.expire_at_ms);
         }
     }
     let normal = |r: &Replayer| {

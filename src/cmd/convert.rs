@@ -7,9 +7,10 @@
 use super::dump::{self, DumpConfig, DumpFormat};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Event, RdbReader, ReaderOptions};
+use crate::event::{KeyAttrs, ValueSource};
 use crate::format::KeyType;
 use crate::output::progress::Progress;
-use crate::output::rdb::writer::{EncodingLimits, KeyAttrs, RdbWriter, ValueSource, MAX_WRITE_VERSION, VALKEY_VERSION};
+use crate::output::rdb::writer::{EncodingLimits, RdbWriter, MAX_WRITE_VERSION, VALKEY_VERSION};
 use crate::output::resp::RespWriter;
 use crate::source::{Kind, ModuleAux, Source, VisitOptions, Visitor};
 use std::io::Write;
@@ -653,8 +654,7 @@ fn rdb_parallel(cfg: &ConvertConfig, source: &mut Source, out: &mut dyn Write) -
                 Box::new(resp_writer(cfg, Vec::new()))
             }
         });
-        let meta = k.attrs();
-        match enc.key(k.db, &k.key, &meta, &k.value) {
+        match enc.key(k.db, &k.key, &k.attrs, &k.value) {
             Ok(notes) => {
                 for note in notes {
                     chunk.notes.push(format!("db {} key \"{}\": {note}", k.db, crate::escape::escape_bytes(&k.key)));
@@ -712,8 +712,7 @@ fn rdb_parallel(cfg: &ConvertConfig, source: &mut Source, out: &mut dyn Write) -
                     report.notes.extend(chunk.notes);
                 }
                 Merged::Serial(k) => {
-                    let meta = k.attrs();
-                    let written = w.serial_key(k.db, &k.key, &meta, &k.value);
+                    let written = w.serial_key(k.db, &k.key, &k.attrs, &k.value);
                     record_key(cfg, w.as_mut(), &mut report, k.db, &k.key, k.value.key_type(), written)
                         .map_err(|e| e.in_file(&name).at(k.offset))?;
                 }

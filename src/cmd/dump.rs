@@ -9,7 +9,7 @@ use crate::event::{Event, KeyEvent, RdbReader, ReaderOptions};
 use crate::event::{KeyAttrs, ValueSource};
 use crate::input::Input;
 use crate::output::progress::Progress;
-use crate::output::record::{write_key_record_spilling, write_record, KeyView, Spill};
+use crate::output::record::{write_key_record_spilling, write_record, Spill};
 use crate::source::{KeyFilter, Kind, Source, VisitOptions, Visitor};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -107,7 +107,7 @@ fn write_key(
             let _ = expired_before.compare_exchange(UNSET, now_ms(), Ordering::Relaxed, Ordering::Relaxed);
             threshold = expired_before.load(Ordering::Relaxed);
         }
-        filter_ok &= key.expire_at_ms.is_none_or(|t| t >= threshold);
+        filter_ok &= key.attrs.expire_at_ms.is_none_or(|t| t >= threshold);
     }
     if !filter_ok {
         return Ok(());
@@ -185,16 +185,7 @@ impl Visitor for Records<'_> {
         if self.array {
             self.buf.push(if self.stats.keys_written == 0 { b'[' } else { b',' });
         }
-        let view = KeyView {
-            db,
-            key,
-            expire_at_ms: attrs.expire_at_ms,
-            idle_s: attrs.idle_s,
-            freq: attrs.freq,
-            key_meta: attrs.key_meta.map(|raw| crate::event::KeyMeta { raw }),
-            value,
-        };
-        match write_record(&mut self.buf, &view, None) {
+        match write_record(&mut self.buf, db, key, attrs, value, None) {
             Ok(()) => {}
             Err(e) if e.kind == ErrorKind::EmptyKey => {
                 self.stats.empty_keys += 1;

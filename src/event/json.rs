@@ -5,7 +5,7 @@
 
 use super::decode::{Piece, Sink};
 use super::stream::{Consumer, Group, Idmp, PendingEntry, Producer, StreamMeta};
-use super::{StreamId, ValueSource};
+use super::{KeyAttrs, StreamId, ValueSource};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::KeyType;
 use crate::token::Item;
@@ -17,12 +17,19 @@ use std::io::BufRead;
 pub struct OwnedKey {
     pub db: u64,
     pub key: Vec<u8>,
-    pub expire_at_ms: Option<i64>,
-    pub idle_s: Option<u64>,
-    pub freq: Option<u8>,
+    /// Expiry, LRU, LFU and RAM_LRU; never the metadata, which is owned
+    /// here (`key_meta`): [`OwnedKey::full_attrs`] gives both.
+    pub attrs: KeyAttrs<'static>,
     /// RDB 13+ module key metadata, rebuilt as a KEY_META body.
     pub key_meta: Option<Vec<u8>>,
     pub value: OwnedValue,
+}
+
+impl OwnedKey {
+    /// All its attributes, the metadata included.
+    pub fn full_attrs(&self) -> KeyAttrs<'_> {
+        KeyAttrs { key_meta: self.key_meta.as_deref(), ..self.attrs }
+    }
 }
 
 /// A stream entry: its ID and field/value pairs.
@@ -288,9 +295,13 @@ pub fn key_from_json(r: &Json) -> Result<OwnedKey> {
     Ok(OwnedKey {
         db: u64_of(&r["db"])?,
         key: bytes(&r["key"])?,
-        expire_at_ms: r.get("expire_at_ms").and_then(Json::as_i64),
-        idle_s: r.get("idle_s").and_then(Json::as_u64),
-        freq: r.get("freq").and_then(Json::as_u64).and_then(|f| u8::try_from(f).ok()),
+        attrs: KeyAttrs {
+            expire_at_ms: r.get("expire_at_ms").and_then(Json::as_i64),
+            idle_s: r.get("idle_s").and_then(Json::as_u64),
+            freq: r.get("freq").and_then(Json::as_u64).and_then(|f| u8::try_from(f).ok()),
+            ram_lru: r.get("ram_lru").and_then(Json::as_u64),
+            key_meta: None,
+        },
         key_meta: r.get("key_meta").map(key_meta_body).transpose()?,
         value,
     })

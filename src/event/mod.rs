@@ -12,6 +12,7 @@ pub mod reader;
 pub mod segment;
 pub mod stream;
 
+pub use crate::token::record::KeyAttrs;
 pub use aof::{AnnotationEvent, AofReader, AofRole, CommandEvent, RespReader};
 pub use decode::{ArrayValue, Piece, Sink};
 pub use reader::{RdbReader, ReaderOptions};
@@ -79,13 +80,8 @@ pub struct KeyEvent<'a> {
     pub offset: u64,
     pub db: u64,
     pub key: Cow<'a, [u8]>,
-    pub expire_at_ms: Option<i64>,
-    pub idle_s: Option<u64>,
-    pub freq: Option<u8>,
-    /// Redis Enterprise RAM_LRU value.
-    pub ram_lru: Option<u64>,
-    /// Redis 8.6+ module key metadata, raw.
-    pub key_meta: Option<KeyMeta<'a>>,
+    /// Expiry, LRU idle time, LFU frequency, RAM_LRU, module key metadata.
+    pub attrs: KeyAttrs<'a>,
     pub value: Value<'a>,
 }
 
@@ -103,11 +99,7 @@ impl<'a> KeyEvent<'a> {
             offset,
             db,
             key,
-            expire_at_ms: frame.prefix.expire_at_ms,
-            idle_s: frame.prefix.idle_s,
-            freq: frame.prefix.freq,
-            ram_lru: frame.prefix.ram_lru,
-            key_meta: frame.prefix.key_meta.map(|raw| KeyMeta { raw }),
+            attrs: frame.attrs,
             value: Value {
                 ty: frame.ty,
                 raw: frame.value,
@@ -117,36 +109,6 @@ impl<'a> KeyEvent<'a> {
             },
         }
     }
-}
-
-/// What a key carries besides its database, name and value, whatever the
-/// source (an RDB record, a dump record, a replayed key): what every writer
-/// writes before the value.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct KeyAttrs<'a> {
-    pub expire_at_ms: Option<i64>,
-    pub idle_s: Option<u64>,
-    pub freq: Option<u8>,
-    /// RDB 13+ module key metadata (the KEY_META body, as read).
-    pub key_meta: Option<&'a [u8]>,
-}
-
-impl<'a> KeyEvent<'a> {
-    /// The attributes a writer writes before the value.
-    pub fn attrs(&self) -> KeyAttrs<'_> {
-        KeyAttrs {
-            expire_at_ms: self.expire_at_ms,
-            idle_s: self.idle_s,
-            freq: self.freq,
-            key_meta: self.key_meta.map(|m| m.raw),
-        }
-    }
-}
-
-/// Module key metadata attached to a key (RDB 13+ KEY_META).
-#[derive(Debug, Clone, Copy)]
-pub struct KeyMeta<'a> {
-    pub raw: &'a [u8],
 }
 
 /// One class of key metadata.
@@ -159,32 +121,31 @@ pub struct KeyMetaClass<'a> {
     pub raw: &'a [u8],
 }
 
-impl<'a> KeyMeta<'a> {
-    /// The classes in file order.
-    pub fn classes(&self) -> Vec<KeyMetaClass<'a>> {
-        let mut out = Vec::new();
-        let Ok((mut rest, n)) = crate::token::length::parse_plain_len(self.raw) else {
-            return out;
-        };
-        for _ in 0..n {
-            if rest.len() < 4 {
-                break;
-            }
-            let spec = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
-            let body = &rest[4..];
-            let Ok((after, ())) = crate::token::module::skip_typed_values(body) else {
-                break;
-            };
-            out.push(KeyMetaClass {
-                name: crate::format::key_meta_class_name(spec),
-                version: ((spec >> 3) & 31) as u8,
-                flags: (spec & 7) as u8,
-                raw: &body[..body.len() - after.len()],
-            });
-            rest = after;
+/// The classes of a key's module metadata (`KeyAttrs::key_meta`, the
+/// RDB 13+ KEY_META body), in file order.
+pub fn key_meta_classes(raw: &[u8]) -> Vec<KeyMetaClass<'_>> {
+    let mut out = Vec::new();
+    let Ok((mut rest, n)) = crate::token::length::parse_plain_len(raw) else {
+        return out;
+    };
+    for _ in 0..n {
+        if rest.len() < 4 {
+            break;
         }
-        out
+        let spec = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
+        let body = &rest[4..];
+        let Ok((after, ())) = crate::token::module::skip_typed_values(body) else {
+            break;
+        };
+        out.push(KeyMetaClass {
+            name: crate::format::key_meta_class_name(spec),
+            version: ((spec >> 3) & 31) as u8,
+            flags: (spec & 7) as u8,
+            raw: &body[..body.len() - after.len()],
+        });
+        rest = after;
     }
+    out
 }
 
 /// The value in a `DUMP` / `RESTORE` payload: the type byte and the value as in

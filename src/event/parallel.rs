@@ -7,7 +7,7 @@
 //! copies each record into the batch's arena (the pipe window moves on), except
 //! a record the window holds in a spill file, whose map the batch shares.
 
-use super::{Event, KeyEvent, RdbReader};
+use super::{Event, KeyAttrs, KeyEvent, RdbReader};
 use crate::error::{Error, Result};
 use crate::input::SharedBytes;
 use crate::token::value::Templates;
@@ -48,10 +48,8 @@ struct Framed {
     key: KeyBytes,
     value: (usize, usize),
     key_meta: Option<(usize, usize)>,
-    expire_at_ms: Option<i64>,
-    idle_s: Option<u64>,
-    freq: Option<u8>,
-    ram_lru: Option<u64>,
+    /// The key's attributes but its metadata (`key_meta` above holds where).
+    attrs: KeyAttrs<'static>,
 }
 
 /// A key name: a range of the record, or decoded (integer or LZF-encoded names).
@@ -87,11 +85,8 @@ impl Framed {
             ty: k.value.ty,
             key,
             value: (value_pos, k.value.raw.len()),
-            key_meta: k.key_meta.map(|m| rel(m.raw, k.value.raw, value_pos)),
-            expire_at_ms: k.expire_at_ms,
-            idle_s: k.idle_s,
-            freq: k.freq,
-            ram_lru: k.ram_lru,
+            key_meta: k.attrs.key_meta.map(|m| rel(m, k.value.raw, value_pos)),
+            attrs: k.attrs.without_meta(),
         }
     }
 }
@@ -145,13 +140,12 @@ impl<'s> Batch<'s> {
             offset: f.offset,
             db: f.db,
             key,
-            expire_at_ms: f.expire_at_ms,
-            idle_s: f.idle_s,
-            freq: f.freq,
-            ram_lru: f.ram_lru,
-            key_meta: match f.key_meta {
-                Some(r) => Some(super::KeyMeta { raw: range(r)? }),
-                None => None,
+            attrs: KeyAttrs {
+                key_meta: match f.key_meta {
+                    Some(r) => Some(range(r)?),
+                    None => None,
+                },
+                ..f.attrs
             },
             value: super::Value {
                 ty: f.ty,

@@ -10,7 +10,7 @@ use crate::error::{Error, ErrorKind, Phase, Result};
 use crate::format::{self, Dialect};
 use crate::input::{Input, PipeLimits, Window, DEFAULT_MAX_RECORD, DEFAULT_PIPE_MEMORY, HUGE_STEP};
 use crate::token::record::{
-    carried_prefix, key_context, parse_header, parse_record, Header, KeyContext, KeyPrefix, Record,
+    carried_prefix, key_context, parse_header, parse_record, Header, KeyAttrs, KeyContext, Record,
 };
 use crate::token::value::Templates;
 use crate::token::{TResult, TokenError};
@@ -83,7 +83,7 @@ pub struct RdbReader<'s> {
     state: State,
     /// Key attributes read before a record other than their key, waiting
     /// for the next key (see [`carried_prefix`]).
-    carried: Option<KeyPrefix<'static>>,
+    carried: Option<KeyAttrs<'static>>,
 }
 
 const ALGORITHM: crc_fast::CrcAlgorithm = crc_fast::CrcAlgorithm::Crc64Redis;
@@ -594,7 +594,7 @@ impl<'s> RdbReader<'s> {
             }
             Record::Key(mut frame) => {
                 if let Some(carried) = self.carried.take() {
-                    frame.prefix = frame.prefix.after(carried);
+                    frame.attrs = frame.attrs.after(carried);
                 }
                 let key = match frame.key.bytes() {
                     Ok(k) => k,

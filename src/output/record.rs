@@ -7,7 +7,7 @@ use super::json::{write_bytes, write_bytes_in_steps, write_f64, write_i64, write
 use crate::error::Result;
 use crate::event::decode::{ArrayValue, Piece, Sink};
 use crate::event::stream::{StreamId, StreamMeta};
-use crate::event::KeyEvent;
+use crate::event::{KeyAttrs, KeyEvent, ValueSource};
 use crate::format::KeyType;
 use crate::token::Item;
 
@@ -312,42 +312,30 @@ pub fn write_key_record(out: &mut Vec<u8>, key: &KeyEvent<'_>) -> Result<()> {
     write_key_record_spilling(out, key, None)
 }
 
-/// What a key record shows, from any source (an RDB key, a replayed key).
-pub struct KeyView<'a> {
-    pub db: u64,
-    pub key: &'a [u8],
-    pub expire_at_ms: Option<i64>,
-    pub idle_s: Option<u64>,
-    pub freq: Option<u8>,
-    pub key_meta: Option<crate::event::KeyMeta<'a>>,
-    pub value: &'a dyn crate::event::ValueSource,
-}
-
 /// Like [`write_key_record`], but hands the buffer to `spill` whenever it grows
 /// past [`SPILL_AT`], so a huge value never has to be held as JSON.
 pub fn write_key_record_spilling(out: &mut Vec<u8>, key: &KeyEvent<'_>, spill: Option<Spill<'_>>) -> Result<()> {
-    let view = KeyView {
-        db: key.db,
-        key: &key.key,
-        expire_at_ms: key.expire_at_ms,
-        idle_s: key.idle_s,
-        freq: key.freq,
-        key_meta: key.key_meta,
-        value: &key.value,
-    };
-    write_record(out, &view, spill)
+    write_record(out, key.db, &key.key, &key.attrs, &key.value, spill)
 }
 
-/// One key as a JSON object (no trailing newline), from any source. An empty
-/// list, set, sorted set or hash is refused (`EmptyKey`, nothing written):
-/// the server skips such keys on load, so no output of ours shows one.
-pub fn write_record(out: &mut Vec<u8>, key: &KeyView<'_>, spill: Option<Spill<'_>>) -> Result<()> {
+/// One key as a JSON object (no trailing newline), from any source (an RDB
+/// key, a replayed key, a dump record). An empty list, set, sorted set or
+/// hash is refused (`EmptyKey`, nothing written): the server skips such keys
+/// on load, so no output of ours shows one.
+pub fn write_record(
+    out: &mut Vec<u8>,
+    db: u64,
+    name: &[u8],
+    attrs: &KeyAttrs<'_>,
+    value: &dyn ValueSource,
+    spill: Option<Spill<'_>>,
+) -> Result<()> {
     let start = out.len();
-    let kind = key.value.key_type();
+    let kind = value.key_type();
     out.extend_from_slice(b"{\"db\":");
-    write_u64(out, key.db);
+    write_u64(out, db);
     out.extend_from_slice(b",\"key\":");
-    write_bytes(out, key.key);
+    write_bytes(out, name);
     out.extend_from_slice(b",\"type\":\"");
     out.extend_from_slice(kind.name().as_bytes());
     out.push(b'"');
@@ -357,12 +345,16 @@ pub fn write_record(out: &mut Vec<u8>, key: &KeyView<'_>, spill: Option<Spill<'_
             write_i64(out, v);
         }
     };
-    field(out, b",\"expire_at_ms\":", key.expire_at_ms);
-    if let Some(idle) = key.idle_s {
+    field(out, b",\"expire_at_ms\":", attrs.expire_at_ms);
+    if let Some(idle) = attrs.idle_s {
         out.extend_from_slice(b",\"idle_s\":");
         write_u64(out, idle);
     }
-    field(out, b",\"freq\":", key.freq.map(i64::from));
+    field(out, b",\"freq\":", attrs.freq.map(i64::from));
+    if let Some(ram_lru) = attrs.ram_lru {
+        out.extend_from_slice(b",\"ram_lru\":");
+        write_u64(out, ram_lru);
+    }
     out.extend_from_slice(b",\"value\":");
     let mut vw = ValueWriter {
         out,
@@ -375,7 +367,7 @@ pub fn write_record(out: &mut Vec<u8>, key: &KeyView<'_>, spill: Option<Spill<'_
         array_cursor: None,
     };
     vw.open();
-    key.value.pieces(&mut vw)?;
+    value.pieces(&mut vw)?;
     if vw.may_be_empty() {
         out.truncate(start);
         return Err(crate::error::Error::new(crate::error::ErrorKind::EmptyKey));
@@ -394,9 +386,9 @@ pub fn write_record(out: &mut Vec<u8>, key: &KeyView<'_>, spill: Option<Spill<'_
         }
         out.push(b'}');
     }
-    if let Some(meta) = &key.key_meta {
+    if let Some(meta) = attrs.key_meta {
         out.extend_from_slice(b",\"key_meta\":");
-        write_array(out, &meta.classes(), |out, class| {
+        write_array(out, &crate::event::key_meta_classes(meta), |out, class| {
             out.push(b'[');
             write_str(out, &class.name);
             out.push(b',');

@@ -9,9 +9,9 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::decode::Piece;
 use crate::event::stream::StreamMeta;
+use crate::event::{KeyAttrs, ValueSource};
 use crate::format::numbers::score_text;
 use crate::format::KeyType;
-use crate::output::rdb::writer::{KeyAttrs, ValueSource};
 use crate::token::Item;
 use std::io::Write;
 
@@ -164,6 +164,9 @@ impl<W: Write> RespWriter<W> {
                 self.db = db_before;
             }
             return Err(e.key(key));
+        }
+        if meta.ram_lru.is_some() {
+            self.notes.push(crate::output::rdb::writer::RAM_LRU_NOTE.into());
         }
         Ok(())
     }

@@ -60,7 +60,7 @@ pub(super) fn visit(
                     report.empty_keys += 1;
                     continue;
                 }
-                replay.load_key(k.db, k.key.to_vec(), obj, k.expire_at_ms);
+                replay.load_key(k.db, k.key.to_vec(), obj, k.attrs.expire_at_ms);
             }
             Event::Command(c) => {
                 let args: Vec<&[u8]> = c.args().collect();

@@ -310,7 +310,7 @@ pub(crate) fn find_duplicate(
     let mut first_seen: std::collections::HashMap<(u64, Vec<u8>), u64> = std::collections::HashMap::new();
     while let Some(event) = reader.next()? {
         let Event::Key(k) = event else { continue };
-        if k.expire_at_ms.is_some_and(|t| t < now)
+        if k.attrs.expire_at_ms.is_some_and(|t| t < now)
             || suspects.binary_search(&key_hash(k.db, name_hash(&k.key))).is_err()
         {
             continue;
@@ -364,7 +364,7 @@ pub(crate) fn find_duplicate_key(path: &std::path::Path, opts: ReaderOptions, no
     let mut reader = RdbReader::new(&mut input, ReaderOptions { check_values: false, ..opts });
     while let Some(event) = reader.next()? {
         if let Event::Key(k) = event {
-            if k.expire_at_ms.is_none_or(|t| t >= now) {
+            if k.attrs.expire_at_ms.is_none_or(|t| t >= now) {
                 finder.key(k.db, &k.key);
             }
         }

@@ -4,7 +4,7 @@ use super::duplicates::{is_suspect, DuplicateFinder};
 use super::{Source, VisitOptions, Visitor};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::json::read_dump;
-use crate::event::{KeyAttrs, ValueSource};
+use crate::event::ValueSource;
 use std::io::BufReader;
 
 pub(super) fn visit(source: &mut Source, opts: &VisitOptions, v: &mut dyn Visitor) -> Result<()> {
@@ -17,7 +17,7 @@ pub(super) fn visit(source: &mut Source, opts: &VisitOptions, v: &mut dyn Visito
     // output would be refused. Found as the keys go by; confirmed by name.
     let mut duplicates = DuplicateFinder::new();
     read_dump(BufReader::with_capacity(1 << 20, file), |k| {
-        if !opts.selects(k.db, &k.key, k.value.key_type(), k.expire_at_ms) {
+        if !opts.selects(k.db, &k.key, k.value.key_type(), k.attrs.expire_at_ms) {
             return Ok(());
         }
         duplicates.key(k.db, &k.key);
@@ -25,16 +25,14 @@ pub(super) fn visit(source: &mut Source, opts: &VisitOptions, v: &mut dyn Visito
             v.select_db(k.db)?;
             db = Some(k.db);
         }
-        let attrs =
-            KeyAttrs { expire_at_ms: k.expire_at_ms, idle_s: k.idle_s, freq: k.freq, key_meta: k.key_meta.as_deref() };
-        v.key(k.db, &k.key, &attrs, &k.value)
+        v.key(k.db, &k.key, &k.full_attrs(), &k.value)
     })
     .map_err(|e| e.in_file(&name))?;
     let suspects = duplicates.suspects()?;
     if !suspects.is_empty() {
         let mut seen = std::collections::HashSet::new();
         read_dump(BufReader::new(open()?), |k| {
-            if opts.selects(k.db, &k.key, k.value.key_type(), k.expire_at_ms)
+            if opts.selects(k.db, &k.key, k.value.key_type(), k.attrs.expire_at_ms)
                 && is_suspect(&suspects, k.db, &k.key)
                 && !seen.insert((k.db, k.key.to_vec()))
             {

@@ -41,8 +41,8 @@ pub(super) fn visit(source: &mut Source, opts: &VisitOptions, v: &mut dyn Visito
                 let aux = ModuleAux::of(&event).expect("a module aux event");
                 v.module_aux(&aux).map_err(|e| e.in_file(&name))?;
             }
-            Event::Key(k) if opts.selects(k.db, &k.key, k.value.key_type(), k.expire_at_ms) => {
-                v.key(k.db, &k.key, &k.attrs(), &k.value).map_err(|e| e.in_file(&name).at(k.offset))?
+            Event::Key(k) if opts.selects(k.db, &k.key, k.value.key_type(), k.attrs.expire_at_ms) => {
+                v.key(k.db, &k.key, &k.attrs, &k.value).map_err(|e| e.in_file(&name).at(k.offset))?
             }
             Event::End { .. } => return v.end(),
             _ => {}

@@ -36,9 +36,12 @@ pub fn parse_header(i: &[u8]) -> TResult<'_, Header> {
     Ok((rest, Header { dialect, version }))
 }
 
-/// Per-key state set by the opcodes before a type byte.
+/// What a key carries besides its database, name and value: in an RDB, what
+/// the opcodes before its type byte set. The one per-key attribute struct of
+/// the crate (re-exported as `event::KeyAttrs`): the readers fill it, so do
+/// the dump reader and the replay, and every writer writes from it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct KeyPrefix<'a> {
+pub struct KeyAttrs<'a> {
     pub expire_at_ms: Option<i64>,
     pub idle_s: Option<u64>,
     pub freq: Option<u8>,
@@ -48,10 +51,10 @@ pub struct KeyPrefix<'a> {
     pub key_meta: Option<&'a [u8]>,
 }
 
-/// One key: its prefix, type, name and the raw bytes of its value.
+/// One key: its attributes, type, name and the raw bytes of its value.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyFrame<'a> {
-    pub prefix: KeyPrefix<'a>,
+    pub attrs: KeyAttrs<'a>,
     pub ty: Type,
     pub key: RdbStr<'a>,
     /// Position of the value's first byte from the start of the record.
@@ -207,7 +210,7 @@ fn prefix_opcode<'a>(
     b: u8,
     r: &'a [u8],
     dialect: Dialect,
-    prefix: &mut KeyPrefix<'a>,
+    prefix: &mut KeyAttrs<'a>,
 ) -> Option<Result<&'a [u8], nom::Err<super::TokenError>>> {
     Some(match b {
         opcode::EXPIRETIME_MS => le_i64(r).map(|(r, ms)| {
@@ -245,7 +248,7 @@ fn prefix_opcode<'a>(
 
 /// Parse a key record: prefix opcodes, type, key, value.
 fn parse_key<'a>(i: &'a [u8], dialect: Dialect, templates: &Templates) -> TResult<'a, KeyFrame<'a>> {
-    let mut prefix = KeyPrefix::default();
+    let mut prefix = KeyAttrs::default();
     let mut rest = i;
     let ty = loop {
         let at = rest;
@@ -266,7 +269,7 @@ fn parse_key<'a>(i: &'a [u8], dialect: Dialect, templates: &Templates) -> TResul
     let value_pos = i.len() - r.len();
     let (r, ()) = frame_value(r, ty, templates)?;
     let value = &i[value_pos..i.len() - r.len()];
-    Ok((r, KeyFrame { prefix, ty, key, value_pos, value }))
+    Ok((r, KeyFrame { attrs: prefix, ty, key, value_pos, value }))
 }
 
 /// Whether `b` starts a top-level record that is not a key.
@@ -293,8 +296,8 @@ fn is_record_opcode(b: u8, dialect: Dialect) -> bool {
 /// it only after a key (rdb.c `rdbLoadRioWithLoadingCtx`). Returns the length
 /// of the opcodes and what they set; `None` when `i` does not start so (a key
 /// record, another record, or too few bytes to tell).
-pub fn carried_prefix(i: &[u8], dialect: Dialect) -> Option<(usize, KeyPrefix<'static>)> {
-    let mut prefix = KeyPrefix::default();
+pub fn carried_prefix(i: &[u8], dialect: Dialect) -> Option<(usize, KeyAttrs<'static>)> {
+    let mut prefix = KeyAttrs::default();
     let mut rest = i;
     loop {
         let (r, b) = byte::<_, super::TokenError>(rest).ok()?;
@@ -304,16 +307,22 @@ pub fn carried_prefix(i: &[u8], dialect: Dialect) -> Option<(usize, KeyPrefix<'s
             None => return None,
         }
     }
-    let KeyPrefix { expire_at_ms, idle_s, freq, ram_lru, key_meta: _ } = prefix;
-    Some((i.len() - rest.len(), KeyPrefix { expire_at_ms, idle_s, freq, ram_lru, key_meta: None }))
+    Some((i.len() - rest.len(), prefix.without_meta()))
 }
 
-impl<'a> KeyPrefix<'a> {
+impl<'a> KeyAttrs<'a> {
+    /// The same attributes but the module metadata, which borrows the
+    /// record: what can be kept once the record is gone.
+    pub fn without_meta(&self) -> KeyAttrs<'static> {
+        let KeyAttrs { expire_at_ms, idle_s, freq, ram_lru, key_meta: _ } = *self;
+        KeyAttrs { expire_at_ms, idle_s, freq, ram_lru, key_meta: None }
+    }
+
     /// These attributes, with those `carried` from before set where the
     /// key's own opcodes did not set them (a later opcode overwrites an
     /// earlier one, as in the loader).
-    pub fn after(self, carried: KeyPrefix<'static>) -> KeyPrefix<'a> {
-        KeyPrefix {
+    pub fn after(self, carried: KeyAttrs<'static>) -> KeyAttrs<'a> {
+        KeyAttrs {
             expire_at_ms: self.expire_at_ms.or(carried.expire_at_ms),
             idle_s: self.idle_s.or(carried.idle_s),
             freq: self.freq.or(carried.freq),
@@ -389,7 +398,7 @@ mod tests {
         let Record::Key(k) = rec else { panic!("not a key") };
         assert_eq!(k.ty, Type::String);
         assert_eq!(k.key, RdbStr::Raw(b"k"));
-        assert_eq!(k.prefix.key_meta, Some(&b[1..9]));
+        assert_eq!(k.attrs.key_meta, Some(&b[1..9]));
         // The same byte in a Valkey file is SLOT_IMPORT.
         assert!(!matches!(parse_record(&b, Dialect::Valkey, &Templates::default()), Ok((_, Record::Key(_)))));
     }

@@ -126,7 +126,7 @@ fn replay(path: &Path) -> Replayed {
             Event::Key(k) => {
                 let obj = Obj::from_source(&k.value).unwrap();
                 if !obj.is_empty_collection() {
-                    replay.load_key(k.db, k.key.to_vec(), obj, k.expire_at_ms);
+                    replay.load_key(k.db, k.key.to_vec(), obj, k.attrs.expire_at_ms);
                 }
             }
             Event::Command(c) => {

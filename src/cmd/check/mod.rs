@@ -533,16 +533,16 @@ fn count_key(
     add_db(&mut stats.keys_per_db, key.db, 1);
     stats.keys_per_type[kind as usize] += 1;
     stats.keys_per_type_byte[usize::from(key.value.ty.byte())] += 1;
-    if let Some(t) = key.expire_at_ms {
+    if let Some(t) = key.attrs.expire_at_ms {
         stats.expires += 1;
         stats.already_expired += u64::from(t < now);
     }
     // A primary loads no key already expired: no duplicate of one either.
-    if key.expire_at_ms.is_none_or(|t| t >= now) {
+    if key.attrs.expire_at_ms.is_none_or(|t| t >= now) {
         stats.key_hashes.push(key.db, &key.key);
     }
     stats.hashes_with_field_ttls += u64::from(field_ttls > 0);
-    stats.keys_with_meta += u64::from(key.key_meta.is_some());
+    stats.keys_with_meta += u64::from(key.attrs.key_meta.is_some());
     if let Some(m) = module {
         *stats.modules.entry(m).or_default() += 1;
     }

@@ -291,14 +291,14 @@ fn summaries(cfg: &DiffConfig, input: &Path, store: &mut SummaryStore<'_>, progr
         Vec::new,
         |acc: &mut Vec<Summary>, k| {
             if wanted(k) {
-                acc.extend(summary(cfg, k.db, &k.key, k.expire_at_ms, &k.value)?);
+                acc.extend(summary(cfg, k.db, &k.key, k.attrs.expire_at_ms, &k.value)?);
             }
             Ok(())
         },
         |merged| match merged {
             Merged::Chunk(v) => v.into_iter().try_for_each(|s| store.push(s)),
             Merged::Serial(k) if wanted(k) => {
-                summary(cfg, k.db, &k.key, k.expire_at_ms, &k.value)?.map_or(Ok(()), |s| store.push(s))
+                summary(cfg, k.db, &k.key, k.attrs.expire_at_ms, &k.value)?.map_or(Ok(()), |s| store.push(s))
             }
             Merged::Serial(_) => Ok(()),
         },

@@ -125,7 +125,12 @@ impl EncodingLimits {
     }
 }
 
-pub use crate::event::{KeyAttrs, ValueSource};
+use crate::event::{KeyAttrs, ValueSource};
+
+/// Redis Enterprise's RAM_LRU (opcode 107) is read, shown by `dump`, and
+/// never written: no Redis or Valkey loads an RDB holding it (rdb.c
+/// `rdbLoadRioWithLoadingCtx` knows no such opcode), and no command sets it.
+pub(crate) const RAM_LRU_NOTE: &str = "Redis Enterprise RAM_LRU left out (no Redis or Valkey reads it)";
 
 /// Forwards bytes to the output and folds them into the checksum.
 struct CrcWriter<W: Write> {
@@ -290,6 +295,9 @@ impl<W: Write> RdbWriter<W> {
                 self.buf.push(0xf9);
                 self.buf.push(freq);
             }
+        }
+        if meta.ram_lru.is_some() {
+            self.notes.push(RAM_LRU_NOTE.into());
         }
         if let Some(body) = meta.key_meta {
             if self.level < 13 {
