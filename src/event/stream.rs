@@ -1,4 +1,5 @@
-//! Stream values (FORMAT.md §8): listpack nodes delta-encoded against their
+//! Stream values (docs/format/stream.md; rdb.c `rdbLoadObject`, t_stream.c
+//! `streamValidateListpackIntegrity`): listpack nodes delta-encoded against their
 //! master IDs, then the stream metadata, consumer groups, PELs, consumers,
 //! NACK zones (v5) and the IDMP section (v4+). This is what a stream holds
 //! besides its entries; `decode::stream` reads it.

@@ -378,7 +378,7 @@ mod tests {
 
     #[test]
     fn module_name_from_id() {
-        // FORMAT.md §9.1: "ReJSON-RL" encver 3.
+        // "ReJSON-RL" encver 3 (docs/format/modules.md, "Module type id").
         assert_eq!(module_type_name(0x45E25238DF912C03), "ReJSON-RL");
         assert_eq!(module_encver(0x45E25238DF912C03), 3);
         assert_eq!(module_type_id("ReJSON-RL", 3), 0x45E25238DF912C03);
@@ -386,7 +386,7 @@ mod tests {
 
     #[test]
     fn key_meta_class() {
-        // FORMAT-NEWER §3.1: 0x28C4F509 = "KMT1", version 1, flags 1.
+        // 0x28C4F509 = "KMT1", version 1, flags 1 (docs/format/modules.md, "Key metadata").
         assert_eq!(key_meta_class_name(0x28C4F509), "KMT1");
         assert_eq!(key_meta_class_name(0x926FB6F9), "km_2");
         assert_eq!(key_meta_class_spec("KMT1", 1, 1), Some(0x28C4F509));

@@ -1,7 +1,8 @@
-//! The multi-part AOF manifest (Redis 7.0+, FORMAT.md §17.2), parsed exactly as
-//! the server and `redis-check-aof` parse it (`aofLoadManifestFromFile` in
-//! src/aof.c): 1024-byte lines, `#` comments, `sdssplitargs` tokens with quotes,
-//! key/value pairs with `file`, `seq`, `type` required and unknown keys ignored.
+//! The multi-part AOF manifest (Redis 7.0+, docs/format/aof.md, "Manifest"),
+//! parsed exactly as the server and `redis-check-aof` parse it
+//! (`aofLoadManifestFromFile` in src/aof.c): 1024-byte lines, `#` comments,
+//! `sdssplitargs` tokens with quotes, key/value pairs with `file`, `seq`, `type`
+//! required and unknown keys ignored.
 
 use std::fmt;
 

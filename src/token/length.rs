@@ -70,7 +70,7 @@ mod tests {
 
     #[test]
     fn documented_examples() {
-        // FORMAT.md §4.1.
+        // The worked values in docs/format/encodings.md, "Length encoding".
         assert_eq!(len(&[0x00]), Len::Plain(0));
         assert_eq!(len(&[0x3f]), Len::Plain(63));
         assert_eq!(len(&[0x40, 0x40]), Len::Plain(64));

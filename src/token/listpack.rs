@@ -159,7 +159,7 @@ pub(crate) mod tests {
 
     #[test]
     fn documented_example() {
-        // FORMAT.md §7.2: ["a", 1].
+        // ["a", 1], the worked value in docs/format/ziplist-listpack.md, "Listpack".
         let lp = [0x0c, 0, 0, 0, 2, 0, 0x81, b'a', 2, 1, 1, 0xff];
         assert_eq!(entries(&lp).unwrap(), vec![Item::Bytes(b"a"), Item::Int(1)]);
         assert_eq!(build(&[Item::Bytes(b"a"), Item::Int(1)]), lp);

@@ -1,9 +1,9 @@
 //! LZF decompression as Redis uses it (`lzf_d.c`), written for speed: literal
 //! runs and non-overlapping back-references are block copies.
 //!
-//! Format (FORMAT.md §4.3): control byte `c < 0x20` = literal run of `c + 1`
-//! bytes; otherwise a back-reference of length `(c >> 5) + 2` (plus an extension
-//! byte when `c >> 5 == 7`) at distance `((c & 0x1f) << 8 | next) + 1`.
+//! Format (docs/format/encodings.md, "LZF"): control byte `c < 0x20` = literal
+//! run of `c + 1` bytes; otherwise a back-reference of length `(c >> 5) + 2` (plus
+//! an extension byte when `c >> 5 == 7`) at distance `((c & 0x1f) << 8 | next) + 1`.
 
 /// Why a stream did not decompress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -391,7 +391,7 @@ mod tests {
 
     #[test]
     fn key_meta_example() {
-        // FORMAT-NEWER §3.1 constructed example.
+        // The worked KEY_META value in docs/format/modules.md, "Key metadata".
         let b = [0xf3, 0x01, 0x09, 0xf5, 0xc4, 0x28, 0x02, 0x2a, 0x00, 0x00, 0x01, b'k', 0x01, b'v'];
         let (rest, rec) = parse_record(&b, Dialect::Redis, &Templates::default()).unwrap();
         assert!(rest.is_empty());

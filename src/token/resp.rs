@@ -1,6 +1,8 @@
-//! The AOF command stream (FORMAT.md §15): at a record boundary either an
-//! annotation line (`#…`, e.g. `#TS:<unix-seconds>`) or a command, a RESP array of
-//! bulk strings `*<argc>\r\n` then argc × `$<len>\r\n<len bytes>\r\n`.
+//! The AOF command stream (docs/format/aof.md, "Command stream"; aof.c
+//! `loadSingleAppendOnlyFile`, redis-check-aof.c `processRESP`): at a record
+//! boundary either an annotation line (`#…`, e.g. `#TS:<unix-seconds>`) or a
+//! command, a RESP array of bulk strings `*<argc>\r\n` then argc ×
+//! `$<len>\r\n<len bytes>\r\n`.
 //!
 //! The rules are `redis-check-aof`'s (src/redis-check-aof.c), because its verdict
 //! and its `--fix` offset are what operators compare against:

@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn integer_forms() {
-        // FORMAT.md §4.2 examples.
+        // The worked values in docs/format/encodings.md, "String encoding".
         assert_eq!(decoded(&[0xc0, 0x7b]), b"123");
         assert_eq!(decoded(&[0xc1, 0xe8, 0x03]), b"1000");
         assert_eq!(decoded(&[0xc2, 0xa0, 0x86, 0x01, 0x00]), b"100000");
@@ -193,7 +193,7 @@ mod tests {
 
     #[test]
     fn lzf() {
-        // FORMAT.md §4.3: 24 x "a".
+        // 24 x "a", the worked value in docs/format/encodings.md, "LZF".
         assert_eq!(decoded(&[0xc3, 0x05, 0x18, 0x00, 0x61, 0xe0, 0x0e, 0x00]), vec![b'a'; 24]);
         // Declared length too large for the data.
         let (_, s) = parse_str(&[0xc3, 0x05, 0x80, 0x10, 0, 0, 0, 0x00, 0x61, 0xe0, 0x0e, 0x00]).unwrap();

@@ -125,7 +125,7 @@ pub fn frame_value<'a>(i: &'a [u8], ty: Type, templates: &Templates) -> TResult<
     }
 }
 
-/// Frame a stream of layout version `v` (FORMAT.md §8.1).
+/// Frame a stream of layout version `v` (docs/format/stream.md, "Value layout").
 fn frame_stream(i: &[u8], v: u8) -> TResult<'_, ()> {
     let (i, nodes) = parse_plain_len(i)?;
     let (i, ()) = repeat(i, nodes, |i| skip_str(skip_str(i)?.0))?;
@@ -172,7 +172,7 @@ fn frame_stream(i: &[u8], v: u8) -> TResult<'_, ()> {
     Ok((i, ()))
 }
 
-/// Frame an ARRAY value (FORMAT-NEWER §4.2).
+/// Frame an ARRAY value (docs/format/newer.md, "ARRAY").
 fn frame_array(i: &[u8]) -> TResult<'_, ()> {
     let (i, count) = parse_plain_len(i)?;
     let (mut i, flag) = parse_plain_len(i)?;

@@ -125,7 +125,7 @@ mod tests {
 
     #[test]
     fn documented_example() {
-        // FORMAT.md §7.1: entries "a", 1.
+        // Entries "a", 1: the worked value in docs/format/ziplist-listpack.md, "Ziplist".
         let zl = [0x10, 0, 0, 0, 0x0d, 0, 0, 0, 2, 0, 0x00, 0x01, b'a', 0x03, 0xf2, 0xff];
         assert_eq!(collect(&zl).unwrap(), vec![Item::Bytes(b"a"), Item::Int(1)]);
     }

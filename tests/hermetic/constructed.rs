@@ -1,5 +1,5 @@
-//! RDB files built byte by byte from the annotated layouts in
-//! `shared/docs/FORMAT-NEWER.md`, for formats no server here can write: Redis
+//! RDB files built byte by byte from the annotated layouts in `docs/format/`
+//! (newer.md, modules.md, stream.md), for formats no server here can write: Redis
 //! 8.10 hash templates (RDB 15), Valkey 9 SLOT_IMPORT, the worked ARRAY and
 //! KEY_META examples. Each test states the bytes and what they must decode to.
 
@@ -44,9 +44,9 @@ fn crc_is_crc64_jones() {
 
 #[test]
 fn hash_templates_rdb15_reference_forms() {
-    // FORMAT-NEWER §5.1 full-file example: template 0 = {name, email} (length
-    // order), k1 as TMPL_LP_REF with listpack [0, "alice", "a@x"], k2 as
-    // TMPL_ARRAY_REF.
+    // docs/format/newer.md, "Hash templates", the file example: template 0 =
+    // {name, email} (length order), k1 as TMPL_LP_REF with listpack
+    // [0, "alice", "a@x"], k2 as TMPL_ARRAY_REF.
     let mut body = vec![0xf2, 0x00, 0x02, 0x04];
     body.extend_from_slice(b"name");
     body.push(0x05);
@@ -75,8 +75,8 @@ fn hash_templates_rdb15_reference_forms() {
 
 #[test]
 fn hash_templates_self_contained_forms_from_redis_dump_payloads() {
-    // The DUMP payload bodies of FORMAT-NEWER §5.1 (fields field1, field2;
-    // values 1, 2), stored as keys of an RDB 15 file.
+    // The DUMP payload bodies in docs/format/newer.md, "Hash templates" (fields
+    // field1, field2; values 1, 2), stored as keys of an RDB 15 file.
     let mut body = vec![0xfe, 0x00, 0x1d, 0x01, b'a', 0x00, 0x17];
     body.extend_from_slice(&[0x17, 0x00, 0x00, 0x00, 0x02, 0x00, 0x86]);
     body.extend_from_slice(b"field1");
@@ -109,8 +109,8 @@ fn template_reference_to_an_unknown_template_is_damage() {
 
 #[test]
 fn array_worked_example() {
-    // FORMAT-NEWER §4.2: key a, cursor 9, 0 -> "hello" (SMALLSTR), 5 -> 42 (INT),
-    // 7 -> 1.5 (FLOAT), 9 -> "a-long-str" (SDS).
+    // docs/format/newer.md, "ARRAY": key a, cursor 9, 0 -> "hello" (SMALLSTR),
+    // 5 -> 42 (INT), 7 -> 1.5 (FLOAT), 9 -> "a-long-str" (SDS).
     let mut body = vec![0xfe, 0x00, 0x1c, 0x01, b'a', 0x04, 0x01, 0x09, 0x00, 0x03, 0x05];
     body.extend_from_slice(b"hello");
     body.extend_from_slice(&[0x05, 0x01, 0x2a, 0, 0, 0, 0, 0, 0, 0]);
@@ -129,7 +129,8 @@ fn array_worked_example() {
 
 #[test]
 fn key_meta_worked_example() {
-    // FORMAT-NEWER §3.1: class KMT1 v1 ALLOW_IGNORE, value UINT 42, key k = v.
+    // docs/format/modules.md, "Key metadata": class KMT1 v1 ALLOW_IGNORE, value
+    // UINT 42, key k = v.
     let body = [0xfe, 0x00, 0xf3, 0x01, 0x09, 0xf5, 0xc4, 0x28, 0x02, 0x2a, 0x00, 0x00, 0x01, b'k', 0x01, b'v'];
     let file = rdb(b"REDIS0013", &body);
     let recs = dump(&file);
@@ -142,8 +143,9 @@ fn key_meta_worked_example() {
 
 #[test]
 fn valkey_slot_import_and_hash2() {
-    // FORMAT-NEWER §6.4: SLOT_IMPORT with a 40-byte job name and one range
-    // 0-100, then §6.3's HASH_2 with one TTL field and one without.
+    // docs/format/newer.md, "Valkey SLOT_IMPORT": a 40-byte job name and one
+    // range 0-100, then a HASH_2 ("Valkey HASH_2") with one TTL field and one
+    // without.
     let mut body = vec![0xf3, 0x28];
     body.extend_from_slice(&[b'j'; 40]);
     body.extend_from_slice(&[0x01, 0x00, 0x40, 0x64]);
@@ -172,8 +174,8 @@ fn valkey_slot_import_and_hash2() {
 
 #[test]
 fn stream_v4_idmp_tail() {
-    // FORMAT-NEWER §3.2: an empty type-26 stream whose IDMP tail holds producer
-    // p1 with iid i1 -> 1700000000000-0.
+    // docs/format/stream.md, "Value layout": an empty type-26 stream whose IDMP
+    // tail holds producer p1 with iid i1 -> 1700000000000-0.
     let mut body = vec![0xfe, 0x00, 0x1a, 0x01, b's'];
     body.extend_from_slice(&[0x00, 0x00, 0x00, 0x00]); // no nodes, length 0, last id 0-0
     body.extend_from_slice(&[0x00, 0x00, 0x00, 0x00, 0x00]); // first id, max deleted, entries added

@@ -640,7 +640,7 @@ fn decode_array(cur: &mut Cursor<'_>, sink: &mut dyn Sink) -> Result<()> {
     Ok(())
 }
 
-/// Redis 8.10 template hashes (FORMAT-NEWER §5.1, unconfirmed layout).
+/// Redis 8.10 template hashes (docs/format/newer.md, "Hash templates"; the layout is unconfirmed).
 fn decode_template_hash(cur: &mut Cursor<'_>, value: &Value<'_>, sink: &mut dyn Sink) -> Result<()> {
     use Type::*;
     let bad = |cur: &Cursor<'_>, what| cur.err(ErrorKind::Integrity(what), value.raw);

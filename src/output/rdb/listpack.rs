@@ -128,7 +128,7 @@ mod tests {
 
     #[test]
     fn documented_example_and_integer_strings() {
-        // FORMAT.md §7.2: ["a", 1].
+        // ["a", 1], the worked value in docs/format/ziplist-listpack.md, "Listpack".
         let lp = [0x0c, 0, 0, 0, 2, 0, 0x81, b'a', 2, 1, 1, 0xff];
         assert_eq!(build(&[Item::Bytes(b"a"), Item::Int(1)]), lp);
         // "1" is stored as the integer 1, as Redis does; "01" stays a string.

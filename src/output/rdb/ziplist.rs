@@ -152,7 +152,7 @@ mod tests {
 
     #[test]
     fn documented_example() {
-        // FORMAT.md: the ziplist of [2, 5]: zlbytes 15, zltail 12, zllen 2.
+        // The ziplist of [2, 5]: zlbytes 15, zltail 12, zllen 2 (docs/format/ziplist-listpack.md, "Ziplist").
         assert_eq!(build(&[Item::Int(2), Item::Int(5)]), [0x0f, 0, 0, 0, 0x0c, 0, 0, 0, 2, 0, 0, 0xf3, 2, 0xf6, 0xff]);
     }
 }
