@@ -381,7 +381,7 @@ fn ram_lru_is_shown_by_dump_and_left_out_by_convert_with_a_note() {
     assert_eq!(dumped.status.code(), Some(0), "{}", String::from_utf8_lossy(&dumped.stderr));
     let text = String::from_utf8(dumped.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    // The bytes (FORMAT-NEWER's example): RAM_LRU 67 before "a", 92 before "e", 50 before "c".
+    // The fixture's bytes: 6B 40 43 (RAM_LRU 67) before "a", then 92 before "e", 50 before "c".
     assert!(lines[0].contains(r#""key":"a","type":"string","ram_lru":67"#), "{}", lines[0]);
     assert_eq!(lines.iter().filter(|l| l.contains("\"ram_lru\":")).count(), 3);
 

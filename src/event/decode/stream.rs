@@ -1,4 +1,4 @@
-//! Decoding a stream value (rdb.c `rdbLoadObject`, `RDB_TYPE_STREAM_LISTPACKS*`):
+//! Decoding a stream value (docs/format/stream.md; rdb.c `rdbLoadObject`, `RDB_TYPE_STREAM_LISTPACKS*`):
 //! its entries from listpack nodes delta-encoded against their master IDs,
 //! sent one by one, then what else it holds (`event::stream::StreamMeta`).
 
