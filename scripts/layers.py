@@ -20,7 +20,7 @@ SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 # Lowest first.
 ORDER = ["format", "error", "clock", "escape", "input", "token", "event",
          "keyspace", "source", "output", "cmd", "testkit", "cli", "main", "lib"]
-FOUNDATION = {"error", "clock", "escape"}
+FOUNDATION = {"error", "clock", "escape", "progress"}
 
 
 def files():

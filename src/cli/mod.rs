@@ -1,5 +1,7 @@
 //! Command-line parsing (clap derive) and its conversion into plain per-command
-//! configs. Clap types never leave this module.
+//! configs (clap types never leave this module), and the progress bars.
+
+pub mod progress;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -280,6 +282,7 @@ impl ReadArgs {
             max_record: self.max_record.unwrap_or(rdb_tool::input::DEFAULT_MAX_RECORD),
             pipe_memory: self.pipe_memory,
             force_version: self.force_version,
+            progress: Some(progress::Bars::reporter()),
             ..Default::default()
         }
     }

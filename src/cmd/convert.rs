@@ -9,9 +9,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Event, RdbReader, ReaderOptions};
 use crate::event::{KeyAttrs, ValueSource};
 use crate::format::KeyType;
-use crate::output::progress::Progress;
 use crate::output::rdb::writer::{EncodingLimits, RdbWriter, MAX_WRITE_VERSION, VALKEY_VERSION};
 use crate::output::resp::RespWriter;
+use crate::progress::Progress;
 use crate::source::{Kind, ModuleAux, Source, VisitOptions, Visitor};
 use std::io::Write;
 use std::path::PathBuf;
@@ -155,7 +155,8 @@ pub fn convert(cfg: &ConvertConfig, out: &mut dyn Write) -> Result<ConvertReport
             let mut visitor =
                 Converting { cfg, rdb_out, out: Some(out), target: None, report: &mut report, progress: None };
             if kind == Kind::Rdb {
-                visitor.progress = Some(Progress::new(&source.path().display().to_string(), source.file_size()));
+                visitor.progress =
+                    Some(Progress::new(cfg.reader.progress, &source.path().display().to_string(), source.file_size()));
             }
             let visited = source.visit(&opts, &mut visitor)?;
             report.empty_keys += visited.empty_keys;
@@ -572,7 +573,7 @@ fn rdb_parallel(cfg: &ConvertConfig, source: &mut Source, out: &mut dyn Write) -
     refuse_duplicate_keys(cfg)?;
     let mut input = source.open_input()?;
     let name = input.name.clone();
-    let progress = Progress::new(&name.display().to_string(), source.file_size());
+    let progress = Progress::new(cfg.reader.progress, &name.display().to_string(), source.file_size());
     let mut reader = RdbReader::new(&mut input, cfg.reader);
     let preamble = Mutex::new(Preamble::default());
     let rdb_out = cfg.to == ConvertTo::Rdb;

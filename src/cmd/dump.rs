@@ -8,8 +8,8 @@ use crate::event::parallel::Merged;
 use crate::event::{Event, KeyEvent, RdbReader, ReaderOptions};
 use crate::event::{KeyAttrs, ValueSource};
 use crate::input::Input;
-use crate::output::progress::Progress;
 use crate::output::record::{write_key_record_spilling, write_record, Spill};
+use crate::progress::Progress;
 use crate::source::{KeyFilter, Kind, Source, VisitOptions, Visitor};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -218,7 +218,7 @@ impl Visitor for Records<'_> {
 pub fn dump_input(input: &mut Input, size: Option<u64>, cfg: &DumpConfig, out: &mut dyn Write) -> Result<DumpStats> {
     let name = input.name.clone();
     let mut reader = RdbReader::new(input, cfg.reader);
-    let progress = Progress::new(&name.display().to_string(), size);
+    let progress = Progress::new(cfg.reader.progress, &name.display().to_string(), size);
     let expired_before = AtomicI64::new(cfg.now_ms.unwrap_or(UNSET));
     let mut stats = DumpStats::default();
     // Chunks of keys (~100 KB of JSON) are larger than the buffer, so they go

@@ -7,12 +7,13 @@
 pub mod aof;
 pub mod decode;
 pub mod json;
-pub mod parallel;
+internal_mod!(parallel);
 pub mod reader;
-pub mod segment;
+internal_mod!(segment);
 pub mod stream;
 
 pub use crate::token::record::KeyAttrs;
+pub use crate::token::Item;
 pub use aof::{AnnotationEvent, AofReader, AofRole, CommandEvent, RespReader};
 pub use decode::{ArrayValue, Piece, Sink};
 pub use reader::{RdbReader, ReaderOptions};

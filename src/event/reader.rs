@@ -41,6 +41,8 @@ pub struct ReaderOptions {
     /// `redis-check-rdb`); false = records framed and the checksum compared
     /// only (`check --quick`).
     pub check_values: bool,
+    /// Where commands report how far they read (`progress`); none: silent.
+    pub progress: Option<&'static dyn crate::progress::Reporter>,
 }
 
 impl ReaderOptions {
@@ -59,6 +61,7 @@ impl Default for ReaderOptions {
             verify_checksum: true,
             segment_bytes: MIN_SEGMENT,
             check_values: true,
+            progress: None,
         }
     }
 }
@@ -233,7 +236,7 @@ fn context_error(err: Error, ctx: KeyContext<'_>) -> Error {
     match ctx {
         KeyContext::NotAKey => err.doing(Phase::ReadingOpcode),
         KeyContext::InPrefix => err.doing(Phase::ReadingOpcode),
-        KeyContext::InKeyName(_) => err.doing(Phase::ReadingKey),
+        KeyContext::InKeyName => err.doing(Phase::ReadingKey),
         KeyContext::InValue(ty, key) => {
             let err = err.doing(Phase::ReadingValue(ty.label()));
             match key.bytes() {
@@ -563,7 +566,7 @@ impl<'s> RdbReader<'s> {
                 Ok(code) => Event::Function { code },
                 Err(e) => bail!(self, bad_str(e).doing(Phase::ReadingFunction)),
             },
-            Record::FunctionPreGa { name, engine, code, .. } => {
+            Record::FunctionPreGa { name, engine, code } => {
                 match (name.bytes(), engine.bytes(), code.bytes()) {
                     (Ok(name), Ok(engine), Ok(code)) => {
                         // 7.0.x converted the pre-GA form into a library the same way.

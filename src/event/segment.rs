@@ -1,7 +1,7 @@
 //! Parallel framing of a mapped RDB. An RDB has no sync markers, so one
 //! reader alone would have to frame the whole file. Instead the file is cut
 //! into segments: for each cut, a reader forked at a nominal offset steps
-//! forward byte by byte until [`SYNC_RECORDS`] records frame one after
+//! forward byte by byte until `SYNC_RECORDS` records frame one after
 //! another; the cut goes after them. Each segment can then be read by its own
 //! thread.
 //!
@@ -17,7 +17,6 @@ use super::{Event, RdbReader};
 use crate::format::{opcode, Dialect, Type};
 use rayon::prelude::*;
 
-pub use super::reader::MIN_SEGMENT;
 /// Records that must follow a candidate split point.
 const SYNC_RECORDS: usize = 32;
 /// They must lie within this many bytes of it: a wrong guess can then cost

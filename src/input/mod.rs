@@ -3,7 +3,7 @@
 
 pub mod layout;
 pub mod manifest;
-pub mod pipe;
+internal_mod!(pipe);
 
 pub use pipe::{PipeLimits, PipeWindow, SharedBytes, DEFAULT_MAX_RECORD, DEFAULT_PIPE_MEMORY};
 
@@ -161,7 +161,7 @@ impl<'s> Window<'s> {
     }
 
     /// The read-only file-backed map that `avail()` lies in, if any (see
-    /// [`release_file_pages`]).
+    /// `release_file_pages`).
     pub fn file_map(&self) -> Option<&[u8]> {
         match self {
             Window::Slice { map, .. } => map.map(|m| &m[..]),
@@ -170,7 +170,7 @@ impl<'s> Window<'s> {
     }
 
     /// The first `len` bytes of `avail()` as bytes that outlive the window,
-    /// when a pipe holds them in a spill file (see [`pipe`]).
+    /// when a pipe holds them in a spill file (see `input::pipe`).
     pub fn shared(&self, len: usize) -> Option<SharedBytes> {
         match self {
             Window::Slice { .. } => None,

@@ -3,7 +3,6 @@
 //! here reads files or knows about commands.
 
 pub mod json;
-pub mod progress;
 pub mod rdb;
 pub mod record;
 pub mod resp;

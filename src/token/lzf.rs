@@ -37,7 +37,7 @@ const SLACK: usize = 32;
 /// `expected` bytes, as Redis requires.
 ///
 /// Short items dominate LZF, so both kinds are copied as fixed-size blocks
-/// (a few vector moves) into an output with [`SLACK`] bytes of room after
+/// (a few vector moves) into an output with `SLACK` bytes of room after
 /// it; a back-reference at distance 8 or more reads only bytes already
 /// written, 8 or 16 at a time.
 pub fn decompress_into(input: &[u8], expected: usize, out: &mut Vec<u8>) -> Result<(), LzfError> {

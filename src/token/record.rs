@@ -93,7 +93,6 @@ pub enum Record<'a> {
     FunctionPreGa {
         name: RdbStr<'a>,
         engine: RdbStr<'a>,
-        description: Option<RdbStr<'a>>,
         code: RdbStr<'a>,
     },
     HashTemplate {
@@ -111,7 +110,7 @@ pub enum Record<'a> {
 pub enum KeyContext<'a> {
     NotAKey,
     InPrefix,
-    InKeyName(Type),
+    InKeyName,
     InValue(Type, RdbStr<'a>),
 }
 
@@ -161,14 +160,11 @@ pub fn parse_record<'a>(i: &'a [u8], dialect: Dialect, templates: &Templates) ->
             let (r, name) = parse_str(rest)?;
             let (r, engine) = parse_str(r)?;
             let (r, has_desc) = parse_plain_len(r)?;
-            let (r, description) = if has_desc != 0 {
-                let (r, d) = parse_str(r)?;
-                (r, Some(d))
-            } else {
-                (r, None)
-            };
+            // The description is read past: no output of ours shows it, and
+            // a function is rewritten from its code alone.
+            let r = if has_desc != 0 { parse_str(r)?.0 } else { r };
             let (r, code) = parse_str(r)?;
-            Ok((r, Record::FunctionPreGa { name, engine, description, code }))
+            Ok((r, Record::FunctionPreGa { name, engine, code }))
         }
         opcode::SLOT_INFO => {
             let (r, slot) = parse_plain_len(rest)?;
@@ -363,7 +359,7 @@ pub fn key_context<'a>(i: &'a [u8], dialect: Dialect) -> KeyContext<'a> {
                 };
                 return match parse_str(r) {
                     Ok((_, key)) => KeyContext::InValue(ty, key),
-                    Err(_) => KeyContext::InKeyName(ty),
+                    Err(_) => KeyContext::InKeyName,
                 };
             }
         };

@@ -319,7 +319,7 @@ fn read_part(
         win = rdb.into_window();
     }
     let mut resp = RespReader::from_window(name.clone(), win, opts.reader.max_record, *ts);
-    let progress = crate::output::progress::Progress::new(&name.display().to_string(), size);
+    let progress = crate::progress::Progress::new(opts.reader.progress, &name.display().to_string(), size);
     let mut names = NameCounts::default();
     let mut multi_start: Option<u64> = None;
     let mut last_db = None;

@@ -8,7 +8,7 @@ use crate::event::parallel::Merged;
 use crate::event::{Checksum, Event, RdbReader, ReaderOptions};
 use crate::format::{Dialect, KeyType};
 use crate::input::Input;
-use crate::output::progress::Progress;
+use crate::progress::Progress;
 use crate::token::Item;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -658,7 +658,7 @@ fn walk_file_cut(
     now: i64,
     cut: impl FnOnce(&RdbReader<'_>) -> Vec<crate::event::segment::Segment>,
 ) -> Result<Option<u64>> {
-    let progress = Progress::new(&report.file.display().to_string(), report.size);
+    let progress = Progress::new(reader.options().progress, &report.file.display().to_string(), report.size);
     let mut facts = FileFacts::default();
     let store = crate::source::duplicates::KeyHashStore::new();
     let mut stats = KeyStats::feeding(&store);

@@ -9,7 +9,7 @@ use super::{check_key, FileFacts, KeyRule, KeyStats};
 use crate::error::{Error, ErrorKind, Phase, Result};
 use crate::event::segment::Segment;
 use crate::event::{Checksum, Event, RdbReader};
-use crate::output::progress::Progress;
+use crate::progress::Progress;
 use crate::source::duplicates::KeyHashStore;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};

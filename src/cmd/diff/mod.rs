@@ -18,7 +18,7 @@ use crate::event::decode::Piece;
 use crate::event::{ReaderOptions, ValueSource};
 use crate::format::KeyType;
 use crate::keyspace::Obj;
-use crate::output::progress::Progress;
+use crate::progress::Progress;
 use crate::source::{KeyFilter, Kind, Source, VisitOptions};
 use partition::{SpillDir, Summary, SummaryStore, NO_TTL, PARTITIONS};
 use rayon::prelude::*;
@@ -478,7 +478,8 @@ pub fn diff(cfg: &DiffConfig) -> Result<DiffReport> {
     // A bar per input on a terminal (RDB files; AOFs and dumps are replayed or read first).
     let size = |p: &Path| std::fs::metadata(p).ok().filter(|m| m.is_file()).map(|m| m.len());
     let (name_a, name_b) = (cfg.a.display().to_string(), cfg.b.display().to_string());
-    let bars = Progress::several(&[(&name_a, size(&cfg.a)), (&name_b, size(&cfg.b))]);
+    let bars = [(&name_a, size(&cfg.a)), (&name_b, size(&cfg.b))]
+        .map(|(name, total)| Progress::new(cfg.reader.progress, name, total));
     let (a, b) = rayon::join(
         || summaries(cfg, &cfg.a, &mut store_a, &bars[0]),
         || summaries(cfg, &cfg.b, &mut store_b, &bars[1]),

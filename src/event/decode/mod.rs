@@ -72,7 +72,7 @@ pub trait Sink {
     fn piece(&mut self, piece: Piece<'_>) -> Result<()>;
 
     /// Whether the scores of listpack and ziplist sorted sets are wanted. They
-    /// are stored as text, which Redis never rejects (see [`score_of`]), so a
+    /// are stored as text, which Redis never rejects (see `score_of`), so a
     /// consumer that only validates can skip parsing them (`Member` then
     /// carries 0).
     fn wants_scores(&self) -> bool {
