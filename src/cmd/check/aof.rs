@@ -9,7 +9,7 @@
 //! - only the last file of a set may be cut; a damaged RDB preamble cannot be.
 
 use super::{walk_rdb, CheckReport, Verdict};
-use crate::error::{Error, ErrorKind, Phase, Result};
+use crate::error::{Error, ErrorKind, Integrity, Phase, Result};
 use crate::event::aof::{starts_with_rdb, Record};
 use crate::event::{AofRole, RdbReader, ReaderOptions, RespReader};
 use crate::input::layout::load_multipart;
@@ -167,7 +167,7 @@ fn check_multipart(input: &Path, manifest: &Path, opts: &AofCheckOptions) -> Aof
     // A missing file makes the set unloadable: report it before reading any.
     if let Some((_, missing)) = set.parts.iter().find(|(_, p)| !p.is_file()) {
         report.error = Some(
-            Error::new(ErrorKind::Integrity("a file listed in the manifest is missing"))
+            Error::new(ErrorKind::Integrity(Integrity::AofFileMissing))
                 .in_file(&manifest.into())
                 .detail(missing.display().to_string()),
         );
@@ -371,7 +371,7 @@ fn read_part(
                 }
                 if c.name().eq_ignore_ascii_case(b"multi") {
                     if multi_start.is_some() {
-                        break Err(Error::new(ErrorKind::Integrity("MULTI inside an open MULTI"))
+                        break Err(Error::new(ErrorKind::Integrity(Integrity::AofNestedMulti))
                             .at(c.offset)
                             .detail(format!("command #{}", c.index)));
                     }
@@ -379,7 +379,7 @@ fn read_part(
                     part.multi_blocks += 1;
                 } else if c.name().eq_ignore_ascii_case(b"exec") {
                     if multi_start.is_none() {
-                        break Err(Error::new(ErrorKind::Integrity("EXEC without MULTI"))
+                        break Err(Error::new(ErrorKind::Integrity(Integrity::AofExecWithoutMulti))
                             .at(c.offset)
                             .detail(format!("command #{}", c.index)));
                     }

@@ -2,7 +2,7 @@
 //! integrity checks of `sanitize-dump-payload`, duplicates, the checksum) and
 //! summarise what it holds, like `redis-check-rdb`.
 
-use crate::error::{Error, ErrorKind, Phase, Result};
+use crate::error::{Error, ErrorKind, Integrity, Phase, Result};
 use crate::event::decode::{Piece, Sink};
 use crate::event::parallel::Merged;
 use crate::event::{Checksum, Event, RdbReader, ReaderOptions};
@@ -503,9 +503,9 @@ fn check_key(stats: &mut KeyStats, key: &crate::event::KeyEvent<'_>, rule: KeyRu
     suspects.dedup();
     if !suspects.is_empty() && confirm_duplicate(key, &suspects).map_err(located)? {
         let what = match kind {
-            KeyType::Set => "duplicate set member",
-            KeyType::Zset => "duplicate sorted set member",
-            _ => "duplicate hash field",
+            KeyType::Set => Integrity::DuplicateSetMember,
+            KeyType::Zset => Integrity::DuplicateZsetMember,
+            _ => Integrity::DuplicateHashField,
         };
         return Err(located(Error::new(ErrorKind::Integrity(what))));
     }
