@@ -58,6 +58,40 @@ impl ErrorKind {
             ErrorKind::Usage(_) => "usage",
         }
     }
+
+    /// What the error makes of the input: the one mapping from kinds to exit
+    /// classes, read by `check`'s reports and the CLI's exit codes. Never
+    /// [`Verdict::Valid`].
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            ErrorKind::BadMagic
+            | ErrorKind::Truncated
+            | ErrorKind::ChecksumMismatch { .. }
+            | ErrorKind::BadLength(_)
+            | ErrorKind::BadEncoding(_)
+            | ErrorKind::Integrity(_)
+            | ErrorKind::EmptyKey => Verdict::Damaged,
+            ErrorKind::UnsupportedVersion(_) | ErrorKind::Unsupported(_) | ErrorKind::RecordTooLarge => {
+                Verdict::Unsupported
+            }
+            ErrorKind::Io(_) | ErrorKind::Usage(_) => Verdict::Failed,
+        }
+    }
+}
+
+/// Exit status classes, in the order a multi-file run ranks them; an error's
+/// is [`ErrorKind::verdict`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Verdict {
+    /// No error (exit 0).
+    Valid,
+    /// The input breaks the format or a rule the server checks (exit 1).
+    Damaged,
+    /// The input holds something this tool cannot read, or not within the
+    /// limits it was given (exit 3).
+    Unsupported,
+    /// Nothing was judged: I/O failed, or the command line is wrong (exit 2).
+    Failed,
 }
 
 impl fmt::Display for ErrorKind {
@@ -582,6 +616,6 @@ mod tests {
     fn integrity_reasons_print_as_before() {
         let kind = ErrorKind::Integrity(Integrity::ZiplistTailOutOfRange);
         assert_eq!(kind.to_string(), "integrity check failed: ziplist tail offset out of range");
-        assert_eq!(kind.class(), "integrity");
+        assert_eq!((kind.class(), kind.verdict()), ("integrity", Verdict::Damaged));
     }
 }

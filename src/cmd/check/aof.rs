@@ -90,10 +90,7 @@ impl AofReport {
     }
 
     pub fn verdict(&self) -> Verdict {
-        match self.first_error() {
-            None => Verdict::Valid,
-            Some(e) => super::verdict_of(e),
-        }
+        self.first_error().map_or(Verdict::Valid, |e| e.kind.verdict())
     }
 
     /// Commands in all files.

@@ -56,29 +56,11 @@ pub struct CheckReport {
     pub error: Option<Error>,
 }
 
-/// Exit status classes, in the order a multi-file run reports them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Verdict {
-    Valid,
-    Damaged,
-    Unsupported,
-    Failed,
-}
+pub use crate::error::Verdict;
 
 impl CheckReport {
     pub fn verdict(&self) -> Verdict {
-        self.error.as_ref().map_or(Verdict::Valid, verdict_of)
-    }
-}
-
-/// The exit class of an error.
-pub fn verdict_of(e: &Error) -> Verdict {
-    match e.kind {
-        ErrorKind::UnsupportedVersion(_) | ErrorKind::Unsupported(_) | ErrorKind::RecordTooLarge => {
-            Verdict::Unsupported
-        }
-        ErrorKind::Io(_) | ErrorKind::Usage(_) => Verdict::Failed,
-        _ => Verdict::Damaged,
+        self.error.as_ref().map_or(Verdict::Valid, |e| e.kind.verdict())
     }
 }
 
