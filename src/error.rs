@@ -36,7 +36,11 @@ pub enum ErrorKind {
     EmptyKey,
     /// Reading or writing failed.
     Io(std::io::ErrorKind),
-    /// Wrong use of the command line.
+    /// The input (or output) named is not one the command can take: a
+    /// directory without a manifest, an RDB given to `fix`, … Nothing is
+    /// wrong with its content.
+    Input(InputProblem),
+    /// Wrong use of the command line, or of the library's API.
     Usage(&'static str),
 }
 
@@ -55,6 +59,7 @@ impl ErrorKind {
             ErrorKind::Integrity(_) => "integrity",
             ErrorKind::EmptyKey => "empty_key",
             ErrorKind::Io(_) => "io",
+            ErrorKind::Input(_) => "input",
             ErrorKind::Usage(_) => "usage",
         }
     }
@@ -74,7 +79,7 @@ impl ErrorKind {
             ErrorKind::UnsupportedVersion(_) | ErrorKind::Unsupported(_) | ErrorKind::RecordTooLarge => {
                 Verdict::Unsupported
             }
-            ErrorKind::Io(_) | ErrorKind::Usage(_) => Verdict::Failed,
+            ErrorKind::Io(_) | ErrorKind::Input(_) | ErrorKind::Usage(_) => Verdict::Failed,
         }
     }
 }
@@ -90,7 +95,8 @@ pub enum Verdict {
     /// The input holds something this tool cannot read, or not within the
     /// limits it was given (exit 3).
     Unsupported,
-    /// Nothing was judged: I/O failed, or the command line is wrong (exit 2).
+    /// Nothing was judged: I/O failed, or the input or the command line is
+    /// not one the command can take (exit 2).
     Failed,
 }
 
@@ -115,6 +121,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Integrity(what) => write!(f, "integrity check failed: {what}"),
             ErrorKind::EmptyKey => write!(f, "an empty collection, which the server skips on load"),
             ErrorKind::Io(k) => write!(f, "I/O error: {k}"),
+            ErrorKind::Input(what) => write!(f, "{what}"),
             ErrorKind::Usage(what) => write!(f, "{what}"),
         }
     }
@@ -493,6 +500,58 @@ impl fmt::Display for Integrity {
     }
 }
 
+/// What is wrong with the input (or output) a command was given, as opposed
+/// to its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InputProblem {
+    /// A directory where a file is read.
+    IsADirectory,
+    /// A directory with no AOF manifest, itself or in its `appendonlydir`.
+    NoManifest,
+    /// A directory with more than one AOF manifest.
+    SeveralManifests,
+    /// An RDB or a JSON dump where an AOF is read.
+    NotAnAof,
+    /// `dump --commands` of an RDB file.
+    CommandsOfRdb,
+    /// `dump --commands` of standard input that is not a RESP AOF.
+    CommandsOfPipe,
+    /// `fix` of standard input: it cuts a file.
+    FixOfPipe,
+    /// `fix` of an RDB: cutting its tail repairs nothing.
+    FixOfRdb,
+    /// The file `fix` checked changed before it was cut.
+    ChangedSinceCheck,
+    /// `convert --to aof-dir` to a directory that exists.
+    OutputDirExists,
+}
+
+impl InputProblem {
+    /// The message users see.
+    pub fn message(self) -> &'static str {
+        use InputProblem::*;
+        match self {
+            IsADirectory => "is a directory",
+            NoManifest => "no AOF manifest (*.manifest) in this directory",
+            SeveralManifests => "several AOF manifests in this directory; name one",
+            NotAnAof => "not an AOF",
+            CommandsOfRdb => "--commands needs an AOF; this is an RDB file",
+            CommandsOfPipe => "--commands on standard input needs a RESP AOF",
+            FixOfPipe => "fix cuts a file: standard input cannot be fixed",
+            FixOfRdb => "not an AOF (an RDB file cannot be fixed by cutting its tail)",
+            ChangedSinceCheck => "the file changed since it was checked; run fix again",
+            OutputDirExists => "the output directory already exists",
+        }
+    }
+}
+
+impl fmt::Display for InputProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
 /// What the reader was doing when the error happened (mirrors redis-check-rdb's states).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -611,6 +670,14 @@ impl std::error::Error for Error {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn input_problems_fail_the_run_apart_from_usage() {
+        let kind = ErrorKind::Input(InputProblem::NoManifest);
+        assert_eq!((kind.class(), kind.verdict()), ("input", Verdict::Failed));
+        assert_eq!(kind.to_string(), "no AOF manifest (*.manifest) in this directory");
+        assert_eq!(ErrorKind::Usage("invalid argument").verdict(), Verdict::Failed);
+    }
 
     #[test]
     fn integrity_reasons_print_as_before() {

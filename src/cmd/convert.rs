@@ -5,7 +5,7 @@
 //! rewrite writes them), or to the JSON dump formats.
 
 use super::dump::{self, DumpConfig, DumpFormat};
-use crate::error::{Error, ErrorKind, Integrity, Result};
+use crate::error::{Error, ErrorKind, InputProblem, Integrity, Result};
 use crate::event::{Event, RdbReader, ReaderOptions};
 use crate::format::KeyType;
 use crate::output::progress::Progress;
@@ -258,7 +258,7 @@ impl Visitor for Converting<'_, '_> {
 pub fn convert_to_dir(cfg: &ConvertConfig, dir: &std::path::Path) -> Result<ConvertReport> {
     let named: std::sync::Arc<std::path::Path> = dir.into();
     if dir.exists() {
-        return Err(Error::new(ErrorKind::Usage("the output directory already exists")).in_file(&named));
+        return Err(Error::new(ErrorKind::Input(InputProblem::OutputDirExists)).in_file(&named));
     }
     let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     let tmp = parent.join(format!(

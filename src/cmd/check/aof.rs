@@ -437,7 +437,7 @@ pub fn plan_repair(report: &AofReport) -> Repair {
         ));
     }
     if let Some(e) = &part.error {
-        if matches!(e.kind, ErrorKind::Io(_) | ErrorKind::Usage(_) | ErrorKind::RecordTooLarge) {
+        if matches!(e.kind, ErrorKind::Io(_) | ErrorKind::Input(_) | ErrorKind::Usage(_) | ErrorKind::RecordTooLarge) {
             return Repair::Impossible(e.to_string());
         }
     }
