@@ -118,10 +118,10 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::BadLength(what) => write!(f, "bad length: {what}"),
             ErrorKind::BadEncoding(what) => write!(f, "bad encoding: {what}"),
-            ErrorKind::Integrity(what) => write!(f, "integrity check failed: {what}"),
+            ErrorKind::Integrity(what) => write!(f, "integrity check failed: {}", what.reason()),
             ErrorKind::EmptyKey => write!(f, "an empty collection, which the server skips on load"),
             ErrorKind::Io(k) => write!(f, "I/O error: {k}"),
-            ErrorKind::Input(what) => write!(f, "{what}"),
+            ErrorKind::Input(what) => f.write_str(what.message()),
             ErrorKind::Usage(what) => write!(f, "{what}"),
         }
     }
@@ -494,12 +494,6 @@ impl Integrity {
     }
 }
 
-impl fmt::Display for Integrity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.reason())
-    }
-}
-
 /// What is wrong with the input (or output) a command was given, as opposed
 /// to its content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -543,12 +537,6 @@ impl InputProblem {
             ChangedSinceCheck => "the file changed since it was checked; run fix again",
             OutputDirExists => "the output directory already exists",
         }
-    }
-}
-
-impl fmt::Display for InputProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.message())
     }
 }
 
