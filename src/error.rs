@@ -252,7 +252,7 @@ pub enum Integrity {
     HashMinExpireInvalid,
     /// A field's expire time is past `EB_EXPIRE_TIME_MAX` (`rdbLoadObject`: "invalid expireAt time").
     HashFieldExpireAtInvalid,
-    /// A Valkey `HASH_2` field expiry below -1, the value meaning "none" (Valkey `rdbLoadObject`).
+    /// A Valkey `HASH_2` field expiry below -1, the value meaning "none".
     HashFieldExpiryBelowMinusOne,
     /// A listpack-ex TTL entry that is not an integer from 0 to `EB_EXPIRE_TIME_MAX` (rdb.c `_lpEntryValidation`).
     HashFieldTtlInvalid,
@@ -325,7 +325,7 @@ pub enum Integrity {
     /// Two idempotent producers (layout v4+) with the same ID (`rdbLoadObject`).
     StreamDuplicateIdmpProducer,
 
-    // Arrays (Redis 8.x `RDB_TYPE_ARRAY`).
+    // Arrays (Redis RDB type 28).
     /// An array with no elements.
     ArrayEmpty,
     /// The insert-index flag is neither 0 (none) nor 1 (an index follows).
@@ -337,7 +337,7 @@ pub enum Integrity {
     /// An element tag that is none of bytes, integer, float or SMALLSTR.
     ArrayUnknownTag,
 
-    // Template hashes (Redis 8.x `RDB_TYPE_HASH_TMPL_*`).
+    // Template hashes (Redis 8.10, RDB types 29-32).
     /// The embedded field names are neither a listpack (0) nor a list (1).
     TemplateUnknownFieldFormat,
     /// The values listpack is empty: not even the template ID.
@@ -359,9 +359,9 @@ pub enum Integrity {
     // AOFs: aof.c.
     /// A file the manifest lists does not exist (`loadAppendOnlyFiles`).
     AofFileMissing,
-    /// MULTI while a MULTI is open: its reply trips the no-reply assertion of `loadSingleAppendOnlyFile`.
+    /// MULTI while a MULTI is open (redis-check-aof.c `processRESP`: "Unexpected MULTI").
     AofNestedMulti,
-    /// EXEC with no MULTI open: its error reply trips the no-reply assertion of `loadSingleAppendOnlyFile`.
+    /// EXEC with no MULTI open (redis-check-aof.c `processRESP`: "Unexpected EXEC").
     AofExecWithoutMulti,
 
     // Our own consistency checks, no rule of Redis.
