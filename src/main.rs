@@ -39,12 +39,15 @@ impl From<Verdict> for Exit {
     }
 }
 
+/// The exit code of a run that failed with `e`: its verdict, except that a
+/// reader of our output that went away (`dump | head`) ends the run quietly
+/// and successfully, as a tool killed by SIGPIPE does. That is a convention of
+/// the command line, not a judgement of the input, so it lives here: the
+/// library reports the broken pipe as the I/O error it is.
 fn exit_for(e: &Error) -> Exit {
     match e.kind {
         ErrorKind::Io(std::io::ErrorKind::BrokenPipe) => Exit::Ok,
-        ErrorKind::Io(_) | ErrorKind::Usage(_) => Exit::Failed,
-        ErrorKind::UnsupportedVersion(_) | ErrorKind::Unsupported(_) | ErrorKind::RecordTooLarge => Exit::Unsupported,
-        _ => Exit::Damaged,
+        kind => kind.verdict().into(),
     }
 }
 

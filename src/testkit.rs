@@ -6,7 +6,7 @@
 //! Above every layer it exercises: it builds keyspaces (`keyspace`), writes
 //! them (`output::rdb`) and reads them back (`event`).
 
-use crate::error::{ErrorKind, Result};
+use crate::error::{ErrorKind, Integrity, Result};
 use crate::event::json::{OwnedKey, OwnedValue};
 use crate::event::stream::{Consumer, Group, PendingEntry, StreamMeta};
 use crate::event::{Event, KeyAttrs, RdbReader, ReaderOptions, StreamId};
@@ -196,7 +196,7 @@ pub fn check_round_trip(keys: &[GenKey], version: u32) -> Result<()> {
             .find(|(a, b)| a != b)
             .map(|(a, b)| format!("wrote {a:?}, read {b:?}"))
             .unwrap_or_else(|| "key sets differ".into());
-        return Err(crate::error::Error::new(ErrorKind::Integrity("round trip changed the data"))
+        return Err(crate::error::Error::new(ErrorKind::Integrity(Integrity::RoundTripChanged))
             .detail(format!("RDB {version}: {}", &first[..first.len().min(1500)])));
     }
     Ok(())

@@ -5,7 +5,7 @@
 //! rewrite writes them), or to the JSON dump formats.
 
 use super::dump::{self, DumpConfig, DumpFormat};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, InputProblem, Integrity, Result};
 use crate::event::{Event, RdbReader, ReaderOptions};
 use crate::event::{KeyAttrs, ValueSource};
 use crate::format::KeyType;
@@ -182,7 +182,7 @@ struct Converting<'c, 'w> {
 
 impl<'w> Converting<'_, 'w> {
     fn target(&mut self) -> Result<&mut (dyn Target + 'w)> {
-        self.target.as_deref_mut().ok_or_else(|| Error::new(ErrorKind::Integrity("no header")))
+        self.target.as_deref_mut().ok_or_else(|| Error::new(ErrorKind::Integrity(Integrity::NoHeader)))
     }
 }
 
@@ -201,7 +201,7 @@ impl Visitor for Converting<'_, '_> {
                 v
             }
         };
-        let out = self.out.take().ok_or_else(|| Error::new(ErrorKind::Integrity("two headers")))?;
+        let out = self.out.take().ok_or_else(|| Error::new(ErrorKind::Integrity(Integrity::TwoHeaders)))?;
         self.target =
             Some(if self.rdb_out { rdb_target(self.cfg, version, out)? } else { Box::new(resp_writer(self.cfg, out)) });
         Ok(())
@@ -223,7 +223,7 @@ impl Visitor for Converting<'_, '_> {
         Ok(())
     }
     fn module_aux(&mut self, aux: &ModuleAux) -> Result<()> {
-        let t = self.target.as_deref_mut().ok_or_else(|| Error::new(ErrorKind::Integrity("no header")))?;
+        let t = self.target.as_deref_mut().ok_or_else(|| Error::new(ErrorKind::Integrity(Integrity::NoHeader)))?;
         module_aux_to(self.cfg, t, self.report, aux)
     }
     fn select_db(&mut self, db: u64) -> Result<()> {
@@ -233,14 +233,14 @@ impl Visitor for Converting<'_, '_> {
         self.target()?.resize_db(keys, expires)
     }
     fn key(&mut self, db: u64, key: &[u8], attrs: &KeyAttrs<'_>, value: &dyn ValueSource) -> Result<()> {
-        let t = self.target.as_deref_mut().ok_or_else(|| Error::new(ErrorKind::Integrity("no header")))?;
+        let t = self.target.as_deref_mut().ok_or_else(|| Error::new(ErrorKind::Integrity(Integrity::NoHeader)))?;
         let written = t.key(db, key, attrs, value);
         record_key(self.cfg, t, self.report, db, key, value.key_type(), written)
     }
     fn end(&mut self) -> Result<()> {
         match self.target.take() {
             Some(t) => t.finish(),
-            None => Err(Error::new(ErrorKind::Integrity("no header"))),
+            None => Err(Error::new(ErrorKind::Integrity(Integrity::NoHeader))),
         }
     }
     fn note(&mut self, note: String) {
@@ -260,7 +260,7 @@ impl Visitor for Converting<'_, '_> {
 pub fn convert_to_dir(cfg: &ConvertConfig, dir: &std::path::Path) -> Result<ConvertReport> {
     let named: std::sync::Arc<std::path::Path> = dir.into();
     if dir.exists() {
-        return Err(Error::new(ErrorKind::Usage("the output directory already exists")).in_file(&named));
+        return Err(Error::new(ErrorKind::Input(InputProblem::OutputDirExists)).in_file(&named));
     }
     let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     let tmp = parent.join(format!(
@@ -597,7 +597,7 @@ fn rdb_parallel(cfg: &ConvertConfig, source: &mut Source, out: &mut dyn Write) -
             return Ok(());
         }
         let pre = pre.lock().unwrap_or_else(|p| p.into_inner());
-        let source = pre.source_version.ok_or_else(|| Error::new(ErrorKind::Integrity("no header")))?;
+        let source = pre.source_version.ok_or_else(|| Error::new(ErrorKind::Integrity(Integrity::NoHeader)))?;
         let out = out.take().expect("opened once");
         let mut w: Box<dyn ChunkSink + 'w> = if cfg.to == ConvertTo::Rdb {
             let target = target_version(cfg, source);

@@ -2,7 +2,7 @@
 //! one thread and serialised on all cores in chunks; chunks are written in
 //! file order, so the output is the same on every run.
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, InputProblem, Result};
 use crate::event::parallel::for_each_key;
 use crate::event::parallel::Merged;
 use crate::event::{Event, KeyEvent, RdbReader, ReaderOptions};
@@ -299,12 +299,8 @@ pub fn dump_input(input: &mut Input, size: Option<u64>, cfg: &DumpConfig, out: &
 pub fn dump_commands(path: &Path, dbs: &[u64], opts: ReaderOptions, out: &mut dyn Write) -> Result<u64> {
     let mut source = Source::open(path)?;
     if !source.kind().is_aof() {
-        let why = if source.is_pipe() {
-            "--commands on standard input needs a RESP AOF"
-        } else {
-            "--commands needs an AOF; this is an RDB file"
-        };
-        let e = Error::new(ErrorKind::Usage(why));
+        let why = if source.is_pipe() { InputProblem::CommandsOfPipe } else { InputProblem::CommandsOfRdb };
+        let e = Error::new(ErrorKind::Input(why));
         return Err(if source.is_pipe() { e } else { e.in_file(&path.into()) });
     }
     let mut files = source.aof_files()?;

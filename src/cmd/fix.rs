@@ -7,7 +7,7 @@
 //! Prompts and printing belong to the CLI; this module only plans and applies.
 
 use super::check::aof::{check_aof, plan_repair, AofCheckOptions, AofReport, Repair, TruncatePlan};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, InputProblem, Result};
 use crate::source::Source;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -17,11 +17,10 @@ use std::path::{Path, PathBuf};
 pub fn plan(path: &Path, opts: &AofCheckOptions) -> Result<(AofReport, Repair)> {
     let source = Source::open(path)?;
     if source.is_pipe() {
-        return Err(Error::new(ErrorKind::Usage("fix cuts a file: standard input cannot be fixed")));
+        return Err(Error::new(ErrorKind::Input(InputProblem::FixOfPipe)));
     }
     if !source.kind().is_aof() {
-        return Err(Error::new(ErrorKind::Usage("not an AOF (an RDB file cannot be fixed by cutting its tail)"))
-            .in_file(&path.into()));
+        return Err(Error::new(ErrorKind::Input(InputProblem::FixOfRdb)).in_file(&path.into()));
     }
     let report = check_aof(&source, opts);
     let repair = plan_repair(&report);
@@ -82,7 +81,7 @@ pub fn apply(plan: &TruncatePlan) -> Result<Applied> {
     let mut aof = OpenOptions::new().read(true).write(true).open(&plan.file).map_err(io)?;
     let size = aof.metadata().map_err(io)?.len();
     if size != plan.old_size || plan.new_size > size {
-        return Err(Error::new(ErrorKind::Usage("the file changed since it was checked; run fix again"))
+        return Err(Error::new(ErrorKind::Input(InputProblem::ChangedSinceCheck))
             .in_file(&name)
             .detail(format!("expected {} bytes, found {size}", plan.old_size)));
     }

@@ -8,7 +8,7 @@
 //! a record the window holds in a spill file, whose map the batch shares.
 
 use super::{Event, KeyAttrs, KeyEvent, RdbReader};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Integrity, Result};
 use crate::input::SharedBytes;
 use crate::token::value::Templates;
 use rayon::prelude::*;
@@ -271,7 +271,7 @@ where
 /// A record that framed cleanly once and not the second time: the input
 /// changed under us (a file rewritten while mapped).
 fn changed(f: &Framed) -> Error {
-    Error::new(crate::error::ErrorKind::Integrity("record changed between reads")).at(f.offset)
+    Error::new(ErrorKind::Integrity(Integrity::RecordChanged)).at(f.offset)
 }
 
 /// Run `work` on every key of the file, in parallel, and `merge` the per-chunk

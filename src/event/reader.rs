@@ -6,7 +6,7 @@
 //! an error the reader yields nothing more.
 
 use super::{Checksum, Event, KeyEvent};
-use crate::error::{Error, ErrorKind, Phase, Result};
+use crate::error::{Error, ErrorKind, Integrity, Phase, Result};
 use crate::format::{self, Dialect};
 use crate::input::{Input, PipeLimits, Window, DEFAULT_MAX_RECORD, DEFAULT_PIPE_MEMORY, HUGE_STEP};
 use crate::token::record::{
@@ -580,7 +580,9 @@ impl<'s> RdbReader<'s> {
                     }
                     _ => bail!(
                         self,
-                        Error::new(ErrorKind::Integrity("bad function string")).at(start).doing(Phase::ReadingFunction)
+                        Error::new(ErrorKind::Integrity(Integrity::FunctionBadString))
+                            .at(start)
+                            .doing(Phase::ReadingFunction)
                     ),
                 }
             }

@@ -3,7 +3,7 @@
 //! a multi-part AOF given by its manifest or its directory.
 
 use super::manifest::{looks_like_manifest, parse_manifest, Manifest, PartRole};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, InputProblem, Result};
 use std::path::{Path, PathBuf};
 
 /// What an input is.
@@ -71,8 +71,8 @@ fn find_manifest(dir: &Path) -> Result<PathBuf> {
     match found.len() {
         1 => Ok(found.remove(0)),
         0 if dir.join("appendonlydir").is_dir() => find_manifest(&dir.join("appendonlydir")),
-        0 => Err(Error::new(ErrorKind::Usage("no AOF manifest (*.manifest) in this directory")).in_file(&name)),
-        _ => Err(Error::new(ErrorKind::Usage("several AOF manifests in this directory; name one"))
+        0 => Err(Error::new(ErrorKind::Input(InputProblem::NoManifest)).in_file(&name)),
+        _ => Err(Error::new(ErrorKind::Input(InputProblem::SeveralManifests))
             .in_file(&name)
             .detail(found.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))),
     }

@@ -7,7 +7,7 @@ internal_mod!(pipe);
 
 pub use pipe::{PipeLimits, PipeWindow, SharedBytes, DEFAULT_MAX_RECORD, DEFAULT_PIPE_MEMORY};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, InputProblem, Result};
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -71,7 +71,7 @@ impl Input {
         let file = File::open(path).map_err(|e| Error::io(e).in_file(&name))?;
         let meta = file.metadata().map_err(|e| Error::io(e).in_file(&name))?;
         if meta.is_dir() {
-            return Err(Error::new(ErrorKind::Usage("is a directory")).in_file(&name));
+            return Err(Error::new(ErrorKind::Input(InputProblem::IsADirectory)).in_file(&name));
         }
         if !meta.is_file() {
             // FIFOs, character devices: stream them.

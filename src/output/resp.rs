@@ -6,7 +6,7 @@
 //! `XGROUP CREATECONSUMER`. The output is an AOF body and valid input for
 //! `redis-cli --pipe`.
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Integrity, Result};
 use crate::event::decode::Piece;
 use crate::event::stream::StreamMeta;
 use crate::event::{KeyAttrs, ValueSource};
@@ -366,7 +366,7 @@ impl<W: Write> RespWriter<W> {
             }
             Ok(())
         })?;
-        let mut meta = meta.ok_or_else(|| Error::new(ErrorKind::Integrity("stream without metadata")))?;
+        let mut meta = meta.ok_or_else(|| Error::new(ErrorKind::Integrity(Integrity::StreamWithoutMetadata)))?;
         if self.target_version < 13 {
             crate::output::rdb::writer::strip_newer_stream_state(&mut meta, self.lossy, &mut self.notes)?;
         } else if meta.idmp.is_some() || meta.groups.iter().any(|g| g.nacked.as_ref().is_some_and(|n| !n.is_empty())) {

@@ -2,8 +2,8 @@
 //! the keyspace model as a loading server applies them, then the keyspace
 //! handed out (functions, each database in key order).
 
-use super::{usage, Kind, ModuleAux, Source, VisitOptions, VisitReport, Visitor};
-use crate::error::{Error, ErrorKind, Result};
+use super::{bad_input, Kind, ModuleAux, Source, VisitOptions, VisitReport, Visitor};
+use crate::error::{Error, ErrorKind, InputProblem, Result};
 use crate::event::aof::AofFile;
 use crate::event::{AofRole, Event, KeyAttrs};
 use crate::input::layout::load_multipart;
@@ -27,7 +27,7 @@ pub(super) fn open_files(source: &mut Source) -> Result<Vec<AofFile>> {
                 .collect()
         }
         Kind::Aof | Kind::PreambleAof => Ok(vec![AofFile { role: AofRole::Single, input: source.open_input()? }]),
-        Kind::Rdb | Kind::JsonDump => Err(usage("not an AOF", &source.path)),
+        Kind::Rdb | Kind::JsonDump => Err(bad_input(InputProblem::NotAnAof, &source.path)),
     }
 }
 

@@ -10,7 +10,7 @@
 //! suspects: a second pass, framing records without walking values, reads
 //! the names of the suspects and confirms (or clears) them.
 
-use crate::error::{Error, ErrorKind, Phase, Result};
+use crate::error::{Error, ErrorKind, Integrity, Phase, Result};
 use crate::event::{Event, RdbReader, ReaderOptions};
 use std::io::{Read, Seek, Write};
 use std::sync::{Arc, Mutex};
@@ -321,7 +321,7 @@ pub(crate) fn find_duplicate(
         let (db, offset) = (k.db, k.offset);
         match first_seen.entry((db, k.key.to_vec())) {
             std::collections::hash_map::Entry::Occupied(first) => {
-                return Err(Error::new(ErrorKind::Integrity("duplicate key"))
+                return Err(Error::new(ErrorKind::Integrity(Integrity::DuplicateKey))
                     .at(offset)
                     .doing(Phase::ReadingKey)
                     .key(&first.key().1)

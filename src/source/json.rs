@@ -2,7 +2,7 @@
 
 use super::duplicates::{is_suspect, DuplicateFinder};
 use super::{Source, VisitOptions, Visitor};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Integrity, Result};
 use crate::event::json::read_dump;
 use crate::event::ValueSource;
 use std::io::BufReader;
@@ -36,7 +36,7 @@ pub(super) fn visit(source: &mut Source, opts: &VisitOptions, v: &mut dyn Visito
                 && is_suspect(&suspects, k.db, &k.key)
                 && !seen.insert((k.db, k.key.to_vec()))
             {
-                return Err(Error::new(ErrorKind::Integrity("duplicate key")).key(&k.key).detail(format!(
+                return Err(Error::new(ErrorKind::Integrity(Integrity::DuplicateKey)).key(&k.key).detail(format!(
                     "the same key twice in db {}: the server would refuse the output, so none is written",
                     k.db
                 )));

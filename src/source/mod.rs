@@ -20,7 +20,7 @@ mod rdb;
 
 pub use filter::KeyFilter;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, InputProblem, Result};
 use crate::event::aof::AofFile;
 use crate::event::{Event, KeyAttrs, ReaderOptions, ValueSource};
 use crate::input::layout::{classify, sniff, Layout, HEAD_LEN};
@@ -285,6 +285,6 @@ fn name(path: &Path) -> Arc<Path> {
     path.into()
 }
 
-fn usage(what: &'static str, path: &Path) -> Error {
-    Error::new(ErrorKind::Usage(what)).in_file(&name(path))
+fn bad_input(what: InputProblem, path: &Path) -> Error {
+    Error::new(ErrorKind::Input(what)).in_file(&name(path))
 }

@@ -2,7 +2,7 @@
 //! keys and can use every core go through `event::parallel` instead.)
 
 use super::{ModuleAux, Source, VisitOptions, Visitor};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Integrity, Result};
 use crate::event::{Event, RdbReader};
 
 /// How often the mapped pages behind the reader are released and progress
@@ -30,7 +30,7 @@ pub(super) fn visit(source: &mut Source, opts: &VisitOptions, v: &mut dyn Visito
             continue;
         }
         if !begun {
-            return Err(Error::new(ErrorKind::Integrity("no header")));
+            return Err(Error::new(ErrorKind::Integrity(Integrity::NoHeader)));
         }
         match event {
             Event::Aux { key, value } => v.aux(&key, &value)?,

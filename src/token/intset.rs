@@ -1,9 +1,9 @@
 //! Intset blobs (`intset.c`): sorted, unique, fixed-width little-endian integers.
 
 use super::TokenError;
-use crate::error::ErrorKind;
+use crate::error::{ErrorKind, Integrity};
 
-fn bad(at: &[u8], what: &'static str) -> TokenError {
+fn bad(at: &[u8], what: Integrity) -> TokenError {
     TokenError::new(ErrorKind::Integrity(what), at)
 }
 
@@ -11,18 +11,18 @@ fn bad(at: &[u8], what: &'static str) -> TokenError {
 /// for every member in order.
 pub fn walk(is: &[u8], mut f: impl FnMut(i64) -> Result<(), TokenError>) -> Result<usize, TokenError> {
     if is.len() < 8 {
-        return Err(bad(is, "intset shorter than its header"));
+        return Err(bad(is, Integrity::IntsetTooShort));
     }
     let width = u32::from_le_bytes([is[0], is[1], is[2], is[3]]) as usize;
     if !matches!(width, 2 | 4 | 8) {
-        return Err(bad(is, "invalid intset encoding"));
+        return Err(bad(is, Integrity::IntsetBadEncoding));
     }
     let len = u32::from_le_bytes([is[4], is[5], is[6], is[7]]) as usize;
     if len.checked_mul(width).and_then(|n| n.checked_add(8)) != Some(is.len()) {
-        return Err(bad(is, "intset size does not match its length"));
+        return Err(bad(is, Integrity::IntsetSizeMismatch));
     }
     if len == 0 {
-        return Err(bad(is, "empty intset"));
+        return Err(bad(is, Integrity::IntsetEmpty));
     }
     let mut prev: Option<i64> = None;
     for (i, chunk) in is[8..].chunks_exact(width).enumerate() {
@@ -36,7 +36,7 @@ pub fn walk(is: &[u8], mut f: impl FnMut(i64) -> Result<(), TokenError>) -> Resu
             }
         };
         if prev.is_some_and(|p| p >= v) {
-            return Err(bad(&is[8 + i * width..], "intset members not strictly increasing"));
+            return Err(bad(&is[8 + i * width..], Integrity::IntsetNotAscending));
         }
         prev = Some(v);
         f(v)?;

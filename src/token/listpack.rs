@@ -2,12 +2,12 @@
 //! The walker validates everything `lpValidateIntegrity` checks in deep mode.
 
 use super::{Item, TokenError};
-use crate::error::ErrorKind;
+use crate::error::{ErrorKind, Integrity};
 
 const HEADER: usize = 6;
 const EOF_BYTE: u8 = 0xff;
 
-fn bad(at: &[u8], what: &'static str) -> TokenError {
+fn bad(at: &[u8], what: Integrity) -> TokenError {
     TokenError::new(ErrorKind::Integrity(what), at)
 }
 
@@ -44,12 +44,12 @@ fn backlen_matches(b: &[u8], l: usize) -> bool {
 /// Decode one entry at the start of `p`; returns the item and its encoded size
 /// (without back-length).
 fn decode_entry(p: &[u8]) -> Result<(Item<'_>, usize), TokenError> {
-    let short = |_| bad(p, "listpack entry runs past the end");
-    let b0 = *p.first().ok_or_else(|| bad(p, "listpack entry runs past the end"))?;
+    let short = |_| bad(p, Integrity::ListpackEntryPastEnd);
+    let b0 = *p.first().ok_or_else(|| bad(p, Integrity::ListpackEntryPastEnd))?;
     let get = |n: usize| p.get(1..1 + n).ok_or(()).map_err(short);
     let str_at = |hdr: usize, len: usize| -> Result<(Item<'_>, usize), TokenError> {
-        let end = hdr.checked_add(len).ok_or_else(|| bad(p, "listpack string too long"))?;
-        let s = p.get(hdr..end).ok_or_else(|| bad(p, "listpack entry runs past the end"))?;
+        let end = hdr.checked_add(len).ok_or_else(|| bad(p, Integrity::ListpackStringTooLong))?;
+        let s = p.get(hdr..end).ok_or_else(|| bad(p, Integrity::ListpackEntryPastEnd))?;
         Ok((Item::Bytes(s), end))
     };
     match b0 {
@@ -90,8 +90,8 @@ fn decode_entry(p: &[u8]) -> Result<(Item<'_>, usize), TokenError> {
             a.copy_from_slice(b);
             Ok((Item::Int(i64::from_le_bytes(a)), 9))
         }
-        0xf5..=0xfe => Err(bad(p, "invalid listpack entry encoding")),
-        0xff => Err(bad(p, "unexpected listpack terminator")),
+        0xf5..=0xfe => Err(bad(p, Integrity::ListpackBadEntryEncoding)),
+        0xff => Err(bad(p, Integrity::ListpackEarlyEndByte)),
     }
 }
 
@@ -99,14 +99,14 @@ fn decode_entry(p: &[u8]) -> Result<(Item<'_>, usize), TokenError> {
 /// Returns the number of entries.
 pub fn walk<'a>(lp: &'a [u8], mut f: impl FnMut(Item<'a>) -> Result<(), TokenError>) -> Result<usize, TokenError> {
     if lp.len() < HEADER + 1 {
-        return Err(bad(lp, "listpack shorter than its header"));
+        return Err(bad(lp, Integrity::ListpackTooShort));
     }
     let total = u32::from_le_bytes([lp[0], lp[1], lp[2], lp[3]]) as usize;
     if total != lp.len() {
-        return Err(bad(lp, "listpack total size does not match its string length"));
+        return Err(bad(lp, Integrity::ListpackBytesMismatch));
     }
     if lp[lp.len() - 1] != EOF_BYTE {
-        return Err(bad(&lp[lp.len() - 1..], "listpack does not end with 0xFF"));
+        return Err(bad(&lp[lp.len() - 1..], Integrity::ListpackNoEndByte));
     }
     let declared = usize::from(u16::from_le_bytes([lp[4], lp[5]]));
     let body = &lp[..lp.len() - 1];
@@ -125,18 +125,16 @@ pub fn walk<'a>(lp: &'a [u8], mut f: impl FnMut(Item<'a>) -> Result<(), TokenErr
             continue;
         }
         let bl = backlen_size(size);
-        let back = p
-            .get(size..size + bl)
-            .ok_or_else(|| from_blob_end(bad(p, "listpack entry back-length runs past the end")))?;
+        let back = p.get(size..size + bl).ok_or_else(|| from_blob_end(bad(p, Integrity::ListpackBacklenPastEnd)))?;
         if !backlen_matches(back, size) {
-            return Err(from_blob_end(bad(&p[size..], "listpack entry back-length does not match its size")));
+            return Err(from_blob_end(bad(&p[size..], Integrity::ListpackBacklenMismatch)));
         }
         f(item)?;
         count += 1;
         pos += size + bl;
     }
     if declared != u16::MAX as usize && declared != count {
-        return Err(bad(lp, "listpack entry count does not match its header"));
+        return Err(bad(lp, Integrity::ListpackCountMismatch));
     }
     Ok(count)
 }

@@ -3,7 +3,7 @@
 
 use super::length::{parse_len, Len};
 use super::{fail, TResult, TokenError};
-use crate::error::ErrorKind;
+use crate::error::{ErrorKind, Integrity};
 use nom::bytes::streaming::take;
 use nom::number::streaming::{le_i16, le_i32, le_i8};
 use std::borrow::Cow;
@@ -53,7 +53,7 @@ impl<'a> RdbStr<'a> {
         match *self {
             RdbStr::Raw(_) | RdbStr::Int(_) => Ok(()),
             RdbStr::Lzf { compressed, len } => {
-                let bad = TokenError { kind: ErrorKind::Integrity("invalid LZF compressed string"), remaining: 0 };
+                let bad = TokenError { kind: ErrorKind::Integrity(Integrity::LzfInvalid), remaining: 0 };
                 if len == 0 || len / LZF_MAX_RATIO > compressed.len() {
                     return Err(bad);
                 }
@@ -73,12 +73,12 @@ pub fn lzf_decompress(compressed: &[u8], len: usize) -> Result<Vec<u8>, TokenErr
 pub fn lzf_decompress_into(compressed: &[u8], len: usize, out: &mut Vec<u8>) -> Result<(), TokenError> {
     let bad = |what| TokenError { kind: ErrorKind::Integrity(what), remaining: 0 };
     if len == 0 {
-        return Err(bad("LZF string with decoded length 0"));
+        return Err(bad(Integrity::LzfZeroLength));
     }
     if len / LZF_MAX_RATIO > compressed.len() {
-        return Err(bad("LZF decoded length impossible for its compressed size"));
+        return Err(bad(Integrity::LzfImpossibleLength));
     }
-    super::lzf::decompress_into(compressed, len, out).map_err(|_| bad("invalid LZF compressed string"))
+    super::lzf::decompress_into(compressed, len, out).map_err(|_| bad(Integrity::LzfInvalid))
 }
 
 /// A raw string with a 6- or 14-bit length (most strings) and what follows

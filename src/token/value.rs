@@ -6,7 +6,7 @@ use super::length::{parse_len, parse_plain_len, parse_usize_len, Len};
 use super::module::parse_module2;
 use super::string::{parse_string_double, skip_str};
 use super::{fail, TResult};
-use crate::error::ErrorKind;
+use crate::error::{ErrorKind, Integrity};
 use crate::format::Type;
 use nom::bytes::streaming::take;
 use std::collections::HashMap;
@@ -118,7 +118,7 @@ pub fn frame_value<'a>(i: &'a [u8], ty: Type, templates: &Templates) -> TResult<
         HashTmplArrayRef => {
             let (rest, id) = parse_plain_len(i)?;
             let Some(fields) = templates.fields.get(&id) else {
-                return fail(i, ErrorKind::Integrity("hash references an unknown template"));
+                return fail(i, ErrorKind::Integrity(Integrity::TemplateUnknown));
             };
             repeat(rest, fields.len() as u64, skip_str)
         }

@@ -2,11 +2,11 @@
 //! quicklist nodes. The walker validates what `ziplistValidateIntegrity` checks.
 
 use super::{Item, TokenError};
-use crate::error::ErrorKind;
+use crate::error::{ErrorKind, Integrity};
 
 const HEADER: usize = 10;
 
-fn bad(at: &[u8], what: &'static str) -> TokenError {
+fn bad(at: &[u8], what: Integrity) -> TokenError {
     TokenError::new(ErrorKind::Integrity(what), at)
 }
 
@@ -16,7 +16,7 @@ fn le_u32(b: &[u8]) -> u32 {
 
 /// Decode one entry's encoding + payload at the start of `p`.
 fn decode_entry(p: &[u8]) -> Result<(Item<'_>, usize), TokenError> {
-    let past = || bad(p, "ziplist entry runs past the end");
+    let past = || bad(p, Integrity::ZiplistEntryPastEnd);
     let b0 = *p.first().ok_or_else(past)?;
     let get = |from: usize, n: usize| p.get(from..from + n).ok_or_else(past);
     let string = |hdr: usize, len: usize| -> Result<(Item<'_>, usize), TokenError> {
@@ -50,24 +50,24 @@ fn decode_entry(p: &[u8]) -> Result<(Item<'_>, usize), TokenError> {
         0xf0 => Ok((Item::Int(int(3)?), 4)),
         0xfe => Ok((Item::Int(int(1)?), 2)),
         0xf1..=0xfd => Ok((Item::Int(i64::from(b0 & 0x0f) - 1), 1)),
-        _ => Err(bad(p, "invalid ziplist entry encoding")),
+        _ => Err(bad(p, Integrity::ZiplistBadEntryEncoding)),
     }
 }
 
 /// Walk a ziplist, validating it fully and calling `f` for every entry.
 pub fn walk<'a>(zl: &'a [u8], mut f: impl FnMut(Item<'a>) -> Result<(), TokenError>) -> Result<usize, TokenError> {
     if zl.len() < HEADER + 1 {
-        return Err(bad(zl, "ziplist shorter than its header"));
+        return Err(bad(zl, Integrity::ZiplistTooShort));
     }
     if le_u32(zl) as usize != zl.len() {
-        return Err(bad(zl, "ziplist total size does not match its string length"));
+        return Err(bad(zl, Integrity::ZiplistBytesMismatch));
     }
     let tail = le_u32(&zl[4..]) as usize;
     if tail > zl.len() - 1 {
-        return Err(bad(zl, "ziplist tail offset out of range"));
+        return Err(bad(zl, Integrity::ZiplistTailOutOfRange));
     }
     if zl[zl.len() - 1] != 0xff {
-        return Err(bad(&zl[zl.len() - 1..], "ziplist does not end with 0xFF"));
+        return Err(bad(&zl[zl.len() - 1..], Integrity::ZiplistNoEndByte));
     }
     let declared = usize::from(u16::from_le_bytes([zl[8], zl[9]]));
     let end = zl.len() - 1;
@@ -82,13 +82,13 @@ pub fn walk<'a>(zl: &'a [u8], mut f: impl FnMut(Item<'a>) -> Result<(), TokenErr
         let (prevlen, hdr) = if p[0] < 254 {
             (usize::from(p[0]), 1)
         } else if p[0] == 254 {
-            let b = p.get(1..5).ok_or_else(|| from_blob_end(bad(p, "ziplist prevlen runs past the end")))?;
+            let b = p.get(1..5).ok_or_else(|| from_blob_end(bad(p, Integrity::ZiplistPrevlenPastEnd)))?;
             (le_u32(b) as usize, 5)
         } else {
-            return Err(from_blob_end(bad(p, "invalid ziplist prevlen")));
+            return Err(from_blob_end(bad(p, Integrity::ZiplistBadPrevlen)));
         };
         if prevlen != prev_size {
-            return Err(from_blob_end(bad(p, "ziplist prevlen does not match the previous entry")));
+            return Err(from_blob_end(bad(p, Integrity::ZiplistPrevlenMismatch)));
         }
         let (item, size) = decode_entry(&p[hdr..]).map_err(from_blob_end)?;
         f(item)?;
@@ -98,14 +98,14 @@ pub fn walk<'a>(zl: &'a [u8], mut f: impl FnMut(Item<'a>) -> Result<(), TokenErr
         count += 1;
     }
     if pos != end {
-        return Err(bad(zl, "ziplist entries overrun the terminator"));
+        return Err(bad(zl, Integrity::ZiplistEntriesOverrunEnd));
     }
     // Redis checks the tail only when there is an entry for it to point at.
     if count > 0 && tail != last_pos {
-        return Err(bad(zl, "ziplist tail offset does not point at the last entry"));
+        return Err(bad(zl, Integrity::ZiplistTailNotLastEntry));
     }
     if declared != u16::MAX as usize && declared != count {
-        return Err(bad(zl, "ziplist entry count does not match its header"));
+        return Err(bad(zl, Integrity::ZiplistCountMismatch));
     }
     Ok(count)
 }

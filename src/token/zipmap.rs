@@ -1,22 +1,22 @@
 //! Zipmap blobs (`zipmap.c`, RDB 2 hashes from Redis 2.4).
 
 use super::TokenError;
-use crate::error::ErrorKind;
+use crate::error::{ErrorKind, Integrity};
 
-fn bad(at: &[u8], what: &'static str) -> TokenError {
+fn bad(at: &[u8], what: Integrity) -> TokenError {
     TokenError::new(ErrorKind::Integrity(what), at)
 }
 
 /// Read a zipmap length at the start of `p`: `(value, bytes used)`, `None` at the end marker.
 fn read_len(p: &[u8]) -> Result<Option<(usize, usize)>, TokenError> {
     match p.first() {
-        None => Err(bad(p, "zipmap runs past the end")),
+        None => Err(bad(p, Integrity::ZipmapPastEnd)),
         Some(255) => Ok(None),
         Some(254) => {
-            let b = p.get(1..5).ok_or_else(|| bad(p, "zipmap length runs past the end"))?;
+            let b = p.get(1..5).ok_or_else(|| bad(p, Integrity::ZipmapLengthPastEnd))?;
             let v = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
             if v < 254 {
-                return Err(bad(p, "zipmap uses the long length form for a short length"));
+                return Err(bad(p, Integrity::ZipmapLongFormShortLength));
             }
             Ok(Some((v, 5)))
         }
@@ -30,27 +30,27 @@ pub fn walk<'a>(
     mut f: impl FnMut(&'a [u8], &'a [u8]) -> Result<(), TokenError>,
 ) -> Result<usize, TokenError> {
     if zm.len() < 2 {
-        return Err(bad(zm, "zipmap too short"));
+        return Err(bad(zm, Integrity::ZipmapTooShort));
     }
     if zm[zm.len() - 1] != 0xff {
-        return Err(bad(zm, "zipmap does not end with 0xFF"));
+        return Err(bad(zm, Integrity::ZipmapNoEndByte));
     }
     let declared = usize::from(zm[0]);
     let mut pos = 1;
     let mut count = 0;
     let take = |pos: usize, n: usize| -> Result<&'a [u8], TokenError> {
         let end = pos.checked_add(n).filter(|&e| e < zm.len());
-        end.map(|e| &zm[pos..e]).ok_or_else(|| bad(&zm[pos.min(zm.len())..], "zipmap entry runs past the end"))
+        end.map(|e| &zm[pos..e]).ok_or_else(|| bad(&zm[pos.min(zm.len())..], Integrity::ZipmapEntryPastEnd))
     };
     while let Some((klen, used)) = read_len(&zm[pos..])? {
         pos += used;
         let field = take(pos, klen)?;
         pos += klen;
         let Some((vlen, used)) = read_len(&zm[pos..])? else {
-            return Err(bad(&zm[pos..], "zipmap field without value"));
+            return Err(bad(&zm[pos..], Integrity::ZipmapFieldWithoutValue));
         };
         pos += used;
-        let free = usize::from(*zm.get(pos).ok_or_else(|| bad(&zm[pos..], "zipmap runs past the end"))?);
+        let free = usize::from(*zm.get(pos).ok_or_else(|| bad(&zm[pos..], Integrity::ZipmapPastEnd))?);
         pos += 1;
         let value = take(pos, vlen)?;
         pos += vlen;
@@ -60,15 +60,15 @@ pub fn walk<'a>(
         count += 1;
     }
     if pos != zm.len() - 1 {
-        return Err(bad(&zm[pos..], "zipmap has bytes after its end marker"));
+        return Err(bad(&zm[pos..], Integrity::ZipmapBytesAfterEnd));
     }
     if count == 0 {
-        return Err(bad(zm, "empty zipmap"));
+        return Err(bad(zm, Integrity::ZipmapEmpty));
     }
     // As zipmap.c `zipmapValidateIntegrity`: 254 (ZIPMAP_BIGLEN) means
     // "count them"; any other header, 255 included, must be the count.
     if declared != 254 && declared != count {
-        return Err(bad(zm, "zipmap entry count does not match its header"));
+        return Err(bad(zm, Integrity::ZipmapCountMismatch));
     }
     Ok(count)
 }

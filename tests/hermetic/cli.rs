@@ -3,6 +3,7 @@
 
 use crate::common;
 
+use rdb_tool::error::{ErrorKind, InputProblem};
 use serde_json::Value;
 use std::process::{Command, Output};
 
@@ -37,6 +38,23 @@ fn exit_codes_follow_the_documented_contract() {
     assert_eq!(docs[1]["verdict"], "damaged");
     assert_eq!(docs[1]["error"]["class"], "truncated");
     assert!(docs[1]["error"]["offset"].as_u64().is_some());
+}
+
+/// An input the command cannot take fails the run (exit 2) as class "input",
+/// with the message it always had; "usage" is only for the command line.
+#[test]
+fn an_input_the_command_cannot_take_is_an_input_error() {
+    let out = run(&["check", "--format", "json", "testdata/rdb"]);
+    assert_eq!(out.status.code(), Some(2));
+    let doc = &jsonl(&out)[0];
+    assert_eq!(doc["verdict"], "error");
+    assert_eq!(doc["error"]["class"], "input");
+    assert_eq!(doc["error"]["message"], "no AOF manifest (*.manifest) in this directory");
+    let plan = rdb_tool::cmd::fix::plan(std::path::Path::new(SAMPLE), &Default::default());
+    assert_eq!(plan.err().map(|e| e.kind), Some(ErrorKind::Input(InputProblem::FixOfRdb)));
+    for args in [["fix", "--dry-run", SAMPLE], ["dump", "--commands", SAMPLE]] {
+        assert_eq!(run(&args).status.code(), Some(2), "{args:?}");
+    }
 }
 
 #[test]

@@ -5,6 +5,7 @@
 
 use rdb_tool::cmd::check::{check_input, Verdict};
 use rdb_tool::cmd::dump::{dump_input, DumpConfig, DumpFormat};
+use rdb_tool::error::{ErrorKind, Integrity};
 use rdb_tool::event::{Event, RdbReader};
 use rdb_tool::input::Input;
 use serde_json::{json, Value};
@@ -345,7 +346,7 @@ fn duplicate_check_of_a_huge_set_runs_in_passes() {
         std::fs::remove_file(&path).ok();
         assert_eq!(r.verdict(), expect, "{:?}", r.error.as_ref().map(|e| e.to_string()));
         if dup {
-            assert!(r.error.unwrap().to_string().contains("duplicate set member"));
+            assert_eq!(r.error.map(|e| e.kind), Some(ErrorKind::Integrity(Integrity::DuplicateSetMember)));
         }
     }
 }
@@ -380,7 +381,11 @@ fn duplicate_fields_short_and_long() {
         let r = check_input(&mut input(&file), None, Default::default(), Some(0));
         match dup {
             false => assert_eq!(r.verdict(), Verdict::Valid, "{fields:?}: {:?}", r.error.map(|e| e.to_string())),
-            true => assert!(r.error.unwrap().to_string().contains("duplicate hash field"), "{fields:?}"),
+            true => assert_eq!(
+                r.error.map(|e| e.kind),
+                Some(ErrorKind::Integrity(Integrity::DuplicateHashField)),
+                "{fields:?}"
+            ),
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::hermetic::cli::run;
 use crate::hermetic::damaged_inputs::parse;
 
 use rdb_tool::cmd::check::{check_file, check_input, Verdict};
+use rdb_tool::error::{ErrorKind, Integrity};
 use rdb_tool::event::parallel::{for_each_key, Merged};
 use rdb_tool::event::segment::split;
 use rdb_tool::event::{Event, Piece, RdbReader, ReaderOptions};
@@ -247,10 +248,7 @@ fn records_that_need_earlier_templates_are_read_sequentially() {
     let a = check_file(&file, ReaderOptions { segment_bytes: 64, ..Default::default() }, Some(0));
     let b = check_file(&file, sequential(), Some(0));
     assert_eq!(format!("{a:?}"), format!("{b:?}"));
-    assert!(matches!(
-        b.error.as_ref().map(|e| &e.kind),
-        Some(rdb_tool::error::ErrorKind::Integrity("duplicate hash field"))
-    ));
+    assert!(matches!(b.error.as_ref().map(|e| &e.kind), Some(ErrorKind::Integrity(Integrity::DuplicateHashField))));
 }
 
 // ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ use common::build::{aux, rdb, s, string_key, FAR_MS};
 use common::records::dump_lines;
 use common::redis::{Kind, Reply, Server};
 use rdb_tool::cmd::check::{check_file, Verdict};
+use rdb_tool::error::{ErrorKind, Integrity};
 use rdb_tool::event::ReaderOptions;
 use serde_json::Value;
 
@@ -330,7 +331,7 @@ fn duplicate_keys_are_damage_as_the_server_judges_them() {
         let opts = ReaderOptions { segment_bytes, ..Default::default() };
         let r = check_file(&file, opts, Some(0));
         let e = r.error.as_ref().unwrap_or_else(|| panic!("segments {segment_bytes}: no error"));
-        assert_eq!(e.kind.class(), "integrity", "{e}");
+        assert_eq!(e.kind, ErrorKind::Integrity(Integrity::DuplicateKey), "{e}");
         assert_eq!(e.offset, Some(second), "{e}");
         assert_eq!(e.key.as_deref(), Some(b"key:17".as_slice()), "{e}");
         assert!(e.to_string().contains("the same key as at offset"), "{e}");

@@ -9,7 +9,7 @@
 //! - only the last file of a set may be cut; a damaged RDB preamble cannot be.
 
 use super::{walk_rdb, CheckReport, Verdict};
-use crate::error::{Error, ErrorKind, Phase, Result};
+use crate::error::{Error, ErrorKind, Integrity, Phase, Result};
 use crate::event::aof::{starts_with_rdb, Record};
 use crate::event::{AofRole, RdbReader, ReaderOptions, RespReader};
 use crate::input::layout::load_multipart;
@@ -90,10 +90,7 @@ impl AofReport {
     }
 
     pub fn verdict(&self) -> Verdict {
-        match self.first_error() {
-            None => Verdict::Valid,
-            Some(e) => super::verdict_of(e),
-        }
+        self.first_error().map_or(Verdict::Valid, |e| e.kind.verdict())
     }
 
     /// Commands in all files.
@@ -167,7 +164,7 @@ fn check_multipart(input: &Path, manifest: &Path, opts: &AofCheckOptions) -> Aof
     // A missing file makes the set unloadable: report it before reading any.
     if let Some((_, missing)) = set.parts.iter().find(|(_, p)| !p.is_file()) {
         report.error = Some(
-            Error::new(ErrorKind::Integrity("a file listed in the manifest is missing"))
+            Error::new(ErrorKind::Integrity(Integrity::AofFileMissing))
                 .in_file(&manifest.into())
                 .detail(missing.display().to_string()),
         );
@@ -371,7 +368,7 @@ fn read_part(
                 }
                 if c.name().eq_ignore_ascii_case(b"multi") {
                     if multi_start.is_some() {
-                        break Err(Error::new(ErrorKind::Integrity("MULTI inside an open MULTI"))
+                        break Err(Error::new(ErrorKind::Integrity(Integrity::AofNestedMulti))
                             .at(c.offset)
                             .detail(format!("command #{}", c.index)));
                     }
@@ -379,7 +376,7 @@ fn read_part(
                     part.multi_blocks += 1;
                 } else if c.name().eq_ignore_ascii_case(b"exec") {
                     if multi_start.is_none() {
-                        break Err(Error::new(ErrorKind::Integrity("EXEC without MULTI"))
+                        break Err(Error::new(ErrorKind::Integrity(Integrity::AofExecWithoutMulti))
                             .at(c.offset)
                             .detail(format!("command #{}", c.index)));
                     }
@@ -440,7 +437,7 @@ pub fn plan_repair(report: &AofReport) -> Repair {
         ));
     }
     if let Some(e) = &part.error {
-        if matches!(e.kind, ErrorKind::Io(_) | ErrorKind::Usage(_) | ErrorKind::RecordTooLarge) {
+        if matches!(e.kind, ErrorKind::Io(_) | ErrorKind::Input(_) | ErrorKind::Usage(_) | ErrorKind::RecordTooLarge) {
             return Repair::Impossible(e.to_string());
         }
     }

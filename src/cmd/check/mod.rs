@@ -2,7 +2,7 @@
 //! integrity checks of `sanitize-dump-payload`, duplicates, the checksum) and
 //! summarise what it holds, like `redis-check-rdb`.
 
-use crate::error::{Error, ErrorKind, Phase, Result};
+use crate::error::{Error, ErrorKind, Integrity, Phase, Result};
 use crate::event::decode::{Piece, Sink};
 use crate::event::parallel::Merged;
 use crate::event::{Checksum, Event, RdbReader, ReaderOptions};
@@ -56,29 +56,11 @@ pub struct CheckReport {
     pub error: Option<Error>,
 }
 
-/// Exit status classes, in the order a multi-file run reports them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Verdict {
-    Valid,
-    Damaged,
-    Unsupported,
-    Failed,
-}
+pub use crate::error::Verdict;
 
 impl CheckReport {
     pub fn verdict(&self) -> Verdict {
-        self.error.as_ref().map_or(Verdict::Valid, verdict_of)
-    }
-}
-
-/// The exit class of an error.
-pub fn verdict_of(e: &Error) -> Verdict {
-    match e.kind {
-        ErrorKind::UnsupportedVersion(_) | ErrorKind::Unsupported(_) | ErrorKind::RecordTooLarge => {
-            Verdict::Unsupported
-        }
-        ErrorKind::Io(_) | ErrorKind::Usage(_) => Verdict::Failed,
-        _ => Verdict::Damaged,
+        self.error.as_ref().map_or(Verdict::Valid, |e| e.kind.verdict())
     }
 }
 
@@ -503,9 +485,9 @@ fn check_key(stats: &mut KeyStats, key: &crate::event::KeyEvent<'_>, rule: KeyRu
     suspects.dedup();
     if !suspects.is_empty() && confirm_duplicate(key, &suspects).map_err(located)? {
         let what = match kind {
-            KeyType::Set => "duplicate set member",
-            KeyType::Zset => "duplicate sorted set member",
-            _ => "duplicate hash field",
+            KeyType::Set => Integrity::DuplicateSetMember,
+            KeyType::Zset => Integrity::DuplicateZsetMember,
+            _ => Integrity::DuplicateHashField,
         };
         return Err(located(Error::new(ErrorKind::Integrity(what))));
     }

@@ -2,7 +2,7 @@
 //! past a memory budget: two inputs of any size are then compared one
 //! partition at a time, so memory stays bounded whatever the number of keys.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Integrity, Result};
 use crate::format::KeyType;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -187,8 +187,7 @@ impl<'d> SummaryStore<'d> {
                 for chunk in bytes.chunks_exact(RECORD) {
                     let record: &[u8; RECORD] = chunk.try_into().expect("chunks_exact");
                     out.push(Summary::decode(record).ok_or_else(|| {
-                        Error::new(crate::error::ErrorKind::Integrity("damaged spill file"))
-                            .in_file(&path.as_path().into())
+                        Error::new(ErrorKind::Integrity(Integrity::DamagedSpillFile)).in_file(&path.as_path().into())
                     })?);
                 }
             }

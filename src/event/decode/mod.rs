@@ -8,7 +8,7 @@ mod stream;
 
 use super::stream::{StreamId, StreamMeta};
 use super::Value;
-use crate::error::{Error, ErrorKind, Phase, Result};
+use crate::error::{Error, ErrorKind, Integrity, Phase, Result};
 use crate::format::{self, Type};
 use crate::token::length::{parse_len, parse_plain_len, Len};
 use crate::token::string::{parse_str, parse_string_double, short_raw, RdbStr};
@@ -244,7 +244,7 @@ impl<'a> Cursor<'a> {
         if self.rest.is_empty() {
             Ok(())
         } else {
-            Err(self.err(ErrorKind::Integrity("value has bytes after its end"), self.rest))
+            Err(self.err(ErrorKind::Integrity(Integrity::ValueTrailingBytes), self.rest))
         }
     }
 }
@@ -263,7 +263,7 @@ fn pairs<'b>(
         Some(a) => each(a, it),
     })?;
     if first.is_some() {
-        return Err(TokenError { kind: ErrorKind::Integrity("odd number of entries in a pair list"), remaining: 0 });
+        return Err(TokenError { kind: ErrorKind::Integrity(Integrity::OddPairList), remaining: 0 });
     }
     Ok(n)
 }
@@ -366,7 +366,7 @@ fn hash_triples(cur: &Cursor<'_>, blob: &[u8], sink: &mut dyn Sink) -> Result<us
                         Item::Int(v) if (0..=MAX_HFE_MS).contains(&v) => v,
                         _ => {
                             return Err(TokenError {
-                                kind: ErrorKind::Integrity("invalid hash field TTL"),
+                                kind: ErrorKind::Integrity(Integrity::HashFieldTtlInvalid),
                                 remaining: 0,
                             })
                         }
@@ -380,7 +380,7 @@ fn hash_triples(cur: &Cursor<'_>, blob: &[u8], sink: &mut dyn Sink) -> Result<us
                     };
                     if !in_order {
                         return Err(TokenError {
-                            kind: ErrorKind::Integrity("hash field TTLs out of order"),
+                            kind: ErrorKind::Integrity(Integrity::HashFieldTtlsOutOfOrder),
                             remaining: 0,
                         });
                     }
@@ -391,10 +391,7 @@ fn hash_triples(cur: &Cursor<'_>, blob: &[u8], sink: &mut dyn Sink) -> Result<us
             Ok(())
         })?;
         if held[0].is_some() {
-            return Err(TokenError {
-                kind: ErrorKind::Integrity("hash listpack-ex entry count not a multiple of 3"),
-                remaining: 0,
-            });
+            return Err(TokenError { kind: ErrorKind::Integrity(Integrity::HashListpackExNotTriples), remaining: 0 });
         }
         Ok(n)
     })
@@ -455,7 +452,7 @@ fn decode_with(value: &Value<'_>, sink: &mut dyn Sink, scratch: &mut Vec<u8>) ->
                 let member = cur.str()?;
                 let score = if value.ty == Zset { cur.string_double()? } else { cur.f64_le()? };
                 if score.is_nan() {
-                    return Err(cur.err(ErrorKind::Integrity("sorted set score is NaN"), at));
+                    return Err(cur.err(ErrorKind::Integrity(Integrity::ZsetScoreNan), at));
                 }
                 sink.piece(Piece::Member { member: Item::Bytes(&member), score })?;
             }
@@ -472,7 +469,7 @@ fn decode_with(value: &Value<'_>, sink: &mut dyn Sink, scratch: &mut Vec<u8>) ->
             let at = cur.rest();
             let min = if value.ty == HashMetadata { Some(cur.i64_le()?) } else { None };
             if min.is_some_and(|m| !(0..=MAX_HFE_MS + 1).contains(&m)) {
-                return Err(cur.err(ErrorKind::Integrity("invalid hash minimum expire time"), at));
+                return Err(cur.err(ErrorKind::Integrity(Integrity::HashMinExpireInvalid), at));
             }
             let n = cur.len()?;
             for _ in 0..n {
@@ -486,7 +483,7 @@ fn decode_with(value: &Value<'_>, sink: &mut dyn Sink, scratch: &mut Vec<u8>) ->
                     (t, None) => Some(t as i64),
                 };
                 if expire.is_some_and(|e| !(0..=MAX_HFE_MS).contains(&e)) {
-                    return Err(cur.err(ErrorKind::Integrity("invalid hash field expireAt time"), at));
+                    return Err(cur.err(ErrorKind::Integrity(Integrity::HashFieldExpireAtInvalid), at));
                 }
                 sink.piece(Piece::Field { field: Item::Bytes(&field), value: Item::Bytes(&v), expire_at_ms: expire })?;
             }
@@ -499,7 +496,7 @@ fn decode_with(value: &Value<'_>, sink: &mut dyn Sink, scratch: &mut Vec<u8>) ->
                 let at = cur.rest();
                 let exp = cur.i64_le()?;
                 if exp < -1 {
-                    return Err(cur.err(ErrorKind::Integrity("hash field expiry below -1"), at));
+                    return Err(cur.err(ErrorKind::Integrity(Integrity::HashFieldExpiryBelowMinusOne), at));
                 }
                 let expire_at_ms = (exp != -1).then_some(exp);
                 sink.piece(Piece::Field { field: Item::Bytes(&field), value: Item::Bytes(&v), expire_at_ms })?;
@@ -510,7 +507,7 @@ fn decode_with(value: &Value<'_>, sink: &mut dyn Sink, scratch: &mut Vec<u8>) ->
                 let at = cur.rest();
                 let min = cur.i64_le()?;
                 if !(0..=MAX_HFE_MS + 1).contains(&min) {
-                    return Err(cur.err(ErrorKind::Integrity("invalid hash minimum expire time"), at));
+                    return Err(cur.err(ErrorKind::Integrity(Integrity::HashMinExpireInvalid), at));
                 }
             }
             let blob = cur.blob(scratch)?;
@@ -566,14 +563,14 @@ fn decode_with(value: &Value<'_>, sink: &mut dyn Sink, scratch: &mut Vec<u8>) ->
                 let container = cur.len()?;
                 let blob = cur.blob(scratch)?;
                 if blob.is_empty() {
-                    return Err(cur.err(ErrorKind::Integrity("empty quicklist node"), at));
+                    return Err(cur.err(ErrorKind::Integrity(Integrity::QuicklistEmptyNode), at));
                 }
                 match container {
                     format::QUICKLIST_NODE_PLAIN => sink.piece(Piece::Elem(Item::Bytes(blob)))?,
                     format::QUICKLIST_NODE_PACKED => {
                         listpack_elems(&cur, blob, sink)?;
                     }
-                    _ => return Err(cur.err(ErrorKind::Integrity("invalid quicklist node container"), at)),
+                    _ => return Err(cur.err(ErrorKind::Integrity(Integrity::QuicklistBadContainer), at)),
                 }
             }
         }
@@ -602,20 +599,20 @@ fn decode_array(cur: &mut Cursor<'_>, sink: &mut dyn Sink) -> Result<()> {
     let at = cur.rest();
     let count = cur.len()?;
     if count == 0 {
-        return Err(cur.err(ErrorKind::Integrity("empty array (count 0)"), at));
+        return Err(cur.err(ErrorKind::Integrity(Integrity::ArrayEmpty), at));
     }
     let at = cur.rest();
     let cursor = match cur.len()? {
         0 => None,
         1 => Some(cur.len()?),
-        _ => return Err(cur.err(ErrorKind::Integrity("invalid array insert-index flag"), at)),
+        _ => return Err(cur.err(ErrorKind::Integrity(Integrity::ArrayBadInsertFlag), at)),
     };
     sink.piece(Piece::ArrayHeader { count, cursor })?;
     for _ in 0..count {
         let at = cur.rest();
         let index = match cur.raw_len()? {
             Len::Plain(i) if i != u64::MAX => i,
-            _ => return Err(cur.err(ErrorKind::Integrity("invalid array index"), at)),
+            _ => return Err(cur.err(ErrorKind::Integrity(Integrity::ArrayBadIndex), at)),
         };
         let tag_at = cur.rest();
         let value_bytes;
@@ -627,13 +624,13 @@ fn decode_array(cur: &mut Cursor<'_>, sink: &mut dyn Sink) -> Result<()> {
             3 => {
                 value_bytes = cur.str()?;
                 if value_bytes.len() > 7 {
-                    return Err(cur.err(ErrorKind::Integrity("array SMALLSTR longer than 7 bytes"), tag_at));
+                    return Err(cur.err(ErrorKind::Integrity(Integrity::ArraySmallStrTooLong), tag_at));
                 }
                 ArrayValue::Bytes(&value_bytes)
             }
             1 => ArrayValue::Int(cur.i64_le()?),
             2 => ArrayValue::Float(cur.f64_le()?),
-            _ => return Err(cur.err(ErrorKind::Integrity("unknown array element tag"), tag_at)),
+            _ => return Err(cur.err(ErrorKind::Integrity(Integrity::ArrayUnknownTag), tag_at)),
         };
         sink.piece(Piece::ArrayElem { index, value })?;
     }
@@ -662,7 +659,7 @@ fn decode_template_hash(cur: &mut Cursor<'_>, value: &Value<'_>, sink: &mut dyn 
                     embedded.push(cur.str()?.into_owned());
                 }
             }
-            _ => return Err(bad(cur, "unknown hash template field format")),
+            _ => return Err(bad(cur, Integrity::TemplateUnknownFieldFormat)),
         }
     }
     let lookup = |id: u64| value.templates.fields.get(&id).map(|v| v.as_slice());
@@ -671,18 +668,18 @@ fn decode_template_hash(cur: &mut Cursor<'_>, value: &Value<'_>, sink: &mut dyn 
             let lp = cur.str()?;
             let items = listpack::entries(&lp).map_err(|e| cur.blob_err(&lp, e))?;
             let Some((first, values)) = items.split_first() else {
-                return Err(bad(cur, "empty template hash listpack"));
+                return Err(bad(cur, Integrity::TemplateEmptyListpack));
             };
             let Some(id) = first.as_int() else {
-                return Err(bad(cur, "template hash listpack does not start with an integer"));
+                return Err(bad(cur, Integrity::TemplateNoId));
             };
             let fields: &[Vec<u8>] = if value.ty == HashTmplLp {
                 &embedded
             } else {
-                lookup(id as u64).ok_or_else(|| bad(cur, "hash references an unknown template"))?
+                lookup(id as u64).ok_or_else(|| bad(cur, Integrity::TemplateUnknown))?
             };
             if fields.len() != values.len() {
-                return Err(bad(cur, "template hash value count differs from its field count"));
+                return Err(bad(cur, Integrity::TemplateValueCountMismatch));
             }
             for (f, v) in fields.iter().zip(values) {
                 sink.piece(Piece::Field { field: Item::Bytes(f), value: *v, expire_at_ms: None })?;
@@ -693,7 +690,7 @@ fn decode_template_hash(cur: &mut Cursor<'_>, value: &Value<'_>, sink: &mut dyn 
                 embedded
             } else {
                 let id = cur.len()?;
-                lookup(id).ok_or_else(|| bad(cur, "hash references an unknown template"))?.to_vec()
+                lookup(id).ok_or_else(|| bad(cur, Integrity::TemplateUnknown))?.to_vec()
             };
             for f in &fields {
                 let v = cur.str()?;

@@ -3,7 +3,7 @@
 //! sent one by one, then what else it holds (`event::stream::StreamMeta`).
 
 use super::{Cursor, Piece, Sink};
-use crate::error::{ErrorKind, Result};
+use crate::error::{ErrorKind, Integrity, Result};
 use crate::event::stream::{Consumer, Group, Idmp, PendingEntry, Producer, StreamId, StreamMeta};
 use crate::format::{STREAM_ITEM_FLAG_DELETED, STREAM_ITEM_FLAG_SAMEFIELDS};
 use crate::token::{listpack, Item};
@@ -22,50 +22,50 @@ fn raw_id(cur: &mut Cursor<'_>) -> Result<StreamId> {
 /// live entries.
 fn decode_node(cur: &Cursor<'_>, master: StreamId, lp: &[u8], sink: &mut dyn Sink) -> Result<u64> {
     let items = listpack::entries(lp).map_err(|e| cur.blob_err(lp, e))?;
-    let bad = |what: &'static str| cur.err(ErrorKind::Integrity(what), lp);
+    let bad = |what: Integrity| cur.err(ErrorKind::Integrity(what), lp);
     let mut it = items.iter().copied();
     let int = |it: &mut dyn Iterator<Item = Item<'_>>, what| -> Result<i64> {
         it.next().and_then(|i| i.as_int()).ok_or_else(|| bad(what))
     };
-    let count = int(&mut it, "stream node master entry: bad count")?;
-    let deleted = int(&mut it, "stream node master entry: bad deleted count")?;
-    let nfields = int(&mut it, "stream node master entry: bad field count")?;
+    let count = int(&mut it, Integrity::StreamMasterBadCount)?;
+    let deleted = int(&mut it, Integrity::StreamMasterBadDeletedCount)?;
+    let nfields = int(&mut it, Integrity::StreamMasterBadFieldCount)?;
     if count < 0 || deleted < 0 || nfields < 0 || nfields as usize > items.len() {
-        return Err(bad("stream node master entry: negative or impossible counts"));
+        return Err(bad(Integrity::StreamMasterImpossibleCounts));
     }
     let master_fields: Vec<Item<'_>> = it.by_ref().take(nfields as usize).collect();
-    if master_fields.len() != nfields as usize || int(&mut it, "stream node master entry: missing terminator")? != 0 {
-        return Err(bad("stream node master entry is malformed"));
+    if master_fields.len() != nfields as usize || int(&mut it, Integrity::StreamMasterNoTerminator)? != 0 {
+        return Err(bad(Integrity::StreamMasterMalformed));
     }
     let mut fields: Vec<(Item<'_>, Item<'_>)> = Vec::new();
     let mut live = 0u64;
     for _ in 0..(count as u64 + deleted as u64) {
-        let flags = int(&mut it, "stream entry: bad flags")?;
-        let ms_delta = int(&mut it, "stream entry: bad ID")?;
-        let seq_delta = int(&mut it, "stream entry: bad ID")?;
+        let flags = int(&mut it, Integrity::StreamEntryBadFlags)?;
+        let ms_delta = int(&mut it, Integrity::StreamEntryBadId)?;
+        let seq_delta = int(&mut it, Integrity::StreamEntryBadId)?;
         fields.clear();
         let n;
         if flags & STREAM_ITEM_FLAG_SAMEFIELDS != 0 {
             n = nfields;
             for f in &master_fields {
-                let v = it.next().ok_or_else(|| bad("stream entry: missing value"))?;
+                let v = it.next().ok_or_else(|| bad(Integrity::StreamEntryMissingValue))?;
                 fields.push((*f, v));
             }
         } else {
-            n = int(&mut it, "stream entry: bad field count")?;
+            n = int(&mut it, Integrity::StreamEntryBadFieldCount)?;
             if n < 0 || n as usize > items.len() {
-                return Err(bad("stream entry: impossible field count"));
+                return Err(bad(Integrity::StreamEntryImpossibleFieldCount));
             }
             for _ in 0..n {
-                let f = it.next().ok_or_else(|| bad("stream entry: missing field"))?;
-                let v = it.next().ok_or_else(|| bad("stream entry: missing value"))?;
+                let f = it.next().ok_or_else(|| bad(Integrity::StreamEntryMissingField))?;
+                let v = it.next().ok_or_else(|| bad(Integrity::StreamEntryMissingValue))?;
                 fields.push((f, v));
             }
         }
-        let lp_count = int(&mut it, "stream entry: missing back count")?;
+        let lp_count = int(&mut it, Integrity::StreamEntryMissingLpCount)?;
         let expected = if flags & STREAM_ITEM_FLAG_SAMEFIELDS != 0 { n + 3 } else { 2 * n + 4 };
         if lp_count != expected {
-            return Err(bad("stream entry: back count does not match"));
+            return Err(bad(Integrity::StreamEntryLpCountMismatch));
         }
         if flags & STREAM_ITEM_FLAG_DELETED == 0 {
             let id = StreamId {
@@ -77,7 +77,7 @@ fn decode_node(cur: &Cursor<'_>, master: StreamId, lp: &[u8], sink: &mut dyn Sin
         }
     }
     if it.next().is_some() {
-        return Err(bad("stream node has entries beyond its counts"));
+        return Err(bad(Integrity::StreamNodeExtraEntries));
     }
     // Redis does not compare the DELETED flags with the master count: neither do we.
     Ok(live)
@@ -91,22 +91,22 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
         let at = cur.rest();
         let key = cur.str()?;
         let Some(master) = StreamId::from_raw(&key) else {
-            return Err(cur.err(ErrorKind::Integrity("stream node key is not 16 bytes"), at));
+            return Err(cur.err(ErrorKind::Integrity(Integrity::StreamNodeKeyNotId), at));
         };
         // Redis rejects a node key seen twice ("Listpack re-added with existing key").
         if !masters.insert(master) {
-            return Err(cur.err(ErrorKind::Integrity("duplicate stream node key"), at));
+            return Err(cur.err(ErrorKind::Integrity(Integrity::StreamDuplicateNodeKey), at));
         }
         let lp = cur.str()?;
         if lp.is_empty() {
-            return Err(cur.err(ErrorKind::Integrity("empty stream node listpack"), at));
+            return Err(cur.err(ErrorKind::Integrity(Integrity::StreamEmptyNode), at));
         }
         decode_node(cur, master, &lp, sink)?;
     }
     let at = cur.rest();
     let length = cur.len()?;
     if length > 0 && nodes == 0 {
-        return Err(cur.err(ErrorKind::Integrity("stream has a length but no nodes"), at));
+        return Err(cur.err(ErrorKind::Integrity(Integrity::StreamLengthWithoutNodes), at));
     }
     let last_id = id_pair(cur)?;
     let (mut first_id, mut max_deleted_id, mut entries_added) = (None, None, None);
@@ -137,7 +137,7 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
             let delivery_time_ms = cur.i64_le()?;
             let delivery_count = cur.len()?;
             if index.insert(id, pending.len()).is_some() {
-                return Err(cur.err(ErrorKind::Integrity("duplicate ID in a group PEL"), pat));
+                return Err(cur.err(ErrorKind::Integrity(Integrity::StreamDuplicateGroupPelId), pat));
             }
             pending.push(PendingEntry { id, delivery_time_ms, delivery_count, consumer: None });
         }
@@ -154,14 +154,14 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
             for _ in 0..n {
                 let id = raw_id(cur)?;
                 let Some(&slot) = index.get(&id) else {
-                    return Err(cur.err(ErrorKind::Integrity("consumer PEL entry missing from the group PEL"), cat));
+                    return Err(cur.err(ErrorKind::Integrity(Integrity::StreamConsumerPelNotInGroup), cat));
                 };
                 // As Redis: the last consumer to list an entry owns it.
                 pending[slot].consumer = Some(consumers.len());
                 ids.push(id);
             }
             if !consumer_names.insert(cname.clone()) {
-                return Err(cur.err(ErrorKind::Integrity("duplicate consumer name"), cat));
+                return Err(cur.err(ErrorKind::Integrity(Integrity::StreamDuplicateConsumer), cat));
             }
             consumers.push(Consumer { name: cname, seen_time_ms, active_time_ms, pending: ids });
         }
@@ -172,9 +172,9 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
                 let nat = cur.rest();
                 let id = raw_id(cur)?;
                 match index.get(&id) {
-                    None => return Err(cur.err(ErrorKind::Integrity("NACK zone entry not in the group PEL"), nat)),
+                    None => return Err(cur.err(ErrorKind::Integrity(Integrity::StreamNackNotInGroupPel), nat)),
                     Some(&s) if pending[s].consumer.is_some() => {
-                        return Err(cur.err(ErrorKind::Integrity("NACK zone entry has a consumer"), nat))
+                        return Err(cur.err(ErrorKind::Integrity(Integrity::StreamNackHasConsumer), nat))
                     }
                     Some(_) => ids.push(id),
                 }
@@ -186,10 +186,10 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
         // Deep sanitization: every PEL entry has an owner, or (v5) is NACKed.
         let nacked_set: HashSet<StreamId> = nacked.iter().flatten().copied().collect();
         if pending.iter().any(|p| p.consumer.is_none() && !nacked_set.contains(&p.id)) {
-            return Err(cur.err(ErrorKind::Integrity("stream group PEL entry without consumer"), at));
+            return Err(cur.err(ErrorKind::Integrity(Integrity::StreamGroupPelWithoutConsumer), at));
         }
         if !group_names.insert(name.clone()) {
-            return Err(cur.err(ErrorKind::Integrity("duplicate consumer group name"), at));
+            return Err(cur.err(ErrorKind::Integrity(Integrity::StreamDuplicateGroup), at));
         }
         groups.push(Group { name, last_id: last, entries_read, pending, consumers, nacked });
     }
@@ -198,7 +198,7 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
         let duration_s = cur.len()?;
         let max_entries = cur.len()?;
         if !(1..=86400).contains(&duration_s) || !(1..=10000).contains(&max_entries) {
-            return Err(cur.err(ErrorKind::Integrity("stream IDMP settings out of range"), at));
+            return Err(cur.err(ErrorKind::Integrity(Integrity::StreamIdmpOutOfRange), at));
         }
         let nproducers = cur.len()?;
         let mut producers: Vec<Producer> = Vec::new();
@@ -207,7 +207,7 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
             let pat = cur.rest();
             let pid = cur.str()?.into_owned();
             if !pids.insert(pid.clone()) {
-                return Err(cur.err(ErrorKind::Integrity("duplicate IDMP producer"), pat));
+                return Err(cur.err(ErrorKind::Integrity(Integrity::StreamDuplicateIdmpProducer), pat));
             }
             let n = cur.len()?;
             let mut entries = Vec::new();

@@ -14,7 +14,7 @@ use super::intset;
 use super::listpack::ListpackBuilder;
 use super::ziplist::ZiplistBuilder;
 use super::PackedBuilder;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Integrity, Result};
 use crate::event::decode::Piece;
 use crate::event::stream::StreamMeta;
 use crate::event::StreamId;
@@ -356,7 +356,7 @@ impl<W: Write> RdbWriter<W> {
                     Ok(())
                 })?;
                 if !done {
-                    return Err(Error::new(ErrorKind::Integrity("string value without content")));
+                    return Err(Error::new(ErrorKind::Integrity(Integrity::StringWithoutContent)));
                 }
                 Ok(())
             }
@@ -679,7 +679,7 @@ impl<W: Write> RdbWriter<W> {
         if node.count > 0 {
             nodes.push(node.finish());
         }
-        let mut meta = meta.ok_or_else(|| Error::new(ErrorKind::Integrity("stream without metadata")))?;
+        let mut meta = meta.ok_or_else(|| Error::new(ErrorKind::Integrity(Integrity::StreamWithoutMetadata)))?;
         if self.version == VALKEY_VERSION && meta.length != entries {
             // Valkey 9.1 counts the entries when it loads ("Stream length
             // inconsistent with the number of valid entries"); Redis does not.
