@@ -11,8 +11,8 @@ fuzz_target!(|data: &[u8]| {
     while let Ok(Some(ev)) = reader.next() {
         if let Event::Key(k) = ev {
             let _ = k.value.decode(&mut |_p: rdb_tool::event::Piece<'_>| Ok(()));
-            if let Some(m) = k.key_meta {
-                let _ = m.classes();
+            if let Some(m) = k.attrs.key_meta {
+                let _ = rdb_tool::event::key_meta_classes(m);
             }
         }
     }
