@@ -18,7 +18,7 @@ from collections import defaultdict
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 
 # Lowest first.
-ORDER = ["format", "error", "clock", "escape", "input", "token", "event",
+ORDER = ["format", "error", "clock", "escape", "progress", "input", "token", "event",
          "keyspace", "source", "output", "cmd", "testkit", "cli", "main", "lib"]
 FOUNDATION = {"error", "clock", "escape", "progress"}
 
