@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # This build against an older binary, command by command, in one run: the
 # check that a change meant to leave behaviour alone (issue 14's redesign)
-# left speed and memory alone too. Each row runs both binaries through
-# hyperfine back to back on the same input, page cache warm.
+# left speed and memory alone too. Each row runs both binaries by
+# turns on the same input, page cache warm.
 #
 #   BASE_BIN=../bench-data/rdb-tool-91b503b RUNS=3 scripts/bench-compare.sh
 #
@@ -39,28 +39,41 @@ cases=(
     "convert aof/ --to rdb (replay)|convert $AOF --to rdb --rdb-version 10|$AOF/*.aof"
 )
 
-median() {
-    python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['results']; print(' '.join('%.2f' % x['median'] for x in r))" "$1"
+# One run: "<wall seconds> <peak RSS KB>".
+run() {
+    /usr/bin/time -f "%e %M" -o "$tmp" "$@" >/dev/null 2>&1 || echo "failed: $*" >&2
+    cat "$tmp"
 }
-rss() { { /usr/bin/time -f "%M" "$@" >/dev/null 2>&1; } 2>&1 | tail -1; }
+median() { python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
 
+tmp=$(mktemp)
 echo "| command | $(basename "$BASE_BIN") s | this s | this / base | base RSS MB | this RSS MB |"
 echo "|---|---:|---:|---:|---:|---:|"
 for c in "${cases[@]}"; do
     IFS='|' read -r name args warm <<<"$c"
     # shellcheck disable=SC2086
     cat $warm >/dev/null
-    json=$(mktemp)
-    hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$json" --output=null \
-        "$BASE_BIN $args" "$NEW_BIN $args" >/dev/null 2>&1 || { echo "| $name | failed | | | | |"; continue; }
-    read -r base this <<<"$(median "$json")"
-    rm -f "$json"
+    # Interleaved, base then this, after one warm-up run of each: the host's
+    # page cache and reclaim drift during a run, and both binaries see the
+    # same drift (consecutive runs of one binary, then the other, did not).
     # shellcheck disable=SC2086
-    rb=$(rss "$BASE_BIN" $args)
+    run "$BASE_BIN" $args >/dev/null
     # shellcheck disable=SC2086
-    rn=$(rss "$NEW_BIN" $args)
-    ratio=$(python3 -c "print('%.2f' % ($this / $base))")
-    echo "| \`$name\` | $base | $this | $ratio | $((rb / 1024)) | $((rn / 1024)) |"
+    run "$NEW_BIN" $args >/dev/null
+    bt=() bm=() nt=() nm=()
+    for _ in $(seq "$RUNS"); do
+        # shellcheck disable=SC2086
+        read -r t m <<<"$(run "$BASE_BIN" $args)"
+        bt+=("$t") bm+=("$m")
+        # shellcheck disable=SC2086
+        read -r t m <<<"$(run "$NEW_BIN" $args)"
+        nt+=("$t") nm+=("$m")
+    done
+    base=$(median "${bt[@]}") this=$(median "${nt[@]}")
+    rb=$(median "${bm[@]}") rn=$(median "${nm[@]}")
+    python3 -c "import sys; b,t,rb,rn=map(float,sys.argv[2:]); print('| \`%s\` | %.2f | %.2f | %.2f | %d | %d |' % (sys.argv[1], b, t, t/b, rb/1024, rn/1024))" \
+        "$name" "$base" "$this" "$rb" "$rn"
 done
+rm -f "$tmp"
 echo
-echo "$(nproc) cores; $RUNS runs of each after a warm-up, page cache warm; $(date -u +%Y-%m-%d)."
+echo "$(nproc) cores; medians of $RUNS interleaved runs of each after a warm-up, page cache warm; $(date -u +%Y-%m-%d)."

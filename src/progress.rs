@@ -11,8 +11,10 @@ use std::fmt;
 /// Receives the tasks of a run: one per input read (two for `diff`, read
 /// side by side).
 pub trait Reporter: Sync + fmt::Debug {
-    /// Reading `total` bytes (when known) of the input `name` begins.
-    fn begin(&self, name: &str, total: Option<u64>) -> Box<dyn Tracker>;
+    /// Reading `total` bytes (when known) of the input `name` begins; `None`
+    /// when this task is not shown (a hot loop then reports to nothing at
+    /// no cost).
+    fn begin(&self, name: &str, total: Option<u64>) -> Option<Box<dyn Tracker>>;
 }
 
 /// One task under way; dropping it ends the task.
@@ -27,7 +29,7 @@ pub struct Progress(Option<Box<dyn Tracker>>);
 impl Progress {
     /// Begin reading `total` bytes of `name`, told to `reporter` if any.
     pub fn new(reporter: Option<&dyn Reporter>, name: &str, total: Option<u64>) -> Progress {
-        Progress(reporter.map(|r| r.begin(name, total)))
+        Progress(reporter.and_then(|r| r.begin(name, total)))
     }
 
     pub fn set(&self, pos: u64) {

@@ -26,13 +26,11 @@ impl Bars {
     }
 }
 
-struct Bar(Option<ProgressBar>);
+struct Bar(ProgressBar);
 
 impl Reporter for Bars {
-    fn begin(&self, name: &str, total: Option<u64>) -> Box<dyn Tracker> {
-        let Some(total) = total.filter(|&t| t >= MIN_BYTES && std::io::stderr().is_terminal()) else {
-            return Box::new(Bar(None));
-        };
+    fn begin(&self, name: &str, total: Option<u64>) -> Option<Box<dyn Tracker>> {
+        let total = total.filter(|&t| t >= MIN_BYTES && std::io::stderr().is_terminal())?;
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
         let style = ProgressStyle::with_template("{msg:20!} [{wide_bar}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -40,22 +38,18 @@ impl Reporter for Bars {
         bar.set_style(style);
         let short = std::path::Path::new(name).file_name().map_or(name.into(), |f| f.to_string_lossy());
         bar.set_message(short.into_owned());
-        Box::new(Bar(Some(self.0.add(bar))))
+        Some(Box::new(Bar(self.0.add(bar))))
     }
 }
 
 impl Tracker for Bar {
     fn set(&self, pos: u64) {
-        if let Some(b) = &self.0 {
-            b.set_position(pos);
-        }
+        self.0.set_position(pos);
     }
 }
 
 impl Drop for Bar {
     fn drop(&mut self) {
-        if let Some(b) = &self.0 {
-            b.finish_and_clear();
-        }
+        self.0.finish_and_clear();
     }
 }
