@@ -87,7 +87,12 @@ pub struct RdbReader<'s> {
     /// Key attributes read before a record other than their key, waiting
     /// for the next key (see [`carried_prefix`]).
     carried: Option<KeyAttrs<'static>>,
+    /// Where [`RdbReader::release_behind`] last dropped pages up to.
+    released_to: u64,
 }
+
+/// How far a sequential walk goes between two releases of the pages behind it.
+const RELEASE_STEP: u64 = 64 << 20;
 
 const ALGORITHM: crc_fast::CrcAlgorithm = crc_fast::CrcAlgorithm::Crc64Redis;
 
@@ -279,6 +284,7 @@ impl<'s> RdbReader<'s> {
             forked: false,
             state: State::Running,
             carried: None,
+            released_to: 0,
         }
     }
 
@@ -388,6 +394,21 @@ impl<'s> RdbReader<'s> {
     /// Drop mapped pages before `offset` from memory (see `Window::release`).
     pub fn release_before(&self, offset: u64) {
         self.win.release(0, offset)
+    }
+
+    /// For a walk record by record: once the reader is `RELEASE_STEP` past
+    /// the last release, drop the mapped pages behind it, so that the
+    /// resident memory stays flat whatever the input size (a mapped page
+    /// read once stays resident until then). True when it released: a
+    /// moment to report progress.
+    pub fn release_behind(&mut self) -> bool {
+        let at = self.offset();
+        if at < self.released_to.saturating_add(RELEASE_STEP) {
+            return false;
+        }
+        self.release_before(at);
+        self.released_to = at;
+        true
     }
 
     /// After the end: are there bytes after the checksum?

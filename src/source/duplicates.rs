@@ -308,7 +308,10 @@ pub(crate) fn find_duplicate(
     let mut input = crate::input::Input::open(path)?;
     let mut reader = RdbReader::new(&mut input, ReaderOptions { check_values: false, ..opts });
     let mut first_seen: std::collections::HashMap<(u64, Vec<u8>), u64> = std::collections::HashMap::new();
-    while let Some(event) = reader.next()? {
+    while let Some(event) = {
+        reader.release_behind();
+        reader.next()?
+    } {
         let Event::Key(k) = event else { continue };
         if k.attrs.expire_at_ms.is_some_and(|t| t < now)
             || suspects.binary_search(&key_hash(k.db, name_hash(&k.key))).is_err()
@@ -362,7 +365,11 @@ pub(crate) fn find_duplicate_key(path: &std::path::Path, opts: ReaderOptions, no
     let mut finder = DuplicateFinder::new();
     let mut input = crate::input::Input::open(path)?;
     let mut reader = RdbReader::new(&mut input, ReaderOptions { check_values: false, ..opts });
-    while let Some(event) = reader.next()? {
+    while let Some(event) = {
+        // A whole file walked: without this, every page read stays resident.
+        reader.release_behind();
+        reader.next()?
+    } {
         if let Event::Key(k) = event {
             if k.attrs.expire_at_ms.is_none_or(|t| t >= now) {
                 finder.key(k.db, &k.key);

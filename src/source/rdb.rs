@@ -5,23 +5,16 @@ use super::{ModuleAux, Source, VisitOptions, Visitor};
 use crate::error::{Error, ErrorKind, Integrity, Result};
 use crate::event::{Event, RdbReader};
 
-/// How often the mapped pages behind the reader are released and progress
-/// reported.
-const RELEASE_STEP: u64 = 64 << 20;
-
 pub(super) fn visit(source: &mut Source, opts: &VisitOptions, v: &mut dyn Visitor) -> Result<()> {
     let mut input = source.open_input()?;
     let name = input.name.clone();
     let mut reader = RdbReader::new(&mut input, opts.reader);
     let mut begun = false;
-    let mut next_release = RELEASE_STEP;
     loop {
         // Hand mapped pages behind the reader back to the kernel, as check and
         // dump do: RSS stays flat whatever the input size.
-        if reader.offset() >= next_release {
-            reader.release_before(reader.offset());
+        if reader.release_behind() {
             v.progress(reader.offset());
-            next_release = reader.offset() + RELEASE_STEP;
         }
         let Some(event) = reader.next()? else { break };
         if let Event::Header { version, .. } = event {

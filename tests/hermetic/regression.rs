@@ -396,3 +396,42 @@ fn ram_lru_is_shown_by_dump_and_left_out_by_convert_with_a_note() {
         }
     }
 }
+
+/// Fixed in issue 14 (found measuring it): `convert`'s pass that looks for
+/// a duplicate key walked the mapped input and never released a page, so
+/// its resident memory grew to the size of the input (1 GB for a 1 GB RDB;
+/// BENCHMARKS.md). 256 MiB of 1 MiB strings must convert with far less
+/// resident at the peak (`VmHWM`: this test runs alone in its process).
+#[test]
+fn convert_resident_memory_stays_flat_whatever_the_input_size() {
+    use rdb_tool::cmd::convert::{convert, ConvertConfig, ConvertTo};
+    if !common::in_own_process() {
+        return;
+    }
+    let scratch = common::Scratch::new("flat-rss");
+    let path = scratch.0.join("big.rdb");
+    {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        f.write_all(b"REDIS0009\xfe\x00").unwrap();
+        let value = vec![b'v'; 1 << 20];
+        for i in 0..256u32 {
+            let name = format!("key:{i:04}");
+            f.write_all(&[0x00, name.len() as u8]).unwrap();
+            f.write_all(name.as_bytes()).unwrap();
+            f.write_all(&[0x80]).unwrap();
+            f.write_all(&(1u32 << 20).to_be_bytes()).unwrap();
+            f.write_all(&value).unwrap();
+        }
+        f.write_all(&[0xff, 0, 0, 0, 0, 0, 0, 0, 0]).unwrap();
+    }
+    let report = convert(&ConvertConfig::new(&path, ConvertTo::Rdb), &mut std::io::sink()).unwrap();
+    assert_eq!(report.keys, 256);
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let peak_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/self/status");
+    assert!(peak_kb < 160 << 10, "peak resident {} MiB for a 256 MiB input", peak_kb >> 10);
+}
