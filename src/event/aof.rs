@@ -403,7 +403,12 @@ impl<'s> AofReader<'s> {
             return Ok(None);
         }
         match &mut self.current {
-            Current::Rdb(r) => r.next(),
+            Current::Rdb(r) => {
+                // A base or preamble can be most of the AOF: as the RESP part
+                // does, drop the pages read so far.
+                r.release_behind();
+                r.next()
+            }
             Current::Resp(r) => r.next(),
             Current::Between => Ok(None),
         }
