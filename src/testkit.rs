@@ -15,6 +15,7 @@ use crate::keyspace::replay::Replayer;
 use crate::keyspace::Obj;
 use crate::output::rdb::writer::{EncodingLimits, RdbWriter};
 use arbitrary::{Arbitrary, Unstructured};
+use std::collections::BTreeMap;
 
 /// Short byte strings from a small alphabet collide and look like numbers often.
 fn bytes(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u8>> {
@@ -91,21 +92,22 @@ impl<'a> Arbitrary<'a> for GenKey {
                 }
                 let last_id = entries.last().map(|e| e.0).unwrap_or_default();
                 let groups = if u.ratio(1, 2)? {
-                    let pending: Vec<PendingEntry> = entries
+                    let pending: BTreeMap<StreamId, PendingEntry> = entries
                         .iter()
                         .take(2)
-                        .map(|e| PendingEntry {
-                            id: e.0,
-                            delivery_time_ms: 1_700_000_000_000,
-                            delivery_count: 1,
-                            consumer: Some(0),
+                        .map(|e| {
+                            let p = PendingEntry {
+                                delivery_time_ms: 1_700_000_000_000,
+                                delivery_count: 1,
+                                consumer: Some(0),
+                            };
+                            (e.0, p)
                         })
                         .collect();
                     let consumer = Consumer {
                         name: b"c1".to_vec(),
                         seen_time_ms: 1_700_000_000_000,
                         active_time_ms: Some(1_700_000_000_000),
-                        pending: pending.iter().map(|p| p.id).collect(),
                     };
                     vec![Group {
                         name: bytes(u)?,

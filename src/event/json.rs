@@ -10,6 +10,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::format::KeyType;
 use crate::token::Item;
 use serde_json::Value as Json;
+use std::collections::BTreeMap;
 use std::io::BufRead;
 
 /// A key read from a dump.
@@ -175,18 +176,22 @@ fn stream(v: &Json) -> Result<OwnedValue> {
                 name: bytes(&c["name"])?,
                 seen_time_ms: c["seen_time_ms"].as_i64().ok_or_else(|| bad("bad seen_time_ms"))?,
                 active_time_ms: c["active_time_ms"].as_i64(),
-                pending: array(&c["pending"])?.iter().map(id_of).collect::<Result<_>>()?,
             });
+            // Read for its errors only: a consumer's PEL is the pending
+            // entries it owns (`Group::consumer_pels`).
+            array(&c["pending"])?.iter().try_for_each(|id| id_of(id).map(drop))?;
         }
-        let mut pending = Vec::new();
+        let mut pending = BTreeMap::new();
         for p in array(&g["pending"])? {
             let owner = if p["consumer"].is_null() { None } else { Some(bytes(&p["consumer"])?) };
-            pending.push(PendingEntry {
-                id: id_of(&p["id"])?,
-                delivery_time_ms: p["delivery_time_ms"].as_i64().ok_or_else(|| bad("bad delivery_time_ms"))?,
-                delivery_count: u64_of(&p["delivery_count"])?,
-                consumer: owner.and_then(|o| consumers.iter().position(|c| c.name == o)),
-            });
+            pending.insert(
+                id_of(&p["id"])?,
+                PendingEntry {
+                    delivery_time_ms: p["delivery_time_ms"].as_i64().ok_or_else(|| bad("bad delivery_time_ms"))?,
+                    delivery_count: u64_of(&p["delivery_count"])?,
+                    consumer: owner.and_then(|o| consumers.iter().position(|c| c.name == o)),
+                },
+            );
         }
         let nacked = match g.get("nacked") {
             Some(n) => Some(array(n)?.iter().map(id_of).collect::<Result<_>>()?),

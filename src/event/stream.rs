@@ -2,8 +2,10 @@
 //! `streamValidateListpackIntegrity`): listpack nodes delta-encoded against their
 //! master IDs, then the stream metadata, consumer groups, PELs, consumers,
 //! NACK zones (v5) and the IDMP section (v4+). This is what a stream holds
-//! besides its entries; `decode::stream` reads it.
+//! besides its entries: `decode::stream` and the dump reader build it, the
+//! writers read it, and the AOF replay (`keyspace::stream`) changes it.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// A stream entry ID.
@@ -28,10 +30,10 @@ impl fmt::Display for StreamId {
     }
 }
 
-/// One pending (delivered, not acknowledged) entry of a group.
+/// One pending (delivered, not acknowledged) entry of a group: a `streamNACK`
+/// (t_stream.c `streamCreateNACK`). Its ID is its key in [`Group::pending`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingEntry {
-    pub id: StreamId,
     pub delivery_time_ms: i64,
     pub delivery_count: u64,
     /// Index in the group's `consumers` of the consumer that owns it; `None`
@@ -39,20 +41,14 @@ pub struct PendingEntry {
     pub consumer: Option<usize>,
 }
 
+/// A consumer of a group. Its own PEL is not kept: it is the group's pending
+/// entries it owns ([`Group::consumer_pels`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Consumer {
     pub name: Vec<u8>,
     pub seen_time_ms: i64,
     /// v3+; `None` for older layouts.
     pub active_time_ms: Option<i64>,
-    pub pending: Vec<StreamId>,
-}
-
-impl Group {
-    /// The name of the consumer that owns a pending entry.
-    pub fn owner(&self, p: &PendingEntry) -> Option<&[u8]> {
-        p.consumer.and_then(|i| self.consumers.get(i)).map(|c| &c.name[..])
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,10 +57,42 @@ pub struct Group {
     pub last_id: StreamId,
     /// v2+; `None` when unknown (stored as -1) or not stored.
     pub entries_read: Option<u64>,
-    pub pending: Vec<PendingEntry>,
+    /// The group PEL by ID: the server keeps it in a rax, so in ID order,
+    /// which is the order it writes it in (rdb.c `rdbSaveStreamPEL`); a file
+    /// listing it in another order (never one a server wrote) is read into
+    /// this one.
+    pub pending: BTreeMap<StreamId, PendingEntry>,
+    /// In file order, or for a replayed group in creation order.
     pub consumers: Vec<Consumer>,
     /// v5: NACKed entries, in file order.
     pub nacked: Option<Vec<StreamId>>,
+}
+
+impl Group {
+    /// A group with no pending entries and no consumers.
+    pub fn new(name: Vec<u8>, last_id: StreamId, entries_read: Option<u64>) -> Group {
+        Group { name, last_id, entries_read, pending: BTreeMap::new(), consumers: Vec::new(), nacked: None }
+    }
+
+    /// The name of the consumer that owns a pending entry.
+    pub fn owner(&self, p: &PendingEntry) -> Option<&[u8]> {
+        p.consumer.and_then(|i| self.consumers.get(i)).map(|c| &c.name[..])
+    }
+
+    /// Each consumer's own PEL, by index in `consumers`: the IDs of the
+    /// pending entries it owns, in ID order. The server shares one
+    /// `streamNACK` between the group PEL and its owner's PEL (t_stream.c
+    /// `streamCreateNACK`, rdb.c `rdbLoadObject`), both rax trees, so a
+    /// file it writes lists exactly these (rdb.c `rdbSaveStreamConsumers`).
+    pub fn consumer_pels(&self) -> Vec<Vec<StreamId>> {
+        let mut pels = vec![Vec::new(); self.consumers.len()];
+        for (id, p) in &self.pending {
+            if let Some(pel) = p.consumer.and_then(|i| pels.get_mut(i)) {
+                pel.push(*id);
+            }
+        }
+        pels
+    }
 }
 
 /// Idempotent-producer state (v4+).

@@ -1,10 +1,10 @@
-//! Streams in the keyspace model: entries by ID, the stream counters, consumer
-//! groups with their PELs and consumers (src/t_stream.c semantics for what an
-//! AOF replays).
+//! Streams in the keyspace model: entries by ID, the stream counters, and the
+//! consumer groups and IDMP state of the one stream model (`event::stream`),
+//! changed with t_stream.c's semantics for what an AOF replays.
 
 use crate::error::Result;
 use crate::event::decode::{Piece, Sink};
-use crate::event::stream::{Consumer, Group, Idmp, PendingEntry, Producer, StreamMeta};
+use crate::event::stream::{Consumer, Group, Idmp, Producer, StreamMeta};
 use crate::event::StreamId;
 use crate::token::Item;
 use std::collections::BTreeMap;
@@ -12,40 +12,31 @@ use std::collections::BTreeMap;
 /// An entry's field/value pairs.
 pub type Fields = Vec<(Vec<u8>, Vec<u8>)>;
 
-/// A pending entry: owner, delivery time, delivery count.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Pending {
-    pub consumer: Option<Vec<u8>>,
-    pub delivery_time_ms: i64,
-    pub delivery_count: u64,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConsumerObj {
-    pub name: Vec<u8>,
-    pub seen_time_ms: i64,
-    pub active_time_ms: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct GroupObj {
-    pub name: Vec<u8>,
-    pub last_id: StreamId,
-    pub entries_read: Option<u64>,
-    pub pel: BTreeMap<StreamId, Pending>,
-    /// In creation order.
-    pub consumers: Vec<ConsumerObj>,
-    /// 8.8 NACK zone (PEL ids owned by nobody), kept from RDB input.
-    pub nacked: Option<Vec<StreamId>>,
-}
-
-impl GroupObj {
-    pub fn consumer(&mut self, name: &[u8], now: i64) -> &mut ConsumerObj {
+/// What the replay does to a group besides reading its fields.
+impl Group {
+    /// The index of the consumer `name`, created first if missing, seen now
+    /// (t_stream.c `streamCreateConsumer`; the replay keeps creation order).
+    pub fn consumer_index(&mut self, name: &[u8], now: i64) -> usize {
         match self.consumers.iter().position(|c| c.name == name) {
-            Some(i) => &mut self.consumers[i],
+            Some(i) => i,
             None => {
-                self.consumers.push(ConsumerObj { name: name.to_vec(), seen_time_ms: now, active_time_ms: None });
-                self.consumers.last_mut().expect("just pushed")
+                self.consumers.push(Consumer { name: name.to_vec(), seen_time_ms: now, active_time_ms: None });
+                self.consumers.len() - 1
+            }
+        }
+    }
+
+    /// Delete the consumer `name` and the pending entries it owns (t_stream.c
+    /// `streamDelConsumer`); the owners after it move down one place. A name
+    /// is unique in a group, but a hand-written dump may repeat it: all go.
+    pub fn remove_consumer(&mut self, name: &[u8]) {
+        while let Some(gone) = self.consumers.iter().position(|c| c.name == name) {
+            self.consumers.remove(gone);
+            self.pending.retain(|_, p| p.consumer != Some(gone));
+            for p in self.pending.values_mut() {
+                if let Some(i) = p.consumer.as_mut().filter(|i| **i > gone) {
+                    *i -= 1;
+                }
             }
         }
     }
@@ -57,7 +48,7 @@ pub struct StreamObj {
     pub last_id: StreamId,
     pub max_deleted_id: StreamId,
     pub entries_added: u64,
-    pub groups: Vec<GroupObj>,
+    pub groups: Vec<Group>,
     pub idmp: Option<Idmp>,
 }
 
@@ -68,40 +59,7 @@ impl StreamObj {
         self.max_deleted_id = m.max_deleted_id.unwrap_or_default();
         self.entries_added = m.entries_added.unwrap_or(m.length);
         self.idmp = m.idmp.clone();
-        self.groups = m
-            .groups
-            .iter()
-            .map(|g| GroupObj {
-                name: g.name.clone(),
-                last_id: g.last_id,
-                entries_read: g.entries_read,
-                pel: g
-                    .pending
-                    .iter()
-                    .map(|p| {
-                        let owner = g.owner(p).map(<[u8]>::to_vec);
-                        (
-                            p.id,
-                            Pending {
-                                consumer: owner,
-                                delivery_time_ms: p.delivery_time_ms,
-                                delivery_count: p.delivery_count,
-                            },
-                        )
-                    })
-                    .collect(),
-                consumers: g
-                    .consumers
-                    .iter()
-                    .map(|c| ConsumerObj {
-                        name: c.name.clone(),
-                        seen_time_ms: c.seen_time_ms,
-                        active_time_ms: c.active_time_ms,
-                    })
-                    .collect(),
-                nacked: g.nacked.clone(),
-            })
-            .collect();
+        self.groups = m.groups.clone();
     }
 
     /// The IDMP state, created with the server defaults (100 s, 100 iids).
@@ -150,7 +108,7 @@ impl StreamObj {
         self.entries.keys().next().copied().unwrap_or_default()
     }
 
-    pub fn group(&mut self, name: &[u8]) -> Option<&mut GroupObj> {
+    pub fn group(&mut self, name: &[u8]) -> Option<&mut Group> {
         self.groups.iter_mut().find(|g| g.name == name)
     }
 
@@ -181,45 +139,6 @@ impl StreamObj {
 
     /// The metadata the writers need.
     pub fn meta(&self) -> StreamMeta {
-        let groups = self
-            .groups
-            .iter()
-            .map(|g| {
-                let consumers: Vec<Consumer> = g
-                    .consumers
-                    .iter()
-                    .map(|c| Consumer {
-                        name: c.name.clone(),
-                        seen_time_ms: c.seen_time_ms,
-                        active_time_ms: c.active_time_ms,
-                        pending: g
-                            .pel
-                            .iter()
-                            .filter(|(_, p)| p.consumer.as_deref() == Some(&c.name[..]))
-                            .map(|(id, _)| *id)
-                            .collect(),
-                    })
-                    .collect();
-                let pending = g
-                    .pel
-                    .iter()
-                    .map(|(id, p)| PendingEntry {
-                        id: *id,
-                        delivery_time_ms: p.delivery_time_ms,
-                        delivery_count: p.delivery_count,
-                        consumer: p.consumer.as_ref().and_then(|n| consumers.iter().position(|c| &c.name == n)),
-                    })
-                    .collect();
-                Group {
-                    name: g.name.clone(),
-                    last_id: g.last_id,
-                    entries_read: g.entries_read,
-                    pending,
-                    consumers,
-                    nacked: g.nacked.clone(),
-                }
-            })
-            .collect();
         StreamMeta {
             version: 0,
             nodes: 0,
@@ -228,7 +147,7 @@ impl StreamObj {
             first_id: Some(self.first_id()),
             max_deleted_id: Some(self.max_deleted_id),
             entries_added: Some(self.entries_added),
-            groups,
+            groups: self.groups.clone(),
             idmp: self.idmp.clone(),
         }
     }

@@ -47,9 +47,9 @@ fn write_opt_id(out: &mut Vec<u8>, id: Option<StreamId>) {
 }
 
 /// Write `items` as a JSON array, each with `each`.
-fn write_array<T>(out: &mut Vec<u8>, items: &[T], mut each: impl FnMut(&mut Vec<u8>, &T)) {
+fn write_array<I: IntoIterator>(out: &mut Vec<u8>, items: I, mut each: impl FnMut(&mut Vec<u8>, I::Item)) {
     out.push(b'[');
-    for (i, it) in items.iter().enumerate() {
+    for (i, it) in items.into_iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -89,9 +89,9 @@ fn write_stream_meta(out: &mut Vec<u8>, m: &StreamMeta) {
         out.extend_from_slice(b",\"entries_read\":");
         write_opt_u64(out, g.entries_read);
         out.extend_from_slice(b",\"pending\":");
-        write_array(out, &g.pending, |out, p| {
+        write_array(out, &g.pending, |out, (id, p)| {
             out.extend_from_slice(b"{\"id\":");
-            write_id(out, &p.id);
+            write_id(out, id);
             out.extend_from_slice(b",\"consumer\":");
             match g.owner(p) {
                 Some(c) => write_bytes(out, c),
@@ -104,7 +104,7 @@ fn write_stream_meta(out: &mut Vec<u8>, m: &StreamMeta) {
             out.push(b'}');
         });
         out.extend_from_slice(b",\"consumers\":");
-        write_array(out, &g.consumers, |out, c| {
+        write_array(out, g.consumers.iter().zip(g.consumer_pels()), |out, (c, pel)| {
             out.extend_from_slice(b"{\"name\":");
             write_bytes(out, &c.name);
             out.extend_from_slice(b",\"seen_time_ms\":");
@@ -115,7 +115,7 @@ fn write_stream_meta(out: &mut Vec<u8>, m: &StreamMeta) {
                 None => out.extend_from_slice(b"null"),
             }
             out.extend_from_slice(b",\"pending\":");
-            write_array(out, &c.pending, write_id);
+            write_array(out, &pel, write_id);
             out.push(b'}');
         });
         if let Some(nacked) = &g.nacked {

@@ -402,7 +402,7 @@ impl<W: Write> RespWriter<W> {
                 None => self.command(&[b"XGROUP", b"CREATE", key, &g.name, &gid])?,
             }
             let exists = |id: &crate::event::StreamId| ids.binary_search(id).is_ok();
-            let gone = g.pending.iter().filter(|p| !exists(&p.id)).count();
+            let gone = g.pending.keys().filter(|id| !exists(id)).count();
             if gone > 0 {
                 // XCLAIM … FORCE ignores IDs no longer in the stream, as
                 // the server's own AOF rewrite does.
@@ -412,10 +412,10 @@ impl<W: Write> RespWriter<W> {
                     crate::escape::escape_bytes(&g.name)
                 ));
             }
-            for p in g.pending.iter().filter(|p| exists(&p.id)) {
+            for (id, p) in g.pending.iter().filter(|(id, _)| exists(id)) {
                 let Some(owner) = g.owner(p) else { continue };
                 let (id, time, count) = (
-                    id_text(p.id),
+                    id_text(*id),
                     p.delivery_time_ms.to_string().into_bytes(),
                     p.delivery_count.to_string().into_bytes(),
                 );
@@ -434,7 +434,8 @@ impl<W: Write> RespWriter<W> {
                     b"FORCE",
                 ])?;
             }
-            for c in g.consumers.iter().filter(|c| !c.pending.iter().any(exists)) {
+            // A consumer that claims nothing is created on its own.
+            for (c, _) in g.consumers.iter().zip(g.consumer_pels()).filter(|(_, pel)| !pel.iter().any(exists)) {
                 self.command(&[b"XGROUP", b"CREATECONSUMER", key, &g.name, &c.name])?;
             }
         }

@@ -351,22 +351,16 @@ fn ours(ks: &Keyspace, expected: &Keys) -> (Keys, Value) {
                     let mut groups: Vec<(Vec<u8>, Value)> = Vec::new();
                     for g in &s.groups {
                         let pel: Vec<Value> = g
-                            .pel
+                            .pending
                             .iter()
-                            .map(|(i, p)| {
-                                json!([id(i), p.consumer.as_deref().map(text), p.delivery_time_ms, p.delivery_count])
-                            })
+                            .map(|(i, p)| json!([id(i), g.owner(p).map(text), p.delivery_time_ms, p.delivery_count]))
                             .collect();
                         let mut consumers: Vec<(Vec<u8>, Value)> = g
                             .consumers
                             .iter()
-                            .map(|c| {
-                                let pending: Vec<Value> = g
-                                    .pel
-                                    .iter()
-                                    .filter(|(_, p)| p.consumer.as_deref() == Some(c.name.as_slice()))
-                                    .map(|(i, _)| id(i))
-                                    .collect();
+                            .zip(g.consumer_pels())
+                            .map(|(c, pel)| {
+                                let pending: Vec<Value> = pel.iter().map(id).collect();
                                 (c.name.clone(), json!({"name": text(&c.name), "pending": pending}))
                             })
                             .collect();

@@ -323,8 +323,9 @@ mod replay {
         assert_eq!(run(&mut r, &claim), Outcome::Applied);
         run(&mut r, &["XCLAIM", "s", "g", "bob", "0", "1-1", "TIME", "9223372036854775807"]);
         let Some(Entry { obj: Obj::Stream(s), .. }) = entry(&mut r, "s") else { panic!("s is a stream") };
-        let pending = &s.groups[0].pel.values().next().expect("one pending entry");
-        assert_eq!(pending.consumer.as_deref(), Some(b"bob".as_slice()));
+        let group = &s.groups[0];
+        let pending = group.pending.values().next().expect("one pending entry");
+        assert_eq!(group.owner(pending), Some(b"bob".as_slice()));
         assert_eq!(pending.delivery_time_ms, NOW_MS, "TIME past now is now");
     }
 

@@ -7,7 +7,7 @@ use crate::error::{ErrorKind, Integrity, Result};
 use crate::event::stream::{Consumer, Group, Idmp, PendingEntry, Producer, StreamId, StreamMeta};
 use crate::format::{STREAM_ITEM_FLAG_DELETED, STREAM_ITEM_FLAG_SAMEFIELDS};
 use crate::token::{listpack, Item};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 fn id_pair(cur: &mut Cursor<'_>) -> Result<StreamId> {
     Ok(StreamId { ms: cur.len()?, seq: cur.len()? })
@@ -129,17 +129,16 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
             None
         };
         let npel = cur.len()?;
-        let mut pending = Vec::new();
-        let mut index: HashMap<StreamId, usize> = HashMap::new();
+        let mut pending = BTreeMap::new();
         for _ in 0..npel {
             let pat = cur.rest();
             let id = raw_id(cur)?;
             let delivery_time_ms = cur.i64_le()?;
             let delivery_count = cur.len()?;
-            if index.insert(id, pending.len()).is_some() {
+            let p = PendingEntry { delivery_time_ms, delivery_count, consumer: None };
+            if pending.insert(id, p).is_some() {
                 return Err(cur.err(ErrorKind::Integrity(Integrity::StreamDuplicateGroupPelId), pat));
             }
-            pending.push(PendingEntry { id, delivery_time_ms, delivery_count, consumer: None });
         }
         let nconsumers = cur.len()?;
         let mut consumers: Vec<Consumer> = Vec::new();
@@ -150,20 +149,20 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
             let seen_time_ms = cur.i64_le()?;
             let active_time_ms = if v >= 3 { Some(cur.i64_le()?) } else { None };
             let n = cur.len()?;
-            let mut ids = Vec::new();
             for _ in 0..n {
                 let id = raw_id(cur)?;
-                let Some(&slot) = index.get(&id) else {
+                let Some(p) = pending.get_mut(&id) else {
                     return Err(cur.err(ErrorKind::Integrity(Integrity::StreamConsumerPelNotInGroup), cat));
                 };
-                // As Redis: the last consumer to list an entry owns it.
-                pending[slot].consumer = Some(consumers.len());
-                ids.push(id);
+                // As Redis: the last consumer to list an entry owns it. Its
+                // list is not kept: the model derives it from the owners
+                // (`Group::consumer_pels`).
+                p.consumer = Some(consumers.len());
             }
             if !consumer_names.insert(cname.clone()) {
                 return Err(cur.err(ErrorKind::Integrity(Integrity::StreamDuplicateConsumer), cat));
             }
-            consumers.push(Consumer { name: cname, seen_time_ms, active_time_ms, pending: ids });
+            consumers.push(Consumer { name: cname, seen_time_ms, active_time_ms });
         }
         let nacked = if v >= 5 {
             let n = cur.len()?;
@@ -171,9 +170,9 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
             for _ in 0..n {
                 let nat = cur.rest();
                 let id = raw_id(cur)?;
-                match index.get(&id) {
+                match pending.get(&id) {
                     None => return Err(cur.err(ErrorKind::Integrity(Integrity::StreamNackNotInGroupPel), nat)),
-                    Some(&s) if pending[s].consumer.is_some() => {
+                    Some(p) if p.consumer.is_some() => {
                         return Err(cur.err(ErrorKind::Integrity(Integrity::StreamNackHasConsumer), nat))
                     }
                     Some(_) => ids.push(id),
@@ -185,7 +184,7 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
         };
         // Deep sanitization: every PEL entry has an owner, or (v5) is NACKed.
         let nacked_set: HashSet<StreamId> = nacked.iter().flatten().copied().collect();
-        if pending.iter().any(|p| p.consumer.is_none() && !nacked_set.contains(&p.id)) {
+        if pending.iter().any(|(id, p)| p.consumer.is_none() && !nacked_set.contains(id)) {
             return Err(cur.err(ErrorKind::Integrity(Integrity::StreamGroupPelWithoutConsumer), at));
         }
         if !group_names.insert(name.clone()) {

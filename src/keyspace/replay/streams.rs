@@ -4,10 +4,11 @@
 
 use super::args::{int, is, uint};
 use super::{Args, Replayer, Res, WRONGTYPE};
+use crate::event::stream::{Group, PendingEntry};
 use crate::event::StreamId;
-use crate::keyspace::stream::{parse_id, GroupObj, Pending, StreamObj};
+use crate::keyspace::stream::{parse_id, StreamObj};
 use crate::keyspace::{Entry, Obj};
-use std::collections::BTreeMap;
+use std::collections::btree_map;
 
 impl Replayer {
     fn stream_or_new(&mut self, key: &[u8]) -> Result<&mut StreamObj, String> {
@@ -179,14 +180,7 @@ impl Replayer {
         // Without ENTRIESREAD the server stores "unknown" (-1) and
         // estimates the lag when asked.
         let entries_read = entries_read.and_then(|n| u64::try_from(n).ok());
-        s.groups.push(GroupObj {
-            name: a[3].to_vec(),
-            last_id: id,
-            entries_read,
-            pel: BTreeMap::new(),
-            consumers: Vec::new(),
-            nacked: None,
-        });
+        s.groups.push(Group::new(a[3].to_vec(), id, entries_read));
         Ok(())
     }
 
@@ -213,7 +207,7 @@ impl Replayer {
     pub(super) fn xgroup_createconsumer(&mut self, a: &Args<'_>) -> Res {
         let now = self.now_ms;
         if let Some(g) = self.stream_mut(a[2])?.and_then(|s| s.group(a[3])) {
-            g.consumer(a[4], now);
+            g.consumer_index(a[4], now);
         }
         Ok(())
     }
@@ -221,8 +215,7 @@ impl Replayer {
     /// XGROUP DELCONSUMER key group consumer: its pending entries go too.
     pub(super) fn xgroup_delconsumer(&mut self, a: &Args<'_>) -> Res {
         if let Some(g) = self.stream_mut(a[2])?.and_then(|s| s.group(a[3])) {
-            g.consumers.retain(|c| c.name != a[4]);
-            g.pel.retain(|_, p| p.consumer.as_deref() != Some(a[4]));
+            g.remove_consumer(a[4]);
         }
         Ok(())
     }
@@ -230,7 +223,7 @@ impl Replayer {
     pub(super) fn xack(&mut self, a: &Args<'_>) -> Res {
         if let Some(g) = self.stream_mut(a[1])?.and_then(|s| s.group(a[2])) {
             for id in &a[3..] {
-                g.pel.remove(&parse_id(id).ok_or("ERR Invalid stream ID")?);
+                g.pending.remove(&parse_id(id).ok_or("ERR Invalid stream ID")?);
             }
         }
         Ok(())
@@ -300,12 +293,12 @@ impl Replayer {
         let Some(s) = self.stream_mut(a[1])? else { return Err("NOGROUP No such key".into()) };
         let g = s.group(a[2]).ok_or("NOGROUP No such consumer group")?;
         for id in ids {
-            let p = match g.pel.entry(id) {
-                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-                std::collections::btree_map::Entry::Vacant(v) if force => {
-                    v.insert(Pending { consumer: None, delivery_time_ms: 0, delivery_count: 0 })
+            let p = match g.pending.entry(id) {
+                btree_map::Entry::Occupied(o) => o.into_mut(),
+                btree_map::Entry::Vacant(v) if force => {
+                    v.insert(PendingEntry { consumer: None, delivery_time_ms: 0, delivery_count: 0 })
                 }
-                std::collections::btree_map::Entry::Vacant(_) => continue,
+                btree_map::Entry::Vacant(_) => continue,
             };
             p.consumer = None;
             p.delivery_time_ms = 0;
@@ -373,22 +366,25 @@ impl Replayer {
                 g.last_id = l;
             }
         }
-        let consumer = a[3].to_vec();
         for (id, exists) in ids.into_iter().zip(exists) {
             if !exists {
                 // A pending entry whose stream entry is gone is dropped (a
                 // dangling reference), never claimed.
-                g.pel.remove(&id);
+                g.pending.remove(&id);
                 continue;
             }
-            let p = match g.pel.entry(id) {
-                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-                std::collections::btree_map::Entry::Vacant(v) if force => {
-                    v.insert(Pending { consumer: None, delivery_time_ms: now, delivery_count: 0 })
-                }
-                std::collections::btree_map::Entry::Vacant(_) => continue,
-            };
-            p.consumer = Some(consumer.clone());
+            if !force && !g.pending.contains_key(&id) {
+                continue;
+            }
+            // The consumer exists once it has claimed something.
+            let owner = g.consumer_index(a[3], now);
+            g.consumers[owner].seen_time_ms = now;
+            let p = g.pending.entry(id).or_insert(PendingEntry {
+                consumer: None,
+                delivery_time_ms: now,
+                delivery_count: 0,
+            });
+            p.consumer = Some(owner);
             p.delivery_time_ms = time.unwrap_or(now);
             if let Some(zone) = &mut g.nacked {
                 zone.retain(|z| *z != id);
@@ -398,8 +394,6 @@ impl Replayer {
                 None if !justid => p.delivery_count += 1,
                 None => {}
             }
-            // The consumer exists once it has claimed something.
-            g.consumer(&consumer, now).seen_time_ms = now;
         }
         Ok(())
     }

@@ -104,3 +104,24 @@ fn transactions_queue_what_the_table_knows() {
         "the arity error names the command as written"
     );
 }
+
+/// Pending entries name their owner by its place among the group's consumers:
+/// XGROUP DELCONSUMER takes the consumer's entries away (t_stream.c
+/// `streamDelConsumer`) and leaves the later consumers' entries theirs.
+#[test]
+fn a_deleted_consumer_takes_only_its_own_pending_entries() {
+    let mut r = Replayer::at(1_000);
+    for id in ["1-1", "2-1", "3-1"] {
+        run(&mut r, &["XADD", "s", id, "f", "v"]);
+    }
+    run(&mut r, &["XGROUP", "CREATE", "s", "g", "0"]);
+    for (consumer, id) in [("alice", "1-1"), ("bob", "2-1"), ("carol", "3-1")] {
+        assert_eq!(run(&mut r, &["XCLAIM", "s", "g", consumer, "0", id, "FORCE"]), Outcome::Applied);
+    }
+    assert_eq!(run(&mut r, &["XGROUP", "DELCONSUMER", "s", "g", "bob"]), Outcome::Applied);
+    let Obj::Stream(s) = &r.keyspace.db(0)[b"s".as_slice()].obj else { panic!("s is a stream") };
+    let g = &s.groups[0];
+    let owners: Vec<(String, Option<&[u8]>)> = g.pending.iter().map(|(id, p)| (id.to_string(), g.owner(p))).collect();
+    assert_eq!(owners, [("1-1".into(), Some(b"alice".as_slice())), ("3-1".into(), Some(b"carol".as_slice()))]);
+    assert_eq!(g.consumer_pels(), [vec![StreamId { ms: 1, seq: 1 }], vec![StreamId { ms: 3, seq: 1 }]]);
+}

@@ -733,21 +733,21 @@ impl<W: Write> RdbWriter<W> {
                 put_len(buf, g.entries_read.unwrap_or(u64::MAX));
             }
             put_len(buf, g.pending.len() as u64);
-            for p in &g.pending {
-                put_raw_id(buf, p.id);
+            for (id, p) in &g.pending {
+                put_raw_id(buf, *id);
                 buf.extend_from_slice(&p.delivery_time_ms.to_le_bytes());
                 put_len(buf, p.delivery_count);
             }
             put_len(buf, g.consumers.len() as u64);
-            for c in &g.consumers {
+            for (c, pel) in g.consumers.iter().zip(g.consumer_pels()) {
                 put_string(buf, &c.name, false);
                 buf.extend_from_slice(&c.seen_time_ms.to_le_bytes());
                 if version >= 3 {
                     buf.extend_from_slice(&c.active_time_ms.unwrap_or(c.seen_time_ms).to_le_bytes());
                 }
-                put_len(buf, c.pending.len() as u64);
-                for id in &c.pending {
-                    put_raw_id(buf, *id);
+                put_len(buf, pel.len() as u64);
+                for id in pel {
+                    put_raw_id(buf, id);
                 }
             }
             if version >= 5 {
@@ -843,7 +843,7 @@ pub(crate) fn strip_newer_stream_state(meta: &mut StreamMeta, lossy: bool, notes
         if !lossy {
             return Err(unsupported("stream NACK zones need RDB 14 (Redis 8.8)"));
         }
-        g.pending.retain(|p| !nacked.contains(&p.id));
+        g.pending.retain(|id, _| !nacked.contains(id));
         notes.push(format!(
             "{} NACKed pending entries of group \"{}\" left out",
             nacked.len(),
