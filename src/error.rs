@@ -308,6 +308,13 @@ pub enum Integrity {
     /// A consumer's pending ID that is not in its group's pending list (`rdbLoadObject`: "Consumer entry not found in
     /// group global PEL").
     StreamConsumerPelNotInGroup,
+    /// An ID twice in one consumer's pending list (`rdbLoadObject`: "Duplicated consumer PEL entry loading a stream
+    /// consumer group"; every server refuses it).
+    StreamDuplicateConsumerPelId,
+    /// A pending ID that two consumers of a group list. Redis 6.2 and Valkey 8.1 load it with one entry shared by both
+    /// lists; Redis 7.0.15 ("Stream consumer PEL entry already has a consumer assigned") and Valkey 9.1 ("NACK already
+    /// assigned to a different consumer") refuse it, and no server writes it.
+    StreamPelEntrySharedByConsumers,
     /// Two consumers of a group with the same name (`rdbLoadObject`: "Duplicate stream consumer detected.").
     StreamDuplicateConsumer,
     /// A NACKed ID (layout v5) that is not in its group's pending list (`rdbLoadObject`).
@@ -461,6 +468,8 @@ impl Integrity {
             StreamNodeExtraEntries => "stream node has entries beyond its counts",
             StreamDuplicateGroupPelId => "duplicate ID in a group PEL",
             StreamConsumerPelNotInGroup => "consumer PEL entry missing from the group PEL",
+            StreamDuplicateConsumerPelId => "ID twice in a consumer PEL",
+            StreamPelEntrySharedByConsumers => "pending entry listed by two consumers",
             StreamDuplicateConsumer => "duplicate consumer name",
             StreamNackNotInGroupPel => "NACK zone entry not in the group PEL",
             StreamNackHasConsumer => "NACK zone entry has a consumer",

@@ -45,3 +45,47 @@ pub fn file_with_a_duplicate_key() -> Vec<u8> {
     records.push(string_key("key:17", "again"));
     rdb(9, &records)
 }
+
+/// Consumers by name, each with the pending IDs (ms parts) it lists.
+pub type ConsumerLists<'a> = &'a [(&'a str, &'a [u64])];
+
+/// A raw stream ID as a PEL stores it: 128 bits, big-endian.
+fn raw_id(ms: u64) -> Vec<u8> {
+    [ms.to_be_bytes(), 0u64.to_be_bytes()].concat()
+}
+
+/// An RDB (9: stream layout v1; 10: v2) holding stream `s`: entries 1-0 and
+/// 2-0 added then deleted, group `g` with both pending, and consumers that
+/// each list the pending IDs given (ms parts). A server writes each pending
+/// ID in exactly one consumer's list; the lists can be made to break that.
+pub fn stream_with_consumer_pels(version: u32, consumers: ConsumerLists<'_>) -> Vec<u8> {
+    let v2 = version >= 10;
+    let mut r = vec![0xfe, 0x00, if v2 { 19 } else { 15 }];
+    r.extend(s("s"));
+    r.extend([0, 0, 2, 0]); // no nodes, no entries, last ID 2-0
+    if v2 {
+        r.extend([0, 0, 2, 0, 2]); // no first ID, max deleted 2-0, 2 added
+    }
+    r.push(1);
+    r.extend(s("g"));
+    r.extend([2, 0]); // the group read up to 2-0
+    if v2 {
+        r.push(2); // entries read
+    }
+    r.push(2);
+    for ms in [1, 2] {
+        r.extend(raw_id(ms));
+        r.extend(1_000i64.to_le_bytes());
+        r.push(1); // delivered once
+    }
+    r.push(consumers.len() as u8);
+    for (name, ids) in consumers {
+        r.extend(s(name));
+        r.extend(1_000i64.to_le_bytes());
+        r.push(ids.len() as u8);
+        for ms in *ids {
+            r.extend(raw_id(*ms));
+        }
+    }
+    rdb(version, &[r])
+}

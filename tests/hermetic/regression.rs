@@ -278,6 +278,39 @@ fn duplicate_key_in_json_dump_is_refused() {
 }
 
 // ---------------------------------------------------------------------------
+// Stream consumer PELs
+// ---------------------------------------------------------------------------
+
+/// A pending ID twice in one consumer's list, or in two consumers' lists,
+/// was read as sound; the servers refuse both (live::wild_files has their
+/// verdicts). The error names the key and the offset of the ID listed again,
+/// in both stream layouts the consumer lists have kept since RDB 9.
+#[test]
+fn a_pending_id_listed_again_by_a_consumer_is_damage() {
+    use common::build::{stream_with_consumer_pels, ConsumerLists};
+    // The consumer lists start after the header, the key, the stream's
+    // counters and the group's PEL: 75 bytes in, 6 more for layout v2.
+    for (version, lists_at) in [(9u32, 75u64), (10, 81)] {
+        let cases: [(ConsumerLists<'_>, Integrity, u64); 2] = [
+            (&[("c1", &[1, 1]), ("c2", &[2])], Integrity::StreamDuplicateConsumerPelId, 12 + 16),
+            (&[("c1", &[1]), ("c2", &[1, 2])], Integrity::StreamPelEntrySharedByConsumers, 12 + 16 + 12),
+        ];
+        for (consumers, kind, id_at) in cases {
+            let bytes = stream_with_consumer_pels(version, consumers);
+            assert_eq!(bytes[(lists_at + id_at) as usize..][..16], [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+            let mut input = Input::from_reader("pel", std::io::Cursor::new(bytes));
+            let report = check_input(&mut input, None, Default::default(), Some(0));
+            let e = report.error.expect("damaged");
+            assert_eq!((e.kind, e.offset), (ErrorKind::Integrity(kind), Some(lists_at + id_at)), "RDB {version}: {e}");
+            assert_eq!(e.key.as_deref(), Some(&b"s"[..]));
+        }
+        let sound = stream_with_consumer_pels(version, &[("c1", &[1]), ("c2", &[2])]);
+        let mut input = Input::from_reader("pel", std::io::Cursor::new(sound));
+        assert_eq!(check_input(&mut input, None, Default::default(), Some(0)).verdict(), Verdict::Valid);
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Replay: commands at their edges (tests/live/replay.rs loads the same
 // commands into Redis 7.0, the oracle for each expectation here)
 // ---------------------------------------------------------------------------

@@ -359,3 +359,54 @@ fn duplicate_keys_are_damage_as_the_server_judges_them() {
     assert_eq!(r.verdict(), Verdict::Valid, "{:?}", r.error);
     assert_eq!(refused_by_redis_7_0(&file, &scratch.0.join("judge-expired")), None, "Redis 7.0 loads it");
 }
+
+/// A pending ID listed twice by one consumer, or by two consumers: no server
+/// writes either. Every server refuses the first ("Duplicated consumer PEL
+/// entry"). The second splits them: Redis 6.2 and Valkey 8.1 load it, one
+/// pending entry shared by both lists; Redis 7.0.15 and Valkey 9.1 refuse it.
+/// `check` calls both damage, as the newer servers do: a file that a current
+/// server refuses is not one to migrate with. Each judge runs on the same
+/// RDB 9 bytes, which all four load when the lists are sound.
+#[test]
+fn a_pending_id_in_two_consumer_lists_is_damage_as_current_servers_judge_it() {
+    use common::build::stream_with_consumer_pels;
+    let scratch = common::Scratch::new("wild-consumer-pels");
+    let cases = [
+        ("sound", stream_with_consumer_pels(9, &[("c1", &[1]), ("c2", &[2])]), None, [true; 4]),
+        (
+            "twice-in-one",
+            stream_with_consumer_pels(9, &[("c1", &[1, 1]), ("c2", &[2])]),
+            Some(Integrity::StreamDuplicateConsumerPelId),
+            [false; 4],
+        ),
+        (
+            "shared",
+            stream_with_consumer_pels(9, &[("c1", &[1]), ("c2", &[1, 2])]),
+            Some(Integrity::StreamPelEntrySharedByConsumers),
+            [true, false, true, false],
+        ),
+    ];
+    let judges = [Kind::Redis62, Kind::Redis70, Kind::Valkey81, Kind::Valkey91];
+    for (label, bytes, damage, loads) in cases {
+        let file = scratch.0.join(format!("{label}.rdb"));
+        std::fs::write(&file, &bytes).unwrap();
+        for (kind, loads) in judges.into_iter().zip(loads) {
+            let dir = scratch.0.join(format!("{label}-{kind:?}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::copy(&file, dir.join("dump.rdb")).unwrap();
+            let d = dir.display().to_string();
+            let started = Server::try_start_kind(kind, &format!("pel-{label}"), &["--dir", &d]);
+            assert_eq!(started.is_ok(), loads, "{label} on {kind:?}: {:?}", started.err());
+        }
+        let report = check_file(&file, ReaderOptions::default(), Some(0));
+        match damage {
+            None => assert_eq!(report.verdict(), Verdict::Valid, "{label}"),
+            Some(kind) => {
+                assert_eq!(report.verdict(), Verdict::Damaged, "{label}");
+                let e = report.error.expect("damaged");
+                assert_eq!(e.kind, ErrorKind::Integrity(kind), "{label}: {e}");
+                assert_eq!(e.key.as_deref(), Some(&b"s"[..]), "{label}: {e}");
+            }
+        }
+    }
+}

@@ -149,15 +149,28 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
             let seen_time_ms = cur.i64_le()?;
             let active_time_ms = if v >= 3 { Some(cur.i64_le()?) } else { None };
             let n = cur.len()?;
+            let this = Some(consumers.len());
             for _ in 0..n {
+                let iat = cur.rest();
                 let id = raw_id(cur)?;
                 let Some(p) = pending.get_mut(&id) else {
                     return Err(cur.err(ErrorKind::Integrity(Integrity::StreamConsumerPelNotInGroup), cat));
                 };
-                // As Redis: the last consumer to list an entry owns it. Its
-                // list is not kept: the model derives it from the owners
+                // Every server refuses an ID twice in one consumer's PEL
+                // (rdb.c `rdbLoadObject`: "Duplicated consumer PEL entry"),
+                // and Redis 7.0.15 and Valkey 9.1 one that an earlier
+                // consumer already owns: a pending entry has one owner, so
+                // a consumer's list is not kept but derived from the owners
                 // (`Group::consumer_pels`).
-                p.consumer = Some(consumers.len());
+                match p.consumer {
+                    None => p.consumer = this,
+                    Some(_) if p.consumer == this => {
+                        return Err(cur.err(ErrorKind::Integrity(Integrity::StreamDuplicateConsumerPelId), iat))
+                    }
+                    Some(_) => {
+                        return Err(cur.err(ErrorKind::Integrity(Integrity::StreamPelEntrySharedByConsumers), iat))
+                    }
+                }
             }
             if !consumer_names.insert(cname.clone()) {
                 return Err(cur.err(ErrorKind::Integrity(Integrity::StreamDuplicateConsumer), cat));
