@@ -26,6 +26,18 @@ impl Group {
         }
     }
 
+    /// Drop a pending entry (XACK, or a claim of an entry no longer in the
+    /// stream), from the NACK zone too: the zone lists pending entries that
+    /// nobody owns, and a server refuses a file whose zone names an ID its
+    /// PEL lacks (rdb.c `rdbLoadObject`).
+    pub fn drop_pending(&mut self, id: &StreamId) {
+        if self.pending.remove(id).is_some() {
+            if let Some(zone) = &mut self.nacked {
+                zone.retain(|z| z != id);
+            }
+        }
+    }
+
     /// Delete the consumer `name` and the pending entries it owns (t_stream.c
     /// `streamDelConsumer`); the owners after it move down one place. A name
     /// is unique in a group, but a hand-written dump may repeat it: all go.

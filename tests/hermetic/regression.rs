@@ -386,6 +386,62 @@ mod replay {
         assert_eq!(h.get(b"f".as_slice()).map(|(_, ttl)| *ttl), Some(None), "the field keeps no TTL");
     }
 
+    /// Older than issue 14, fixed in it: XACK of a NACKed entry (and an
+    /// XCLAIM of one whose stream entry is gone) dropped it from the PEL but
+    /// left it in the group's NACK zone; `convert` then wrote an RDB 14 that
+    /// `check` calls damaged ("NACK zone entry not in the group PEL"), as a
+    /// server would. An XACK naming an invalid ID acknowledges none, as
+    /// t_stream.c `xackCommand` validates every ID first.
+    #[test]
+    fn an_acknowledged_or_vanished_nacked_entry_leaves_the_nack_zone() {
+        let mut r = Replayer::at(NOW_MS);
+        for id in ["1-0", "2-0", "3-0"] {
+            run(&mut r, &["XADD", "s", id, "f", "v"]);
+        }
+        run(&mut r, &["XGROUP", "CREATE", "s", "g", "0"]);
+        for id in ["1-0", "2-0", "3-0"] {
+            assert_eq!(run(&mut r, &["XCLAIM", "s", "g", "c", "0", id, "FORCE"]), Outcome::Applied);
+        }
+        assert_eq!(run(&mut r, &["XNACK", "s", "g", "FAIL", "IDS", "3", "1-0", "2-0", "3-0"]), Outcome::Applied);
+        assert!(matches!(run(&mut r, &["XACK", "s", "g", "3-0", "bad"]), Outcome::Error(_)));
+        assert_eq!(run(&mut r, &["XACK", "s", "g", "1-0"]), Outcome::Applied);
+        assert_eq!(run(&mut r, &["XDEL", "s", "2-0"]), Outcome::Applied);
+        assert_eq!(run(&mut r, &["XCLAIM", "s", "g", "c", "0", "2-0"]), Outcome::Applied);
+        let Some(Entry { obj: Obj::Stream(s), .. }) = entry(&mut r, "s") else { panic!("s is a stream") };
+        let g = &s.groups[0];
+        let pending: Vec<String> = g.pending.keys().map(|id| id.to_string()).collect();
+        assert_eq!(pending, ["3-0"]);
+        assert_eq!(g.nacked.as_deref(), Some(&[rdb_tool::event::StreamId { ms: 3, seq: 0 }][..]));
+
+        // The same commands as an AOF, converted to RDB 14: a file `check`
+        // passes.
+        let scratch = crate::common::Scratch::new("regression-nack-zone");
+        let words: [&[&str]; 8] = [
+            &["XADD", "s", "1-0", "f", "v"],
+            &["XADD", "s", "2-0", "f", "v"],
+            &["XGROUP", "CREATE", "s", "g", "0"],
+            &["XCLAIM", "s", "g", "c", "0", "1-0", "2-0", "FORCE"],
+            &["XNACK", "s", "g", "FAIL", "IDS", "2", "1-0", "2-0"],
+            &["XACK", "s", "g", "1-0"],
+            &["XDEL", "s", "2-0"],
+            &["XCLAIM", "s", "g", "c", "0", "2-0"],
+        ];
+        let mut aof = Vec::new();
+        for w in words {
+            aof.extend(format!("*{}\r\n", w.len()).bytes());
+            for word in w.iter() {
+                aof.extend(format!("${}\r\n{word}\r\n", word.len()).bytes());
+            }
+        }
+        let (input, output) = (scratch.0.join("nack.aof"), scratch.0.join("nack.rdb"));
+        std::fs::write(&input, aof).unwrap();
+        let (i, o) = (input.to_str().unwrap(), output.to_str().unwrap());
+        let converted = crate::hermetic::cli::run(&["convert", i, "--to", "rdb", "--rdb-version", "14", "-o", o]);
+        assert_eq!(converted.status.code(), Some(0), "{}", String::from_utf8_lossy(&converted.stderr));
+        let checked = crate::hermetic::cli::run(&["check", o]);
+        assert_eq!(checked.status.code(), Some(0), "{}", String::from_utf8_lossy(&checked.stdout));
+    }
+
     /// Not a bug, pinned so that it stays: a loading server checks no arity
     /// (aof.c `loadSingleAppendOnlyFile` calls the command directly), so
     /// extra words are ignored and a command given no key does nothing.

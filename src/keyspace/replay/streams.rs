@@ -220,10 +220,13 @@ impl Replayer {
         Ok(())
     }
 
+    /// XACK key group id…: every ID is validated before any is acknowledged
+    /// (t_stream.c `xackCommand`).
     pub(super) fn xack(&mut self, a: &Args<'_>) -> Res {
+        let ids = a[3..].iter().map(|id| parse_id(id).ok_or("ERR Invalid stream ID")).collect::<Result<Vec<_>, _>>()?;
         if let Some(g) = self.stream_mut(a[1])?.and_then(|s| s.group(a[2])) {
-            for id in &a[3..] {
-                g.pending.remove(&parse_id(id).ok_or("ERR Invalid stream ID")?);
+            for id in &ids {
+                g.drop_pending(id);
             }
         }
         Ok(())
@@ -370,7 +373,7 @@ impl Replayer {
             if !exists {
                 // A pending entry whose stream entry is gone is dropped (a
                 // dangling reference), never claimed.
-                g.pending.remove(&id);
+                g.drop_pending(&id);
                 continue;
             }
             if !force && !g.pending.contains_key(&id) {
