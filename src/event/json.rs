@@ -3,12 +3,11 @@
 //! `output::record`, with the same binary-safe strings (`base64:` prefix).
 //! JSONL is read one record at a time; a JSON array is read whole.
 
-use super::decode::{Piece, Sink};
 use super::stream::{Consumer, Group, Idmp, PendingEntry, Producer, StreamMeta};
-use super::{KeyAttrs, StreamId, ValueSource};
+use super::value::{OwnedValue, Stream, Zset};
+use super::{ArrayValue, KeyAttrs, StreamId};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::KeyType;
-use crate::token::Item;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -30,80 +29,6 @@ impl OwnedKey {
     /// All its attributes, the metadata included.
     pub fn full_attrs(&self) -> KeyAttrs<'_> {
         KeyAttrs { key_meta: self.key_meta.as_deref(), ..self.attrs }
-    }
-}
-
-/// A stream entry: its ID and field/value pairs.
-pub type OwnedEntry = (StreamId, Vec<(Vec<u8>, Vec<u8>)>);
-
-/// A whole value in memory.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OwnedValue {
-    String(Vec<u8>),
-    List(Vec<Vec<u8>>),
-    Set(Vec<Vec<u8>>),
-    Zset(Vec<(Vec<u8>, f64)>),
-    /// Field, value, TTL.
-    Hash(Vec<(Vec<u8>, Vec<u8>, Option<i64>)>),
-    Stream {
-        entries: Vec<OwnedEntry>,
-        meta: Box<StreamMeta>,
-    },
-    Module {
-        name: String,
-        encver: u64,
-        raw: Vec<u8>,
-    },
-    /// Sparse array: (index, value) in index order, and the insert cursor. The
-    /// dump shows every value as text, so they come back as strings.
-    Array {
-        elements: Vec<(u64, Vec<u8>)>,
-        cursor: Option<u64>,
-    },
-}
-
-impl ValueSource for OwnedValue {
-    fn key_type(&self) -> KeyType {
-        match self {
-            OwnedValue::String(_) => KeyType::String,
-            OwnedValue::List(_) => KeyType::List,
-            OwnedValue::Set(_) => KeyType::Set,
-            OwnedValue::Zset(_) => KeyType::Zset,
-            OwnedValue::Hash(_) => KeyType::Hash,
-            OwnedValue::Stream { .. } => KeyType::Stream,
-            OwnedValue::Module { .. } => KeyType::Module,
-            OwnedValue::Array { .. } => KeyType::Array,
-        }
-    }
-
-    fn pieces(&self, sink: &mut dyn Sink) -> Result<()> {
-        match self {
-            OwnedValue::String(s) => sink.piece(Piece::Str(s)),
-            OwnedValue::List(items) | OwnedValue::Set(items) => {
-                items.iter().try_for_each(|i| sink.piece(Piece::Elem(Item::Bytes(i))))
-            }
-            OwnedValue::Zset(members) => members
-                .iter()
-                .try_for_each(|(m, score)| sink.piece(Piece::Member { member: Item::Bytes(m), score: *score })),
-            OwnedValue::Hash(fields) => fields.iter().try_for_each(|(f, v, t)| {
-                sink.piece(Piece::Field { field: Item::Bytes(f), value: Item::Bytes(v), expire_at_ms: *t })
-            }),
-            OwnedValue::Stream { entries, meta } => {
-                for (id, fields) in entries {
-                    let items: Vec<(Item<'_>, Item<'_>)> =
-                        fields.iter().map(|(f, v)| (Item::Bytes(f), Item::Bytes(v))).collect();
-                    sink.piece(Piece::StreamEntry { id: *id, fields: &items })?;
-                }
-                sink.piece(Piece::StreamMeta(meta))
-            }
-            OwnedValue::Module { name, encver, raw } => sink.piece(Piece::Module { name, encver: *encver, raw }),
-            OwnedValue::Array { elements, cursor } => {
-                sink.piece(Piece::ArrayHeader { count: elements.len() as u64, cursor: *cursor })?;
-                elements.iter().try_for_each(|(index, v)| {
-                    sink.piece(Piece::ArrayElem { index: *index, value: super::ArrayValue::Bytes(v) })
-                })
-            }
-        }
     }
 }
 
@@ -162,12 +87,29 @@ fn score(v: &Json) -> Result<f64> {
     }
 }
 
-fn stream(v: &Json) -> Result<OwnedValue> {
-    let mut entries = Vec::new();
-    for e in array(&v["entries"])? {
-        let fields = array(&e["fields"])?.iter().map(|p| Ok((bytes(&p[0])?, bytes(&p[1])?))).collect::<Result<_>>()?;
-        entries.push((id_of(&e["id"])?, fields));
+/// Each element of a collection into `insert`, which says whether it was
+/// new: a dump holding one twice (never one we wrote) is refused, since the
+/// server refuses such a value (rdb.c `rdbLoadObject`: "Duplicate … detected").
+fn unique(items: &[Json], mut insert: impl FnMut(&Json) -> Result<bool>, what: &'static str) -> Result<()> {
+    for it in items {
+        if !insert(it)? {
+            return Err(bad(what));
+        }
     }
+    Ok(())
+}
+
+fn stream(v: &Json) -> Result<OwnedValue> {
+    let mut entries = BTreeMap::new();
+    unique(
+        array(&v["entries"])?,
+        |e| {
+            let fields =
+                array(&e["fields"])?.iter().map(|p| Ok((bytes(&p[0])?, bytes(&p[1])?))).collect::<Result<_>>()?;
+            Ok(entries.insert(id_of(&e["id"])?, fields).is_none())
+        },
+        "a stream entry ID twice",
+    )?;
     let mut groups = Vec::new();
     for g in array(&v["groups"])? {
         let mut consumers = Vec::new();
@@ -235,7 +177,7 @@ fn stream(v: &Json) -> Result<OwnedValue> {
         groups,
         idmp,
     };
-    Ok(OwnedValue::Stream { entries, meta: Box::new(meta) })
+    Ok(OwnedValue::Stream(Box::new(Stream { entries, meta })))
 }
 
 /// `[[class, raw, version, flags], …]` back into a KEY_META body: count, then
@@ -263,40 +205,53 @@ fn key_meta_body(v: &Json) -> Result<Vec<u8>> {
 pub fn key_from_json(r: &Json) -> Result<OwnedKey> {
     let v = &r["value"];
     let ty = r["type"].as_str().ok_or_else(|| bad("record without a type"))?;
-    let value = match ty {
-        "string" => OwnedValue::String(bytes(v)?),
-        "list" => OwnedValue::List(array(v)?.iter().map(bytes).collect::<Result<_>>()?),
-        "set" => OwnedValue::Set(array(v)?.iter().map(bytes).collect::<Result<_>>()?),
-        "zset" => {
-            OwnedValue::Zset(array(v)?.iter().map(|p| Ok((bytes(&p[0])?, score(&p[1])?))).collect::<Result<_>>()?)
-        }
-        "hash" => {
+    let mut value = OwnedValue::empty(match ty {
+        "string" => KeyType::String,
+        "list" => KeyType::List,
+        "set" => KeyType::Set,
+        "zset" => KeyType::Zset,
+        "hash" => KeyType::Hash,
+        "stream" => KeyType::Stream,
+        "module" => KeyType::Module,
+        "array" => KeyType::Array,
+        _ => return Err(bad("unknown type")),
+    });
+    match &mut value {
+        OwnedValue::Str(s) => *s = bytes(v)?,
+        OwnedValue::List(l) => *l = array(v)?.iter().map(bytes).collect::<Result<_>>()?,
+        OwnedValue::Set(s) => unique(array(v)?, |m| Ok(s.insert(bytes(m)?)), "a set member twice")?,
+        OwnedValue::Zset(Zset { scores, .. }) => unique(
+            array(v)?,
+            |p| Ok(scores.insert(bytes(&p[0])?, score(&p[1])?).is_none()),
+            "a sorted set member twice",
+        )?,
+        OwnedValue::Hash(h) => {
             let obj = v.as_object().ok_or_else(|| bad("a hash is an object"))?;
             let ttls = r.get("field_expire_at_ms").and_then(Json::as_object);
-            obj.iter()
-                .map(|(f, val)| {
-                    let ttl = ttls.and_then(|t| t.get(f)).and_then(Json::as_i64);
-                    let field = crate::escape::decode_bytes(f).ok_or_else(|| bad("bad base64: field"))?;
-                    Ok((field, bytes(val)?, ttl))
-                })
-                .collect::<Result<_>>()
-                .map(OwnedValue::Hash)?
+            for (f, val) in obj {
+                let ttl = ttls.and_then(|t| t.get(f)).and_then(Json::as_i64);
+                let field = crate::escape::decode_bytes(f).ok_or_else(|| bad("bad base64: field"))?;
+                if h.insert(field, (bytes(val)?, ttl)).is_some() {
+                    return Err(bad("a hash field twice"));
+                }
+            }
         }
-        "stream" => stream(v)?,
-        "module" => OwnedValue::Module {
-            name: v["module"].as_str().ok_or_else(|| bad("module without a name"))?.to_string(),
-            encver: u64_of(&v["encver"])?,
-            raw: bytes(&v["raw"])?,
-        },
-        "array" => OwnedValue::Array {
-            elements: array(&v["elements"])?
-                .iter()
-                .map(|e| Ok((u64_of(&e[0])?, bytes(&e[1])?)))
-                .collect::<Result<_>>()?,
-            cursor: opt_u64(&v["cursor"])?,
-        },
-        _ => return Err(bad("unknown type")),
-    };
+        OwnedValue::Stream(_) => value = stream(v)?,
+        OwnedValue::Module { name, encver, raw } => {
+            *name = v["module"].as_str().ok_or_else(|| bad("module without a name"))?.to_string();
+            *encver = u64_of(&v["encver"])?;
+            *raw = bytes(&v["raw"])?;
+        }
+        // The dump shows every element as text, so they come back as strings.
+        OwnedValue::Array { elements, cursor } => {
+            unique(
+                array(&v["elements"])?,
+                |e| Ok(elements.insert(u64_of(&e[0])?, ArrayValue::Bytes(bytes(&e[1])?)).is_none()),
+                "an array index twice",
+            )?;
+            *cursor = opt_u64(&v["cursor"])?;
+        }
+    }
     Ok(OwnedKey {
         db: u64_of(&r["db"])?,
         key: bytes(&r["key"])?,

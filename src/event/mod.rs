@@ -11,6 +11,7 @@ internal_mod!(parallel);
 pub mod reader;
 internal_mod!(segment);
 pub mod stream;
+pub mod value;
 
 pub use crate::token::record::KeyAttrs;
 pub use crate::token::Item;
@@ -18,6 +19,7 @@ pub use aof::{AnnotationEvent, AofReader, AofRole, CommandEvent, RespReader};
 pub use decode::{ArrayValue, Piece, Sink};
 pub use reader::{RdbReader, ReaderOptions};
 pub use stream::{StreamId, StreamMeta};
+pub use value::OwnedValue;
 
 use crate::format::{Dialect, KeyType, Type};
 use crate::token::value::Templates;

@@ -112,7 +112,7 @@ pub struct Producer {
 }
 
 /// Everything a stream holds besides its entries.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamMeta {
     pub version: u8,
     /// Number of listpack nodes (radix-tree keys).

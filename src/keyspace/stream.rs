@@ -2,15 +2,9 @@
 //! consumer groups and IDMP state of the one stream model (`event::stream`),
 //! changed with t_stream.c's semantics for what an AOF replays.
 
-use crate::error::Result;
-use crate::event::decode::{Piece, Sink};
-use crate::event::stream::{Consumer, Group, Idmp, Producer, StreamMeta};
+use crate::event::stream::{Consumer, Group, Idmp, Producer};
+use crate::event::value::{Fields, Stream};
 use crate::event::StreamId;
-use crate::token::Item;
-use std::collections::BTreeMap;
-
-/// An entry's field/value pairs.
-pub type Fields = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// What the replay does to a group besides reading its fields.
 impl Group {
@@ -54,29 +48,46 @@ impl Group {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StreamObj {
-    pub entries: BTreeMap<StreamId, Fields>,
-    pub last_id: StreamId,
-    pub max_deleted_id: StreamId,
-    pub entries_added: u64,
-    pub groups: Vec<Group>,
-    pub idmp: Option<Idmp>,
-}
+/// What the replay does to a stream (t_stream.c). Its counters are kept as
+/// a server keeps them: `length` and `first_id` follow the entries, and the
+/// others are set once the stream is in the keyspace ([`Stream::new`],
+/// [`Stream::derive_on_load`]).
+impl Stream {
+    /// A stream as XADD creates it.
+    pub fn new() -> Stream {
+        let mut s = Stream::default();
+        s.derive_on_load();
+        s
+    }
 
-impl StreamObj {
-    /// Take the metadata of a stream read from an RDB.
-    pub fn set_meta(&mut self, m: &StreamMeta) {
-        self.last_id = m.last_id;
-        self.max_deleted_id = m.max_deleted_id.unwrap_or_default();
-        self.entries_added = m.entries_added.unwrap_or(m.length);
-        self.idmp = m.idmp.clone();
-        self.groups = m.groups.clone();
+    /// The counters a server derives when it loads a stream whose file did
+    /// not store them (RDB 9 and older, rdb.c `rdbLoadObject`): the first
+    /// entry's ID, no deleted ID, every entry added; and the length, from the
+    /// entries themselves.
+    pub fn derive_on_load(&mut self) {
+        let m = &mut self.meta;
+        m.max_deleted_id.get_or_insert_with(StreamId::default);
+        m.entries_added.get_or_insert(m.length);
+        self.entries_changed();
+    }
+
+    /// Keep `length` and `first_id` in step with the entries.
+    fn entries_changed(&mut self) {
+        self.meta.length = self.entries.len() as u64;
+        self.meta.first_id = Some(self.entries.keys().next().copied().unwrap_or_default());
+    }
+
+    /// Add an entry (XADD): the stream's last ID and count of added entries move.
+    pub fn append(&mut self, id: StreamId, fields: Fields) {
+        self.entries.insert(id, fields);
+        self.meta.last_id = id;
+        *self.meta.entries_added.get_or_insert(0) += 1;
+        self.entries_changed();
     }
 
     /// The IDMP state, created with the server defaults (100 s, 100 iids).
     pub fn idmp_mut(&mut self) -> &mut Idmp {
-        self.idmp.get_or_insert_with(|| Idmp {
+        self.meta.idmp.get_or_insert_with(|| Idmp {
             duration_s: 100,
             max_entries: 100,
             producers: Vec::new(),
@@ -87,7 +98,7 @@ impl StreamObj {
 
     /// Is (producer, iid) already tracked? Counts the duplicate if so.
     pub fn idmp_duplicate(&mut self, pid: &[u8], iid: &[u8]) -> bool {
-        let Some(idmp) = &mut self.idmp else { return false };
+        let Some(idmp) = &mut self.meta.idmp else { return false };
         let dup = idmp.producers.iter().any(|p| p.pid == pid && p.entries.iter().any(|(i, _)| i == iid));
         if dup {
             idmp.iids_duplicates += 1;
@@ -116,61 +127,37 @@ impl StreamObj {
         }
     }
 
-    pub fn first_id(&self) -> StreamId {
-        self.entries.keys().next().copied().unwrap_or_default()
-    }
-
     pub fn group(&mut self, name: &[u8]) -> Option<&mut Group> {
-        self.groups.iter_mut().find(|g| g.name == name)
+        self.meta.groups.iter_mut().find(|g| g.name == name)
     }
 
     /// Remove an entry (XDEL), keeping the counters as Redis does.
     pub fn delete(&mut self, id: StreamId) -> bool {
-        if self.entries.remove(&id).is_some() {
-            self.max_deleted_id = self.max_deleted_id.max(id);
-            true
-        } else {
-            false
+        if self.entries.remove(&id).is_none() {
+            return false;
         }
+        let max = self.meta.max_deleted_id.get_or_insert_with(StreamId::default);
+        *max = (*max).max(id);
+        self.entries_changed();
+        true
     }
 
     /// XTRIM / XADD trimming with an exact threshold. Unlike XDEL, trimming
     /// leaves `max_deleted_id` alone (Redis 7.0 `streamTrim`).
     pub fn trim_maxlen(&mut self, maxlen: u64) {
         while self.entries.len() as u64 > maxlen {
-            let Some(first) = self.entries.keys().next().copied() else { break };
-            self.entries.remove(&first);
+            if self.entries.pop_first().is_none() {
+                break;
+            }
         }
+        self.entries_changed();
     }
 
     pub fn trim_minid(&mut self, minid: StreamId) {
-        while let Some(first) = self.entries.keys().next().copied().filter(|id| *id < minid) {
-            self.entries.remove(&first);
+        while self.entries.first_key_value().is_some_and(|(id, _)| *id < minid) {
+            self.entries.pop_first();
         }
-    }
-
-    /// The metadata the writers need.
-    pub fn meta(&self) -> StreamMeta {
-        StreamMeta {
-            version: 0,
-            nodes: 0,
-            length: self.entries.len() as u64,
-            last_id: self.last_id,
-            first_id: Some(self.first_id()),
-            max_deleted_id: Some(self.max_deleted_id),
-            entries_added: Some(self.entries_added),
-            groups: self.groups.clone(),
-            idmp: self.idmp.clone(),
-        }
-    }
-
-    pub fn pieces(&self, sink: &mut dyn Sink) -> Result<()> {
-        for (id, fields) in &self.entries {
-            let items: Vec<(Item<'_>, Item<'_>)> =
-                fields.iter().map(|(f, v)| (Item::Bytes(f), Item::Bytes(v))).collect();
-            sink.piece(Piece::StreamEntry { id: *id, fields: &items })?;
-        }
-        sink.piece(Piece::StreamMeta(&self.meta()))
+        self.entries_changed();
     }
 }
 

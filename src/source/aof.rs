@@ -5,12 +5,12 @@
 use super::{bad_input, Kind, ModuleAux, Source, VisitOptions, VisitReport, Visitor};
 use crate::error::{Error, ErrorKind, InputProblem, Result};
 use crate::event::aof::AofFile;
+use crate::event::OwnedValue;
 use crate::event::{AofRole, Event, KeyAttrs};
 use crate::input::layout::load_multipart;
 use crate::input::manifest::PartRole;
 use crate::input::Input;
 use crate::keyspace::replay::{Outcome, Replayer};
-use crate::keyspace::Obj;
 use std::collections::BTreeMap;
 
 /// Every file of the AOF, in load order.
@@ -53,7 +53,7 @@ pub(super) fn visit(
             }
             Event::Function { code } => replay.load_function(&code),
             Event::Key(k) => {
-                let obj = Obj::from_source(&k.value).map_err(|e| e.key(&k.key))?;
+                let obj = OwnedValue::from_source(&k.value).map_err(|e| e.key(&k.key))?;
                 // The loading server skips an empty collection: later
                 // commands find no key there.
                 if obj.is_empty_collection() {

@@ -4,7 +4,6 @@ use super::duplicates::{is_suspect, DuplicateFinder};
 use super::{Source, VisitOptions, Visitor};
 use crate::error::{Error, ErrorKind, Integrity, Result};
 use crate::event::json::read_dump;
-use crate::event::ValueSource;
 use std::io::BufReader;
 
 pub(super) fn visit(source: &mut Source, opts: &VisitOptions, v: &mut dyn Visitor) -> Result<()> {

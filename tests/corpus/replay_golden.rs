@@ -20,9 +20,10 @@
 use crate::common;
 
 use base64::Engine;
+use rdb_tool::event::OwnedValue;
 use rdb_tool::event::{Event, ReaderOptions};
 use rdb_tool::keyspace::replay::{Outcome, Replayer};
-use rdb_tool::keyspace::{Keyspace, Obj};
+use rdb_tool::keyspace::Keyspace;
 use rdb_tool::source::Source;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -124,7 +125,7 @@ fn replay(path: &Path) -> Replayed {
             }
             Event::Function { code } => replay.load_function(&code),
             Event::Key(k) => {
-                let obj = Obj::from_source(&k.value).unwrap();
+                let obj = OwnedValue::from_source(&k.value).unwrap();
                 if !obj.is_empty_collection() {
                     replay.load_key(k.db, k.key.to_vec(), obj, k.attrs.expire_at_ms);
                 }
@@ -329,15 +330,20 @@ fn ours(ks: &Keyspace, expected: &Keys) -> (Keys, Value) {
         for (name, entry) in entries {
             let like = expected.get(&(*db, name.clone()));
             let (ty, value) = match &entry.obj {
-                Obj::Str(s) => ("string", text(s)),
-                Obj::List(l) => ("list", l.iter().map(|x| text(x)).collect()),
-                Obj::Set(s) => ("set", s.iter().map(|m| text(m)).collect()),
-                Obj::Zset(z) => {
+                OwnedValue::Str(s) => ("string", text(s)),
+                OwnedValue::List(l) => ("list", l.iter().map(|x| text(x)).collect()),
+                // The recorded sets and hashes are sorted; ours keep the
+                // order of the commands, as the server's listpacks do.
+                OwnedValue::Set(s) => ("set", s.iter().collect::<BTreeSet<_>>().into_iter().map(|m| text(m)).collect()),
+                OwnedValue::Zset(z) => {
                     let pairs: BTreeMap<&Vec<u8>, f64> = z.scores.iter().map(|(m, s)| (m, *s)).collect();
                     ("zset", pairs.iter().map(|(m, s)| json!([text(m), score(*s)])).collect())
                 }
-                Obj::Hash(h) => ("hash", h.iter().map(|(f, (v, t))| json!([text(f), text(v), t])).collect()),
-                Obj::Stream(s) => {
+                OwnedValue::Hash(h) => {
+                    let sorted: BTreeMap<_, _> = h.iter().collect();
+                    ("hash", sorted.into_iter().map(|(f, (v, t))| json!([text(f), text(v), t])).collect())
+                }
+                OwnedValue::Stream(s) => {
                     let id = |id: &rdb_tool::event::StreamId| json!(format!("{}-{}", id.ms, id.seq));
                     let entries: Vec<Value> = s
                         .entries
@@ -349,7 +355,7 @@ fn ours(ks: &Keyspace, expected: &Keys) -> (Keys, Value) {
                     let like_groups: Vec<Value> =
                         like.and_then(|l| l["value"]["groups"].as_array().cloned()).unwrap_or_default();
                     let mut groups: Vec<(Vec<u8>, Value)> = Vec::new();
-                    for g in &s.groups {
+                    for g in &s.meta.groups {
                         let pel: Vec<Value> = g
                             .pending
                             .iter()
@@ -380,15 +386,15 @@ fn ours(ks: &Keyspace, expected: &Keys) -> (Keys, Value) {
                     let mut stream = json!({
                         "entries": entries,
                         "length": s.entries.len(),
-                        "last_id": id(&s.last_id),
+                        "last_id": id(&s.meta.last_id),
                         "groups": groups.into_iter().map(|(_, g)| g).collect::<Vec<_>>(),
                     });
                     let has = |f: &str| like.is_some_and(|l| l["value"].get(f).is_some());
                     if has("entries_added") {
-                        stream["entries_added"] = json!(s.entries_added);
+                        stream["entries_added"] = json!(s.meta.entries_added);
                     }
                     if has("max_deleted_id") {
-                        stream["max_deleted_id"] = id(&s.max_deleted_id);
+                        stream["max_deleted_id"] = id(&s.meta.max_deleted_id.unwrap_or_default());
                     }
                     if has("first_id") {
                         stream["first_id"] = s.entries.keys().next().map_or(json!("0-0"), id);

@@ -316,8 +316,9 @@ fn a_pending_id_listed_again_by_a_consumer_is_damage() {
 // ---------------------------------------------------------------------------
 
 mod replay {
+    use rdb_tool::event::OwnedValue;
     use rdb_tool::keyspace::replay::{Outcome, Replayer};
-    use rdb_tool::keyspace::{Entry, Obj};
+    use rdb_tool::keyspace::Entry;
 
     const NOW_MS: i64 = 1_800_000_000_000;
 
@@ -340,7 +341,7 @@ mod replay {
         assert!(entry(&mut r, "l").is_none(), "an emptied list is deleted");
         run(&mut r, &["RPUSH", "k", "a", "b", "c"]);
         assert_eq!(run(&mut r, &["RPOP", "k", "2"]), Outcome::Applied);
-        let Some(Entry { obj: Obj::List(l), .. }) = entry(&mut r, "k") else { panic!("k is a list") };
+        let Some(Entry { obj: OwnedValue::List(l), .. }) = entry(&mut r, "k") else { panic!("k is a list") };
         assert_eq!(l.iter().map(Vec::as_slice).collect::<Vec<_>>(), [b"a".as_slice()]);
     }
 
@@ -355,8 +356,8 @@ mod replay {
         let claim = ["XCLAIM", "s", "g", "alice", "0", "1-1", "FORCE", "IDLE", "-9223372036854775808"];
         assert_eq!(run(&mut r, &claim), Outcome::Applied);
         run(&mut r, &["XCLAIM", "s", "g", "bob", "0", "1-1", "TIME", "9223372036854775807"]);
-        let Some(Entry { obj: Obj::Stream(s), .. }) = entry(&mut r, "s") else { panic!("s is a stream") };
-        let group = &s.groups[0];
+        let Some(Entry { obj: OwnedValue::Stream(s), .. }) = entry(&mut r, "s") else { panic!("s is a stream") };
+        let group = &s.meta.groups[0];
         let pending = group.pending.values().next().expect("one pending entry");
         assert_eq!(group.owner(pending), Some(b"bob".as_slice()));
         assert_eq!(pending.delivery_time_ms, NOW_MS, "TIME past now is now");
@@ -382,7 +383,7 @@ mod replay {
             let outcome = run(&mut r, &["HGETEX", "h", option, "4102444800", "FIELDS", "1", "f"]);
             assert!(matches!(outcome, Outcome::Error(_)), "HGETEX {option}: {outcome:?}");
         }
-        let Some(Entry { obj: Obj::Hash(h), .. }) = entry(&mut r, "h") else { panic!("h is a hash") };
+        let Some(Entry { obj: OwnedValue::Hash(h), .. }) = entry(&mut r, "h") else { panic!("h is a hash") };
         assert_eq!(h.get(b"f".as_slice()).map(|(_, ttl)| *ttl), Some(None), "the field keeps no TTL");
     }
 
@@ -407,8 +408,8 @@ mod replay {
         assert_eq!(run(&mut r, &["XACK", "s", "g", "1-0"]), Outcome::Applied);
         assert_eq!(run(&mut r, &["XDEL", "s", "2-0"]), Outcome::Applied);
         assert_eq!(run(&mut r, &["XCLAIM", "s", "g", "c", "0", "2-0"]), Outcome::Applied);
-        let Some(Entry { obj: Obj::Stream(s), .. }) = entry(&mut r, "s") else { panic!("s is a stream") };
-        let g = &s.groups[0];
+        let Some(Entry { obj: OwnedValue::Stream(s), .. }) = entry(&mut r, "s") else { panic!("s is a stream") };
+        let g = &s.meta.groups[0];
         let pending: Vec<String> = g.pending.keys().map(|id| id.to_string()).collect();
         assert_eq!(pending, ["3-0"]);
         assert_eq!(g.nacked.as_deref(), Some(&[rdb_tool::event::StreamId { ms: 3, seq: 0 }][..]));

@@ -15,9 +15,10 @@ pub mod report;
 
 use crate::error::Result;
 use crate::event::decode::Piece;
+use crate::event::value::{Fields, HashField, Stream};
+use crate::event::OwnedValue;
 use crate::event::{ReaderOptions, ValueSource};
 use crate::format::KeyType;
-use crate::keyspace::Obj;
 use crate::progress::Progress;
 use crate::source::{KeyFilter, Kind, Source, VisitOptions};
 use partition::{SpillDir, Summary, SummaryStore, NO_TTL, PARTITIONS};
@@ -315,14 +316,14 @@ fn load(
     input: &Path,
     ids: &HashSet<u128>,
     values: &HashSet<u128>,
-) -> Result<(HashMap<u128, (u64, Vec<u8>)>, HashMap<u128, Obj>)> {
+) -> Result<(HashMap<u128, (u64, Vec<u8>)>, HashMap<u128, OwnedValue>)> {
     let (mut names, mut objs) = (HashMap::new(), HashMap::new());
     Source::open(input)?.visit_keys(&visit_options(cfg), |db, key, _, v| {
         let id = key_id(db, key);
         if ids.contains(&id) {
             names.insert(id, (db, key.to_vec()));
             if values.contains(&id) {
-                objs.insert(id, Obj::from_source(v)?);
+                objs.insert(id, OwnedValue::from_source(v)?);
             }
         }
         Ok(())
@@ -342,7 +343,7 @@ fn ttl_differs(cfg: &DiffConfig, a: Option<i64>, b: Option<i64>) -> bool {
 }
 
 /// Member-level differences of two values of the same type.
-fn compare(cfg: &DiffConfig, a: &Obj, b: &Obj) -> ValueDiff {
+fn compare(cfg: &DiffConfig, a: &OwnedValue, b: &OwnedValue) -> ValueDiff {
     let mut d = ValueDiff::default();
     fn keyed<V: PartialEq>(
         d: &mut ValueDiff,
@@ -360,7 +361,7 @@ fn compare(cfg: &DiffConfig, a: &Obj, b: &Obj) -> ValueDiff {
         d.added.extend(b.keys().filter(|k| !a.contains_key(*k)).cloned());
     }
     match (a, b) {
-        (Obj::List(x), Obj::List(y)) => {
+        (OwnedValue::List(x), OwnedValue::List(y)) => {
             d.len_before = x.len() as u64;
             d.len_after = y.len() as u64;
             d.first_difference = x
@@ -370,21 +371,27 @@ fn compare(cfg: &DiffConfig, a: &Obj, b: &Obj) -> ValueDiff {
                 .or((x.len() != y.len()).then_some(x.len().min(y.len())))
                 .map(|i| i as u64);
         }
-        (Obj::Set(x), Obj::Set(y)) => {
+        (OwnedValue::Set(x), OwnedValue::Set(y)) => {
+            // Listed sorted, whatever order each side holds them in.
             d.removed = x.difference(y).cloned().collect();
             d.added = y.difference(x).cloned().collect();
+            d.removed.sort_unstable();
+            d.added.sort_unstable();
         }
-        (Obj::Zset(x), Obj::Zset(y)) => {
+        (OwnedValue::Zset(x), OwnedValue::Zset(y)) => {
             let (x, y): (BTreeMap<_, _>, BTreeMap<_, _>) = (
                 x.scores.iter().map(|(k, v)| (k.clone(), *v)).collect(),
                 y.scores.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             );
             keyed(&mut d, &x, &y, |p, q| p == q);
         }
-        (Obj::Hash(x), Obj::Hash(y)) => {
+        (OwnedValue::Hash(x), OwnedValue::Hash(y)) => {
             let ignore_ttl = cfg.ignore_ttl;
             let tol = cfg.ttl_tolerance_ms;
-            keyed(&mut d, x, y, |p, q| {
+            let sorted = |h: &indexmap::IndexMap<Vec<u8>, HashField>| -> BTreeMap<Vec<u8>, HashField> {
+                h.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+            };
+            keyed(&mut d, &sorted(x), &sorted(y), |p, q| {
                 p.0 == q.0
                     && (ignore_ttl
                         || match (p.1, q.1) {
@@ -393,14 +400,12 @@ fn compare(cfg: &DiffConfig, a: &Obj, b: &Obj) -> ValueDiff {
                         })
             });
         }
-        (Obj::Stream(x), Obj::Stream(y)) => {
-            let ids = |s: &crate::keyspace::stream::StreamObj| -> BTreeMap<Vec<u8>, crate::keyspace::stream::Fields> {
+        (OwnedValue::Stream(x), OwnedValue::Stream(y)) => {
+            let ids = |s: &Stream| -> BTreeMap<Vec<u8>, Fields> {
                 s.entries.iter().map(|(id, f)| (id.to_string().into_bytes(), f.clone())).collect()
             };
             keyed(&mut d, &ids(x), &ids(y), |p, q| p == q);
-            let groups = |s: &crate::keyspace::stream::StreamObj| -> BTreeSet<Vec<u8>> {
-                s.groups.iter().map(|g| g.name.clone()).collect()
-            };
+            let groups = |s: &Stream| -> BTreeSet<Vec<u8>> { s.meta.groups.iter().map(|g| g.name.clone()).collect() };
             if groups(x) != groups(y) {
                 d.changed.push(b"(consumer groups)".to_vec());
             }

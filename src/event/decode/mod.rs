@@ -16,12 +16,33 @@ use crate::token::{intset, listpack, ziplist, zipmap, Item, TResult, TokenError}
 use std::borrow::Cow;
 use stream::decode_stream;
 
-/// An array element's value.
+/// An array element's value: borrowed (`ArrayValue<&[u8]>`) in a piece,
+/// owned (`ArrayValue<Vec<u8>>`) in an [`OwnedValue`](crate::event::value::OwnedValue).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ArrayValue<'b> {
-    Bytes(&'b [u8]),
+pub enum ArrayValue<B> {
+    Bytes(B),
     Int(i64),
     Float(f64),
+}
+
+impl<B: AsRef<[u8]>> ArrayValue<B> {
+    /// The same value, borrowed.
+    pub fn as_ref(&self) -> ArrayValue<&[u8]> {
+        match self {
+            ArrayValue::Bytes(b) => ArrayValue::Bytes(b.as_ref()),
+            ArrayValue::Int(i) => ArrayValue::Int(*i),
+            ArrayValue::Float(f) => ArrayValue::Float(*f),
+        }
+    }
+
+    /// The same value, owned.
+    pub fn to_owned(&self) -> ArrayValue<Vec<u8>> {
+        match self {
+            ArrayValue::Bytes(b) => ArrayValue::Bytes(b.as_ref().to_vec()),
+            ArrayValue::Int(i) => ArrayValue::Int(*i),
+            ArrayValue::Float(f) => ArrayValue::Float(*f),
+        }
+    }
 }
 
 /// One piece of a value, in file order.
@@ -50,7 +71,7 @@ pub enum Piece<'b> {
     },
     ArrayElem {
         index: u64,
-        value: ArrayValue<'b>,
+        value: ArrayValue<&'b [u8]>,
     },
     /// A module value kept raw: typed values up to and including their EOF opcode.
     Module {
@@ -619,14 +640,14 @@ fn decode_array(cur: &mut Cursor<'_>, sink: &mut dyn Sink) -> Result<()> {
         let value = match cur.len()? {
             0 => {
                 value_bytes = cur.str()?;
-                ArrayValue::Bytes(&value_bytes)
+                ArrayValue::Bytes(&value_bytes[..])
             }
             3 => {
                 value_bytes = cur.str()?;
                 if value_bytes.len() > 7 {
                     return Err(cur.err(ErrorKind::Integrity(Integrity::ArraySmallStrTooLong), tag_at));
                 }
-                ArrayValue::Bytes(&value_bytes)
+                ArrayValue::Bytes(&value_bytes[..])
             }
             1 => ArrayValue::Int(cur.i64_le()?),
             2 => ArrayValue::Float(cur.f64_le()?),

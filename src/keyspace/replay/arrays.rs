@@ -4,16 +4,20 @@
 
 use super::args::{parse_u64, uint};
 use super::{Args, Replayer, Res};
-use crate::keyspace::{ArrayVal, Entry, Obj};
+use crate::event::{ArrayValue, OwnedValue};
+use crate::keyspace::Entry;
 use std::collections::BTreeMap;
 
 impl Replayer {
     /// An array's elements and insert cursor.
     #[allow(clippy::type_complexity)]
-    fn array_or_new(&mut self, key: &[u8]) -> Result<(&mut BTreeMap<u64, ArrayVal>, &mut Option<u64>), String> {
-        let make = || Obj::Array { elements: BTreeMap::new(), cursor: None };
-        match self.obj_or(key, make, |o| matches!(o, Obj::Array { .. }))? {
-            Obj::Array { elements, cursor } => Ok((elements, cursor)),
+    fn array_or_new(
+        &mut self,
+        key: &[u8],
+    ) -> Result<(&mut BTreeMap<u64, ArrayValue<Vec<u8>>>, &mut Option<u64>), String> {
+        let make = || OwnedValue::Array { elements: BTreeMap::new(), cursor: None };
+        match self.obj_or(key, make, |o| matches!(o, OwnedValue::Array { .. }))? {
+            OwnedValue::Array { elements, cursor } => Ok((elements, cursor)),
             _ => unreachable!("obj_or checked the type"),
         }
     }
@@ -28,14 +32,14 @@ impl Replayer {
             a[2..].chunks(2).map(|p| Ok((uint(p[0])?, p[1].to_vec()))).collect::<Result<_, String>>()?;
         let (elements, _) = self.array_or_new(a[1])?;
         for (i, v) in pairs {
-            elements.insert(i, ArrayVal::Bytes(v));
+            elements.insert(i, ArrayValue::Bytes(v));
         }
         Ok(())
     }
 
     pub(super) fn ardel(&mut self, a: &Args<'_>) -> Res {
         let idx: Vec<u64> = a[2..].iter().map(|i| uint(i)).collect::<Result<_, String>>()?;
-        if let Some(Entry { obj: Obj::Array { elements, .. }, .. }) = self.get_mut(a[1]) {
+        if let Some(Entry { obj: OwnedValue::Array { elements, .. }, .. }) = self.get_mut(a[1]) {
             for i in idx {
                 elements.remove(&i);
             }
@@ -48,7 +52,7 @@ impl Replayer {
 
     pub(super) fn arseek(&mut self, a: &Args<'_>) -> Res {
         let n = parse_u64(a[2])?;
-        if let Some(Entry { obj: Obj::Array { cursor, .. }, .. }) = self.get_mut(a[1]) {
+        if let Some(Entry { obj: OwnedValue::Array { cursor, .. }, .. }) = self.get_mut(a[1]) {
             // The cursor is the last insert position: ARSEEK n makes n the next one.
             *cursor = n.checked_sub(1);
         }
@@ -62,7 +66,7 @@ impl Replayer {
         for v in values {
             let next = cursor.map_or(0, |c| c.wrapping_add(1));
             let at = size.map_or(next, |n| next % n);
-            elements.insert(at, ArrayVal::Bytes(v.to_vec()));
+            elements.insert(at, ArrayValue::Bytes(v.to_vec()));
             *cursor = Some(at);
         }
         Ok(())

@@ -5,8 +5,9 @@
 
 use super::args::{float, int, is};
 use super::{Args, Replayer, Res, WRONGTYPE};
+use crate::event::value::{OwnedValue, Zset};
 use crate::keyspace::geo;
-use crate::keyspace::{Entry, Obj, ZsetObj};
+use crate::keyspace::Entry;
 
 /// Which of the storing searches.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -56,7 +57,7 @@ impl Replayer {
         };
         let search = cmd == GeoStore::Search;
         let zset: Option<Vec<(Vec<u8>, f64)>> = match self.db().get(a[src]) {
-            Some(Entry { obj: Obj::Zset(z), .. }) => {
+            Some(Entry { obj: OwnedValue::Zset(z), .. }) => {
                 Some(z.sorted().into_iter().map(|(m, s)| (m.to_vec(), s)).collect())
             }
             Some(_) => return Err(WRONGTYPE.into()),
@@ -167,11 +168,11 @@ impl Replayer {
         if count > 0 {
             found.truncate(count as usize);
         }
-        let scores = found
+        let scores: Vec<(Vec<u8>, f64)> = found
             .into_iter()
             .map(|f| (f.member.to_vec(), if storedist { f.meters / conversion } else { f.score }))
             .collect();
-        self.store(dst, Obj::Zset(ZsetObj { scores }));
+        self.store(dst, OwnedValue::Zset(Zset::ranked(scores)));
         Ok(())
     }
 }

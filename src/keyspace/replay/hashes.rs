@@ -5,13 +5,14 @@
 
 use super::args::{fields_arg, float, float_text, int, is, uint, TimeArg};
 use super::{Args, Replayer, Res, WRONGTYPE};
-use crate::keyspace::{Entry, HashField, Obj};
-use std::collections::BTreeMap;
+use crate::event::value::{HashField, OwnedValue};
+use crate::keyspace::{remove_field, Entry};
+use indexmap::IndexMap;
 
 impl Replayer {
-    fn hash_or_new(&mut self, key: &[u8]) -> Result<&mut BTreeMap<Vec<u8>, HashField>, String> {
-        match self.obj_or(key, || Obj::Hash(BTreeMap::new()), |o| matches!(o, Obj::Hash(_)))? {
-            Obj::Hash(h) => Ok(h),
+    fn hash_or_new(&mut self, key: &[u8]) -> Result<&mut IndexMap<Vec<u8>, HashField>, String> {
+        match self.obj_or(key, || OwnedValue::Hash(IndexMap::new()), |o| matches!(o, OwnedValue::Hash(_)))? {
+            OwnedValue::Hash(h) => Ok(h),
             _ => unreachable!("obj_or checked the type"),
         }
     }
@@ -38,8 +39,8 @@ impl Replayer {
 
     pub(super) fn hdel(&mut self, a: &Args<'_>) -> Res {
         match self.get_mut(a[1]) {
-            Some(Entry { obj: Obj::Hash(h), .. }) => a[2..].iter().for_each(|f| {
-                h.remove(*f);
+            Some(Entry { obj: OwnedValue::Hash(h), .. }) => a[2..].iter().for_each(|f| {
+                remove_field(h, f);
             }),
             Some(_) => return Err(WRONGTYPE.into()),
             None => {}
@@ -78,7 +79,7 @@ impl Replayer {
         // Optional NX|XX|GT|LT before FIELDS.
         let (cond, fields_at) = if is(a[3], "FIELDS") { (None, 3) } else { (Some(a[3].to_ascii_uppercase()), 4) };
         let fields = fields_arg(a, fields_at)?;
-        if let Some(Entry { obj: Obj::Hash(h), .. }) = self.get_mut(a[1]) {
+        if let Some(Entry { obj: OwnedValue::Hash(h), .. }) = self.get_mut(a[1]) {
             for f in fields {
                 let Some((_, t)) = h.get_mut(f) else { continue };
                 let ok = match cond.as_deref() {
@@ -102,7 +103,7 @@ impl Replayer {
     /// HPERSIST key FIELDS n f…
     pub(super) fn hpersist(&mut self, a: &Args<'_>) -> Res {
         let fields = fields_arg(a, 2)?;
-        if let Some(Entry { obj: Obj::Hash(h), .. }) = self.get_mut(a[1]) {
+        if let Some(Entry { obj: OwnedValue::Hash(h), .. }) = self.get_mut(a[1]) {
             for f in fields {
                 if let Some((_, t)) = h.get_mut(f) {
                     *t = None;
@@ -174,7 +175,7 @@ impl Replayer {
             return Err("ERR invalid expire time".into());
         }
         match self.get_mut(a[1]) {
-            Some(Entry { obj: Obj::Hash(h), .. }) => {
+            Some(Entry { obj: OwnedValue::Hash(h), .. }) => {
                 for f in fields {
                     if let Some((_, t)) = h.get_mut(f) {
                         // Set even when already past: the loading server does not expire.

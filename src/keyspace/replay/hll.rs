@@ -3,8 +3,9 @@
 //! they leave are computed by `keyspace::hll`.
 
 use super::{Args, Replayer, Res, WRONGTYPE};
+use crate::event::OwnedValue;
 use crate::keyspace::hll;
-use crate::keyspace::{Entry, Obj};
+use crate::keyspace::Entry;
 
 /// Which PF command.
 #[derive(Clone, Copy)]
@@ -20,7 +21,7 @@ impl Replayer {
     /// the server's bytes (`hll`). Existing keys keep their TTL.
     pub(super) fn hyperloglog(&mut self, a: &Args<'_>, cmd: Hll) -> Res {
         let string = |e: Option<&Entry>| match e {
-            Some(Entry { obj: Obj::Str(s), .. }) => Ok(Some(s.clone())),
+            Some(Entry { obj: OwnedValue::Str(s), .. }) => Ok(Some(s.clone())),
             Some(_) => Err(WRONGTYPE.to_string()),
             None => Ok(None),
         };

@@ -5,7 +5,8 @@
 
 use super::args::{int, is, uint, TimeArg};
 use super::{Args, Outcome, Replayer, Res};
-use crate::keyspace::{Entry, Obj};
+use crate::event::OwnedValue;
+use crate::keyspace::Entry;
 
 impl Replayer {
     pub(super) fn select(&mut self, a: &Args<'_>) -> Res {
@@ -130,14 +131,14 @@ impl Replayer {
         let templates = crate::token::value::Templates::default();
         let value =
             crate::event::dump_payload_value(a[3], &templates).map_err(|e| format!("ERR Bad data format ({e})"))?;
-        let obj = Obj::from_source(&value).map_err(|e| format!("ERR Bad data format ({e})"))?;
+        let obj = OwnedValue::from_source(&value).map_err(|e| format!("ERR Bad data format ({e})"))?;
         let expire_at_ms = match ttl {
             0 => None,
             _ if has(b"ABSTTL") => Some(TimeArg::AtMillis),
             _ => Some(TimeArg::InMillis),
         }
         .map(|unit| self.absolute_ms(unit, ttl));
-        self.db().insert(a[1].to_vec(), Entry { obj, expire_at_ms });
+        self.db().insert(a[1].to_vec(), Entry::loaded(obj, expire_at_ms));
         Ok(())
     }
 

@@ -4,13 +4,14 @@
 
 use super::args::{int, is, uint};
 use super::{Args, Replayer, Res, WRONGTYPE};
-use crate::keyspace::{Entry, Obj};
+use crate::event::OwnedValue;
+use crate::keyspace::Entry;
 use std::collections::VecDeque;
 
 impl Replayer {
     fn list_or_new(&mut self, key: &[u8]) -> Result<&mut VecDeque<Vec<u8>>, String> {
-        match self.obj_or(key, || Obj::List(VecDeque::new()), |o| matches!(o, Obj::List(_)))? {
-            Obj::List(l) => Ok(l),
+        match self.obj_or(key, || OwnedValue::List(VecDeque::new()), |o| matches!(o, OwnedValue::List(_)))? {
+            OwnedValue::List(l) => Ok(l),
             _ => unreachable!("obj_or checked the type"),
         }
     }
@@ -34,7 +35,7 @@ impl Replayer {
     /// LPOP / RPOP key [count].
     pub(super) fn pop(&mut self, a: &Args<'_>, left: bool) -> Res {
         let count = if a.len() > 2 { uint(a[2])? } else { 1 };
-        if let Some(Entry { obj: Obj::List(l), .. }) = self.get_mut(a[1]) {
+        if let Some(Entry { obj: OwnedValue::List(l), .. }) = self.get_mut(a[1]) {
             // A count beyond the length pops everything: bound the loop by
             // the list, never by the file's number.
             let count = usize::try_from(count).unwrap_or(usize::MAX).min(l.len());
@@ -61,7 +62,7 @@ impl Replayer {
     pub(super) fn move_element(&mut self, a: &Args<'_>, from_left: bool, to_left: bool) -> Res {
         if a[1] == a[2] {
             // Rotating a list onto itself: the key (and its TTL) stays.
-            if let Some(Entry { obj: Obj::List(l), .. }) = self.get_mut(a[1]) {
+            if let Some(Entry { obj: OwnedValue::List(l), .. }) = self.get_mut(a[1]) {
                 let v = if from_left { l.pop_front() } else { l.pop_back() };
                 if let Some(v) = v {
                     if to_left {
@@ -75,11 +76,11 @@ impl Replayer {
             }
             return Ok(());
         }
-        if matches!(self.db().get(a[2]), Some(e) if !matches!(e.obj, Obj::List(_))) {
+        if matches!(self.db().get(a[2]), Some(e) if !matches!(e.obj, OwnedValue::List(_))) {
             return Err(WRONGTYPE.into());
         }
         let v = match self.get_mut(a[1]) {
-            Some(Entry { obj: Obj::List(l), .. }) => {
+            Some(Entry { obj: OwnedValue::List(l), .. }) => {
                 if from_left {
                     l.pop_front()
                 } else {
@@ -104,7 +105,7 @@ impl Replayer {
     pub(super) fn lset(&mut self, a: &Args<'_>) -> Res {
         let i = int(a[2])?;
         match self.get_mut(a[1]) {
-            Some(Entry { obj: Obj::List(l), .. }) => {
+            Some(Entry { obj: OwnedValue::List(l), .. }) => {
                 let idx = if i < 0 { l.len() as i64 + i } else { i };
                 let slot = usize::try_from(idx).ok().and_then(|i| l.get_mut(i)).ok_or("ERR index out of range")?;
                 *slot = a[3].to_vec();
@@ -117,7 +118,7 @@ impl Replayer {
 
     pub(super) fn ltrim(&mut self, a: &Args<'_>) -> Res {
         let (start, stop) = (int(a[2])?, int(a[3])?);
-        if let Some(Entry { obj: Obj::List(l), .. }) = self.get_mut(a[1]) {
+        if let Some(Entry { obj: OwnedValue::List(l), .. }) = self.get_mut(a[1]) {
             let n = l.len() as i64;
             let s = if start < 0 { (n + start).max(0) } else { start };
             let e = if stop < 0 { n + stop } else { stop.min(n - 1) };
@@ -136,7 +137,7 @@ impl Replayer {
     /// below 0; 0 removes all.
     pub(super) fn lrem(&mut self, a: &Args<'_>) -> Res {
         let count = int(a[2])?;
-        if let Some(Entry { obj: Obj::List(l), .. }) = self.get_mut(a[1]) {
+        if let Some(Entry { obj: OwnedValue::List(l), .. }) = self.get_mut(a[1]) {
             let mut removed = 0i64;
             let limit = if count == 0 { i64::MAX } else { count.abs() };
             if count >= 0 {
@@ -167,7 +168,7 @@ impl Replayer {
     /// LINSERT key BEFORE|AFTER pivot value: anything but BEFORE counts as AFTER.
     pub(super) fn linsert(&mut self, a: &Args<'_>) -> Res {
         let before = is(a[2], "BEFORE");
-        if let Some(Entry { obj: Obj::List(l), .. }) = self.get_mut(a[1]) {
+        if let Some(Entry { obj: OwnedValue::List(l), .. }) = self.get_mut(a[1]) {
             if let Some(i) = l.iter().position(|v| v == a[3]) {
                 l.insert(if before { i } else { i + 1 }, a[4].to_vec());
             }

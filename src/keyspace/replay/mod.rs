@@ -34,7 +34,8 @@ mod zsets;
 
 pub use table::{command_names, subcommand_names};
 
-use super::{Entry, Keyspace, Obj};
+use super::{Entry, Keyspace};
+use crate::event::OwnedValue;
 use args::TimeArg;
 use std::collections::BTreeMap;
 use table::{Command, Run};
@@ -108,8 +109,8 @@ impl Replayer {
     }
 
     /// Insert a key read from an RDB preamble or base.
-    pub fn load_key(&mut self, db: u64, key: Vec<u8>, obj: Obj, expire_at_ms: Option<i64>) {
-        self.keyspace.db(db).insert(key, Entry { obj, expire_at_ms });
+    pub fn load_key(&mut self, db: u64, key: Vec<u8>, obj: OwnedValue, expire_at_ms: Option<i64>) {
+        self.keyspace.db(db).insert(key, Entry::loaded(obj, expire_at_ms));
     }
 
     pub fn load_function(&mut self, code: &[u8]) {
@@ -196,9 +197,9 @@ impl Replayer {
     fn obj_or(
         &mut self,
         key: &[u8],
-        make: impl FnOnce() -> Obj,
-        check: impl Fn(&Obj) -> bool,
-    ) -> Result<&mut Obj, String> {
+        make: impl FnOnce() -> OwnedValue,
+        check: impl Fn(&OwnedValue) -> bool,
+    ) -> Result<&mut OwnedValue, String> {
         let db = self.db();
         if !db.contains_key(key) {
             db.insert(key.to_vec(), Entry { obj: make(), expire_at_ms: None });
@@ -212,15 +213,15 @@ impl Replayer {
 
     /// The string at `key`, created as `init` when missing; WRONGTYPE otherwise.
     fn string_or(&mut self, key: &[u8], init: &[u8]) -> Result<&mut Vec<u8>, String> {
-        match self.obj_or(key, || Obj::Str(init.to_vec()), |o| matches!(o, Obj::Str(_)))? {
-            Obj::Str(s) => Ok(s),
+        match self.obj_or(key, || OwnedValue::Str(init.to_vec()), |o| matches!(o, OwnedValue::Str(_)))? {
+            OwnedValue::Str(s) => Ok(s),
             _ => unreachable!("obj_or checked the type"),
         }
     }
 
     /// A command's result stored at `dst` (replacing the key and its TTL); an
     /// empty collection deletes it instead.
-    fn store(&mut self, dst: &[u8], obj: Obj) {
+    fn store(&mut self, dst: &[u8], obj: OwnedValue) {
         if obj.is_empty_collection() {
             self.db().remove(dst);
         } else {

@@ -2,8 +2,9 @@
 //! algebra. SPOP reaches an AOF as the SREM the server propagates.
 
 use super::{Args, Replayer, Res, WRONGTYPE};
-use crate::keyspace::{Entry, Obj};
-use std::collections::BTreeSet;
+use crate::event::OwnedValue;
+use crate::keyspace::{remove_member, Entry};
+use indexmap::IndexSet;
 
 /// Which STORE command of the set algebra.
 #[derive(Clone, Copy)]
@@ -14,9 +15,9 @@ pub(super) enum SetOp {
 }
 
 impl Replayer {
-    fn set_or_new(&mut self, key: &[u8]) -> Result<&mut BTreeSet<Vec<u8>>, String> {
-        match self.obj_or(key, || Obj::Set(BTreeSet::new()), |o| matches!(o, Obj::Set(_)))? {
-            Obj::Set(s) => Ok(s),
+    fn set_or_new(&mut self, key: &[u8]) -> Result<&mut IndexSet<Vec<u8>>, String> {
+        match self.obj_or(key, || OwnedValue::Set(IndexSet::new()), |o| matches!(o, OwnedValue::Set(_)))? {
+            OwnedValue::Set(s) => Ok(s),
             _ => unreachable!("obj_or checked the type"),
         }
     }
@@ -29,8 +30,8 @@ impl Replayer {
 
     pub(super) fn srem(&mut self, a: &Args<'_>) -> Res {
         match self.get_mut(a[1]) {
-            Some(Entry { obj: Obj::Set(s), .. }) => a[2..].iter().for_each(|m| {
-                s.remove(*m);
+            Some(Entry { obj: OwnedValue::Set(s), .. }) => a[2..].iter().for_each(|m| {
+                remove_member(s, m);
             }),
             Some(_) => return Err(WRONGTYPE.into()),
             None => {}
@@ -41,7 +42,7 @@ impl Replayer {
 
     pub(super) fn smove(&mut self, a: &Args<'_>) -> Res {
         let moved = match self.get_mut(a[1]) {
-            Some(Entry { obj: Obj::Set(s), .. }) => s.remove(a[3]),
+            Some(Entry { obj: OwnedValue::Set(s), .. }) => remove_member(s, a[3]),
             Some(_) => return Err(WRONGTYPE.into()),
             None => false,
         };
@@ -55,17 +56,18 @@ impl Replayer {
 
     /// SINTERSTORE / SUNIONSTORE / SDIFFSTORE dest key…
     pub(super) fn set_store(&mut self, a: &Args<'_>, op: SetOp) -> Res {
-        let mut sets: Vec<BTreeSet<Vec<u8>>> = Vec::new();
+        let mut sets: Vec<IndexSet<Vec<u8>>> = Vec::new();
         for k in &a[2..] {
             match self.db().get(*k) {
-                Some(Entry { obj: Obj::Set(s), .. }) => sets.push(s.clone()),
+                Some(Entry { obj: OwnedValue::Set(s), .. }) => sets.push(s.clone()),
                 Some(_) => return Err(WRONGTYPE.into()),
-                None => sets.push(BTreeSet::new()),
+                None => sets.push(IndexSet::new()),
             }
         }
         let mut it = sets.into_iter();
         let first = it.next().unwrap_or_default();
-        let result: BTreeSet<Vec<u8>> = match op {
+        // Members in the order of the first set they are found in.
+        let result: IndexSet<Vec<u8>> = match op {
             SetOp::Inter => it.fold(first, |acc, s| acc.intersection(&s).cloned().collect()),
             SetOp::Union => it.fold(first, |mut acc, s| {
                 acc.extend(s);
@@ -73,7 +75,7 @@ impl Replayer {
             }),
             SetOp::Diff => it.fold(first, |acc, s| acc.difference(&s).cloned().collect()),
         };
-        self.store(a[1], Obj::Set(result));
+        self.store(a[1], OwnedValue::Set(result));
         Ok(())
     }
 }

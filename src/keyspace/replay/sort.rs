@@ -3,7 +3,8 @@
 
 use super::args::{int, strtod_whole};
 use super::{Args, Replayer, Res, WRONGTYPE};
-use crate::keyspace::{Entry, Obj};
+use crate::event::OwnedValue;
+use crate::keyspace::Entry;
 use std::collections::{BTreeMap, VecDeque};
 
 impl Replayer {
@@ -49,15 +50,15 @@ impl Replayer {
         }
         let Some(dst) = store else { return Ok(()) };
         let mut items: Vec<Vec<u8>> = match self.db().get(a[1]) {
-            Some(Entry { obj: Obj::List(l), .. }) => l.iter().cloned().collect(),
-            Some(Entry { obj: Obj::Set(s), .. }) => {
+            Some(Entry { obj: OwnedValue::List(l), .. }) => l.iter().cloned().collect(),
+            Some(Entry { obj: OwnedValue::Set(s), .. }) => {
                 // Stored unsorted it would depend on hash order: Redis sorts it (ALPHA, no BY).
                 if dontsort {
                     (dontsort, alpha, by) = (false, true, None);
                 }
                 s.iter().cloned().collect()
             }
-            Some(Entry { obj: Obj::Zset(z), .. }) => z.sorted().into_iter().map(|(m, _)| m.to_vec()).collect(),
+            Some(Entry { obj: OwnedValue::Zset(z), .. }) => z.sorted().into_iter().map(|(m, _)| m.to_vec()).collect(),
             Some(_) => return Err(WRONGTYPE.into()),
             None => Vec::new(),
         };
@@ -84,7 +85,7 @@ impl Replayer {
             let db = self.db();
             items.iter().flat_map(|item| gets.iter().map(|g| lookup_pattern(db, g, item).unwrap_or_default())).collect()
         };
-        self.store(&dst, Obj::List(out));
+        self.store(&dst, OwnedValue::List(out));
         Ok(())
     }
 
@@ -141,8 +142,8 @@ fn lookup_pattern(db: &BTreeMap<Vec<u8>, Entry>, pattern: &[u8], element: &[u8])
     };
     let key = [&pattern[..star], element, postfix].concat();
     match (&db.get(&key)?.obj, field) {
-        (Obj::Hash(h), Some(f)) => h.get(f).map(|(v, _)| v.clone()),
-        (Obj::Str(s), None) => Some(s.clone()),
+        (OwnedValue::Hash(h), Some(f)) => h.get(f).map(|(v, _)| v.clone()),
+        (OwnedValue::Str(s), None) => Some(s.clone()),
         _ => None,
     }
 }

@@ -5,23 +5,29 @@
 use super::args::{int, is, uint};
 use super::{Args, Replayer, Res, WRONGTYPE};
 use crate::event::stream::{Group, PendingEntry};
+use crate::event::value::Stream;
+use crate::event::OwnedValue;
 use crate::event::StreamId;
-use crate::keyspace::stream::{parse_id, StreamObj};
-use crate::keyspace::{Entry, Obj};
+use crate::keyspace::stream::parse_id;
+use crate::keyspace::Entry;
 use std::collections::btree_map;
 
 impl Replayer {
-    fn stream_or_new(&mut self, key: &[u8]) -> Result<&mut StreamObj, String> {
-        match self.obj_or(key, || Obj::Stream(Box::default()), |o| matches!(o, Obj::Stream(_)))? {
-            Obj::Stream(s) => Ok(s),
+    fn stream_or_new(&mut self, key: &[u8]) -> Result<&mut Stream, String> {
+        match self.obj_or(
+            key,
+            || OwnedValue::Stream(Box::new(Stream::new())),
+            |o| matches!(o, OwnedValue::Stream(_)),
+        )? {
+            OwnedValue::Stream(s) => Ok(s),
             _ => unreachable!("obj_or checked the type"),
         }
     }
 
     /// The stream at `key` (`None` if missing); WRONGTYPE for another type.
-    fn stream_mut(&mut self, key: &[u8]) -> Result<Option<&mut StreamObj>, String> {
+    fn stream_mut(&mut self, key: &[u8]) -> Result<Option<&mut Stream>, String> {
         match self.get_mut(key) {
-            Some(Entry { obj: Obj::Stream(s), .. }) => Ok(Some(s)),
+            Some(Entry { obj: OwnedValue::Stream(s), .. }) => Ok(Some(s)),
             Some(_) => Err(WRONGTYPE.into()),
             None => Ok(None),
         }
@@ -73,7 +79,7 @@ impl Replayer {
             return Ok(());
         }
         let last = match self.stream_mut(a[1])? {
-            Some(s) => s.last_id,
+            Some(s) => s.meta.last_id,
             None => StreamId::default(),
         };
         let id = if id_arg == b"*" {
@@ -110,19 +116,20 @@ impl Replayer {
             Some((_, None)) => s.idmp_mut().iids_added += 1,
             None => {}
         }
-        s.entries.insert(id, fields.chunks(2).map(|p| (p[0].to_vec(), p[1].to_vec())).collect());
-        s.last_id = id;
-        s.entries_added += 1;
+        s.append(id, fields.chunks(2).map(|p| (p[0].to_vec(), p[1].to_vec())).collect());
         if let Some((strategy, threshold)) = trim {
             apply_trim(s, &strategy, &threshold)?;
         }
         Ok(())
     }
 
+    /// XDEL key id…: every ID is validated before any is deleted
+    /// (t_stream.c `xdelCommand`).
     pub(super) fn xdel(&mut self, a: &Args<'_>) -> Res {
+        let ids = parse_ids(&a[2..])?;
         if let Some(s) = self.stream_mut(a[1])? {
-            for id in &a[2..] {
-                s.delete(parse_id(id).ok_or("ERR Invalid stream ID")?);
+            for id in ids {
+                s.delete(id);
             }
         }
         Ok(())
@@ -151,13 +158,13 @@ impl Replayer {
             i += 2;
         }
         let Some(s) = self.stream_mut(a[1])? else { return Err("ERR no such key".into()) };
-        s.last_id = last;
+        s.meta.last_id = last;
         if let Some(n) = added {
-            s.entries_added = n;
+            s.meta.entries_added = Some(n);
         }
         // MAXDELETEDID 0-0 leaves the stored value as it is (Redis 7.0).
         if let Some(m) = maxdel.filter(|m| *m != StreamId::default()) {
-            s.max_deleted_id = m;
+            s.meta.max_deleted_id = Some(m);
         }
         Ok(())
     }
@@ -168,7 +175,8 @@ impl Replayer {
         let mkstream = a.iter().skip(5).any(|x| is(x, "MKSTREAM"));
         let entries_read = a.windows(2).skip(5).find(|w| is(w[0], "ENTRIESREAD")).map(|w| int(w[1])).transpose()?;
         if mkstream && !self.db().contains_key(key) {
-            self.db().insert(key.to_vec(), Entry { obj: Obj::Stream(Box::default()), expire_at_ms: None });
+            self.db()
+                .insert(key.to_vec(), Entry { obj: OwnedValue::Stream(Box::new(Stream::new())), expire_at_ms: None });
         }
         let Some(s) = self.stream_mut(key)? else {
             return Err("ERR The XGROUP subcommand requires the key to exist".into());
@@ -176,11 +184,11 @@ impl Replayer {
         if s.group(a[3]).is_some() {
             return Err("BUSYGROUP Consumer Group name already exists".into());
         }
-        let id = if a[4] == b"$" { s.last_id } else { parse_id(a[4]).ok_or("ERR Invalid stream ID")? };
+        let id = if a[4] == b"$" { s.meta.last_id } else { parse_id(a[4]).ok_or("ERR Invalid stream ID")? };
         // Without ENTRIESREAD the server stores "unknown" (-1) and
         // estimates the lag when asked.
         let entries_read = entries_read.and_then(|n| u64::try_from(n).ok());
-        s.groups.push(Group::new(a[3].to_vec(), id, entries_read));
+        s.meta.groups.push(Group::new(a[3].to_vec(), id, entries_read));
         Ok(())
     }
 
@@ -188,7 +196,7 @@ impl Replayer {
     pub(super) fn xgroup_setid(&mut self, a: &Args<'_>) -> Res {
         let entries_read = a.windows(2).skip(5).find(|w| is(w[0], "ENTRIESREAD")).map(|w| int(w[1])).transpose()?;
         let Some(s) = self.stream_mut(a[2])? else { return Err("ERR no such key".into()) };
-        let last = s.last_id;
+        let last = s.meta.last_id;
         let g = s.group(a[3]).ok_or("NOGROUP No such consumer group")?;
         g.last_id = if a[4] == b"$" { last } else { parse_id(a[4]).ok_or("ERR Invalid stream ID")? };
         g.entries_read = entries_read.and_then(|n| u64::try_from(n).ok());
@@ -198,7 +206,7 @@ impl Replayer {
     /// XGROUP DESTROY key group.
     pub(super) fn xgroup_destroy(&mut self, a: &Args<'_>) -> Res {
         if let Some(s) = self.stream_mut(a[2])? {
-            s.groups.retain(|g| g.name != a[3]);
+            s.meta.groups.retain(|g| g.name != a[3]);
         }
         Ok(())
     }
@@ -223,7 +231,7 @@ impl Replayer {
     /// XACK key group id…: every ID is validated before any is acknowledged
     /// (t_stream.c `xackCommand`).
     pub(super) fn xack(&mut self, a: &Args<'_>) -> Res {
-        let ids = a[3..].iter().map(|id| parse_id(id).ok_or("ERR Invalid stream ID")).collect::<Result<Vec<_>, _>>()?;
+        let ids = parse_ids(&a[3..])?;
         if let Some(g) = self.stream_mut(a[1])?.and_then(|s| s.group(a[2])) {
             for id in &ids {
                 g.drop_pending(id);
@@ -411,7 +419,12 @@ fn trim_args<'a>(a: &'a [&'a [u8]]) -> Result<(&'a [u8], &'a [u8]), String> {
     Ok((strategy, a.get(j).ok_or("ERR syntax error")?))
 }
 
-fn apply_trim(s: &mut StreamObj, strategy: &[u8], threshold: &[u8]) -> Res {
+/// Stream IDs, all valid or an error.
+fn parse_ids(words: &[&[u8]]) -> Result<Vec<StreamId>, String> {
+    words.iter().map(|id| parse_id(id).ok_or_else(|| "ERR Invalid stream ID".to_string())).collect()
+}
+
+fn apply_trim(s: &mut Stream, strategy: &[u8], threshold: &[u8]) -> Res {
     if is(strategy, "MAXLEN") {
         s.trim_maxlen(uint(threshold)?);
     } else {

@@ -4,7 +4,8 @@
 
 use super::args::{float, float_text, int, uint, TimeArg};
 use super::{Args, Replayer, Res, WRONGTYPE};
-use crate::keyspace::{Entry, Obj};
+use crate::event::OwnedValue;
+use crate::keyspace::Entry;
 
 impl Replayer {
     /// SET key value [NX|XX] [GET] [KEEPTTL|EX|PX|EXAT|PXAT n]
@@ -35,13 +36,13 @@ impl Replayer {
         }
         let old_ttl = self.db().get(a[1]).and_then(|e| e.expire_at_ms);
         let ttl = if keepttl { old_ttl } else { expire };
-        self.db().insert(a[1].to_vec(), Entry { obj: Obj::Str(a[2].to_vec()), expire_at_ms: ttl });
+        self.db().insert(a[1].to_vec(), Entry { obj: OwnedValue::Str(a[2].to_vec()), expire_at_ms: ttl });
         Ok(())
     }
 
     pub(super) fn setnx(&mut self, a: &Args<'_>) -> Res {
         if !self.db().contains_key(a[1]) {
-            self.db().insert(a[1].to_vec(), Entry { obj: Obj::Str(a[2].to_vec()), expire_at_ms: None });
+            self.db().insert(a[1].to_vec(), Entry { obj: OwnedValue::Str(a[2].to_vec()), expire_at_ms: None });
         }
         Ok(())
     }
@@ -49,18 +50,18 @@ impl Replayer {
     /// SETEX / PSETEX key n value: `unit` says how `n` counts.
     pub(super) fn setex(&mut self, a: &Args<'_>, unit: TimeArg) -> Res {
         let at = self.absolute_ms(unit, int(a[2])?);
-        self.db().insert(a[1].to_vec(), Entry { obj: Obj::Str(a[3].to_vec()), expire_at_ms: Some(at) });
+        self.db().insert(a[1].to_vec(), Entry { obj: OwnedValue::Str(a[3].to_vec()), expire_at_ms: Some(at) });
         Ok(())
     }
 
     pub(super) fn getset(&mut self, a: &Args<'_>) -> Res {
-        self.db().insert(a[1].to_vec(), Entry { obj: Obj::Str(a[2].to_vec()), expire_at_ms: None });
+        self.db().insert(a[1].to_vec(), Entry { obj: OwnedValue::Str(a[2].to_vec()), expire_at_ms: None });
         Ok(())
     }
 
     pub(super) fn getdel(&mut self, a: &Args<'_>) -> Res {
         match self.db().get(a[1]) {
-            Some(Entry { obj: Obj::Str(_), .. }) => {
+            Some(Entry { obj: OwnedValue::Str(_), .. }) => {
                 self.db().remove(a[1]);
             }
             Some(_) => return Err(WRONGTYPE.into()),
@@ -85,7 +86,7 @@ impl Replayer {
             _ => return Err("ERR syntax error".into()),
         };
         match self.get_mut(a[1]) {
-            Some(Entry { obj: Obj::Str(_), expire_at_ms }) => *expire_at_ms = at,
+            Some(Entry { obj: OwnedValue::Str(_), expire_at_ms }) => *expire_at_ms = at,
             Some(_) => return Err(WRONGTYPE.into()),
             None => {}
         }
@@ -98,7 +99,7 @@ impl Replayer {
             return Err("ERR wrong number of arguments for 'mset' command".into());
         }
         for kv in a[1..].chunks(2) {
-            self.db().insert(kv[0].to_vec(), Entry { obj: Obj::Str(kv[1].to_vec()), expire_at_ms: None });
+            self.db().insert(kv[0].to_vec(), Entry { obj: OwnedValue::Str(kv[1].to_vec()), expire_at_ms: None });
         }
         Ok(())
     }
@@ -106,7 +107,7 @@ impl Replayer {
     pub(super) fn msetnx(&mut self, a: &Args<'_>) -> Res {
         if a[1..].chunks(2).all(|kv| !self.db().contains_key(kv[0])) {
             for kv in a[1..].chunks(2).filter(|kv| kv.len() == 2) {
-                self.db().insert(kv[0].to_vec(), Entry { obj: Obj::Str(kv[1].to_vec()), expire_at_ms: None });
+                self.db().insert(kv[0].to_vec(), Entry { obj: OwnedValue::Str(kv[1].to_vec()), expire_at_ms: None });
             }
         }
         Ok(())
@@ -193,7 +194,7 @@ impl Replayer {
         let mut sources: Vec<Vec<u8>> = Vec::new();
         for k in &a[3..] {
             match self.db().get(*k) {
-                Some(Entry { obj: Obj::Str(s), .. }) => sources.push(s.clone()),
+                Some(Entry { obj: OwnedValue::Str(s), .. }) => sources.push(s.clone()),
                 Some(_) => return Err(WRONGTYPE.into()),
                 None => sources.push(Vec::new()),
             }
@@ -217,7 +218,7 @@ impl Replayer {
         if result.is_empty() {
             self.db().remove(a[2]);
         } else {
-            self.db().insert(a[2].to_vec(), Entry { obj: Obj::Str(result), expire_at_ms: None });
+            self.db().insert(a[2].to_vec(), Entry { obj: OwnedValue::Str(result), expire_at_ms: None });
         }
         Ok(())
     }

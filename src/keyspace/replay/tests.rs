@@ -1,7 +1,7 @@
 //! Tests of the replay across families: expiry arithmetic (every unit goes
 //! through `Replayer::absolute_ms`) and what the command table decides.
 
-use super::{Obj, Outcome, Replayer};
+use super::{Outcome, OwnedValue, Replayer};
 use crate::event::StreamId;
 
 pub(super) fn run(r: &mut Replayer, args: &[&str]) -> Outcome {
@@ -11,7 +11,7 @@ pub(super) fn run(r: &mut Replayer, args: &[&str]) -> Outcome {
 
 fn field_ttl(r: &mut Replayer, key: &str, field: &str) -> Option<Option<i64>> {
     match &r.keyspace.db(0).get(key.as_bytes())?.obj {
-        Obj::Hash(h) => h.get(field.as_bytes()).map(|(_, t)| *t),
+        OwnedValue::Hash(h) => h.get(field.as_bytes()).map(|(_, t)| *t),
         other => panic!("{key} is not a hash: {other:?}"),
     }
 }
@@ -75,7 +75,7 @@ fn times_in_the_past_are_kept_as_the_loading_server_keeps_them() {
     assert_eq!(key_ttl(&mut r, "x"), Some(Some(NOW - 5_000)), "a negative EXPIRE is kept while loading");
     assert_eq!(run(&mut r, &["XADD", "st", "*", "f", "v"]), Outcome::Applied);
     match &r.keyspace.db(0)[b"st".as_slice()].obj {
-        Obj::Stream(s) => assert_eq!(s.last_id, StreamId { ms: NOW as u64, seq: 0 }, "XADD * takes --now"),
+        OwnedValue::Stream(s) => assert_eq!(s.meta.last_id, StreamId { ms: NOW as u64, seq: 0 }, "XADD * takes --now"),
         other => panic!("not a stream: {other:?}"),
     }
 }
@@ -119,8 +119,8 @@ fn a_deleted_consumer_takes_only_its_own_pending_entries() {
         assert_eq!(run(&mut r, &["XCLAIM", "s", "g", consumer, "0", id, "FORCE"]), Outcome::Applied);
     }
     assert_eq!(run(&mut r, &["XGROUP", "DELCONSUMER", "s", "g", "bob"]), Outcome::Applied);
-    let Obj::Stream(s) = &r.keyspace.db(0)[b"s".as_slice()].obj else { panic!("s is a stream") };
-    let g = &s.groups[0];
+    let OwnedValue::Stream(s) = &r.keyspace.db(0)[b"s".as_slice()].obj else { panic!("s is a stream") };
+    let g = &s.meta.groups[0];
     let owners: Vec<(String, Option<&[u8]>)> = g.pending.iter().map(|(id, p)| (id.to_string(), g.owner(p))).collect();
     assert_eq!(owners, [("1-1".into(), Some(b"alice".as_slice())), ("3-1".into(), Some(b"carol".as_slice()))]);
     assert_eq!(g.consumer_pels(), [vec![StreamId { ms: 1, seq: 1 }], vec![StreamId { ms: 3, seq: 1 }]]);

@@ -4,7 +4,8 @@
 
 use super::args::{float, int, is, uint};
 use super::{Args, Replayer, Res, WRONGTYPE};
-use crate::keyspace::{Entry, Obj, ZsetObj};
+use crate::event::value::{OwnedValue, Zset};
+use crate::keyspace::Entry;
 use std::collections::HashMap;
 
 /// Which STORE command of the sorted-set algebra.
@@ -16,9 +17,9 @@ pub(super) enum ZsetOp {
 }
 
 impl Replayer {
-    fn zset_or_new(&mut self, key: &[u8]) -> Result<&mut ZsetObj, String> {
-        match self.obj_or(key, || Obj::Zset(ZsetObj::default()), |o| matches!(o, Obj::Zset(_)))? {
-            Obj::Zset(z) => Ok(z),
+    fn zset_or_new(&mut self, key: &[u8]) -> Result<&mut Zset, String> {
+        match self.obj_or(key, || OwnedValue::Zset(Zset::ranked([])), |o| matches!(o, OwnedValue::Zset(_)))? {
+            OwnedValue::Zset(z) => Ok(z),
             _ => unreachable!("obj_or checked the type"),
         }
     }
@@ -82,8 +83,8 @@ impl Replayer {
 
     pub(super) fn zrem(&mut self, a: &Args<'_>) -> Res {
         match self.get_mut(a[1]) {
-            Some(Entry { obj: Obj::Zset(z), .. }) => a[2..].iter().for_each(|m| {
-                z.scores.remove(*m);
+            Some(Entry { obj: OwnedValue::Zset(z), .. }) => a[2..].iter().for_each(|m| {
+                z.scores.swap_remove(*m);
             }),
             Some(_) => return Err(WRONGTYPE.into()),
             None => {}
@@ -95,13 +96,13 @@ impl Replayer {
     /// ZPOPMIN / ZPOPMAX (`max`) key [count].
     pub(super) fn zpop(&mut self, a: &Args<'_>, max: bool) -> Res {
         let count = if a.len() > 2 { uint(a[2])? as usize } else { 1 };
-        if let Some(Entry { obj: Obj::Zset(z), .. }) = self.get_mut(a[1]) {
+        if let Some(Entry { obj: OwnedValue::Zset(z), .. }) = self.get_mut(a[1]) {
             let mut sorted: Vec<Vec<u8>> = z.sorted().into_iter().map(|(m, _)| m.to_vec()).collect();
             if max {
                 sorted.reverse();
             }
             for m in sorted.into_iter().take(count) {
-                z.scores.remove(&m);
+                z.scores.swap_remove(&m);
             }
         }
         self.drop_if_empty(a[1]);
@@ -110,13 +111,13 @@ impl Replayer {
 
     pub(super) fn zremrangebyrank(&mut self, a: &Args<'_>) -> Res {
         let (start, stop) = (int(a[2])?, int(a[3])?);
-        if let Some(Entry { obj: Obj::Zset(z), .. }) = self.get_mut(a[1]) {
+        if let Some(Entry { obj: OwnedValue::Zset(z), .. }) = self.get_mut(a[1]) {
             let sorted: Vec<Vec<u8>> = z.sorted().into_iter().map(|(m, _)| m.to_vec()).collect();
             let n = sorted.len() as i64;
             let s = if start < 0 { (n + start).max(0) } else { start };
             let e = if stop < 0 { n + stop } else { stop.min(n - 1) };
             for m in sorted.iter().take((e + 1).max(0) as usize).skip(s.max(0) as usize) {
-                z.scores.remove(m);
+                z.scores.swap_remove(m);
             }
         }
         self.drop_if_empty(a[1]);
@@ -125,7 +126,7 @@ impl Replayer {
 
     pub(super) fn zremrangebyscore(&mut self, a: &Args<'_>) -> Res {
         let (lo, hi) = (score_bound(a[2])?, score_bound(a[3])?);
-        if let Some(Entry { obj: Obj::Zset(z), .. }) = self.get_mut(a[1]) {
+        if let Some(Entry { obj: OwnedValue::Zset(z), .. }) = self.get_mut(a[1]) {
             z.scores.retain(|_, s| !(lo.below(*s) && hi.above(*s)));
         }
         self.drop_if_empty(a[1]);
@@ -134,13 +135,13 @@ impl Replayer {
 
     pub(super) fn zremrangebylex(&mut self, a: &Args<'_>) -> Res {
         let (lo, hi) = (lex_bound(a[2])?, lex_bound(a[3])?);
-        if let Some(Entry { obj: Obj::Zset(z), .. }) = self.get_mut(a[1]) {
+        if let Some(Entry { obj: OwnedValue::Zset(z), .. }) = self.get_mut(a[1]) {
             // As zzlDeleteRangeByLex walks it (see `lex_walk`).
             let sorted: Vec<Vec<u8>> = z.sorted().into_iter().map(|(m, _)| m.to_vec()).collect();
             let doomed: Vec<Vec<u8>> =
                 lex_walk(&sorted, &lo, &hi, false).into_iter().map(|i| sorted[i].clone()).collect();
             for m in doomed {
-                z.scores.remove(&m);
+                z.scores.swap_remove(&m);
             }
         }
         self.drop_if_empty(a[1]);
@@ -171,8 +172,8 @@ impl Replayer {
         let mut sources: Vec<HashMap<Vec<u8>, f64>> = Vec::new();
         for k in keys {
             sources.push(match self.db().get(*k) {
-                Some(Entry { obj: Obj::Zset(z), .. }) => z.scores.clone(),
-                Some(Entry { obj: Obj::Set(s), .. }) => s.iter().map(|m| (m.clone(), 1.0)).collect(),
+                Some(Entry { obj: OwnedValue::Zset(z), .. }) => z.scores.iter().map(|(m, s)| (m.clone(), *s)).collect(),
+                Some(Entry { obj: OwnedValue::Set(s), .. }) => s.iter().map(|m| (m.clone(), 1.0)).collect(),
                 Some(_) => return Err(WRONGTYPE.into()),
                 None => Default::default(),
             });
@@ -221,7 +222,7 @@ impl Replayer {
                 }
             }
         }
-        self.store(a[1], Obj::Zset(ZsetObj { scores: result }));
+        self.store(a[1], OwnedValue::Zset(Zset::ranked(result)));
         Ok(())
     }
 
@@ -245,7 +246,9 @@ impl Replayer {
             i += 1;
         }
         let mut sorted: Vec<(Vec<u8>, f64)> = match self.db().get(a[2]) {
-            Some(Entry { obj: Obj::Zset(z), .. }) => z.sorted().into_iter().map(|(m, s)| (m.to_vec(), s)).collect(),
+            Some(Entry { obj: OwnedValue::Zset(z), .. }) => {
+                z.sorted().into_iter().map(|(m, s)| (m.to_vec(), s)).collect()
+            }
             Some(_) => return Err(WRONGTYPE.into()),
             None => Vec::new(),
         };
@@ -293,7 +296,7 @@ impl Replayer {
             Some(_) => Vec::new(),
             None => picked,
         };
-        self.store(a[1], Obj::Zset(ZsetObj { scores: picked.into_iter().collect() }));
+        self.store(a[1], OwnedValue::Zset(Zset::ranked(picked)));
         Ok(())
     }
 }
