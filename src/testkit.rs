@@ -143,7 +143,7 @@ pub fn check_round_trip(keys: &[GenKey], version: u32) -> Result<()> {
     // The model of what goes in: replaying loads into a keyspace.
     let mut model = Replayer::new();
     for GenKey(k) in keys {
-        model.load_key(k.db, k.key.clone(), OwnedValue::from_source(&k.value)?, k.attrs.expire_at_ms);
+        model.load_key(k.db, k.key.clone(), OwnedValue::from_source(&k.value)?, &k.attrs);
     }
     let mut out = Vec::new();
     let mut written = Replayer::new();
@@ -152,9 +152,9 @@ pub fn check_round_trip(keys: &[GenKey], version: u32) -> Result<()> {
         for (db, entries) in &model.keyspace.dbs {
             w.select_db(*db)?;
             for (key, e) in entries {
-                let meta = KeyAttrs { expire_at_ms: e.expire_at_ms, ..KeyAttrs::default() };
+                let meta = KeyAttrs { expire_at_ms: e.attrs.expire_at_ms, ..KeyAttrs::default() };
                 match w.key(key, &meta, &e.obj) {
-                    Ok(()) => written.load_key(*db, key.clone(), e.obj.clone(), e.expire_at_ms),
+                    Ok(()) => written.load_key(*db, key.clone(), e.obj.clone(), &meta),
                     Err(err) if matches!(err.kind, ErrorKind::Unsupported(_)) => {}
                     Err(err) => return Err(err),
                 }
@@ -167,7 +167,7 @@ pub fn check_round_trip(keys: &[GenKey], version: u32) -> Result<()> {
     let mut back = Replayer::new();
     while let Some(ev) = reader.next()? {
         if let Event::Key(k) = ev {
-            back.load_key(k.db, k.key.to_vec(), OwnedValue::from_source(&k.value)?, k.attrs.expire_at_ms);
+            back.load_key(k.db, k.key.to_vec(), OwnedValue::from_source(&k.value)?, &k.attrs);
         }
     }
     let normal = |r: &Replayer| {
@@ -176,7 +176,10 @@ pub fn check_round_trip(keys: &[GenKey], version: u32) -> Result<()> {
             .iter()
             .filter(|(_, keys)| !keys.is_empty())
             .map(|(db, keys)| {
-                (*db, keys.iter().map(|(k, e)| (k.clone(), normalize(&e.obj), e.expire_at_ms)).collect::<Vec<_>>())
+                (
+                    *db,
+                    keys.iter().map(|(k, e)| (k.clone(), normalize(&e.obj), e.attrs.expire_at_ms)).collect::<Vec<_>>(),
+                )
             })
             .collect::<Vec<_>>()
     };

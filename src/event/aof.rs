@@ -406,8 +406,7 @@ impl<'s> AofReader<'s> {
             Current::Rdb(r) => {
                 // A base or preamble can be most of the AOF: as the RESP part
                 // does, drop the pages read so far.
-                r.release_behind();
-                r.next()
+                r.next_releasing()
             }
             Current::Resp(r) => r.next(),
             Current::Between => Ok(None),

@@ -411,6 +411,13 @@ impl<'s> RdbReader<'s> {
         true
     }
 
+    /// The next event of a walk through the whole file, with the pages
+    /// behind dropped on the way ([`RdbReader::release_behind`]).
+    pub fn next_releasing(&mut self) -> Result<Option<Event<'_>>> {
+        self.release_behind();
+        self.next()
+    }
+
     /// After the end: are there bytes after the checksum?
     pub fn has_trailing_data(&mut self) -> Result<bool> {
         self.flush_pending();

@@ -12,7 +12,7 @@ pub mod replay;
 pub mod stream;
 
 use crate::event::value::HashField;
-use crate::event::OwnedValue;
+use crate::event::{KeyAttrs, OwnedValue};
 use indexmap::{IndexMap, IndexSet};
 use std::collections::BTreeMap;
 
@@ -40,24 +40,47 @@ pub(crate) fn remove_field(hash: &mut IndexMap<Vec<u8>, HashField>, field: &[u8]
     }
 }
 
-/// A key's value and expiry.
+/// A key's value and attributes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub obj: OwnedValue,
-    pub expire_at_ms: Option<i64>,
+    /// Expiry, and for a key loaded from an RDB (a preamble, a base, a
+    /// RESTORE) its LRU idle time, LFU counter and RAM_LRU as loaded; never
+    /// the metadata, which is owned here (`key_meta`).
+    pub attrs: KeyAttrs<'static>,
+    /// RDB 13+ module key metadata, as loaded.
+    pub key_meta: Option<Vec<u8>>,
 }
 
 impl Entry {
+    /// A key a command creates: a value and its expiry.
+    pub fn new(obj: OwnedValue, expire_at_ms: Option<i64>) -> Entry {
+        Entry { obj, attrs: KeyAttrs { expire_at_ms, ..KeyAttrs::default() }, key_meta: None }
+    }
+
     /// A key as loading puts it in the keyspace (an RDB preamble or base, a
-    /// RESTORE): a stream gets the counters a server derives on load, and a
-    /// sorted set is ranked.
-    pub fn loaded(mut obj: OwnedValue, expire_at_ms: Option<i64>) -> Entry {
+    /// RESTORE), with all its attributes: a stream gets the counters a
+    /// server derives on load, and a sorted set is ranked.
+    pub fn loaded(mut obj: OwnedValue, attrs: &KeyAttrs<'_>) -> Entry {
         match &mut obj {
             OwnedValue::Stream(s) => s.derive_on_load(),
             OwnedValue::Zset(z) => z.file_order = false,
             _ => {}
         }
-        Entry { obj, expire_at_ms }
+        Entry { obj, attrs: attrs.without_meta(), key_meta: attrs.key_meta.map(<[u8]>::to_vec) }
+    }
+
+    /// All its attributes, the metadata included.
+    pub fn full_attrs(&self) -> KeyAttrs<'_> {
+        KeyAttrs { key_meta: self.key_meta.as_deref(), ..self.attrs }
+    }
+
+    /// A write command found the key: the server's lookup for a write
+    /// refreshes its LRU clock (db.c `lookupKey`), so the idle time loaded
+    /// no longer holds. (Its LFU counter moves by chance, and is kept.)
+    pub(crate) fn touched(&mut self) -> &mut Entry {
+        self.attrs.idle_s = None;
+        self
     }
 }
 

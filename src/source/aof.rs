@@ -6,7 +6,7 @@ use super::{bad_input, Kind, ModuleAux, Source, VisitOptions, VisitReport, Visit
 use crate::error::{Error, ErrorKind, InputProblem, Result};
 use crate::event::aof::AofFile;
 use crate::event::OwnedValue;
-use crate::event::{AofRole, Event, KeyAttrs};
+use crate::event::{AofRole, Event};
 use crate::input::layout::load_multipart;
 use crate::input::manifest::PartRole;
 use crate::input::Input;
@@ -60,7 +60,7 @@ pub(super) fn visit(
                     report.empty_keys += 1;
                     continue;
                 }
-                replay.load_key(k.db, k.key.to_vec(), obj, k.attrs.expire_at_ms);
+                replay.load_key(k.db, k.key.to_vec(), obj, &k.attrs);
             }
             Event::Command(c) => {
                 let args: Vec<&[u8]> = c.args().collect();
@@ -102,13 +102,12 @@ pub(super) fn visit(
             continue;
         }
         v.select_db(*db)?;
-        v.resize_db(keys.len() as u64, keys.values().filter(|e| e.expire_at_ms.is_some()).count() as u64)?;
+        v.resize_db(keys.len() as u64, keys.values().filter(|e| e.attrs.expire_at_ms.is_some()).count() as u64)?;
         for (key, entry) in keys {
-            if !opts.selects(*db, key, entry.obj.key_type(), entry.expire_at_ms) {
+            if !opts.selects(*db, key, entry.obj.key_type(), entry.attrs.expire_at_ms) {
                 continue;
             }
-            let attrs = KeyAttrs { expire_at_ms: entry.expire_at_ms, ..KeyAttrs::default() };
-            v.key(*db, key, &attrs, &entry.obj)?;
+            v.key(*db, key, &entry.full_attrs(), &entry.obj)?;
         }
     }
     for aux in module_aux.iter().filter(|a| a.after_keys()) {

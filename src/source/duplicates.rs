@@ -308,10 +308,7 @@ pub(crate) fn find_duplicate(
     let mut input = crate::input::Input::open(path)?;
     let mut reader = RdbReader::new(&mut input, ReaderOptions { check_values: false, ..opts });
     let mut first_seen: std::collections::HashMap<(u64, Vec<u8>), u64> = std::collections::HashMap::new();
-    while let Some(event) = {
-        reader.release_behind();
-        reader.next()?
-    } {
+    while let Some(event) = reader.next_releasing()? {
         let Event::Key(k) = event else { continue };
         if k.attrs.expire_at_ms.is_some_and(|t| t < now)
             || suspects.binary_search(&key_hash(k.db, name_hash(&k.key))).is_err()
@@ -365,11 +362,8 @@ pub(crate) fn find_duplicate_key(path: &std::path::Path, opts: ReaderOptions, no
     let mut finder = DuplicateFinder::new();
     let mut input = crate::input::Input::open(path)?;
     let mut reader = RdbReader::new(&mut input, ReaderOptions { check_values: false, ..opts });
-    while let Some(event) = {
-        // A whole file walked: without this, every page read stays resident.
-        reader.release_behind();
-        reader.next()?
-    } {
+    // A whole file walked: without releasing, every page read stays resident.
+    while let Some(event) = reader.next_releasing()? {
         if let Event::Key(k) = event {
             if k.attrs.expire_at_ms.is_none_or(|t| t >= now) {
                 finder.key(k.db, &k.key);

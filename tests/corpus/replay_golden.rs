@@ -127,7 +127,7 @@ fn replay(path: &Path) -> Replayed {
             Event::Key(k) => {
                 let obj = OwnedValue::from_source(&k.value).unwrap();
                 if !obj.is_empty_collection() {
-                    replay.load_key(k.db, k.key.to_vec(), obj, k.attrs.expire_at_ms);
+                    replay.load_key(k.db, k.key.to_vec(), obj, &k.attrs);
                 }
             }
             Event::Command(c) => {
@@ -403,7 +403,10 @@ fn ours(ks: &Keyspace, expected: &Keys) -> (Keys, Value) {
                 }
                 other => ("other", json!(format!("{other:?}"))),
             };
-            keys.insert((*db, name.clone()), json!({"type": ty, "expire_at_ms": entry.expire_at_ms, "value": value}));
+            keys.insert(
+                (*db, name.clone()),
+                json!({"type": ty, "expire_at_ms": entry.attrs.expire_at_ms, "value": value}),
+            );
         }
     }
     let mut libraries: Vec<&(Vec<u8>, Vec<u8>)> = ks.functions.iter().collect();

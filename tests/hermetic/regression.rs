@@ -373,10 +373,10 @@ mod replay {
         for option in ["EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT", "SETEX"] {
             let outcome = run(&mut r, &["GETEX", "k", option, "4102444800"]);
             assert!(matches!(outcome, Outcome::Error(_)), "GETEX {option}: {outcome:?}");
-            assert_eq!(entry(&mut r, "k").unwrap().expire_at_ms, None, "GETEX {option}");
+            assert_eq!(entry(&mut r, "k").unwrap().attrs.expire_at_ms, None, "GETEX {option}");
         }
         assert_eq!(run(&mut r, &["GETEX", "k", "pxat", "4102444800000"]), Outcome::Applied);
-        assert_eq!(entry(&mut r, "k").unwrap().expire_at_ms, Some(4102444800000));
+        assert_eq!(entry(&mut r, "k").unwrap().attrs.expire_at_ms, Some(4102444800000));
 
         run(&mut r, &["HSET", "h", "f", "v"]);
         for option in ["HEXPIRE", "HPEXPIREAT"] {
@@ -441,6 +441,68 @@ mod replay {
         assert_eq!(converted.status.code(), Some(0), "{}", String::from_utf8_lossy(&converted.stderr));
         let checked = crate::hermetic::cli::run(&["check", o]);
         assert_eq!(checked.status.code(), Some(0), "{}", String::from_utf8_lossy(&checked.stdout));
+    }
+
+    /// Fixed in issue 14: a key of an AOF's RDB preamble lost its LRU idle
+    /// time and LFU counter (and module metadata) in the replay, and RESTORE
+    /// refused IDLETIME and FREQ. A loading server keeps them
+    /// (rdb.c `rdbLoadRio`, cluster.c `restoreCommand`) until a command
+    /// looks the key up, which refreshes its LRU clock (db.c `lookupKey`).
+    #[test]
+    fn loaded_lru_and_lfu_survive_the_replay_until_a_command_writes_the_key() {
+        use crate::common::build::{aux, rdb, string_key};
+        let scratch = crate::common::Scratch::new("regression-preamble-attrs");
+        let idle = |s: u8| vec![0xf8, s]; // LRU idle, a 6-bit length
+        let freq = |f: u8| vec![0xf9, f];
+        let mut file = rdb(
+            9,
+            &[
+                aux("aof-preamble", "1"),
+                vec![0xfe, 0x00],
+                [idle(40), string_key("idle", "v")].concat(),
+                [freq(9), string_key("freq", "v")].concat(),
+                [idle(50), string_key("written", "v")].concat(),
+            ],
+        );
+        for words in [&["APPEND", "written", "w"][..], &["SET", "fresh", "v"][..]] {
+            file.extend(format!("*{}\r\n", words.len()).bytes());
+            for w in words {
+                file.extend(format!("${}\r\n{w}\r\n", w.len()).bytes());
+            }
+        }
+        let aof = scratch.0.join("preamble.aof");
+        std::fs::write(&aof, file).unwrap();
+        let out = crate::hermetic::cli::run(&["convert", aof.to_str().unwrap(), "--to", "jsonl"]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let line = |key: &str| text.lines().find(|l| l.contains(&format!("\"key\":\"{key}\""))).unwrap().to_string();
+        assert!(line("idle").contains("\"idle_s\":40"), "{}", line("idle"));
+        assert!(line("freq").contains("\"freq\":9"), "{}", line("freq"));
+        assert!(!line("written").contains("idle_s"), "a write refreshes the LRU clock: {}", line("written"));
+        assert!(!line("fresh").contains("idle_s") && !line("fresh").contains("freq"), "{}", line("fresh"));
+    }
+
+    /// RESTORE's IDLETIME and FREQ set the key's LRU idle time or LFU
+    /// counter, one or the other (cluster.c `restoreCommand`).
+    #[test]
+    fn restore_takes_idletime_or_freq() {
+        let mut r = Replayer::at(NOW_MS);
+        // DUMP of the string "v" (RDB 9, with its CRC-64).
+        let payload = b"\x00\x01v\x09\x00";
+        let mut dump = payload.to_vec();
+        dump.extend(crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Redis, payload).to_le_bytes());
+        let mut restore = |key: &str, options: &[&str]| {
+            let mut args: Vec<&[u8]> = vec![b"RESTORE", key.as_bytes(), b"0", &dump];
+            args.extend(options.iter().map(|o| o.as_bytes()));
+            r.apply(&args)
+        };
+        assert_eq!(restore("a", &["IDLETIME", "70"]), Outcome::Applied);
+        assert_eq!(restore("b", &["FREQ", "3"]), Outcome::Applied);
+        assert!(matches!(restore("c", &["IDLETIME", "1", "FREQ", "3"]), Outcome::Error(_)));
+        assert!(matches!(restore("c", &["FREQ", "256"]), Outcome::Error(_)));
+        assert_eq!(entry(&mut r, "a").unwrap().attrs.idle_s, Some(70));
+        assert_eq!(entry(&mut r, "b").unwrap().attrs.freq, Some(3));
+        assert!(entry(&mut r, "c").is_none());
     }
 
     /// Not a bug, pinned so that it stays: a loading server checks no arity

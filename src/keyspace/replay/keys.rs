@@ -5,7 +5,7 @@
 
 use super::args::{int, is, uint, TimeArg};
 use super::{Args, Outcome, Replayer, Res};
-use crate::event::OwnedValue;
+use crate::event::{KeyAttrs, OwnedValue};
 use crate::keyspace::Entry;
 
 impl Replayer {
@@ -97,48 +97,69 @@ impl Replayer {
         let flag = a.get(3).map(|f| f.to_ascii_uppercase());
         let Some(e) = self.get_mut(a[1]) else { return Ok(()) };
         let ok = match flag.as_deref() {
-            Some(b"NX") => e.expire_at_ms.is_none(),
-            Some(b"XX") => e.expire_at_ms.is_some(),
-            Some(b"GT") => e.expire_at_ms.is_some_and(|t| at > t),
-            Some(b"LT") => e.expire_at_ms.is_none_or(|t| at < t),
+            Some(b"NX") => e.attrs.expire_at_ms.is_none(),
+            Some(b"XX") => e.attrs.expire_at_ms.is_some(),
+            Some(b"GT") => e.attrs.expire_at_ms.is_some_and(|t| at > t),
+            Some(b"LT") => e.attrs.expire_at_ms.is_none_or(|t| at < t),
             _ => true,
         };
         if ok {
-            e.expire_at_ms = Some(at);
+            e.attrs.expire_at_ms = Some(at);
         }
         Ok(())
     }
 
     pub(super) fn persist(&mut self, a: &Args<'_>) -> Res {
         if let Some(e) = self.get_mut(a[1]) {
-            e.expire_at_ms = None;
+            e.attrs.expire_at_ms = None;
         }
         Ok(())
     }
 
-    /// RESTORE key ttl payload [REPLACE] [ABSTTL] … (cluster.c
-    /// `restoreCommand`): the value of a DUMP payload, read as an RDB value.
+    /// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ n]
+    /// (cluster.c `restoreCommand`): the value of a DUMP payload, read as an
+    /// RDB value, with the LRU idle time or LFU counter given (one of them).
     pub(super) fn restore(&mut self, a: &Args<'_>) -> Res {
         let ttl = int(a[2])?;
         if ttl < 0 {
             return Err("ERR Invalid TTL value, must be >= 0".into());
         }
-        let opts: Vec<Vec<u8>> = a[4..].iter().map(|o| o.to_ascii_uppercase()).collect();
-        let has = |w: &[u8]| opts.iter().any(|o| o == w);
-        if self.db().contains_key(a[1]) && !has(b"REPLACE") {
+        let (mut replace, mut absttl) = (false, false);
+        let mut attrs = KeyAttrs::default();
+        let mut i = 4;
+        while i < a.len() {
+            let value = a.get(i + 1);
+            match (a[i].to_ascii_uppercase().as_slice(), value) {
+                (b"REPLACE", _) => replace = true,
+                (b"ABSTTL", _) => absttl = true,
+                (b"IDLETIME", Some(v)) if attrs.freq.is_none() => {
+                    let idle = u64::try_from(int(v)?).map_err(|_| "ERR Invalid IDLETIME value, must be >= 0")?;
+                    attrs.idle_s = Some(idle);
+                    i += 1;
+                }
+                (b"FREQ", Some(v)) if attrs.idle_s.is_none() => {
+                    let freq = u8::try_from(int(v)?).map_err(|_| "ERR Invalid FREQ value, must be >= 0 and <= 255")?;
+                    attrs.freq = Some(freq);
+                    i += 1;
+                }
+                _ => return Err("ERR syntax error".into()),
+            }
+            i += 1;
+        }
+        if self.db().contains_key(a[1]) && !replace {
             return Err("BUSYKEY Target key name already exists.".into());
         }
         let templates = crate::token::value::Templates::default();
         let value =
             crate::event::dump_payload_value(a[3], &templates).map_err(|e| format!("ERR Bad data format ({e})"))?;
         let obj = OwnedValue::from_source(&value).map_err(|e| format!("ERR Bad data format ({e})"))?;
-        let expire_at_ms = match ttl {
+        attrs.expire_at_ms = match ttl {
             0 => None,
-            _ if has(b"ABSTTL") => Some(TimeArg::AtMillis),
+            _ if absttl => Some(TimeArg::AtMillis),
             _ => Some(TimeArg::InMillis),
         }
         .map(|unit| self.absolute_ms(unit, ttl));
-        self.db().insert(a[1].to_vec(), Entry::loaded(obj, expire_at_ms));
+        self.db().insert(a[1].to_vec(), Entry::loaded(obj, &attrs));
         Ok(())
     }
 

@@ -35,7 +35,7 @@ mod zsets;
 pub use table::{command_names, subcommand_names};
 
 use super::{Entry, Keyspace};
-use crate::event::OwnedValue;
+use crate::event::{KeyAttrs, OwnedValue};
 use args::TimeArg;
 use std::collections::BTreeMap;
 use table::{Command, Run};
@@ -108,9 +108,9 @@ impl Replayer {
         self.queued = None;
     }
 
-    /// Insert a key read from an RDB preamble or base.
-    pub fn load_key(&mut self, db: u64, key: Vec<u8>, obj: OwnedValue, expire_at_ms: Option<i64>) {
-        self.keyspace.db(db).insert(key, Entry::loaded(obj, expire_at_ms));
+    /// Insert a key read from an RDB preamble or base, with its attributes.
+    pub fn load_key(&mut self, db: u64, key: Vec<u8>, obj: OwnedValue, attrs: &KeyAttrs<'_>) {
+        self.keyspace.db(db).insert(key, Entry::loaded(obj, attrs));
     }
 
     pub fn load_function(&mut self, code: &[u8]) {
@@ -183,7 +183,7 @@ impl Replayer {
 
     /// The entry at `key`, of any type (`None` if missing).
     fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.db().get_mut(key)
+        self.db().get_mut(key).map(Entry::touched)
     }
 
     /// Remove collections left empty.
@@ -202,9 +202,9 @@ impl Replayer {
     ) -> Result<&mut OwnedValue, String> {
         let db = self.db();
         if !db.contains_key(key) {
-            db.insert(key.to_vec(), Entry { obj: make(), expire_at_ms: None });
+            db.insert(key.to_vec(), Entry::new(make(), None));
         }
-        let e = db.get_mut(key).expect("present");
+        let e = db.get_mut(key).expect("present").touched();
         if !check(&e.obj) {
             return Err(WRONGTYPE.into());
         }
@@ -225,7 +225,7 @@ impl Replayer {
         if obj.is_empty_collection() {
             self.db().remove(dst);
         } else {
-            self.db().insert(dst.to_vec(), Entry { obj, expire_at_ms: None });
+            self.db().insert(dst.to_vec(), Entry::new(obj, None));
         }
     }
 }

@@ -175,8 +175,7 @@ impl Replayer {
         let mkstream = a.iter().skip(5).any(|x| is(x, "MKSTREAM"));
         let entries_read = a.windows(2).skip(5).find(|w| is(w[0], "ENTRIESREAD")).map(|w| int(w[1])).transpose()?;
         if mkstream && !self.db().contains_key(key) {
-            self.db()
-                .insert(key.to_vec(), Entry { obj: OwnedValue::Stream(Box::new(Stream::new())), expire_at_ms: None });
+            self.db().insert(key.to_vec(), Entry::new(OwnedValue::Stream(Box::new(Stream::new())), None));
         }
         let Some(s) = self.stream_mut(key)? else {
             return Err("ERR The XGROUP subcommand requires the key to exist".into());

@@ -34,15 +34,15 @@ impl Replayer {
         if (nx && exists) || (xx && !exists) {
             return Ok(());
         }
-        let old_ttl = self.db().get(a[1]).and_then(|e| e.expire_at_ms);
+        let old_ttl = self.db().get(a[1]).and_then(|e| e.attrs.expire_at_ms);
         let ttl = if keepttl { old_ttl } else { expire };
-        self.db().insert(a[1].to_vec(), Entry { obj: OwnedValue::Str(a[2].to_vec()), expire_at_ms: ttl });
+        self.db().insert(a[1].to_vec(), Entry::new(OwnedValue::Str(a[2].to_vec()), ttl));
         Ok(())
     }
 
     pub(super) fn setnx(&mut self, a: &Args<'_>) -> Res {
         if !self.db().contains_key(a[1]) {
-            self.db().insert(a[1].to_vec(), Entry { obj: OwnedValue::Str(a[2].to_vec()), expire_at_ms: None });
+            self.db().insert(a[1].to_vec(), Entry::new(OwnedValue::Str(a[2].to_vec()), None));
         }
         Ok(())
     }
@@ -50,12 +50,12 @@ impl Replayer {
     /// SETEX / PSETEX key n value: `unit` says how `n` counts.
     pub(super) fn setex(&mut self, a: &Args<'_>, unit: TimeArg) -> Res {
         let at = self.absolute_ms(unit, int(a[2])?);
-        self.db().insert(a[1].to_vec(), Entry { obj: OwnedValue::Str(a[3].to_vec()), expire_at_ms: Some(at) });
+        self.db().insert(a[1].to_vec(), Entry::new(OwnedValue::Str(a[3].to_vec()), Some(at)));
         Ok(())
     }
 
     pub(super) fn getset(&mut self, a: &Args<'_>) -> Res {
-        self.db().insert(a[1].to_vec(), Entry { obj: OwnedValue::Str(a[2].to_vec()), expire_at_ms: None });
+        self.db().insert(a[1].to_vec(), Entry::new(OwnedValue::Str(a[2].to_vec()), None));
         Ok(())
     }
 
@@ -86,7 +86,7 @@ impl Replayer {
             _ => return Err("ERR syntax error".into()),
         };
         match self.get_mut(a[1]) {
-            Some(Entry { obj: OwnedValue::Str(_), expire_at_ms }) => *expire_at_ms = at,
+            Some(Entry { obj: OwnedValue::Str(_), attrs, .. }) => attrs.expire_at_ms = at,
             Some(_) => return Err(WRONGTYPE.into()),
             None => {}
         }
@@ -99,7 +99,7 @@ impl Replayer {
             return Err("ERR wrong number of arguments for 'mset' command".into());
         }
         for kv in a[1..].chunks(2) {
-            self.db().insert(kv[0].to_vec(), Entry { obj: OwnedValue::Str(kv[1].to_vec()), expire_at_ms: None });
+            self.db().insert(kv[0].to_vec(), Entry::new(OwnedValue::Str(kv[1].to_vec()), None));
         }
         Ok(())
     }
@@ -107,7 +107,7 @@ impl Replayer {
     pub(super) fn msetnx(&mut self, a: &Args<'_>) -> Res {
         if a[1..].chunks(2).all(|kv| !self.db().contains_key(kv[0])) {
             for kv in a[1..].chunks(2).filter(|kv| kv.len() == 2) {
-                self.db().insert(kv[0].to_vec(), Entry { obj: OwnedValue::Str(kv[1].to_vec()), expire_at_ms: None });
+                self.db().insert(kv[0].to_vec(), Entry::new(OwnedValue::Str(kv[1].to_vec()), None));
             }
         }
         Ok(())
@@ -218,7 +218,7 @@ impl Replayer {
         if result.is_empty() {
             self.db().remove(a[2]);
         } else {
-            self.db().insert(a[2].to_vec(), Entry { obj: OwnedValue::Str(result), expire_at_ms: None });
+            self.db().insert(a[2].to_vec(), Entry::new(OwnedValue::Str(result), None));
         }
         Ok(())
     }
@@ -385,13 +385,13 @@ mod tests {
         run(&mut r, &["SET", "k", "v"]);
         run(&mut r, &["RPUSH", "l", "x"]);
         assert_eq!(run(&mut r, &["GETEX", "k", "PXAT", "4102444800000"]), Outcome::Applied);
-        assert_eq!(r.keyspace.db(0)[b"k".as_slice()].expire_at_ms, Some(4102444800000));
+        assert_eq!(r.keyspace.db(0)[b"k".as_slice()].attrs.expire_at_ms, Some(4102444800000));
         assert_eq!(run(&mut r, &["GETEX", "k", "EXAT", "4102444801"]), Outcome::Applied);
-        assert_eq!(r.keyspace.db(0)[b"k".as_slice()].expire_at_ms, Some(4102444801000));
+        assert_eq!(r.keyspace.db(0)[b"k".as_slice()].attrs.expire_at_ms, Some(4102444801000));
         assert_eq!(run(&mut r, &["GETEX", "k"]), Outcome::Applied);
-        assert_eq!(r.keyspace.db(0)[b"k".as_slice()].expire_at_ms, Some(4102444801000));
+        assert_eq!(r.keyspace.db(0)[b"k".as_slice()].attrs.expire_at_ms, Some(4102444801000));
         assert_eq!(run(&mut r, &["GETEX", "k", "PERSIST"]), Outcome::Applied);
-        assert_eq!(r.keyspace.db(0)[b"k".as_slice()].expire_at_ms, None);
+        assert_eq!(r.keyspace.db(0)[b"k".as_slice()].attrs.expire_at_ms, None);
         assert!(matches!(run(&mut r, &["GETEX", "k", "EX", "0"]), Outcome::Error(_)));
         assert!(matches!(run(&mut r, &["GETEX", "k", "EX"]), Outcome::Error(_)));
         assert!(matches!(run(&mut r, &["GETEX", "l", "PERSIST"]), Outcome::Error(e) if e.starts_with("WRONGTYPE")));
