@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use stream::decode_stream;
 
 /// An array element's value: borrowed (`ArrayValue<&[u8]>`) in a piece,
-/// owned (`ArrayValue<Vec<u8>>`) in an [`OwnedValue`](crate::event::value::OwnedValue).
+/// owned (`ArrayValue<Vec<u8>>`) in an owned value (`event::value`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ArrayValue<B> {
     Bytes(B),
