@@ -113,28 +113,40 @@ fn stream(v: &Json) -> Result<OwnedValue> {
     let mut groups = Vec::new();
     for g in array(&v["groups"])? {
         let mut consumers = Vec::new();
+        let mut listed = Vec::new();
         for c in array(&g["consumers"])? {
             consumers.push(Consumer {
                 name: bytes(&c["name"])?,
                 seen_time_ms: c["seen_time_ms"].as_i64().ok_or_else(|| bad("bad seen_time_ms"))?,
                 active_time_ms: c["active_time_ms"].as_i64(),
             });
-            // Read for its errors only: a consumer's PEL is the pending
-            // entries it owns (`Group::consumer_pels`).
-            array(&c["pending"])?.iter().try_for_each(|id| id_of(id).map(drop))?;
+            listed.push(array(&c["pending"])?.iter().map(id_of).collect::<Result<Vec<_>>>()?);
         }
         let mut pending = BTreeMap::new();
-        for p in array(&g["pending"])? {
-            let owner = if p["consumer"].is_null() { None } else { Some(bytes(&p["consumer"])?) };
-            pending.insert(
-                id_of(&p["id"])?,
-                PendingEntry {
+        unique(
+            array(&g["pending"])?,
+            |p| {
+                let owner = if p["consumer"].is_null() { None } else { Some(bytes(&p["consumer"])?) };
+                let entry = PendingEntry {
                     delivery_time_ms: p["delivery_time_ms"].as_i64().ok_or_else(|| bad("bad delivery_time_ms"))?,
                     delivery_count: u64_of(&p["delivery_count"])?,
                     consumer: owner.and_then(|o| consumers.iter().position(|c| c.name == o)),
-                },
-            );
+                };
+                Ok(pending.insert(id_of(&p["id"])?, entry).is_none())
+            },
+            "a pending entry ID twice in a group",
+        )?;
+        let group = Group { pending, consumers, ..Group::new(bytes(&g["name"])?, id_of(&g["last_id"])?, None) };
+        // A consumer's PEL is the pending entries it owns
+        // (`Group::consumer_pels`): a dump saying otherwise was edited.
+        if group.consumer_pels().into_iter().zip(&listed).any(|(owned, said)| {
+            let mut said = said.clone();
+            said.sort_unstable();
+            owned != said
+        }) {
+            return Err(bad("a consumer's pending list disagrees with the group's"));
         }
+        let Group { pending, consumers, .. } = group;
         let nacked = match g.get("nacked") {
             Some(n) => Some(array(n)?.iter().map(id_of).collect::<Result<_>>()?),
             None => None,

@@ -16,11 +16,27 @@ use crate::event::{KeyAttrs, OwnedValue};
 use indexmap::{IndexMap, IndexSet};
 use std::collections::BTreeMap;
 
-/// Up to this many members, a set or hash may be a listpack in the server
-/// (the compiled default of `hash-max-listpack-entries`), where removing one
-/// keeps the others' order; past it the server's order is its hash table's,
-/// which no replay reproduces, and removal takes O(1) instead of O(n).
+/// Up to this many members, a set or hash may be a listpack or an intset in
+/// the server (the compiled defaults of `hash-max-listpack-entries` and
+/// `set-max-intset-entries`), whose order the replay keeps; past it the
+/// server's order is its hash table's, which no replay reproduces, and
+/// removal takes O(1) instead of O(n).
 const ORDER_KEPT_UP_TO: usize = 512;
+
+/// Add a set member (SADD, SMOVE) where the server's encoding puts it: a
+/// small all-integer set is an intset, sorted (intset.c), and the first
+/// other member turns it into a listpack that keeps that order and appends
+/// (t_set.c `setTypeConvertAndExpand`); otherwise at the end.
+pub(crate) fn add_member(set: &mut IndexSet<Vec<u8>>, member: &[u8]) {
+    let int = |m: &[u8]| crate::token::parse_canonical_i64(m);
+    if set.contains(member) {
+        return;
+    }
+    if set.len() <= ORDER_KEPT_UP_TO && int(member).is_none() && set.iter().all(|m| int(m).is_some()) {
+        set.sort_by_cached_key(|m| int(m));
+    }
+    set.insert(member.to_vec());
+}
 
 /// Remove a set member (SREM, SMOVE) as the server's encoding would.
 pub(crate) fn remove_member(set: &mut IndexSet<Vec<u8>>, member: &[u8]) -> bool {
@@ -73,6 +89,12 @@ impl Entry {
     /// All its attributes, the metadata included.
     pub fn full_attrs(&self) -> KeyAttrs<'_> {
         KeyAttrs { key_meta: self.key_meta.as_deref(), ..self.attrs }
+    }
+
+    /// COPY's destination: a new object (db.c `copyCommand`), with the
+    /// source's expiry and metadata but a fresh LRU clock and LFU counter.
+    pub(crate) fn copied(&self) -> Entry {
+        Entry { attrs: KeyAttrs { idle_s: None, freq: None, ..self.attrs }, ..self.clone() }
     }
 
     /// A write command found the key: the server's lookup for a write

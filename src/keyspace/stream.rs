@@ -20,15 +20,16 @@ impl Group {
         }
     }
 
-    /// Drop a pending entry (XACK, or a claim of an entry no longer in the
+    /// Drop pending entries (XACK, or a claim of entries no longer in the
     /// stream), from the NACK zone too: the zone lists pending entries that
     /// nobody owns, and a server refuses a file whose zone names an ID its
-    /// PEL lacks (rdb.c `rdbLoadObject`).
-    pub fn drop_pending(&mut self, id: &StreamId) {
-        if self.pending.remove(id).is_some() {
-            if let Some(zone) = &mut self.nacked {
-                zone.retain(|z| z != id);
-            }
+    /// PEL lacks (rdb.c `rdbLoadObject`). One pass over the zone, however
+    /// many IDs.
+    pub fn drop_pending(&mut self, ids: &[StreamId]) {
+        let dropped: std::collections::HashSet<StreamId> =
+            ids.iter().filter(|id| self.pending.remove(id).is_some()).copied().collect();
+        if let Some(zone) = self.nacked.as_mut().filter(|_| !dropped.is_empty()) {
+            zone.retain(|z| !dropped.contains(z));
         }
     }
 

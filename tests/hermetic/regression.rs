@@ -277,6 +277,49 @@ fn duplicate_key_in_json_dump_is_refused() {
     assert!(err.contains("duplicate key") && !out.exists(), "{err}");
 }
 
+/// Issue 14 (one owned value): a dump holding a member, field, stream ID,
+/// array index or pending ID twice, or a consumer whose pending list is not
+/// the entries it owns, was written out as given, into a file the server
+/// refuses. The dump reader refuses it, naming what is wrong; our own dumps
+/// never hold one.
+#[test]
+fn a_dump_value_the_server_would_refuse_is_refused() {
+    let scratch = common::Scratch::new("regression-dump-values");
+    let stream = |groups: &str| {
+        format!(
+            r#"{{"db":0,"key":"s","type":"stream","value":{{"entries":[{{"id":"1-0","fields":[["f","v"]]}},{{"id":"2-0","fields":[["f","v"]]}}],"length":2,"last_id":"2-0","first_id":"1-0","max_deleted_id":"0-0","entries_added":2,"groups":[{groups}]}}}}"#
+        )
+    };
+    let group = |pending: &str, consumer_lists: &str| {
+        format!(
+            r#"{{"name":"g","last_id":"2-0","entries_read":2,"pending":[{pending}],"consumers":[{{"name":"c","seen_time_ms":1,"active_time_ms":1,"pending":[{consumer_lists}]}}]}}"#
+        )
+    };
+    let owned = r#"{"id":"1-0","consumer":"c","delivery_time_ms":1,"delivery_count":1}"#;
+    let unowned = r#"{"id":"1-0","consumer":null,"delivery_time_ms":1,"delivery_count":1}"#;
+    let cases = [
+        (r#"{"db":0,"key":"k","type":"set","value":["a","b","a"]}"#.to_string(), "a set member twice"),
+        (r#"{"db":0,"key":"k","type":"zset","value":[["a",1],["a",2]]}"#.to_string(), "a sorted set member twice"),
+        (r#"{"db":0,"key":"k","type":"hash","value":{"a":"1","base64:YQ==":"2"}}"#.to_string(), "a hash field twice"),
+        (stream(&group(&format!("{owned},{owned}"), r#""1-0""#)), "a pending entry ID twice"),
+        (stream(&group(unowned, r#""1-0""#)), "disagrees"),
+        (stream(&group(owned, "")), "disagrees"),
+        (stream(&group(owned, r#""1-0""#)), ""),
+    ];
+    for (n, (line, refused)) in cases.iter().enumerate() {
+        let (input, output) = (scratch.0.join(format!("{n}.jsonl")), scratch.0.join(format!("{n}.rdb")));
+        std::fs::write(&input, line).unwrap();
+        let out = run(&["convert", input.to_str().unwrap(), "--to", "rdb", "-o", output.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        if refused.is_empty() {
+            assert_eq!(out.status.code(), Some(0), "{line}: {err}");
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{line}: {err}");
+            assert!(err.contains(refused) && !output.exists(), "{line}: {err}");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Stream consumer PELs
 // ---------------------------------------------------------------------------
@@ -304,6 +347,12 @@ fn a_pending_id_listed_again_by_a_consumer_is_damage() {
             assert_eq!((e.kind, e.offset), (ErrorKind::Integrity(kind), Some(lists_at + id_at)), "RDB {version}: {e}");
             assert_eq!(e.key.as_deref(), Some(&b"s"[..]));
         }
+        // Two consumers of one name: refused for the name, before their
+        // lists are read (rdb.c `rdbLoadObject`).
+        let twins = stream_with_consumer_pels(version, &[("c1", &[1]), ("c1", &[1, 2])]);
+        let mut input = Input::from_reader("pel", std::io::Cursor::new(twins));
+        let e = check_input(&mut input, None, Default::default(), Some(0)).error.expect("damaged");
+        assert_eq!(e.kind, ErrorKind::Integrity(Integrity::StreamDuplicateConsumer), "{e}");
         let sound = stream_with_consumer_pels(version, &[("c1", &[1]), ("c2", &[2])]);
         let mut input = Input::from_reader("pel", std::io::Cursor::new(sound));
         assert_eq!(check_input(&mut input, None, Default::default(), Some(0)).verdict(), Verdict::Valid);
@@ -406,6 +455,9 @@ mod replay {
         assert_eq!(run(&mut r, &["XNACK", "s", "g", "FAIL", "IDS", "3", "1-0", "2-0", "3-0"]), Outcome::Applied);
         assert!(matches!(run(&mut r, &["XACK", "s", "g", "3-0", "bad"]), Outcome::Error(_)));
         assert_eq!(run(&mut r, &["XACK", "s", "g", "1-0"]), Outcome::Applied);
+        // No key or no group: nothing to acknowledge, and the IDs are not read.
+        assert_eq!(run(&mut r, &["XACK", "nokey", "g", "bad"]), Outcome::Applied);
+        assert_eq!(run(&mut r, &["XACK", "s", "nogroup", "bad"]), Outcome::Applied);
         assert_eq!(run(&mut r, &["XDEL", "s", "2-0"]), Outcome::Applied);
         assert_eq!(run(&mut r, &["XCLAIM", "s", "g", "c", "0", "2-0"]), Outcome::Applied);
         let Some(Entry { obj: OwnedValue::Stream(s), .. }) = entry(&mut r, "s") else { panic!("s is a stream") };
@@ -462,9 +514,17 @@ mod replay {
                 [idle(40), string_key("idle", "v")].concat(),
                 [freq(9), string_key("freq", "v")].concat(),
                 [idle(50), string_key("written", "v")].concat(),
+                [idle(60), string_key("renamed", "v")].concat(),
+                [idle(30), freq(8), string_key("copied", "v")].concat(),
             ],
         );
-        for words in [&["APPEND", "written", "w"][..], &["SET", "fresh", "v"][..]] {
+        let commands = [
+            &["APPEND", "written", "w"][..],
+            &["SET", "fresh", "v"],
+            &["RENAME", "renamed", "moved"],
+            &["COPY", "copied", "copy"],
+        ];
+        for words in commands {
             file.extend(format!("*{}\r\n", words.len()).bytes());
             for w in words {
                 file.extend(format!("${}\r\n{w}\r\n", w.len()).bytes());
@@ -480,6 +540,10 @@ mod replay {
         assert!(line("freq").contains("\"freq\":9"), "{}", line("freq"));
         assert!(!line("written").contains("idle_s"), "a write refreshes the LRU clock: {}", line("written"));
         assert!(!line("fresh").contains("idle_s") && !line("fresh").contains("freq"), "{}", line("fresh"));
+        // RENAME looks its source up for a write; COPY makes a new object.
+        assert!(!line("moved").contains("idle_s"), "{}", line("moved"));
+        assert!(line("copied").contains("\"idle_s\":30,\"freq\":8"), "{}", line("copied"));
+        assert!(!line("copy").contains("idle_s") && !line("copy").contains("freq"), "{}", line("copy"));
     }
 
     /// RESTORE's IDLETIME and FREQ set the key's LRU idle time or LFU

@@ -1926,7 +1926,8 @@ fn edge_commands_replay_as_the_loading_server_runs_them() {
 /// Sets and hashes small enough to be listpacks keep the order their
 /// commands gave them, in the server and in the RDB it saves (t_set.c,
 /// t_hash.c: new members go at the end, a removed one closes up, an updated
-/// field stays where it is; an all-integer set is an intset, sorted). The
+/// field stays where it is; an all-integer set is an intset, sorted, and
+/// keeps that order when a string makes it a listpack). The
 /// same commands replayed from an AOF and converted to the server's RDB
 /// version give the same order, member for member, as Valkey 8.1's own save.
 #[test]
@@ -1946,6 +1947,10 @@ fn small_sets_and_hashes_keep_the_order_the_server_saves_them_in() {
         &["SADD", "src", "q", "p"],
         &["SMOVE", "src", "set", "p"],
         &["SUNIONSTORE", "union", "src", "set"],
+        // An intset turned listpack keeps its sorted order.
+        &["SADD", "mixed", "3", "1", "a"],
+        &["SADD", "later", "5", "2"],
+        &["SADD", "later", "x", "0"],
     ];
     let scratch = Scratch::new("listpack-order");
     let server = Server::start_kind(Kind::Valkey81, "listpack-order", &[]);
@@ -1981,7 +1986,8 @@ fn small_sets_and_hashes_keep_the_order_the_server_saves_them_in() {
             .collect()
     };
     let (server_has, we_wrote) = (values(&saved), values(&ours));
-    assert_eq!(server_has.len(), 5, "{server_has:?}");
+    assert_eq!(server_has.len(), 7, "{server_has:?}");
+    assert_eq!(server_has["mixed"], r#"["1","3","a"]"#, "the server's own order");
     assert_eq!(server_has["set"], r#"["c","b","d","a","p"]"#, "the server's own order");
     assert_eq!(server_has, we_wrote);
 }

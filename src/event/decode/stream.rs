@@ -146,6 +146,11 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
         for _ in 0..nconsumers {
             let cat = cur.rest();
             let cname = cur.str()?.into_owned();
+            // Checked before anything else of the consumer, as the loader
+            // does (rdb.c `rdbLoadObject`: "Duplicate stream consumer").
+            if !consumer_names.insert(cname.clone()) {
+                return Err(cur.err(ErrorKind::Integrity(Integrity::StreamDuplicateConsumer), cat));
+            }
             let seen_time_ms = cur.i64_le()?;
             let active_time_ms = if v >= 3 { Some(cur.i64_le()?) } else { None };
             let n = cur.len()?;
@@ -171,9 +176,6 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
                         return Err(cur.err(ErrorKind::Integrity(Integrity::StreamPelEntrySharedByConsumers), iat))
                     }
                 }
-            }
-            if !consumer_names.insert(cname.clone()) {
-                return Err(cur.err(ErrorKind::Integrity(Integrity::StreamDuplicateConsumer), cat));
             }
             consumers.push(Consumer { name: cname, seen_time_ms, active_time_ms });
         }

@@ -25,7 +25,9 @@ impl Replayer {
     /// RENAME / RENAMENX src dst (db.c `renameGenericCommand`): with `nx`
     /// an existing destination leaves both keys as they were.
     pub(super) fn rename(&mut self, a: &Args<'_>, nx: bool) -> Res {
-        let Some(e) = self.db().remove(a[1]) else { return Err("ERR no such key".into()) };
+        // The source is looked up for a write (db.c `lookupKeyWrite`).
+        let Some(mut e) = self.db().remove(a[1]) else { return Err("ERR no such key".into()) };
+        e.touched();
         if nx && self.db().contains_key(a[2]) {
             self.db().insert(a[1].to_vec(), e);
         } else {
@@ -38,7 +40,8 @@ impl Replayer {
     pub(super) fn move_key(&mut self, a: &Args<'_>) -> Res {
         let target = uint(a[2])?;
         if target != self.db && !self.keyspace.db(target).contains_key(a[1]) {
-            if let Some(e) = self.db().remove(a[1]) {
+            if let Some(mut e) = self.db().remove(a[1]) {
+                e.touched();
                 self.keyspace.db(target).insert(a[1].to_vec(), e);
             }
         }
@@ -62,7 +65,7 @@ impl Replayer {
         if target == self.db && a[1] == a[2] {
             return Err("ERR source and destination objects are the same".into());
         }
-        if let Some(e) = self.db().get(a[1]).cloned() {
+        if let Some(e) = self.db().get(a[1]).map(Entry::copied) {
             let dst = self.keyspace.db(target);
             if replace || !dst.contains_key(a[2]) {
                 dst.insert(a[2].to_vec(), e);

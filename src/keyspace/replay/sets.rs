@@ -3,7 +3,7 @@
 
 use super::{Args, Replayer, Res, WRONGTYPE};
 use crate::event::OwnedValue;
-use crate::keyspace::{remove_member, Entry};
+use crate::keyspace::{add_member, remove_member, Entry};
 use indexmap::IndexSet;
 
 /// Which STORE command of the set algebra.
@@ -24,7 +24,7 @@ impl Replayer {
 
     pub(super) fn sadd(&mut self, a: &Args<'_>) -> Res {
         let s = self.set_or_new(a[1])?;
-        s.extend(a[2..].iter().map(|m| m.to_vec()));
+        a[2..].iter().for_each(|m| add_member(s, m));
         Ok(())
     }
 
@@ -49,7 +49,7 @@ impl Replayer {
         self.drop_if_empty(a[1]);
         if moved {
             let s = self.set_or_new(a[2])?;
-            s.insert(a[3].to_vec());
+            add_member(s, a[3]);
         }
         Ok(())
     }

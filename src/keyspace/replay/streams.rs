@@ -123,12 +123,11 @@ impl Replayer {
         Ok(())
     }
 
-    /// XDEL key id…: every ID is validated before any is deleted
-    /// (t_stream.c `xdelCommand`).
+    /// XDEL key id…: on an existing stream, every ID is validated before
+    /// any is deleted (t_stream.c `xdelCommand`).
     pub(super) fn xdel(&mut self, a: &Args<'_>) -> Res {
-        let ids = parse_ids(&a[2..])?;
         if let Some(s) = self.stream_mut(a[1])? {
-            for id in ids {
+            for id in parse_ids(&a[2..])? {
                 s.delete(id);
             }
         }
@@ -227,14 +226,11 @@ impl Replayer {
         Ok(())
     }
 
-    /// XACK key group id…: every ID is validated before any is acknowledged
-    /// (t_stream.c `xackCommand`).
+    /// XACK key group id…: on an existing group, every ID is validated
+    /// before any is acknowledged (t_stream.c `xackCommand`).
     pub(super) fn xack(&mut self, a: &Args<'_>) -> Res {
-        let ids = parse_ids(&a[3..])?;
         if let Some(g) = self.stream_mut(a[1])?.and_then(|s| s.group(a[2])) {
-            for id in &ids {
-                g.drop_pending(id);
-            }
+            g.drop_pending(&parse_ids(&a[3..])?);
         }
         Ok(())
     }
@@ -380,7 +376,7 @@ impl Replayer {
             if !exists {
                 // A pending entry whose stream entry is gone is dropped (a
                 // dangling reference), never claimed.
-                g.drop_pending(&id);
+                g.drop_pending(&[id]);
                 continue;
             }
             if !force && !g.pending.contains_key(&id) {
