@@ -152,7 +152,7 @@ pub fn check_round_trip(keys: &[GenKey], version: u32) -> Result<()> {
         for (db, entries) in &model.keyspace.dbs {
             w.select_db(*db)?;
             for (key, e) in entries {
-                let meta = KeyAttrs { expire_at_ms: e.attrs.expire_at_ms, ..KeyAttrs::default() };
+                let meta = KeyAttrs { expire_at_ms: e.expire_at_ms, ..KeyAttrs::default() };
                 match w.key(key, &meta, &e.obj) {
                     Ok(()) => written.load_key(*db, key.clone(), e.obj.clone(), &meta),
                     Err(err) if matches!(err.kind, ErrorKind::Unsupported(_)) => {}
@@ -176,10 +176,7 @@ pub fn check_round_trip(keys: &[GenKey], version: u32) -> Result<()> {
             .iter()
             .filter(|(_, keys)| !keys.is_empty())
             .map(|(db, keys)| {
-                (
-                    *db,
-                    keys.iter().map(|(k, e)| (k.clone(), normalize(&e.obj), e.attrs.expire_at_ms)).collect::<Vec<_>>(),
-                )
+                (*db, keys.iter().map(|(k, e)| (k.clone(), normalize(&e.obj), e.expire_at_ms)).collect::<Vec<_>>())
             })
             .collect::<Vec<_>>()
     };

@@ -102,12 +102,12 @@ pub(super) fn visit(
             continue;
         }
         v.select_db(*db)?;
-        v.resize_db(keys.len() as u64, keys.values().filter(|e| e.attrs.expire_at_ms.is_some()).count() as u64)?;
+        v.resize_db(keys.len() as u64, keys.values().filter(|e| e.expire_at_ms.is_some()).count() as u64)?;
         for (key, entry) in keys {
-            if !opts.selects(*db, key, entry.obj.key_type(), entry.attrs.expire_at_ms) {
+            if !opts.selects(*db, key, entry.obj.key_type(), entry.expire_at_ms) {
                 continue;
             }
-            v.key(*db, key, &entry.full_attrs(), &entry.obj)?;
+            v.key(*db, key, &entry.attrs(), &entry.obj)?;
         }
     }
     for aux in module_aux.iter().filter(|a| a.after_keys()) {

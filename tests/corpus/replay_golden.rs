@@ -403,10 +403,7 @@ fn ours(ks: &Keyspace, expected: &Keys) -> (Keys, Value) {
                 }
                 other => ("other", json!(format!("{other:?}"))),
             };
-            keys.insert(
-                (*db, name.clone()),
-                json!({"type": ty, "expire_at_ms": entry.attrs.expire_at_ms, "value": value}),
-            );
+            keys.insert((*db, name.clone()), json!({"type": ty, "expire_at_ms": entry.expire_at_ms, "value": value}));
         }
     }
     let mut libraries: Vec<&(Vec<u8>, Vec<u8>)> = ks.functions.iter().collect();

@@ -422,10 +422,10 @@ mod replay {
         for option in ["EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT", "SETEX"] {
             let outcome = run(&mut r, &["GETEX", "k", option, "4102444800"]);
             assert!(matches!(outcome, Outcome::Error(_)), "GETEX {option}: {outcome:?}");
-            assert_eq!(entry(&mut r, "k").unwrap().attrs.expire_at_ms, None, "GETEX {option}");
+            assert_eq!(entry(&mut r, "k").unwrap().expire_at_ms, None, "GETEX {option}");
         }
         assert_eq!(run(&mut r, &["GETEX", "k", "pxat", "4102444800000"]), Outcome::Applied);
-        assert_eq!(entry(&mut r, "k").unwrap().attrs.expire_at_ms, Some(4102444800000));
+        assert_eq!(entry(&mut r, "k").unwrap().expire_at_ms, Some(4102444800000));
 
         run(&mut r, &["HSET", "h", "f", "v"]);
         for option in ["HEXPIRE", "HPEXPIREAT"] {
@@ -564,8 +564,8 @@ mod replay {
         assert_eq!(restore("b", &["FREQ", "3"]), Outcome::Applied);
         assert!(matches!(restore("c", &["IDLETIME", "1", "FREQ", "3"]), Outcome::Error(_)));
         assert!(matches!(restore("c", &["FREQ", "256"]), Outcome::Error(_)));
-        assert_eq!(entry(&mut r, "a").unwrap().attrs.idle_s, Some(70));
-        assert_eq!(entry(&mut r, "b").unwrap().attrs.freq, Some(3));
+        assert_eq!(entry(&mut r, "a").unwrap().attrs().idle_s, Some(70));
+        assert_eq!(entry(&mut r, "b").unwrap().attrs().freq, Some(3));
         assert!(entry(&mut r, "c").is_none());
     }
 

@@ -100,21 +100,21 @@ impl Replayer {
         let flag = a.get(3).map(|f| f.to_ascii_uppercase());
         let Some(e) = self.get_mut(a[1]) else { return Ok(()) };
         let ok = match flag.as_deref() {
-            Some(b"NX") => e.attrs.expire_at_ms.is_none(),
-            Some(b"XX") => e.attrs.expire_at_ms.is_some(),
-            Some(b"GT") => e.attrs.expire_at_ms.is_some_and(|t| at > t),
-            Some(b"LT") => e.attrs.expire_at_ms.is_none_or(|t| at < t),
+            Some(b"NX") => e.expire_at_ms.is_none(),
+            Some(b"XX") => e.expire_at_ms.is_some(),
+            Some(b"GT") => e.expire_at_ms.is_some_and(|t| at > t),
+            Some(b"LT") => e.expire_at_ms.is_none_or(|t| at < t),
             _ => true,
         };
         if ok {
-            e.attrs.expire_at_ms = Some(at);
+            e.expire_at_ms = Some(at);
         }
         Ok(())
     }
 
     pub(super) fn persist(&mut self, a: &Args<'_>) -> Res {
         if let Some(e) = self.get_mut(a[1]) {
-            e.attrs.expire_at_ms = None;
+            e.expire_at_ms = None;
         }
         Ok(())
     }

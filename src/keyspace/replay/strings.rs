@@ -34,7 +34,7 @@ impl Replayer {
         if (nx && exists) || (xx && !exists) {
             return Ok(());
         }
-        let old_ttl = self.db().get(a[1]).and_then(|e| e.attrs.expire_at_ms);
+        let old_ttl = self.db().get(a[1]).and_then(|e| e.expire_at_ms);
         let ttl = if keepttl { old_ttl } else { expire };
         self.db().insert(a[1].to_vec(), Entry::new(OwnedValue::Str(a[2].to_vec()), ttl));
         Ok(())
@@ -86,7 +86,7 @@ impl Replayer {
             _ => return Err("ERR syntax error".into()),
         };
         match self.get_mut(a[1]) {
-            Some(Entry { obj: OwnedValue::Str(_), attrs, .. }) => attrs.expire_at_ms = at,
+            Some(Entry { obj: OwnedValue::Str(_), expire_at_ms, .. }) => *expire_at_ms = at,
             Some(_) => return Err(WRONGTYPE.into()),
             None => {}
         }
@@ -385,13 +385,13 @@ mod tests {
         run(&mut r, &["SET", "k", "v"]);
         run(&mut r, &["RPUSH", "l", "x"]);
         assert_eq!(run(&mut r, &["GETEX", "k", "PXAT", "4102444800000"]), Outcome::Applied);
-        assert_eq!(r.keyspace.db(0)[b"k".as_slice()].attrs.expire_at_ms, Some(4102444800000));
+        assert_eq!(r.keyspace.db(0)[b"k".as_slice()].expire_at_ms, Some(4102444800000));
         assert_eq!(run(&mut r, &["GETEX", "k", "EXAT", "4102444801"]), Outcome::Applied);
-        assert_eq!(r.keyspace.db(0)[b"k".as_slice()].attrs.expire_at_ms, Some(4102444801000));
+        assert_eq!(r.keyspace.db(0)[b"k".as_slice()].expire_at_ms, Some(4102444801000));
         assert_eq!(run(&mut r, &["GETEX", "k"]), Outcome::Applied);
-        assert_eq!(r.keyspace.db(0)[b"k".as_slice()].attrs.expire_at_ms, Some(4102444801000));
+        assert_eq!(r.keyspace.db(0)[b"k".as_slice()].expire_at_ms, Some(4102444801000));
         assert_eq!(run(&mut r, &["GETEX", "k", "PERSIST"]), Outcome::Applied);
-        assert_eq!(r.keyspace.db(0)[b"k".as_slice()].attrs.expire_at_ms, None);
+        assert_eq!(r.keyspace.db(0)[b"k".as_slice()].expire_at_ms, None);
         assert!(matches!(run(&mut r, &["GETEX", "k", "EX", "0"]), Outcome::Error(_)));
         assert!(matches!(run(&mut r, &["GETEX", "k", "EX"]), Outcome::Error(_)));
         assert!(matches!(run(&mut r, &["GETEX", "l", "PERSIST"]), Outcome::Error(e) if e.starts_with("WRONGTYPE")));

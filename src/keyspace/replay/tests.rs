@@ -17,7 +17,7 @@ fn field_ttl(r: &mut Replayer, key: &str, field: &str) -> Option<Option<i64>> {
 }
 
 fn key_ttl(r: &mut Replayer, key: &str) -> Option<Option<i64>> {
-    r.keyspace.db(0).get(key.as_bytes()).map(|e| e.attrs.expire_at_ms)
+    r.keyspace.db(0).get(key.as_bytes()).map(|e| e.expire_at_ms)
 }
 
 /// While loading, the server sets a time already past instead of
