@@ -136,29 +136,28 @@ fn stream(v: &Json) -> Result<OwnedValue> {
             },
             "a pending entry ID twice in a group",
         )?;
-        let group = Group { pending, consumers, ..Group::new(bytes(&g["name"])?, id_of(&g["last_id"])?, None) };
-        // A consumer's PEL is the pending entries it owns
-        // (`Group::consumer_pels`): a dump saying otherwise was edited.
-        if group.consumer_pels().into_iter().zip(&listed).any(|(owned, said)| {
-            let mut said = said.clone();
-            said.sort_unstable();
-            owned != said
-        }) {
-            return Err(bad("a consumer's pending list disagrees with the group's"));
-        }
-        let Group { pending, consumers, .. } = group;
         let nacked = match g.get("nacked") {
             Some(n) => Some(array(n)?.iter().map(id_of).collect::<Result<_>>()?),
             None => None,
         };
-        groups.push(Group {
+        let group = Group {
             name: bytes(&g["name"])?,
             last_id: id_of(&g["last_id"])?,
             entries_read: opt_u64(&g["entries_read"])?,
             pending,
             consumers,
             nacked,
+        };
+        // A consumer's PEL is the pending entries it owns
+        // (`Group::consumer_pels`): a dump saying otherwise was edited.
+        let disagrees = group.consumer_pels().into_iter().zip(listed).any(|(owned, mut said)| {
+            said.sort_unstable();
+            owned != said
         });
+        if disagrees {
+            return Err(bad("a consumer's pending list disagrees with the group's"));
+        }
+        groups.push(group);
     }
     let idmp = match v.get("idmp").filter(|i| !i.is_null()) {
         None => None,
