@@ -152,7 +152,7 @@ impl OwnedValue {
                 (OwnedValue::Stream(s), Piece::StreamMeta(m)) => s.meta = m.clone(),
                 (OwnedValue::Array { cursor, .. }, Piece::ArrayHeader { cursor: c, .. }) => *cursor = c,
                 (OwnedValue::Array { elements, .. }, Piece::ArrayElem { index, value }) => {
-                    elements.insert(index, value.to_owned());
+                    elements.insert(index, value.owned());
                 }
                 (OwnedValue::Module { name, encver, raw }, Piece::Module { name: n, encver: e, raw: r }) => {
                     *name = n.to_string();
@@ -197,7 +197,7 @@ impl ValueSource for OwnedValue {
                 sink.piece(Piece::ArrayHeader { count: elements.len() as u64, cursor: *cursor })?;
                 elements
                     .iter()
-                    .try_for_each(|(index, v)| sink.piece(Piece::ArrayElem { index: *index, value: v.as_ref() }))
+                    .try_for_each(|(index, v)| sink.piece(Piece::ArrayElem { index: *index, value: v.borrowed() }))
             }
         }
     }

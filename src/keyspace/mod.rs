@@ -1,8 +1,9 @@
 //! An in-memory keyspace with Redis's data model, for turning an AOF into a
 //! snapshot: values ([`OwnedValue`]) are built from RDB pieces (preambles,
 //! RESTORE) and changed by replayed commands (`replay`), and handed to the
-//! writers as [`ValueSource`](crate::event::ValueSource)s. The whole dataset is held in memory: roughly 2–3× the size
-//! of the data itself (each member is its own allocation).
+//! writers as [`ValueSource`](crate::event::ValueSource)s. The whole dataset
+//! is held in memory: roughly 2–3× the size of the data itself (each member
+//! is its own allocation).
 //!
 //! Above `event` (it consumes pieces), below `cmd` (convert drives it).
 

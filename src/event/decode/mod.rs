@@ -27,7 +27,7 @@ pub enum ArrayValue<B> {
 
 impl<B: AsRef<[u8]>> ArrayValue<B> {
     /// The same value, borrowed.
-    pub fn as_ref(&self) -> ArrayValue<&[u8]> {
+    pub fn borrowed(&self) -> ArrayValue<&[u8]> {
         match self {
             ArrayValue::Bytes(b) => ArrayValue::Bytes(b.as_ref()),
             ArrayValue::Int(i) => ArrayValue::Int(*i),
@@ -36,7 +36,7 @@ impl<B: AsRef<[u8]>> ArrayValue<B> {
     }
 
     /// The same value, owned.
-    pub fn to_owned(&self) -> ArrayValue<Vec<u8>> {
+    pub fn owned(&self) -> ArrayValue<Vec<u8>> {
         match self {
             ArrayValue::Bytes(b) => ArrayValue::Bytes(b.as_ref().to_vec()),
             ArrayValue::Int(i) => ArrayValue::Int(*i),
