@@ -19,7 +19,7 @@ SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 
 # Lowest first.
 ORDER = ["format", "error", "clock", "escape", "progress", "input", "token", "event",
-         "keyspace", "source", "output", "cmd", "testkit", "cli", "main", "lib"]
+         "keyspace", "source", "output", "memory", "cmd", "testkit", "cli", "main", "lib"]
 FOUNDATION = {"error", "clock", "escape", "progress"}
 
 

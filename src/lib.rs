@@ -102,6 +102,7 @@ pub mod event;
 pub mod format;
 pub mod input;
 pub mod keyspace;
+pub mod memory;
 pub mod output;
 pub mod progress;
 pub mod source;

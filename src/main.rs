@@ -80,6 +80,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             let worst = reports.iter().map(|r| r.verdict()).max().unwrap_or(Verdict::Valid);
             Ok(worst.into())
         }
+        Command::Memory(args) => run_memory(args),
         Command::Dump(args) if args.commands => {
             if args.format != DumpFormatArg::Jsonl
                 || !args.keys.is_empty()
@@ -307,6 +308,82 @@ fn hex_preview(bytes: &[u8]) -> String {
 }
 
 /// `fix`: plan, show, confirm, apply, re-check. Prompts live here, not in `cmd`.
+fn run_memory(args: cli::MemoryArgs) -> Result<Exit, Error> {
+    use rdb_tool::cmd::memory::{self, KeysFormat, MemoryConfig};
+    use rdb_tool::memory::report::{write_json, write_text, SummaryOptions};
+    use rdb_tool::memory::{Allocator, Target};
+    let target = args
+        .target
+        .as_deref()
+        .map(|t| Target::from_name(t).ok_or_else(|| usage(format!("--target: unknown server {t:?}"))))
+        .transpose()?;
+    let allocator = args
+        .allocator
+        .as_deref()
+        .map(|a| Allocator::from_name(a).ok_or_else(|| usage(format!("--allocator: unknown allocator {a:?}"))))
+        .transpose()?;
+    let limits = match &args.encoding_limits {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(e).in_file(&path.as_path().into()))?;
+            let base = target.unwrap_or(Target::Redis70).compiled_limits();
+            Some(base.with_redis_conf(&text).map_err(|e| usage(format!("--encoding-limits: {e}")))?)
+        }
+        None => None,
+    };
+    let types = args
+        .types
+        .iter()
+        .map(|t| KeyType::from_name(t).ok_or_else(|| usage(format!("--type: unknown type {t:?}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let filter = KeyFilter {
+        dbs: args.dbs,
+        globs: args.keys_glob.into_iter().map(String::into_bytes).collect(),
+        regex: None,
+        types,
+    };
+    let mut cfg = MemoryConfig::new(args.files);
+    cfg.target = target;
+    cfg.allocator = allocator;
+    cfg.limits = limits;
+    cfg.keys = args.keys.map(|k| match k {
+        cli::KeysFormatArg::Csv => KeysFormat::Csv,
+        cli::KeysFormatArg::Jsonl => KeysFormat::Jsonl,
+    });
+    cfg.filter = filter;
+    cfg.include_expired = args.include_expired;
+    cfg.now_ms = args.now;
+    cfg.skip_unknown = args.skip_unknown;
+    cfg.reader = args.read.options();
+    cfg.summary = SummaryOptions {
+        top: args.top,
+        separators: args.separators.into_bytes(),
+        prefix_depth: args.prefix_depth,
+        prefix_cap: args.prefix_cap.max(16),
+    };
+    let stdout = std::io::stdout();
+    let mut keys_sink: Option<Box<dyn Write>> = match (&cfg.keys, &args.keys_output) {
+        (None, _) => None,
+        (Some(_), Some(path)) => Some(Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| Error::io(e).in_file(&path.as_path().into()))?,
+        ))),
+        (Some(_), None) => Some(Box::new(std::io::BufWriter::with_capacity(1 << 16, stdout.lock()))),
+    };
+    let report = memory::memory(&cfg, keys_sink.as_mut().map(|w| w.as_mut() as &mut dyn Write))?;
+    drop(keys_sink);
+    let mut text = Vec::new();
+    match args.format {
+        cli::SummaryFormatArg::Text => write_text(&report.summary, &mut text),
+        cli::SummaryFormatArg::Json => write_json(&report.summary, &mut text),
+    }
+    match (&args.output, cfg.keys.is_some() && args.keys_output.is_none()) {
+        (Some(path), _) => std::fs::write(path, &text).map_err(|e| Error::io(e).in_file(&path.as_path().into()))?,
+        // The rows took standard output: the summary goes nowhere.
+        (None, true) => {}
+        (None, false) => std::io::stdout().lock().write_all(&text).map_err(Error::io)?,
+    }
+    Ok(Exit::Ok)
+}
+
 fn run_fix(args: cli::FixArgs) -> Result<Exit, Error> {
     let opts = AofCheckOptions {
         reader: args.read.options(),

@@ -197,6 +197,93 @@ pub enum Command {
     /// the cut bytes to a backup file next to it.
     #[command(after_help = FIX_EXIT_CODES)]
     Fix(FixArgs),
+    /// What every key costs in a server's memory right after it loads the
+    /// input(s): `MEMORY USAGE key SAMPLES 0` byte for byte where the server
+    /// is deterministic, per key (--keys) and summed up (totals, types and
+    /// encodings, largest keys, prefixes, TTLs, slots). Several inputs (the
+    /// shards of a cluster) give one report and a row per file.
+    #[command(after_help = EXIT_CODES)]
+    Memory(MemoryArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum KeysFormatArg {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SummaryFormatArg {
+    Text,
+    Json,
+}
+
+/// Arguments of `memory`.
+#[derive(clap::Args, Debug)]
+pub struct MemoryArgs {
+    /// RDB files, AOFs in any layout (replayed), or our dumps.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The server to model: redis-6.2, redis-7.0, redis-7.2, redis-7.4,
+    /// redis-8.0, valkey-8.0, valkey-8.1, valkey-9.0, valkey-9.1 (default:
+    /// the version that wrote each file, from its aux fields).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// The server's allocator: jemalloc8 (upstream builds, the default),
+    /// jemalloc16 (Debian's packages), libc (glibc malloc).
+    #[arg(long)]
+    pub allocator: Option<String>,
+    /// Take the encoding limits from this redis.conf (default: the target's
+    /// compiled-in limits).
+    #[arg(long, value_name = "REDIS_CONF")]
+    pub encoding_limits: Option<PathBuf>,
+    /// Write one row per key, streamed, in this format (to standard output,
+    /// or --keys-output; the summary then goes to -o only).
+    #[arg(long, value_enum)]
+    pub keys: Option<KeysFormatArg>,
+    /// Where the per-key rows go.
+    #[arg(long, value_name = "FILE", requires = "keys")]
+    pub keys_output: Option<PathBuf>,
+    /// The summary's format.
+    #[arg(long, value_enum, default_value_t = SummaryFormatArg::Text)]
+    pub format: SummaryFormatArg,
+    /// Write the summary here instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Keys in each top list and prefixes shown.
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+    /// Bytes that end a key prefix segment.
+    #[arg(long, default_value = ":")]
+    pub separators: String,
+    /// Prefix segments counted.
+    #[arg(long, default_value_t = 3)]
+    pub prefix_depth: usize,
+    /// Distinct prefixes held at most (the smallest are folded into "other").
+    #[arg(long, default_value_t = 100_000)]
+    pub prefix_cap: usize,
+    /// Count keys already expired (a primary drops them on load, so by
+    /// default they are left out and counted apart).
+    #[arg(long)]
+    pub include_expired: bool,
+    /// Unix time in ms expiry is judged by (default: each file's ctime aux
+    /// field, else the system clock); also an AOF replay's clock.
+    #[arg(long, value_name = "MS")]
+    pub now: Option<i64>,
+    /// Only keys of this database (repeatable).
+    #[arg(long = "db")]
+    pub dbs: Vec<u64>,
+    /// Only keys matching this Redis glob pattern (repeatable).
+    #[arg(long = "key")]
+    pub keys_glob: Vec<String>,
+    /// Only keys of this type (repeatable).
+    #[arg(long = "type")]
+    pub types: Vec<String>,
+    /// AOF input: skip (and count) commands the replay does not know.
+    #[arg(long)]
+    pub skip_unknown: bool,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 /// Arguments of `dump`.

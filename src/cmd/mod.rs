@@ -6,3 +6,4 @@ pub mod convert;
 pub mod diff;
 pub mod dump;
 pub mod fix;
+pub mod memory;

@@ -16,7 +16,7 @@ pub mod value;
 pub use crate::token::record::KeyAttrs;
 pub use crate::token::Item;
 pub use aof::{AnnotationEvent, AofReader, AofRole, CommandEvent, RespReader};
-pub use decode::{ArrayValue, Piece, Sink};
+pub use decode::{ArrayValue, BlobEncoding, Layout, Piece, Sink};
 pub use reader::{RdbReader, ReaderOptions};
 pub use stream::{StreamId, StreamMeta};
 pub use value::OwnedValue;

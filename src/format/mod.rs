@@ -4,9 +4,12 @@
 //! The same byte can mean different things in the Redis and the Valkey dialect
 //! (type 22, opcode 243), so every lookup takes a [`Dialect`].
 
+pub mod limits;
 pub mod numbers;
+pub mod slot;
 pub mod versions;
 
+pub use limits::EncodingLimits;
 pub use versions::{rdb_version_written_by, RDB_VERSIONS};
 
 /// Highest Redis RDB version this reader knows (Redis 8.10).

@@ -86,6 +86,42 @@ pub enum Piece<'b> {
     },
     /// Everything else a stream holds (after its entries).
     StreamMeta(&'b StreamMeta),
+    /// How the value is stored, for a sink that asked ([`Sink::wants_layout`]).
+    Layout(Layout),
+}
+
+/// How a value is stored where the file decides it and its items do not: a
+/// server keeps quicklist nodes and stream listpacks as it reads them
+/// (rdb.c `rdbLoadObject`), so their boundaries and sizes are the file's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// A quicklist node begins: the elements up to the next node are in it.
+    /// `plain`: a node holding one large element as is (RDB 11+).
+    ListNode { plain: bool },
+    /// A stream node begins: its master ID (its key in the radix tree) and
+    /// the bytes of its listpack, deleted entries included.
+    StreamNode { master: StreamId, listpack_bytes: usize },
+    /// The whole value is one blob of this encoding, which a server keeps
+    /// as read when its limits allow (an intset stays as wide as it once
+    /// grew; a ziplist keeps long back-lengths a cascade left).
+    Blob { encoding: BlobEncoding, bytes: usize },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobEncoding {
+    Intset,
+    Ziplist,
+    Listpack,
+    /// Redis 7.4+: a hash listpack with a TTL per field (`listpackex`).
+    ListpackEx,
+}
+
+/// Say what blob a value is, to a sink that asked.
+fn blob_layout(sink: &mut dyn Sink, encoding: BlobEncoding, blob: &[u8]) -> Result<()> {
+    if sink.wants_layout() {
+        sink.piece(Piece::Layout(Layout::Blob { encoding, bytes: blob.len() }))?;
+    }
+    Ok(())
 }
 
 /// Receives the pieces of a value.
@@ -98,6 +134,12 @@ pub trait Sink {
     /// carries 0).
     fn wants_scores(&self) -> bool {
         true
+    }
+
+    /// Whether [`Piece::Layout`] pieces are wanted (only the memory model
+    /// needs them; nobody else sees them).
+    fn wants_layout(&self) -> bool {
+        false
     }
 }
 
@@ -532,6 +574,7 @@ fn decode_with(value: &Value<'_>, sink: &mut dyn Sink, scratch: &mut Vec<u8>) ->
                 }
             }
             let blob = cur.blob(scratch)?;
+            blob_layout(sink, BlobEncoding::ListpackEx, blob)?;
             hash_triples(&cur, blob, sink)?;
         }
         HashZipmap => {
@@ -548,43 +591,58 @@ fn decode_with(value: &Value<'_>, sink: &mut dyn Sink, scratch: &mut Vec<u8>) ->
         }
         SetIntset => {
             let blob = cur.blob(scratch)?;
+            blob_layout(sink, BlobEncoding::Intset, blob)?;
             with_blob(&cur, blob, sink, |b, f| intset::walk(b, |v| f.send(Piece::Elem(Item::Int(v)))))?;
         }
         ZsetZiplist => {
             let blob = cur.blob(scratch)?;
+            blob_layout(sink, BlobEncoding::Ziplist, blob)?;
             zset_pairs(&cur, blob, walk_zl, sink)?;
         }
         HashZiplist => {
             let blob = cur.blob(scratch)?;
+            blob_layout(sink, BlobEncoding::Ziplist, blob)?;
             hash_pairs(&cur, blob, walk_zl, sink)?;
         }
         HashListpack => {
             let blob = cur.blob(scratch)?;
+            blob_layout(sink, BlobEncoding::Listpack, blob)?;
             hash_pairs(&cur, blob, walk_lp, sink)?;
         }
         ZsetListpack => {
             let blob = cur.blob(scratch)?;
+            blob_layout(sink, BlobEncoding::Listpack, blob)?;
             zset_pairs(&cur, blob, walk_lp, sink)?;
         }
         SetListpack => {
             let blob = cur.blob(scratch)?;
+            blob_layout(sink, BlobEncoding::Listpack, blob)?;
             listpack_elems(&cur, blob, sink)?;
         }
         ListQuicklist => {
             let n = cur.len()?;
+            let layout = sink.wants_layout();
             for _ in 0..n {
                 let blob = cur.blob(scratch)?;
+                if layout {
+                    sink.piece(Piece::Layout(Layout::ListNode { plain: false }))?;
+                }
                 ziplist_elems(&cur, blob, sink)?;
             }
         }
         ListQuicklist2 => {
             let n = cur.len()?;
+            let layout = sink.wants_layout();
             for _ in 0..n {
                 let at = cur.rest();
                 let container = cur.len()?;
                 let blob = cur.blob(scratch)?;
                 if blob.is_empty() {
                     return Err(cur.err(ErrorKind::Integrity(Integrity::QuicklistEmptyNode), at));
+                }
+                if layout {
+                    let plain = container == format::QUICKLIST_NODE_PLAIN;
+                    sink.piece(Piece::Layout(Layout::ListNode { plain }))?;
                 }
                 match container {
                     format::QUICKLIST_NODE_PLAIN => sink.piece(Piece::Elem(Item::Bytes(blob)))?,

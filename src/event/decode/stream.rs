@@ -2,7 +2,7 @@
 //! its entries from listpack nodes delta-encoded against their master IDs,
 //! sent one by one, then what else it holds (`event::stream::StreamMeta`).
 
-use super::{Cursor, Piece, Sink};
+use super::{Cursor, Layout, Piece, Sink};
 use crate::error::{ErrorKind, Integrity, Result};
 use crate::event::stream::{Consumer, Group, Idmp, PendingEntry, Producer, StreamId, StreamMeta};
 use crate::format::{STREAM_ITEM_FLAG_DELETED, STREAM_ITEM_FLAG_SAMEFIELDS};
@@ -100,6 +100,9 @@ pub(crate) fn decode_stream(cur: &mut Cursor<'_>, v: u8, sink: &mut dyn Sink) ->
         let lp = cur.str()?;
         if lp.is_empty() {
             return Err(cur.err(ErrorKind::Integrity(Integrity::StreamEmptyNode), at));
+        }
+        if sink.wants_layout() {
+            sink.piece(Piece::Layout(Layout::StreamNode { master, listpack_bytes: lp.len() }))?;
         }
         decode_node(cur, master, &lp, sink)?;
     }

@@ -15,6 +15,49 @@ fn backlen_size(l: usize) -> usize {
     }
 }
 
+/// The integer an item is stored as: strings that are the exact decimal form
+/// of an i64 become integers (`lpStringToInt64`).
+fn stored_int(item: Item<'_>) -> Option<i64> {
+    match item {
+        Item::Int(v) => Some(v),
+        Item::Bytes(b) => parse_canonical_i64(b),
+    }
+}
+
+/// Bytes of an integer entry before its back-length: 7-bit unsigned and
+/// 13-bit forms carry the value in the encoding byte(s); wider ones take a
+/// tag byte and 2, 3, 4 or 8 bytes.
+fn int_width(v: i64) -> usize {
+    match v {
+        0..=127 => 1,
+        -4096..=4095 => 2,
+        _ if i16::try_from(v).is_ok() => 3,
+        _ if (-(1 << 23)..(1 << 23)).contains(&v) => 4,
+        _ if i32::try_from(v).is_ok() => 5,
+        _ => 9,
+    }
+}
+
+/// Bytes of a string entry's length header: 6, 12 or 32-bit lengths.
+fn str_header(len: usize) -> usize {
+    match len {
+        0..=63 => 1,
+        64..=4095 => 2,
+        _ => 5,
+    }
+}
+
+/// Bytes `item` takes in a listpack, back-length included (what `lpInsert`
+/// adds to the blob).
+pub fn entry_size(item: Item<'_>) -> usize {
+    let l = match (stored_int(item), item) {
+        (Some(v), _) => int_width(v),
+        (None, Item::Bytes(s)) => str_header(s.len()) + s.len(),
+        (None, Item::Int(_)) => unreachable!("integers always have a value"),
+    };
+    l + backlen_size(l)
+}
+
 /// An accumulating listpack.
 #[derive(Debug, Default, Clone)]
 pub struct ListpackBuilder {
@@ -41,50 +84,43 @@ impl ListpackBuilder {
     }
 
     pub fn push(&mut self, item: Item<'_>) {
-        let value = match item {
-            Item::Int(v) => Some(v),
-            Item::Bytes(b) => parse_canonical_i64(b),
-        };
         let start = self.body.len();
         let body = &mut self.body;
-        match (value, item) {
-            (Some(v), _) if (0..=127).contains(&v) => body.push(v as u8),
-            (Some(v), _) if (-4096..=4095).contains(&v) => {
-                let u = (v as u16) & 0x1fff;
-                body.push(0xc0 | (u >> 8) as u8);
-                body.push(u as u8);
+        match stored_int(item) {
+            Some(v) => {
+                let width = int_width(v);
+                match width {
+                    1 => body.push(v as u8),
+                    2 => {
+                        let u = (v as u16) & 0x1fff;
+                        body.push(0xc0 | (u >> 8) as u8);
+                        body.push(u as u8);
+                    }
+                    n => {
+                        // 0xf1..0xf4: 16, 24, 32 and 64-bit integers follow.
+                        body.push([0xf1, 0xf2, 0xf3, 0, 0, 0, 0xf4][n - 3]);
+                        body.extend_from_slice(&v.to_le_bytes()[..n - 1]);
+                    }
+                }
             }
-            (Some(v), _) if i16::try_from(v).is_ok() => {
-                body.push(0xf1);
-                body.extend_from_slice(&(v as i16).to_le_bytes());
-            }
-            (Some(v), _) if (-(1 << 23)..(1 << 23)).contains(&v) => {
-                body.push(0xf2);
-                body.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-            }
-            (Some(v), _) if i32::try_from(v).is_ok() => {
-                body.push(0xf3);
-                body.extend_from_slice(&(v as i32).to_le_bytes());
-            }
-            (Some(v), _) => {
-                body.push(0xf4);
-                body.extend_from_slice(&v.to_le_bytes());
-            }
-            (None, Item::Bytes(s)) if s.len() < 64 => {
-                body.push(0x80 | s.len() as u8);
+            None => {
+                let s = match item {
+                    Item::Bytes(s) => s,
+                    Item::Int(_) => unreachable!("integers always have a value"),
+                };
+                match str_header(s.len()) {
+                    1 => body.push(0x80 | s.len() as u8),
+                    2 => {
+                        body.push(0xe0 | (s.len() >> 8) as u8);
+                        body.push(s.len() as u8);
+                    }
+                    _ => {
+                        body.push(0xf0);
+                        body.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                    }
+                }
                 body.extend_from_slice(s);
             }
-            (None, Item::Bytes(s)) if s.len() < 4096 => {
-                body.push(0xe0 | (s.len() >> 8) as u8);
-                body.push(s.len() as u8);
-                body.extend_from_slice(s);
-            }
-            (None, Item::Bytes(s)) => {
-                body.push(0xf0);
-                body.extend_from_slice(&(s.len() as u32).to_le_bytes());
-                body.extend_from_slice(s);
-            }
-            (None, Item::Int(_)) => unreachable!("integers always have a value"),
         }
         let l = body.len() - start;
         let n = backlen_size(l);
@@ -134,6 +170,32 @@ mod tests {
         // "1" is stored as the integer 1, as Redis does; "01" stays a string.
         assert_eq!(build(&[Item::Bytes(b"a"), Item::Bytes(b"1")]), lp);
         assert_eq!(entries(&build(&[Item::Bytes(b"01")])).unwrap(), vec![Item::Bytes(b"01")]);
+    }
+
+    #[test]
+    fn entry_size_is_what_push_adds() {
+        let long = vec![b'x'; 5000];
+        let items = [
+            Item::Int(0),
+            Item::Int(127),
+            Item::Int(128),
+            Item::Int(-4096),
+            Item::Int(40000),
+            Item::Int(-8_000_000),
+            Item::Int(2_000_000_000),
+            Item::Int(i64::MIN),
+            Item::Bytes(b""),
+            Item::Bytes(b"0012"),
+            Item::Bytes(&long[..63]),
+            Item::Bytes(&long[..64]),
+            Item::Bytes(&long[..4095]),
+            Item::Bytes(&long),
+        ];
+        for it in items {
+            let mut b = ListpackBuilder::new();
+            b.push(it);
+            assert_eq!(b.bytes() - 7, entry_size(it), "{it:?}");
+        }
     }
 
     #[test]

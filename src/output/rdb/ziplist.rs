@@ -5,6 +5,48 @@
 
 use crate::token::{parse_canonical_i64, Item};
 
+/// Bytes `item` takes in a ziplist after an entry of `prev_len` bytes (what
+/// `__ziplistInsert` adds, before any cascade update of the next entry).
+pub fn entry_size(prev_len: usize, item: Item<'_>) -> usize {
+    let prevlen = if prev_len < 254 { 1 } else { 5 };
+    let body = match stored_int(item) {
+        Some(v) if (0..=12).contains(&v) => 1,
+        Some(v) if i8::try_from(v).is_ok() => 2,
+        Some(v) if i16::try_from(v).is_ok() => 3,
+        Some(v) if (-(1 << 23)..(1 << 23)).contains(&v) => 4,
+        Some(v) if i32::try_from(v).is_ok() => 5,
+        Some(_) => 9,
+        None => {
+            let n = item_len(item);
+            n + if n < 64 {
+                1
+            } else if n < 16384 {
+                2
+            } else {
+                5
+            }
+        }
+    };
+    prevlen + body
+}
+
+/// The integer an item is stored as (`zipTryEncoding`: only entries of
+/// 1..=31 bytes are tried).
+fn stored_int(item: Item<'_>) -> Option<i64> {
+    match item {
+        Item::Int(v) => Some(v),
+        Item::Bytes(b) if !b.is_empty() && b.len() < 32 => parse_canonical_i64(b),
+        Item::Bytes(_) => None,
+    }
+}
+
+fn item_len(item: Item<'_>) -> usize {
+    match item {
+        Item::Bytes(b) => b.len(),
+        Item::Int(v) => itoa::Buffer::new().format(v).len(),
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct ZiplistBuilder {
     body: Vec<u8>,
@@ -32,12 +74,7 @@ impl ZiplistBuilder {
     }
 
     pub fn push(&mut self, item: Item<'_>) {
-        let value = match item {
-            Item::Int(v) => Some(v),
-            // `zipTryEncoding`: only entries of 1..=31 bytes are tried as integers.
-            Item::Bytes(b) if !b.is_empty() && b.len() < 32 => parse_canonical_i64(b),
-            Item::Bytes(_) => None,
-        };
+        let value = stored_int(item);
         let start = self.body.len();
         let body = &mut self.body;
         if self.last_entry_len < 254 {
@@ -83,6 +120,7 @@ impl ZiplistBuilder {
             }
             (None, Item::Int(_)) => unreachable!("integers always have a value"),
         }
+        debug_assert_eq!(self.body.len() - start, entry_size(self.last_entry_len, item));
         self.last_entry_start = start;
         self.last_entry_len = self.body.len() - start;
         self.count += 1;

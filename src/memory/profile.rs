@@ -1,0 +1,159 @@
+//! Which server the model mirrors: its version's rules (what `MEMORY USAGE`
+//! counts and how a load lays values out), its allocator, and its encoding
+//! limits. docs/memory.md says where each rule comes from.
+
+use super::alloc::Allocator;
+use crate::format::EncodingLimits;
+
+/// A server generation whose memory rules differ from its neighbours'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Target {
+    Redis62,
+    Redis70,
+    Redis72,
+    Redis74,
+    Redis80,
+    Valkey80,
+    Valkey81,
+    Valkey90,
+    Valkey91,
+}
+
+/// How far a target's rules have been held to a real server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    /// Compared key by key against a live server of this version by the
+    /// test suite (`tests/live/memory.rs`), with this allocator.
+    LiveServer(Allocator),
+    /// Written from the server's source; no server of this version runs here.
+    FromSource,
+}
+
+impl Target {
+    pub const ALL: [Target; 9] = [
+        Target::Redis62,
+        Target::Redis70,
+        Target::Redis72,
+        Target::Redis74,
+        Target::Redis80,
+        Target::Valkey80,
+        Target::Valkey81,
+        Target::Valkey90,
+        Target::Valkey91,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Redis62 => "redis-6.2",
+            Target::Redis70 => "redis-7.0",
+            Target::Redis72 => "redis-7.2",
+            Target::Redis74 => "redis-7.4",
+            Target::Redis80 => "redis-8.0",
+            Target::Valkey80 => "valkey-8.0",
+            Target::Valkey81 => "valkey-8.1",
+            Target::Valkey90 => "valkey-9.0",
+            Target::Valkey91 => "valkey-9.1",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Target> {
+        Target::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// The target a file was written by, from its `redis-ver` / `valkey-ver`
+    /// aux fields: the newest generation at or below that version (a file
+    /// from an older server is analysed as loaded by the oldest we model).
+    pub fn of_server(redis_ver: Option<&str>, valkey_ver: Option<&str>) -> Option<Target> {
+        let parse = |v: &str| -> Option<(u32, u32)> {
+            let mut it = v.split('.').map(|p| p.parse::<u32>().ok());
+            Some((it.next()??, it.next().flatten().unwrap_or(0)))
+        };
+        if let Some(v) = valkey_ver.and_then(parse) {
+            return Some(match v {
+                (9, 1..) | (10.., _) => Target::Valkey91,
+                (9, _) => Target::Valkey90,
+                (8, 1..) => Target::Valkey81,
+                _ => Target::Valkey80,
+            });
+        }
+        let v = redis_ver.and_then(parse)?;
+        Some(match v {
+            (8, _) | (9.., _) => Target::Redis80,
+            (7, 4..) => Target::Redis74,
+            (7, 2..) => Target::Redis72,
+            (7, _) => Target::Redis70,
+            _ => Target::Redis62,
+        })
+    }
+
+    pub fn is_valkey(self) -> bool {
+        self >= Target::Valkey80
+    }
+
+    /// The allocator of the build users usually run: upstream builds bundle
+    /// jemalloc (8-byte quantum).
+    pub fn default_allocator(self) -> Allocator {
+        Allocator::Jemalloc8
+    }
+
+    /// Which (target, allocator) pairs the test suite compares against a
+    /// live server, key by key.
+    pub fn checked(self, allocator: Allocator) -> Checked {
+        let live = match self {
+            Target::Redis70 => allocator == Allocator::Jemalloc16,
+            Target::Redis62 | Target::Valkey81 | Target::Valkey91 => allocator == Allocator::Libc,
+            _ => false,
+        };
+        if live {
+            Checked::LiveServer(allocator)
+        } else {
+            Checked::FromSource
+        }
+    }
+
+    /// The encoding limits a server of this version starts with when its
+    /// configuration sets none (config.c; the shipped redis.conf differs
+    /// for `hash-max-listpack-entries`: 128 there, 512 compiled in).
+    pub fn compiled_limits(self) -> EncodingLimits {
+        EncodingLimits { hash_max_listpack_entries: 512, ..EncodingLimits::default() }
+    }
+}
+
+/// Everything the model needs to know about the server it mirrors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Profile {
+    pub target: Target,
+    pub allocator: Allocator,
+    pub limits: EncodingLimits,
+}
+
+impl Profile {
+    pub fn new(target: Target, allocator: Allocator, limits: EncodingLimits) -> Profile {
+        Profile { target, allocator, limits }
+    }
+
+    /// A target with its default allocator and compiled-in limits.
+    pub fn default_for(target: Target) -> Profile {
+        Profile::new(target, target.default_allocator(), target.compiled_limits())
+    }
+
+    pub fn checked(&self) -> Checked {
+        self.target.checked(self.allocator)
+    }
+
+    /// Whether this profile's figures are estimates everywhere: its rules
+    /// were never held to a server, or its allocator is not deterministic.
+    pub fn approximate(&self) -> bool {
+        self.checked() == Checked::FromSource
+    }
+
+    /// How the report names the profile: "redis-7.0, jemalloc16 (checked
+    /// against a live server)".
+    pub fn label(&self) -> String {
+        let how = match self.checked() {
+            Checked::LiveServer(_) => "checked against a live server",
+            Checked::FromSource => "from source, not checked against a server",
+        };
+        format!("{}, {} ({how})", self.target.name(), self.allocator.name())
+    }
+}

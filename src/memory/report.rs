@@ -1,0 +1,735 @@
+//! The per-key rows of `memory` and what they add up to, in bounded memory
+//! whatever the number of keys: sums, histograms with fixed buckets, bounded
+//! heaps for the largest keys, and a prefix table with a cap.
+
+use super::meter::KeyCost;
+use super::profile::Profile;
+use crate::format::slot::{key_slot, SLOTS};
+use crate::format::KeyType;
+use crate::output::json::{write_bytes, write_str, write_u64};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::path::Path;
+
+/// One key, as a row.
+pub struct KeyRow<'a> {
+    /// Index of the input among those given.
+    pub file: usize,
+    pub db: u64,
+    pub key: &'a [u8],
+    pub kind: KeyType,
+    pub expire_at_ms: Option<i64>,
+    pub cost: &'a KeyCost,
+}
+
+impl KeyRow<'_> {
+    pub const CSV_HEADER: &'static str =
+        "file,db,key,type,encoding,elements,memory_usage,allocated,largest,expire_at_ms,slot,exact\n";
+
+    /// One JSON object and a newline. The key is written as the dump writes
+    /// strings (UTF-8 as is, else `base64:`), and as hex in `key_hex`.
+    pub fn write_jsonl(&self, out: &mut Vec<u8>) {
+        let c = self.cost;
+        out.extend_from_slice(b"{\"file\":");
+        write_u64(out, self.file as u64);
+        out.extend_from_slice(b",\"db\":");
+        write_u64(out, self.db);
+        out.extend_from_slice(b",\"key\":");
+        write_bytes(out, self.key);
+        out.extend_from_slice(b",\"key_hex\":\"");
+        hex(out, self.key);
+        out.extend_from_slice(b"\",\"type\":");
+        write_str(out, self.kind.name());
+        out.extend_from_slice(b",\"encoding\":");
+        write_str(out, c.encoding);
+        for (name, v) in [
+            ("elements", c.elements),
+            ("memory_usage", c.memory_usage),
+            ("allocated", c.allocated),
+            ("largest", c.largest),
+        ] {
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":");
+            write_u64(out, v);
+        }
+        out.extend_from_slice(b",\"expire_at_ms\":");
+        match self.expire_at_ms {
+            Some(t) => out.extend_from_slice(t.to_string().as_bytes()),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"slot\":");
+        write_u64(out, key_slot(self.key).into());
+        out.extend_from_slice(if c.exact { b",\"exact\":true}\n" } else { b",\"exact\":false}\n" });
+    }
+
+    /// One CSV line: the key is quoted, with `"` doubled; bytes that are not
+    /// printable ASCII are written `\xNN` (and a backslash `\\`), so every
+    /// line is one line of ASCII.
+    pub fn write_csv(&self, out: &mut Vec<u8>) {
+        let c = self.cost;
+        out.extend_from_slice(format!("{},{},\"", self.file, self.db).as_bytes());
+        for &b in self.key {
+            match b {
+                b'"' => out.extend_from_slice(b"\"\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                0x20..=0x7e => out.push(b),
+                _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+            }
+        }
+        let expire = self.expire_at_ms.map(|t| t.to_string()).unwrap_or_default();
+        out.extend_from_slice(
+            format!(
+                "\",{},{},{},{},{},{},{},{},{}\n",
+                self.kind.name(),
+                c.encoding,
+                c.elements,
+                c.memory_usage,
+                c.allocated,
+                c.largest,
+                expire,
+                key_slot(self.key),
+                c.exact
+            )
+            .as_bytes(),
+        );
+    }
+}
+
+fn hex(out: &mut Vec<u8>, b: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for &c in b {
+        out.push(DIGITS[(c >> 4) as usize]);
+        out.push(DIGITS[(c & 15) as usize]);
+    }
+}
+
+/// What the summary keeps, and how much of it.
+#[derive(Debug, Clone)]
+pub struct SummaryOptions {
+    /// Keys in each top list.
+    pub top: usize,
+    /// Bytes that end a prefix segment (`:` by default).
+    pub separators: Vec<u8>,
+    /// Prefix segments kept.
+    pub prefix_depth: usize,
+    /// Distinct prefixes held at most; past it the smallest are folded into
+    /// "other" (their share is then a lower bound).
+    pub prefix_cap: usize,
+}
+
+impl Default for SummaryOptions {
+    fn default() -> Self {
+        SummaryOptions { top: 20, separators: b":".to_vec(), prefix_depth: 3, prefix_cap: 100_000 }
+    }
+}
+
+/// Sizes by powers of 2^(1/8): quantiles within 9 %, in 512 counters.
+#[derive(Debug, Clone)]
+pub struct Histogram {
+    counts: Vec<u64>,
+    max: u64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram { counts: vec![0; 65 * 8], max: 0 }
+    }
+}
+
+impl Histogram {
+    fn bucket(v: u64) -> usize {
+        if v == 0 {
+            return 0;
+        }
+        ((v as f64).log2() * 8.0).floor() as usize + 1
+    }
+
+    fn add(&mut self, v: u64) {
+        let b = Self::bucket(v).min(self.counts.len() - 1);
+        self.counts[b] += 1;
+        self.max = self.max.max(v);
+    }
+
+    /// The upper end of the bucket holding the q-quantile.
+    fn quantile(&self, q: f64) -> u64 {
+        let total: u64 = self.counts.iter().sum();
+        if total == 0 {
+            return 0;
+        }
+        let rank = (q * total as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (b, &c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                if b == 0 {
+                    return 0;
+                }
+                return (2f64.powf(b as f64 / 8.0).floor() as u64).min(self.max);
+            }
+        }
+        self.max
+    }
+}
+
+/// Count and bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tally {
+    pub keys: u64,
+    pub memory_usage: u64,
+    pub allocated: u64,
+}
+
+impl Tally {
+    fn add(&mut self, c: &KeyCost) {
+        self.keys += 1;
+        self.memory_usage += c.memory_usage;
+        self.allocated += c.allocated;
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EncodingStats {
+    pub tally: Tally,
+    pub sizes: Histogram,
+    pub exact: u64,
+}
+
+/// A key in a top list.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TopKey {
+    pub value: u64,
+    pub file: usize,
+    pub db: u64,
+    pub key: Vec<u8>,
+    pub kind: &'static str,
+    pub encoding: &'static str,
+    pub memory_usage: u64,
+    pub elements: u64,
+}
+
+/// The N largest by some value, in a min-heap.
+#[derive(Debug, Clone, Default)]
+struct Top {
+    n: usize,
+    heap: BinaryHeap<Reverse<TopKey>>,
+}
+
+impl Top {
+    fn offer(&mut self, value: u64, make: impl FnOnce() -> TopKey) {
+        if self.n == 0 {
+            return;
+        }
+        if self.heap.len() == self.n {
+            if self.heap.peek().is_some_and(|Reverse(min)| min.value >= value) {
+                return;
+            }
+            self.heap.pop();
+        }
+        let mut k = make();
+        k.value = value;
+        self.heap.push(Reverse(k));
+    }
+
+    fn sorted(&self) -> Vec<TopKey> {
+        let mut v: Vec<TopKey> = self.heap.iter().map(|Reverse(k)| k.clone()).collect();
+        v.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.key.cmp(&b.key)));
+        v
+    }
+}
+
+/// Key prefixes, by level, with a cap.
+#[derive(Debug, Clone, Default)]
+struct Prefixes {
+    table: HashMap<Vec<u8>, Tally>,
+    /// What pruning folded away.
+    other: Tally,
+    pruned: bool,
+}
+
+/// How long until a key expires.
+pub const TTL_BUCKETS: [&str; 8] = ["none", "expired", "<1m", "<1h", "<1d", "<7d", "<30d", "later"];
+
+/// One input's row in the per-file table.
+#[derive(Debug, Clone)]
+pub struct FileRow {
+    pub path: String,
+    pub profile: Option<Profile>,
+    pub tally: Tally,
+    pub exact: u64,
+    /// Our estimate of `used_memory − used_memory_startup` after the load.
+    pub used_memory_delta: u64,
+    /// The file's own `used-mem` aux field (the writer's `used_memory`).
+    pub used_mem_aux: Option<u64>,
+}
+
+/// Everything the summary adds up.
+pub struct Summary {
+    pub options: SummaryOptions,
+    pub total: Tally,
+    pub exact: u64,
+    pub expired_skipped: u64,
+    pub per_db: BTreeMap<u64, Tally>,
+    pub per_encoding: BTreeMap<(&'static str, &'static str), EncodingStats>,
+    top_memory: Top,
+    top_elements: Top,
+    prefixes: Prefixes,
+    pub ttl: [Tally; 8],
+    pub slots: Vec<Tally>,
+    /// Per type, keys by the power of two at or below their size (strings:
+    /// bytes; collections: elements), as `INFO KEYSIZES`.
+    pub keysizes: BTreeMap<&'static str, BTreeMap<u32, u64>>,
+    /// Keys one element away from leaving their compact encoding.
+    pub near_limit: BTreeMap<&'static str, u64>,
+    pub files: Vec<FileRow>,
+    // The file being read: its keys and keys with a TTL per database.
+    file_tally: Tally,
+    file_exact: u64,
+    file_db_keys: BTreeMap<u64, (u64, u64)>,
+}
+
+impl Summary {
+    pub fn new(options: SummaryOptions) -> Summary {
+        Summary {
+            top_memory: Top { n: options.top, heap: BinaryHeap::new() },
+            top_elements: Top { n: options.top, heap: BinaryHeap::new() },
+            options,
+            total: Tally::default(),
+            exact: 0,
+            expired_skipped: 0,
+            per_db: BTreeMap::new(),
+            per_encoding: BTreeMap::new(),
+            prefixes: Prefixes::default(),
+            ttl: [Tally::default(); 8],
+            slots: vec![Tally::default(); SLOTS],
+            keysizes: BTreeMap::new(),
+            near_limit: BTreeMap::new(),
+            files: Vec::new(),
+            file_tally: Tally::default(),
+            file_exact: 0,
+            file_db_keys: BTreeMap::new(),
+        }
+    }
+
+    pub fn add_key(&mut self, row: &KeyRow<'_>, now_ms: i64) {
+        let c = row.cost;
+        self.total.add(c);
+        self.file_tally.add(c);
+        self.exact += u64::from(c.exact);
+        self.file_exact += u64::from(c.exact);
+        self.per_db.entry(row.db).or_default().add(c);
+        let e = self.file_db_keys.entry(row.db).or_default();
+        e.0 += 1;
+        e.1 += u64::from(row.expire_at_ms.is_some());
+        let enc = self.per_encoding.entry((row.kind.name(), c.encoding)).or_default();
+        enc.tally.add(c);
+        enc.sizes.add(c.memory_usage);
+        enc.exact += u64::from(c.exact);
+        let top = |value| {
+            move || TopKey {
+                value,
+                file: row.file,
+                db: row.db,
+                key: row.key.to_vec(),
+                kind: row.kind.name(),
+                encoding: c.encoding,
+                memory_usage: c.memory_usage,
+                elements: c.elements,
+            }
+        };
+        self.top_memory.offer(c.memory_usage, top(c.memory_usage));
+        self.top_elements.offer(c.elements, top(c.elements));
+        self.add_prefixes(row.key, c);
+        self.ttl[ttl_bucket(row.expire_at_ms, now_ms)].add(c);
+        self.slots[key_slot(row.key) as usize].add(c);
+        let size = if row.kind == KeyType::String { c.largest } else { c.elements };
+        let pow = if size == 0 { 0 } else { 1u32 << (63 - size.leading_zeros()).min(31) };
+        *self.keysizes.entry(row.kind.name()).or_default().entry(pow).or_default() += 1;
+    }
+
+    /// Count a key one element short of (or at) its compact encoding's
+    /// entry limit.
+    pub fn near_limit(&mut self, kind: KeyType) {
+        *self.near_limit.entry(kind.name()).or_default() += 1;
+    }
+
+    fn add_prefixes(&mut self, key: &[u8], c: &KeyCost) {
+        let mut end = 0;
+        for _ in 0..self.options.prefix_depth {
+            let Some(at) = key[end..].iter().position(|b| self.options.separators.contains(b)) else { break };
+            end += at + 1;
+            if let Some(t) = self.prefixes.table.get_mut(&key[..end]) {
+                t.add(c);
+            } else {
+                let mut t = Tally::default();
+                t.add(c);
+                self.prefixes.table.insert(key[..end].to_vec(), t);
+                if self.prefixes.table.len() > self.options.prefix_cap {
+                    self.prune_prefixes();
+                }
+            }
+        }
+    }
+
+    /// Keep the larger half of the prefixes by bytes: heavy hitters survive,
+    /// the long tail goes to "other".
+    fn prune_prefixes(&mut self) {
+        let mut sizes: Vec<u64> = self.prefixes.table.values().map(|t| t.memory_usage).collect();
+        let mid = sizes.len() / 2;
+        let (_, median, _) = sizes.select_nth_unstable(mid);
+        let median = *median;
+        let other = &mut self.prefixes.other;
+        self.prefixes.table.retain(|_, t| {
+            let keep = t.memory_usage > median;
+            if !keep {
+                other.keys += t.keys;
+                other.memory_usage += t.memory_usage;
+                other.allocated += t.allocated;
+            }
+            keep
+        });
+        self.prefixes.pruned = true;
+    }
+
+    /// Close the file just read: its row, with the keyspace tables a load
+    /// builds for its databases.
+    pub fn add_file(&mut self, path: &Path, profile: Option<Profile>, used_mem_aux: Option<u64>) {
+        let tables: u64 = match &profile {
+            Some(p) => {
+                let meter = super::Meter::new(*p);
+                self.file_db_keys.values().map(|&(keys, expires)| meter.keyspace_tables(keys, expires)).sum()
+            }
+            None => 0,
+        };
+        self.files.push(FileRow {
+            path: path.display().to_string(),
+            profile,
+            tally: self.file_tally,
+            exact: self.file_exact,
+            used_memory_delta: self.file_tally.allocated + tables,
+            used_mem_aux,
+        });
+        self.file_tally = Tally::default();
+        self.file_exact = 0;
+        self.file_db_keys.clear();
+    }
+
+    pub fn top_by_memory(&self) -> Vec<TopKey> {
+        self.top_memory.sorted()
+    }
+
+    pub fn top_by_elements(&self) -> Vec<TopKey> {
+        self.top_elements.sorted()
+    }
+
+    /// Prefixes by bytes, largest first, and whether pruning made them
+    /// lower bounds.
+    pub fn prefixes(&self) -> (Vec<(Vec<u8>, Tally)>, Tally, bool) {
+        let mut v: Vec<(Vec<u8>, Tally)> = self.prefixes.table.iter().map(|(k, t)| (k.clone(), *t)).collect();
+        v.sort_by(|a, b| b.1.memory_usage.cmp(&a.1.memory_usage).then_with(|| a.0.cmp(&b.0)));
+        (v, self.prefixes.other, self.prefixes.pruned)
+    }
+
+    pub fn used_memory_delta(&self) -> u64 {
+        self.files.iter().map(|f| f.used_memory_delta).sum()
+    }
+}
+
+fn ttl_bucket(expire_at_ms: Option<i64>, now_ms: i64) -> usize {
+    let Some(t) = expire_at_ms else { return 0 };
+    let left = t.saturating_sub(now_ms);
+    match left {
+        ..=0 => 1,
+        1..60_000 => 2,
+        60_000..3_600_000 => 3,
+        3_600_000..86_400_000 => 4,
+        86_400_000..604_800_000 => 5,
+        604_800_000..2_592_000_000 => 6,
+        _ => 7,
+    }
+}
+
+impl Histogram {
+    pub fn p(&self, q: f64) -> u64 {
+        self.quantile(q)
+    }
+    pub fn max(&self) -> u64 {
+        self.max
+    }
+}
+
+/// The summary as JSON.
+pub fn write_json(s: &Summary, out: &mut Vec<u8>) {
+    let tally = |out: &mut Vec<u8>, t: &Tally| {
+        out.extend_from_slice(
+            format!("{{\"keys\":{},\"memory_usage\":{},\"allocated\":{}}}", t.keys, t.memory_usage, t.allocated)
+                .as_bytes(),
+        );
+    };
+    out.extend_from_slice(b"{\"totals\":{");
+    out.extend_from_slice(
+        format!(
+            "\"keys\":{},\"memory_usage\":{},\"allocated\":{},\"used_memory_delta\":{},\"exact_keys\":{},\"expired_skipped\":{}",
+            s.total.keys,
+            s.total.memory_usage,
+            s.total.allocated,
+            s.used_memory_delta(),
+            s.exact,
+            s.expired_skipped
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(b"},\"files\":[");
+    for (i, f) in s.files.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"path\":");
+        write_str(out, &f.path);
+        out.extend_from_slice(b",\"profile\":");
+        match &f.profile {
+            Some(p) => {
+                out.extend_from_slice(b"{\"target\":");
+                write_str(out, p.target.name());
+                out.extend_from_slice(b",\"allocator\":");
+                write_str(out, p.allocator.name());
+                out.extend_from_slice(b",\"label\":");
+                write_str(out, &p.label());
+                out.extend_from_slice(if p.approximate() {
+                    b",\"approximate\":true}"
+                } else {
+                    b",\"approximate\":false}"
+                });
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"totals\":");
+        tally(out, &f.tally);
+        out.extend_from_slice(
+            format!(",\"exact_keys\":{},\"used_memory_delta\":{}", f.exact, f.used_memory_delta).as_bytes(),
+        );
+        out.extend_from_slice(b",\"used_mem_aux\":");
+        match f.used_mem_aux {
+            Some(v) => write_u64(out, v),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"],\"per_db\":{");
+    for (i, (db, t)) in s.per_db.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(format!("\"{db}\":").as_bytes());
+        tally(out, t);
+    }
+    out.extend_from_slice(b"},\"per_encoding\":[");
+    for (i, ((kind, enc), st)) in s.per_encoding.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(
+            format!(
+                "{{\"type\":\"{kind}\",\"encoding\":\"{enc}\",\"keys\":{},\"memory_usage\":{},\"allocated\":{},\"exact_keys\":{},\"p50\":{},\"p90\":{},\"p99\":{},\"max\":{}}}",
+                st.tally.keys,
+                st.tally.memory_usage,
+                st.tally.allocated,
+                st.exact,
+                st.sizes.p(0.5),
+                st.sizes.p(0.9),
+                st.sizes.p(0.99),
+                st.sizes.max()
+            )
+            .as_bytes(),
+        );
+    }
+    let top = |out: &mut Vec<u8>, name: &str, keys: &[TopKey]| {
+        out.extend_from_slice(format!("],\"{name}\":[").as_bytes());
+        for (i, k) in keys.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(format!("{{\"file\":{},\"db\":{},\"key\":", k.file, k.db).as_bytes());
+            write_bytes(out, &k.key);
+            out.extend_from_slice(
+                format!(
+                    ",\"type\":\"{}\",\"encoding\":\"{}\",\"memory_usage\":{},\"elements\":{}}}",
+                    k.kind, k.encoding, k.memory_usage, k.elements
+                )
+                .as_bytes(),
+            );
+        }
+    };
+    top(out, "top_by_memory", &s.top_by_memory());
+    top(out, "top_by_elements", &s.top_by_elements());
+    let (prefixes, other, pruned) = s.prefixes();
+    out.extend_from_slice(b"],\"prefixes\":{\"entries\":[");
+    for (i, (p, t)) in prefixes.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"prefix\":");
+        write_bytes(out, p);
+        out.extend_from_slice(
+            format!(",\"keys\":{},\"memory_usage\":{},\"allocated\":{}}}", t.keys, t.memory_usage, t.allocated)
+                .as_bytes(),
+        );
+    }
+    out.extend_from_slice(b"],\"other\":");
+    tally(out, &other);
+    out.extend_from_slice(if pruned { b",\"pruned\":true}" } else { b",\"pruned\":false}" });
+    out.extend_from_slice(b",\"ttl\":{");
+    for (i, (name, t)) in TTL_BUCKETS.iter().zip(&s.ttl).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(format!("\"{name}\":").as_bytes());
+        tally(out, t);
+    }
+    out.extend_from_slice(b"},\"slots\":[");
+    let mut first = true;
+    for (slot, t) in s.slots.iter().enumerate().filter(|(_, t)| t.keys > 0) {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.extend_from_slice(
+            format!("{{\"slot\":{slot},\"key_count\":{},\"memory_usage\":{}}}", t.keys, t.memory_usage).as_bytes(),
+        );
+    }
+    out.extend_from_slice(b"],\"keysizes\":{");
+    for (i, (kind, hist)) in s.keysizes.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(format!("\"{kind}\":{{").as_bytes());
+        for (j, (pow, n)) in hist.iter().enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(format!("\"{pow}\":{n}").as_bytes());
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"},\"near_limit\":{");
+    for (i, (kind, n)) in s.near_limit.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(format!("\"{kind}\":{n}").as_bytes());
+    }
+    out.extend_from_slice(b"}}\n");
+}
+
+/// Bytes in a human unit.
+fn human(n: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < units.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
+
+/// The summary as text.
+pub fn write_text(s: &Summary, out: &mut Vec<u8>) {
+    use std::fmt::Write as _;
+    let mut t = String::new();
+    for f in &s.files {
+        let label = f.profile.as_ref().map_or("(no keys)".to_string(), |p| p.label());
+        let _ = writeln!(t, "{}: {}", f.path, label);
+        let _ = writeln!(
+            t,
+            "  {} keys, MEMORY USAGE sum {} ({}), allocated {}, used_memory after load ≈ startup + {}{}",
+            f.tally.keys,
+            f.tally.memory_usage,
+            human(f.tally.memory_usage),
+            human(f.tally.allocated),
+            human(f.used_memory_delta),
+            f.used_mem_aux.map(|u| format!(" (the writer's used_memory: {})", human(u))).unwrap_or_default()
+        );
+    }
+    if s.files.len() > 1 {
+        let _ = writeln!(
+            t,
+            "all {} files: {} keys, MEMORY USAGE sum {}, used_memory ≈ startup + {}",
+            s.files.len(),
+            s.total.keys,
+            human(s.total.memory_usage),
+            human(s.used_memory_delta())
+        );
+    }
+    let _ = writeln!(
+        t,
+        "{} of {} keys exact{}",
+        s.exact,
+        s.total.keys,
+        if s.expired_skipped > 0 { format!("; {} expired keys left out", s.expired_skipped) } else { String::new() }
+    );
+    let _ = writeln!(t, "\nby type and encoding:");
+    let _ = writeln!(
+        t,
+        "  {:<8} {:<11} {:>10} {:>12} {:>9} {:>9} {:>9} {:>10}",
+        "type", "encoding", "keys", "bytes", "p50", "p90", "p99", "max"
+    );
+    for ((kind, enc), st) in &s.per_encoding {
+        let _ = writeln!(
+            t,
+            "  {:<8} {:<11} {:>10} {:>12} {:>9} {:>9} {:>9} {:>10}",
+            kind,
+            enc,
+            st.tally.keys,
+            human(st.tally.memory_usage),
+            st.sizes.p(0.5),
+            st.sizes.p(0.9),
+            st.sizes.p(0.99),
+            st.sizes.max()
+        );
+    }
+    let _ = writeln!(t, "\nlargest keys:");
+    for k in s.top_by_memory() {
+        let _ = writeln!(
+            t,
+            "  {:>10}  db{} \"{}\" ({} {}, {} elements)",
+            human(k.memory_usage),
+            k.db,
+            crate::escape::escape_bytes(&k.key),
+            k.kind,
+            k.encoding,
+            k.elements
+        );
+    }
+    let (prefixes, other, pruned) = s.prefixes();
+    if !prefixes.is_empty() {
+        let _ = writeln!(t, "\nprefixes{}:", if pruned { " (the smallest were folded into other)" } else { "" });
+        for (p, tally) in prefixes.iter().take(s.options.top) {
+            let _ = writeln!(
+                t,
+                "  {:>10}  {:>9} keys  \"{}\"",
+                human(tally.memory_usage),
+                tally.keys,
+                crate::escape::escape_bytes(p)
+            );
+        }
+        if pruned {
+            let _ = writeln!(t, "  {:>10}  {:>9} keys  (other)", human(other.memory_usage), other.keys);
+        }
+    }
+    let _ = writeln!(t, "\nTTL:");
+    for (name, tally) in TTL_BUCKETS.iter().zip(&s.ttl).filter(|(_, t)| t.keys > 0) {
+        let _ = writeln!(t, "  {:<8} {:>10} keys {:>12}", name, tally.keys, human(tally.memory_usage));
+    }
+    if !s.near_limit.is_empty() {
+        let _ = writeln!(t, "\nkeys at their compact encoding's limit (one more element converts them):");
+        for (kind, n) in &s.near_limit {
+            let _ = writeln!(t, "  {kind}: {n}");
+        }
+    }
+    out.extend_from_slice(t.as_bytes());
+}
