@@ -143,8 +143,17 @@ mod tests {
         let mut d = DictShape::new();
         d.add_n(9);
         assert_eq!(d.slots(), 8 + 16);
+        // The 257th add doubles 256 -> 512; moving 256 keys' buckets takes
+        // about 162 adds (256 * (1 - 1/e)).
         let mut d = DictShape::new();
         d.add_n(300);
-        assert_eq!(d.slots(), 512, "long past the last doubling (257th add)");
+        assert_eq!(d.slots(), 256 + 512);
+        assert!(d.certain(), "43 adds are far from 162");
+        let mut d = DictShape::new();
+        d.add_n(500);
+        assert_eq!(d.slots(), 512);
+        let mut d = DictShape::new();
+        d.add_n(257 + 162);
+        assert!(!d.certain(), "too close to call");
     }
 }

@@ -9,6 +9,7 @@ mod convert;
 mod diff;
 mod loading;
 mod matrix;
+mod memory;
 mod realworld;
 mod redis;
 mod replay;
