@@ -496,6 +496,8 @@ struct Shape<'m> {
     node_count: u64,
     node_prev: usize,
     node_plain: bool,
+    /// The node's bytes as stored, when the target keeps them.
+    node_stored: Option<u64>,
     /// The file gave node boundaries.
     nodes_from_file: bool,
     // Streams.
@@ -538,6 +540,7 @@ impl<'m> Shape<'m> {
             node_count: 0,
             node_prev: 0,
             node_plain: false,
+            node_stored: None,
             nodes_from_file: false,
             stream: StreamShape {
                 nodes: RaxShape::new(meter.a()),
@@ -593,7 +596,7 @@ impl<'m> Shape<'m> {
 
     fn finish_list_node(&mut self) {
         if self.node_open {
-            self.nodes.push(self.node_bytes);
+            self.nodes.push(self.node_stored.take().unwrap_or(self.node_bytes));
             self.node_open = false;
         }
     }
@@ -775,10 +778,13 @@ impl Sink for Shape<'_> {
                 self.count = m.length;
                 self.stream.meta = Some(m.clone());
             }
-            Piece::Layout(Layout::ListNode { plain }) => {
+            Piece::Layout(Layout::ListNode { blob }) => {
                 self.nodes_from_file = true;
                 self.finish_list_node();
-                self.node_plain = plain;
+                self.node_plain = blob.is_none();
+                // A node already in the target's encoding is kept as read.
+                let want = if self.is_62() { BlobEncoding::Ziplist } else { BlobEncoding::Listpack };
+                self.node_stored = blob.filter(|(e, _)| *e == want).map(|(_, b)| b as u64);
             }
             Piece::Layout(Layout::StreamNode { master, listpack_bytes }) => {
                 self.stream.layout_known = true;

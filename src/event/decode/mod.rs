@@ -96,8 +96,9 @@ pub enum Piece<'b> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
     /// A quicklist node begins: the elements up to the next node are in it.
-    /// `plain`: a node holding one large element as is (RDB 11+).
-    ListNode { plain: bool },
+    /// `blob`: its encoding and bytes; `None` for a node holding one large
+    /// element as is (a plain node, RDB 11+).
+    ListNode { blob: Option<(BlobEncoding, usize)> },
     /// A stream node begins: its master ID (its key in the radix tree) and
     /// the bytes of its listpack, deleted entries included.
     StreamNode { master: StreamId, listpack_bytes: usize },
@@ -625,7 +626,8 @@ fn decode_with(value: &Value<'_>, sink: &mut dyn Sink, scratch: &mut Vec<u8>) ->
             for _ in 0..n {
                 let blob = cur.blob(scratch)?;
                 if layout {
-                    sink.piece(Piece::Layout(Layout::ListNode { plain: false }))?;
+                    let blob = Some((BlobEncoding::Ziplist, blob.len()));
+                    sink.piece(Piece::Layout(Layout::ListNode { blob }))?;
                 }
                 ziplist_elems(&cur, blob, sink)?;
             }
@@ -642,7 +644,8 @@ fn decode_with(value: &Value<'_>, sink: &mut dyn Sink, scratch: &mut Vec<u8>) ->
                 }
                 if layout {
                     let plain = container == format::QUICKLIST_NODE_PLAIN;
-                    sink.piece(Piece::Layout(Layout::ListNode { plain }))?;
+                    let blob = (!plain).then_some((BlobEncoding::Listpack, blob.len()));
+                    sink.piece(Piece::Layout(Layout::ListNode { blob }))?;
                 }
                 match container {
                     format::QUICKLIST_NODE_PLAIN => sink.piece(Piece::Elem(Item::Bytes(blob)))?,
