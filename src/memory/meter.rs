@@ -1,23 +1,21 @@
 //! What one key costs in the memory of a server that has just loaded it.
 //!
-//! A key's pieces are read once into a [`Shape`]: counts, the sizes its
-//! elements take in each encoding the target could choose, and what the file
-//! fixes (quicklist nodes, stream listpacks, blobs kept as read). The target
-//! then chooses the encoding as its load does (rdb.c `rdbLoadObject`) and
-//! prices it as `MEMORY USAGE key SAMPLES 0` does (object.c
-//! `objectComputeSize` and `memoryCommand`), alongside what the allocations
-//! really take (`allocated`).
+//! The key's pieces are read once into a [`Shape`]; the target then chooses
+//! the encoding as its load does (rdb.c `rdbLoadObject`) and prices it as
+//! `MEMORY USAGE key SAMPLES 0` does (object.c `objectComputeSize` and
+//! `memoryCommand`), alongside what the allocations really take
+//! (`allocated`). docs/memory.md gives every rule's source.
 
 use super::alloc::Allocator;
 use super::dict::DictShape;
 use super::profile::{Profile, Target};
 use super::rax::RaxShape;
+use super::shape::Shape;
+use super::valkey;
 use crate::error::Result;
 use crate::event::stream::{StreamId, StreamMeta};
-use crate::event::{BlobEncoding, KeyAttrs, Layout, Piece, Sink, ValueSource};
+use crate::event::{BlobEncoding, KeyAttrs, ValueSource};
 use crate::format::KeyType;
-use crate::output::rdb::{listpack, ziplist};
-use crate::token::{parse_canonical_i64, Item};
 
 /// What one key costs.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,40 +32,54 @@ pub struct KeyCost {
     /// The largest element (or the string), in bytes.
     pub largest: u64,
     /// False where the figure is an estimate: random skiplist levels, a
-    /// hash table whose rehash may or may not have finished, a module value,
-    /// a target whose rules were never held to a server.
+    /// hash table whose rehash may or may not have finished or whose child
+    /// buckets depend on the hash seed, a module value.
     pub exact: bool,
 }
 
 /// Two running sums: what `MEMORY USAGE` counts, and what the allocator
 /// hands out for the same structures.
 #[derive(Debug, Clone, Copy, Default)]
-struct Cost {
-    usage: u64,
-    alloc: u64,
+pub(super) struct Cost {
+    pub usage: u64,
+    pub alloc: u64,
 }
+
+impl Cost {
+    fn both(n: u64) -> Cost {
+        Cost { usage: n, alloc: n }
+    }
+}
+
+impl std::ops::Add for Cost {
+    type Output = Cost;
+    fn add(self, o: Cost) -> Cost {
+        Cost { usage: self.usage + o.usage, alloc: self.alloc + o.alloc }
+    }
+}
+
+impl std::ops::AddAssign for Cost {
+    fn add_assign(&mut self, o: Cost) {
+        *self = *self + o;
+    }
+}
+
+/// A priced value: its encoding, cost, and whether the figure is exact.
+type Priced = (&'static str, Cost, bool);
 
 /// Prices keys for one profile.
 #[derive(Debug, Clone)]
 pub struct Meter {
     profile: Profile,
-    /// Expected allocator size of a skiplist node (random level).
+    /// Expected allocation of a skiplist node holding a pointer to its
+    /// member (its level is random).
     skiplist_node: f64,
 }
 
 impl Meter {
     pub fn new(profile: Profile) -> Meter {
-        let a = profile.allocator;
-        // zslRandomLevel: each level above the first with probability 1/4,
-        // up to 32 levels.
-        let mut expected = 0.0;
-        let mut p = 1.0;
-        for level in 1..=32usize {
-            let here = if level == 32 { p } else { p * 0.75 };
-            expected += here * a.usable(SKIPLIST_NODE + SKIPLIST_LEVEL * level) as f64;
-            p *= 0.25;
-        }
-        Meter { profile, skiplist_node: expected }
+        let skiplist_node = expected_node(profile.allocator, SKIPLIST_NODE);
+        Meter { profile, skiplist_node }
     }
 
     pub fn profile(&self) -> &Profile {
@@ -79,9 +91,21 @@ impl Meter {
         let mut shape = Shape::new(self, value.key_type());
         value.pieces(&mut shape)?;
         shape.finish_list_node();
-        let mut cost = self.value_cost(&mut shape);
-        self.add_key(&mut cost, key, attrs.expire_at_ms.is_some(), &shape);
-        Ok(cost)
+        let expires = attrs.expire_at_ms.is_some();
+        let (encoding, value_cost, exact) = self.value_cost(&mut shape, key.len(), expires);
+        let key_cost = self.key_cost(key.len(), expires);
+        let cost = value_cost + key_cost;
+        // The expires table's entry: only the allocation counts it (Redis,
+        // Valkey 8.0; Valkey 8.1+ points at the same object).
+        let expiry = if expires && !self.t().keys_in_objects() { self.usable(DICT_ENTRY) } else { 0 };
+        Ok(KeyCost {
+            encoding,
+            elements: shape.count,
+            memory_usage: cost.usage,
+            allocated: cost.alloc + expiry,
+            largest: shape.largest,
+            exact: exact && shape.exact,
+        })
     }
 
     /// The keyspace's own tables for a database of `keys` keys, `expires`
@@ -93,8 +117,9 @@ impl Meter {
             if n == 0 {
                 return 0;
             }
-            if self.t() >= Target::Valkey81 {
-                super::valkey::buckets(n) * 64
+            if self.t().keys_in_objects() {
+                let b = valkey::buckets(n);
+                64 * (b + valkey::expected_children(n, b).round() as u64)
             } else {
                 self.usable(8 * n.max(4).next_power_of_two() as usize)
             }
@@ -102,30 +127,30 @@ impl Meter {
         table(keys) + table(expires)
     }
 
-    fn t(&self) -> Target {
+    pub(super) fn t(&self) -> Target {
         self.profile.target
     }
 
-    fn a(&self) -> Allocator {
+    pub(super) fn a(&self) -> Allocator {
         self.profile.allocator
     }
 
-    fn usable(&self, n: usize) -> u64 {
+    pub(super) fn usable(&self, n: usize) -> u64 {
         self.a().usable(n) as u64
     }
 
-    /// The allocation of an sds string of `len` bytes as the load creates it
+    /// The allocation of an sds string of `len` bytes as a load creates it
     /// (sds.c `sdsnewlen`: the smallest header type that holds the length;
     /// an empty string gets type 8).
-    fn sds(&self, len: usize) -> u64 {
-        self.usable(sds_header(len) + len + 1)
+    pub(super) fn sds(&self, len: usize) -> u64 {
+        self.usable(sds_size(len))
     }
 
     /// Size of a compact blob as the target counts it: 6.2 counts its
     /// ziplists and intsets by their length, later versions by allocation.
     fn blob(&self, bytes: u64) -> Cost {
         let alloc = self.usable(bytes as usize);
-        let usage = if self.t() == Target::Redis62 { bytes } else { alloc };
+        let usage = if self.t().ziplists() { bytes } else { alloc };
         Cost { usage, alloc }
     }
 
@@ -134,79 +159,120 @@ impl Meter {
         Cost { usage: bytes as u64, alloc: self.usable(bytes) }
     }
 
-    /// The main dictionary's part of a key: its name and entry (and the
-    /// expires entry, which only the allocation counts).
-    fn add_key(&self, cost: &mut KeyCost, key: &[u8], expires: bool, shape: &Shape) {
-        let _ = shape;
-        if self.t().is_valkey() && self.t() >= Target::Valkey81 {
-            // The key lives in the object (and was counted with it); the
-            // table holds a pointer in a bucket.
-            if expires {
-                cost.allocated += 0;
-            }
-            return;
-        }
-        let name = self.sds(key.len());
-        cost.memory_usage += name + DICT_ENTRY as u64;
-        cost.allocated += name + self.usable(DICT_ENTRY);
-        if expires {
-            cost.allocated += self.usable(DICT_ENTRY);
+    /// The key's own part, beside its value: its name and the main table's
+    /// entry (Redis: an sds and a 24-byte dictEntry; Valkey 8.0: one entry
+    /// embedding the name; Valkey 8.1+: nothing, the name is in the object).
+    fn key_cost(&self, key_len: usize, _expires: bool) -> Cost {
+        match self.t() {
+            t if t.keys_in_objects() => Cost::default(),
+            Target::Valkey80 => Cost::both(self.usable(17 + sds_size(key_len))),
+            _ => Cost::both(self.sds(key_len)) + Cost { usage: DICT_ENTRY as u64, alloc: self.usable(DICT_ENTRY) },
         }
     }
 
-    fn value_cost(&self, s: &mut Shape) -> KeyCost {
-        let robj = self.sized(ROBJ);
+    /// The value's object (robj). Valkey 8.1+ embeds the key in it, and its
+    /// expiry when the key has one or a name of 128 bytes or more (object.c
+    /// `createObjectWithKeyAndExpire`); `MEMORY USAGE` then counts the
+    /// object's allocation.
+    fn object(&self, key_len: usize, expires: bool) -> Cost {
+        if self.t().keys_in_objects() {
+            let expire = if expires || key_len >= 128 { 8 } else { 0 };
+            Cost::both(self.usable(ROBJ + 1 + embedded_sds_size(key_len) + expire))
+        } else {
+            self.sized(ROBJ)
+        }
+    }
+
+    fn value_cost(&self, s: &mut Shape, key_len: usize, expires: bool) -> Priced {
+        if s.ty == KeyType::String {
+            return self.string_cost(s, key_len, expires);
+        }
         let (encoding, cost, exact) = match s.ty {
-            KeyType::String => self.string_cost(s),
             KeyType::List => self.list_cost(s),
             KeyType::Set => self.set_cost(s),
             KeyType::Zset => self.zset_cost(s),
             KeyType::Hash => self.hash_cost(s),
             KeyType::Stream => self.stream_cost(s),
-            // A module's own `mem_usage` decides; its serialized size is
-            // the best guess we have.
-            KeyType::Module | KeyType::Array => {
-                ("raw", Cost { usage: 16 + s.raw_bytes, alloc: 16 + s.raw_bytes }, false)
-            }
+            // A module's own `mem_usage` callback decides; its serialized
+            // size is the best guess there is.
+            _ => ("raw", Cost::both(s.raw_bytes), false),
         };
-        let robj_counted = !matches!(encoding, "embstr" | "int");
-        let (usage, alloc) = if robj_counted && s.ty != KeyType::String {
-            (cost.usage + robj.usage, cost.alloc + robj.alloc)
-        } else {
-            (cost.usage, cost.alloc)
-        };
-        KeyCost {
-            encoding,
-            elements: s.count,
-            memory_usage: usage,
-            allocated: alloc,
-            largest: s.largest,
-            exact: exact && !self.profile.approximate() && s.exact,
-        }
+        (encoding, self.object(key_len, expires) + cost, exact)
     }
 
-    fn string_cost(&self, s: &Shape) -> (&'static str, Cost, bool) {
+    fn string_cost(&self, s: &Shape, key_len: usize, expires: bool) -> Priced {
         let len = s.str_len;
+        if self.t().keys_in_objects() {
+            return self.valkey_string(s, key_len, expires);
+        }
         let robj = self.sized(ROBJ);
         if let Some(v) = s.str_int {
-            // tryObjectEncoding: shared integers 0..9999 cost the key nothing
-            // to allocate, but MEMORY USAGE still counts an object.
+            // tryObjectEncoding: integers 0..9999 share one object, which
+            // deleting the key does not free; MEMORY USAGE counts one anyway.
             let alloc = if (0..SHARED_INTEGERS).contains(&v) { 0 } else { robj.alloc };
             return ("int", Cost { usage: robj.usage, alloc }, true);
         }
         if len <= EMBSTR_MAX {
-            // createEmbeddedStringObject: object, sds header 8, bytes, NUL.
-            let bytes = ROBJ + 3 + len + 1;
-            let alloc = self.usable(bytes);
-            let usage = if self.t() == Target::Redis62 { (len + 2 + ROBJ) as u64 } else { alloc };
+            // createEmbeddedStringObject: object, an sds header of 3, the
+            // bytes, a NUL, in one allocation. 6.2 counts `len + 2 + 16`.
+            let alloc = self.usable(ROBJ + 3 + len + 1);
+            let usage = if self.t().ziplists() { (len + 2 + ROBJ) as u64 } else { alloc };
             return ("embstr", Cost { usage, alloc }, true);
         }
-        let sds = self.sds(len);
-        ("raw", Cost { usage: robj.usage + sds, alloc: robj.alloc + sds }, true)
+        ("raw", robj + Cost::both(self.sds(len)), true)
     }
 
-    fn list_cost(&self, s: &mut Shape) -> (&'static str, Cost, bool) {
-        let node = self.sized(self.quicklist_node());
+    /// Valkey 8.1+ strings: the key is attached to the value's object as it
+    /// loads, without its TTL (which is set after); an object with 8 spare
+    /// bytes takes the expiry in them, else it is rebuilt 8 bytes larger,
+    /// which may push an embedded value out (object.c
+    /// `objectSetKeyAndExpire`).
+    fn valkey_string(&self, s: &Shape, key_len: usize, expires: bool) -> Priced {
+        let (k, v) = (key_len, s.str_len);
+        let key_sds = embedded_sds_size(k);
+        let value_sds = 3 + v + 1;
+        // The object's request without the value, and the test whether the
+        // value fits in it too (`shouldEmbedStringObject`).
+        let (header, fits): (usize, Box<dyn Fn(usize) -> bool>) = match self.t() {
+            // 8.1.8 still budgets the key as `len + 3` (an sds type 5).
+            Target::Valkey81 => (ROBJ, Box::new(move |extra| ROBJ + (k + 3) + extra + (v + 4) <= 64)),
+            Target::Valkey90 => (ROBJ, Box::new(move |extra| ROBJ + key_sds + 1 + extra + value_sds <= 64)),
+            // 9.1: no pointer slot (8 bytes), a 128-byte budget, the value
+            // padded to 8 bytes so it can leave in place.
+            _ => (8, Box::new(move |extra| v <= 255 && 8 + key_sds + 1 + extra + value_sds <= 128)),
+        };
+        let embedded = |extra: usize| header + extra + 1 + key_sds + value_sds.max(if header == 8 { 8 } else { 0 });
+        let plain = |extra: usize| self.usable(ROBJ + 1 + key_sds + extra);
+        if let Some(int) = s.str_int {
+            let _ = int;
+            let extra = if expires || k >= 128 { 8 } else { 0 };
+            return ("int", Cost::both(plain(extra)), true);
+        }
+        let embeddable = v <= if self.t() >= Target::Valkey91 { 255 } else { EMBSTR_MAX };
+        if embeddable && fits(0) {
+            let n0 = embedded(0);
+            let u0 = self.usable(n0);
+            if !expires || u0 - n0 as u64 >= 8 {
+                return ("embstr", Cost::both(u0), true);
+            }
+            if fits(8) {
+                return ("embstr", Cost::both(self.usable(embedded(8))), true);
+            }
+        }
+        let extra = if expires || k >= 128 { 8 } else { 0 };
+        ("raw", Cost::both(plain(extra) + self.sds(v)), true)
+    }
+
+    fn list_cost(&self, s: &mut Shape) -> Priced {
+        // 7.2+: a list of one node within the node limits is a plain
+        // listpack (t_list.c `listTypeTryConvertQuicklist` after the load).
+        if self.t().small_listpacks() && s.nodes.len() == 1 && !s.last_node_plain {
+            let (max_bytes, max_count) = self.profile.limits.list_node();
+            if s.nodes[0] <= max_bytes as u64 && s.count <= max_count as u64 {
+                return ("listpack", self.blob(s.nodes[0]), true);
+            }
+        }
+        let node = self.sized(if self.t().ziplists() { 32 } else { 40 });
         let n = s.nodes.len() as u64;
         let mut elesize = 0u64;
         let mut alloc = self.usable(QUICKLIST);
@@ -220,22 +286,21 @@ impl Meter {
         ("quicklist", Cost { usage, alloc }, true)
     }
 
-    fn quicklist_node(&self) -> usize {
-        if self.t() == Target::Redis62 {
-            32
-        } else {
-            40
-        }
-    }
-
-    fn set_cost(&self, s: &mut Shape) -> (&'static str, Cost, bool) {
-        let l = &self.profile.limits;
+    fn set_cost(&self, s: &mut Shape) -> Priced {
+        let l = self.profile.limits;
         if s.all_int && s.count <= l.set_max_intset_entries {
             let bytes = match s.blob {
                 Some((BlobEncoding::Intset, b)) => b as u64,
                 _ => 8 + s.int_width() * s.count,
             };
             return ("intset", self.blob(bytes), true);
+        }
+        if self.t().small_listpacks() && s.count <= l.set_max_listpack_entries && s.max_len <= l.set_max_listpack_value
+        {
+            return ("listpack", self.compact_blob(s), true);
+        }
+        if self.t().keys_in_objects() {
+            return self.hashtable_cost(s.count, s.ht_elements, 0);
         }
         let mut dict = DictShape::new();
         match s.blob {
@@ -245,71 +310,94 @@ impl Meter {
                 dict.expand(s.count);
                 dict.add_n(s.count);
             }
+            None if s.count > l.set_max_intset_entries || self.t().small_listpacks() => {
+                // rdbLoadObject presizes a set that cannot be an intset (7.2+:
+                // whatever it turns out to be, `setTypeConvertAndExpand`).
+                dict.expand(s.count);
+                dict.add_n(s.count);
+            }
             None => {
-                if s.count > l.set_max_intset_entries {
-                    // rdbLoadObject presizes a set that cannot be an intset.
-                    if s.count > 4 {
-                        dict.expand(s.count);
-                    }
-                    dict.add_n(s.count);
-                } else {
-                    // Read into an intset until the first member that is not
-                    // an integer, then converted (sized for the members so
-                    // far) and expanded for the whole set.
-                    let before = s.first_non_int.unwrap_or(0);
-                    dict.expand(before);
-                    dict.add_n(before);
-                    dict.expand(s.count);
-                    dict.add_n(s.count - before);
-                }
+                // Read into an intset until the first member that is not an
+                // integer, converted (sized for the members so far), then
+                // expanded for the whole set.
+                let before = s.first_non_int.unwrap_or(0);
+                dict.expand(before);
+                dict.add_n(before);
+                dict.expand(s.count);
+                dict.add_n(s.count - before);
             }
         }
         self.dict_cost(&dict, s.ht_elements, s.count)
     }
 
-    /// A hash table's cost: the dict struct, its bucket arrays, and per
-    /// element its entry plus `elements` (what each element allocates).
-    fn dict_cost(&self, dict: &DictShape, elements: Cost, count: u64) -> (&'static str, Cost, bool) {
-        let dict_struct = self.sized(self.dict_struct());
+    /// A `dict`'s cost: its struct, its bucket arrays, and per element its
+    /// entry plus what the element allocates.
+    fn dict_cost(&self, dict: &DictShape, elements: Cost, count: u64) -> Priced {
+        let dict_struct = self.sized(if self.t().ziplists() { 96 } else { 56 });
         let slots = dict.slots();
-        let table_alloc: u64 = dict.tables().iter().filter(|&&t| t > 0).map(|&t| self.usable(8 * t as usize)).sum();
+        let tables: u64 = dict.tables().iter().filter(|&&t| t > 0).map(|&t| self.usable(8 * t as usize)).sum();
         let entry = self.sized(DICT_ENTRY);
         let elesize = elements.usage + entry.usage * count;
         let usage = average_times(dict_struct.usage + 8 * slots, elesize, count, count);
-        let alloc = dict_struct.alloc + table_alloc + elements.alloc + entry.alloc * count;
+        let alloc = dict_struct.alloc + tables + elements.alloc + entry.alloc * count;
         ("hashtable", Cost { usage, alloc }, dict.certain())
     }
 
-    fn dict_struct(&self) -> usize {
-        if self.t() == Target::Redis62 {
-            96
-        } else {
-            56
+    /// Valkey 8.1+'s `hashtable` holding `count` elements, sized once for
+    /// them by the load: its struct (and `metadata` bytes), 64-byte buckets
+    /// and the child buckets that overflowing ones chain (their number
+    /// depends on the hash seed: an estimate), and the elements.
+    fn hashtable_cost(&self, count: u64, elements: Cost, metadata: usize) -> Priced {
+        let table = self.hashtable(count, metadata);
+        ("hashtable", table + elements, false)
+    }
+
+    fn hashtable(&self, count: u64, metadata: usize) -> Cost {
+        let b = valkey::buckets(count);
+        let children = valkey::expected_children(count, b).round() as u64;
+        let strukt = if self.t() >= Target::Valkey91 { 80 } else { 72 } + metadata;
+        Cost {
+            usage: (strukt as u64) + 64 * (b + children),
+            alloc: self.usable(strukt) + self.usable(64 * b as usize) + 64 * children,
         }
     }
 
-    fn zset_cost(&self, s: &mut Shape) -> (&'static str, Cost, bool) {
-        let l = &self.profile.limits;
+    fn zset_cost(&self, s: &mut Shape) -> Priced {
+        let l = self.profile.limits;
         if s.count <= l.zset_max_listpack_entries && s.max_len <= l.zset_max_listpack_value {
             return (self.compact_name(), self.compact_blob(s), s.scores_exact);
         }
+        let nodes = s.skiplist_nodes;
+        if self.t().keys_in_objects() {
+            // 9.1: the members live in their nodes, and the skiplist with its
+            // 32-level header is one block counted as 544 bytes.
+            let (fixed, header) = if self.t() >= Target::Valkey91 {
+                (Cost::both(544), Cost::default())
+            } else {
+                (self.sized(ZSET + ZSKIPLIST), Cost::both(self.usable(SKIPLIST_NODE + SKIPLIST_LEVEL * 32)))
+            };
+            let table = self.hashtable(s.count, 0);
+            return ("skiplist", fixed + header + table + s.ht_elements + nodes, false);
+        }
         let mut dict = DictShape::new();
-        if s.count > 4 && s.blob.is_none() {
+        if s.blob.is_some() {
+            // A listpack over the limits is converted without presizing
+            // (6.2/7.0 `zsetConvert`); 7.2+ `zsetConvertAndExpand` sizes it.
+            if self.t().small_listpacks() {
+                dict.expand(s.count);
+            }
+        } else if s.count > 4 {
             dict.expand(s.count);
         }
         dict.add_n(s.count);
-        let header = self.usable(SKIPLIST_NODE + SKIPLIST_LEVEL * 32);
-        let fixed = self.sized(ZSET + ZSKIPLIST);
-        let base = Cost { usage: fixed.usage + header, alloc: fixed.alloc + header };
-        let (_, d, certain) = self.dict_cost(&dict, s.ht_elements, s.count);
-        let nodes = (self.skiplist_node * s.count as f64).round() as u64;
-        let cost = Cost { usage: base.usage + d.usage + nodes, alloc: base.alloc + d.alloc + nodes };
+        let header = Cost::both(self.usable(SKIPLIST_NODE + SKIPLIST_LEVEL * 32));
+        let (_, d, _) = self.dict_cost(&dict, s.ht_elements, s.count);
         // Node levels are random: only the expectation is known.
-        ("skiplist", cost, certain && s.count == 0)
+        ("skiplist", self.sized(ZSET + ZSKIPLIST) + header + d + nodes, false)
     }
 
     fn compact_name(&self) -> &'static str {
-        if self.t() == Target::Redis62 {
+        if self.t().ziplists() {
             "ziplist"
         } else {
             "listpack"
@@ -319,7 +407,7 @@ impl Meter {
     /// A listpack (or ziplist) holding the value: the file's blob when the
     /// target keeps it as read, else what the target would build.
     fn compact_blob(&self, s: &Shape) -> Cost {
-        let (want, computed) = if self.t() == Target::Redis62 {
+        let (want, computed) = if self.t().ziplists() {
             (BlobEncoding::Ziplist, ZIPLIST_OVERHEAD + s.zl_bytes)
         } else {
             (BlobEncoding::Listpack, LISTPACK_OVERHEAD + s.lp_bytes)
@@ -330,10 +418,21 @@ impl Meter {
         }
     }
 
-    fn hash_cost(&self, s: &mut Shape) -> (&'static str, Cost, bool) {
-        let l = &self.profile.limits;
-        if s.count <= l.hash_max_listpack_entries && s.max_len <= l.hash_max_listpack_value {
-            return (self.compact_name(), self.compact_blob(s), true);
+    fn hash_cost(&self, s: &mut Shape) -> Priced {
+        let l = self.profile.limits;
+        let field_ttls = s.field_ttls > 0;
+        // Valkey 9: a field with a TTL makes the hash a hashtable.
+        let ttl_forces_table = field_ttls && self.t() >= Target::Valkey90;
+        if !ttl_forces_table && s.count <= l.hash_max_listpack_entries && s.max_len <= l.hash_max_listpack_value {
+            return (self.compact_name(), self.compact_blob(s), !field_ttls);
+        }
+        if self.t().keys_in_objects() {
+            // 9.x hashes carry 8 bytes of metadata (their volatile set), and
+            // the set's own size when two fields or more have a TTL.
+            let metadata = if self.t() >= Target::Valkey90 { 8 } else { 0 };
+            let (enc, cost, _) = self.hashtable_cost(s.count, s.ht_elements, metadata);
+            let vset = if s.field_ttls > 1 { Cost::both(12 * s.field_ttls) } else { Cost::default() };
+            return (enc, cost + vset, false);
         }
         let mut dict = DictShape::new();
         match s.blob {
@@ -360,58 +459,123 @@ impl Meter {
                 dict.add_n(left);
             }
         }
-        self.dict_cost(&dict, s.ht_elements, s.count)
+        let (enc, cost, exact) = self.dict_cost(&dict, s.ht_elements, s.count);
+        (enc, cost, exact && !field_ttls)
     }
 
-    fn stream_cost(&self, s: &mut Shape) -> (&'static str, Cost, bool) {
+    fn stream_cost(&self, s: &mut Shape) -> Priced {
         let st = &s.stream;
-        let fixed = self.sized(if self.t() == Target::Redis62 { 40 } else { 80 });
-        let rax_struct = self.sized(24);
-        let mut usage = fixed.usage + st.nodes.redis_usage();
-        let mut alloc = fixed.alloc + rax_struct.alloc + st.nodes.alloc_size();
-        usage += st.listpacks.usage;
-        alloc += st.listpacks.alloc;
+        let mut cost = self.sized(if self.t().ziplists() { 40 } else { 80 }) + self.rax(&st.nodes) + st.listpacks;
         let mut exact = !st.nodes.disordered && st.layout_known;
         if let Some(meta) = &st.meta {
-            let (u, a, e) = self.groups_cost(meta);
-            usage += u;
-            alloc += a;
+            let (groups, e) = self.groups_cost(meta);
+            cost += groups;
             exact &= e;
         }
-        ("stream", Cost { usage, alloc }, exact)
+        ("stream", cost, exact)
+    }
+
+    /// A stream's radix tree: Redis counts 16 bytes per key and 244 per
+    /// node (object.c `streamRadixTreeMemoryUsage`); Valkey 8.1+ counts
+    /// what its nodes allocate (rax.c `raxAllocSize`).
+    fn rax(&self, rax: &RaxShape) -> Cost {
+        let alloc = rax.alloc_size(if self.t().keys_in_objects() { 32 } else { 24 });
+        if self.t().keys_in_objects() {
+            Cost::both(alloc)
+        } else {
+            Cost { usage: rax.redis_usage(), alloc }
+        }
     }
 
     /// Consumer groups: per group its struct, PEL tree and NACKs; per
     /// consumer its struct, name and PEL tree (object.c).
-    fn groups_cost(&self, meta: &StreamMeta) -> (u64, u64, bool) {
-        let (cg, consumer, nack) = if self.t() == Target::Redis62 { (32, 24, 24) } else { (40, 24, 24) };
-        let (mut usage, mut alloc, mut exact) = (0u64, 0u64, true);
+    fn groups_cost(&self, meta: &StreamMeta) -> (Cost, bool) {
+        let cg = if self.t().ziplists() { 32 } else { 40 };
+        let consumer = if self.t().small_listpacks() { 32 } else { 24 };
+        let nack = 24;
+        let (mut cost, mut exact) = (Cost::default(), true);
         for g in &meta.groups {
             let mut pel = RaxShape::new(self.a());
             for id in g.pending.keys() {
                 pel.insert(id_key(id));
             }
-            usage += cg + pel.redis_usage() + nack * g.pending.len() as u64;
-            alloc += self.usable(cg as usize) + pel.alloc_size() + self.usable(nack as usize) * g.pending.len() as u64;
             exact &= !pel.disordered;
-            for ids in g.consumer_pels() {
+            cost += self.sized(cg) + self.rax(&pel);
+            let nacks = self.sized(nack);
+            cost += Cost { usage: nacks.usage * g.pending.len() as u64, alloc: nacks.alloc * g.pending.len() as u64 };
+            for (c, ids) in g.consumers.iter().zip(g.consumer_pels()) {
                 let mut rax = RaxShape::new(self.a());
                 for id in &ids {
                     rax.insert(id_key(id));
                 }
-                usage += consumer + rax.redis_usage();
-                alloc += self.usable(consumer as usize) + rax.alloc_size();
-            }
-            for c in &g.consumers {
-                usage += c.name.len() as u64;
-                alloc += self.sds(c.name.len());
+                cost += self.sized(consumer) + self.rax(&rax);
+                // MEMORY USAGE counts the name's length, the allocation its sds.
+                cost += Cost { usage: c.name.len() as u64, alloc: self.sds(c.name.len()) };
             }
         }
-        (usage, alloc, exact)
+        (cost, exact)
+    }
+
+    /// What one hashtable (or dict) element allocates beside its entry: a
+    /// set member's sds.
+    pub(super) fn member_cost(&self, len: usize) -> u64 {
+        self.sds(len)
+    }
+
+    /// What one hash field allocates: field and value sds (Redis, Valkey
+    /// 8.0); Valkey 8.1+ puts both in one allocation when it is small
+    /// (t_hash.c `hashTypeCreateEntry`, 9.x entry.c), with the field's TTL.
+    pub(super) fn field_cost(&self, field: usize, value: usize, ttl: bool) -> u64 {
+        if !self.t().keys_in_objects() {
+            return self.sds(field) + self.sds(value);
+        }
+        let nine = self.t() >= Target::Valkey90;
+        let expiry = if nine && ttl { 8 } else { 0 };
+        // A field with a TTL needs a type-8 header (type 5 has no spare bits).
+        let field_sds = if nine && ttl { sds_size_at_least_8(field) } else { embedded_sds_size(field) };
+        let value_sds = 3 + value + 1;
+        if expiry + field_sds + value_sds <= 128 {
+            return self.usable(expiry + field_sds + value_sds);
+        }
+        self.usable(expiry + 8 + sds_size_at_least_8(field)) + self.sds(value)
+    }
+
+    /// What one sorted-set member's skiplist node allocates (expected over
+    /// its random level); 9.1 embeds the member in it.
+    pub(super) fn skiplist_node_cost(&self, len: usize) -> f64 {
+        if self.t() >= Target::Valkey91 {
+            return expected_node(self.a(), 16 + 1 + embedded_sds_size(len));
+        }
+        self.skiplist_node
+    }
+
+    /// Whether a sorted-set member has an sds of its own (not 9.1's).
+    pub(super) fn zset_member_sds(&self, len: usize) -> u64 {
+        if self.t() >= Target::Valkey91 {
+            0
+        } else {
+            self.sds(len)
+        }
     }
 }
 
-fn id_key(id: &StreamId) -> [u8; 16] {
+/// zslRandomLevel: each level above the first with probability 1/4, up to
+/// 32; a node is `base` bytes plus 16 per level.
+fn expected_node(a: Allocator, base: usize) -> f64 {
+    let mut expected = 0.0;
+    let mut p = 1.0;
+    for level in 1..=32usize {
+        let here = if level == 32 { p } else { p * 0.75 };
+        expected += here * a.usable(base + SKIPLIST_LEVEL * level) as f64;
+        p *= 0.25;
+        if p < 1e-12 {
+            break;
+        }
+    }
+    expected
+}
+
+pub(super) fn id_key(id: &StreamId) -> [u8; 16] {
     let mut k = [0u8; 16];
     k[..8].copy_from_slice(&id.ms.to_be_bytes());
     k[8..].copy_from_slice(&id.seq.to_be_bytes());
@@ -440,386 +604,39 @@ const SKIPLIST_LEVEL: usize = 16;
 const EMBSTR_MAX: usize = 44;
 const SHARED_INTEGERS: i64 = 10000;
 /// Listpack header (total bytes, count) and end byte.
-const LISTPACK_OVERHEAD: u64 = 7;
+pub(super) const LISTPACK_OVERHEAD: u64 = 7;
 /// Ziplist header (total bytes, tail offset, count) and end byte.
-const ZIPLIST_OVERHEAD: u64 = 11;
+pub(super) const ZIPLIST_OVERHEAD: u64 = 11;
 
-/// The header of an sds string of `len` bytes (sds.c `sdsReqType`).
-fn sds_header(len: usize) -> usize {
-    match len {
+/// Bytes of an sds string of `len` bytes as `sdsnewlen` makes it: the
+/// smallest header type that holds the length (sds.c `sdsReqType`), type 8
+/// for an empty one, and a NUL.
+fn sds_size(len: usize) -> usize {
+    let header = match len {
         0 => 3,
         1..=31 => 1,
         32..=255 => 3,
         256..=65535 => 5,
         _ if len as u64 <= u32::MAX as u64 => 9,
         _ => 17,
-    }
-}
-
-/// What one key's pieces add up to.
-struct Shape<'m> {
-    meter: &'m Meter,
-    ty: KeyType,
-    count: u64,
-    largest: u64,
-    /// Longest element (field or value for hashes), for listpack limits.
-    max_len: u64,
-    exact: bool,
-    /// Bytes of a module or array value.
-    raw_bytes: u64,
-    // Strings.
-    str_len: usize,
-    str_int: Option<i64>,
-    // Sets.
-    all_int: bool,
-    int_min: i64,
-    int_max: i64,
-    first_non_int: Option<u64>,
-    // Hashes: the first pair too long for a listpack.
-    first_long: Option<u64>,
-    /// The file's blob, when the value is one.
-    blob: Option<(BlobEncoding, usize)>,
-    /// Entry bytes if the value were one listpack (header and end aside).
-    lp_bytes: u64,
-    /// The same as a ziplist, and the last entry's length.
-    zl_bytes: u64,
-    zl_prev: usize,
-    /// Sorted-set scores were stored as text the target formats alike.
-    scores_exact: bool,
-    /// What the elements of a hash table allocate (members, fields and
-    /// values as sds strings).
-    ht_elements: Cost,
-    // Lists: each node's blob bytes, and the one being filled.
-    nodes: Vec<u64>,
-    node_open: bool,
-    node_bytes: u64,
-    node_count: u64,
-    node_prev: usize,
-    node_plain: bool,
-    /// The node's bytes as stored, when the target keeps them.
-    node_stored: Option<u64>,
-    /// The file gave node boundaries.
-    nodes_from_file: bool,
-    // Streams.
-    stream: StreamShape,
-}
-
-struct StreamShape {
-    nodes: RaxShape,
-    listpacks: Cost,
-    layout_known: bool,
-    meta: Option<StreamMeta>,
-}
-
-impl<'m> Shape<'m> {
-    fn new(meter: &'m Meter, ty: KeyType) -> Shape<'m> {
-        Shape {
-            meter,
-            ty,
-            count: 0,
-            largest: 0,
-            max_len: 0,
-            exact: true,
-            raw_bytes: 0,
-            str_len: 0,
-            str_int: None,
-            all_int: true,
-            int_min: 0,
-            int_max: 0,
-            first_non_int: None,
-            first_long: None,
-            blob: None,
-            lp_bytes: 0,
-            zl_bytes: 0,
-            zl_prev: 0,
-            scores_exact: true,
-            ht_elements: Cost::default(),
-            nodes: Vec::new(),
-            node_open: false,
-            node_bytes: 0,
-            node_count: 0,
-            node_prev: 0,
-            node_plain: false,
-            node_stored: None,
-            nodes_from_file: false,
-            stream: StreamShape {
-                nodes: RaxShape::new(meter.a()),
-                listpacks: Cost::default(),
-                layout_known: false,
-                meta: None,
-            },
-        }
-    }
-
-    fn is_62(&self) -> bool {
-        self.meter.t() == Target::Redis62
-    }
-
-    /// Account one element of a listpack or ziplist.
-    fn compact(&mut self, item: Item<'_>) {
-        self.lp_bytes += listpack::entry_size(item) as u64;
-        let z = ziplist::entry_size(self.zl_prev, item);
-        self.zl_bytes += z as u64;
-        self.zl_prev = z;
-    }
-
-    fn seen(&mut self, len: usize) {
-        self.largest = self.largest.max(len as u64);
-        self.max_len = self.max_len.max(len as u64);
-    }
-
-    fn list_elem(&mut self, item: Item<'_>) {
-        let len = item_len(item);
-        let fill = self.meter.profile.limits.list_max_listpack_size;
-        let entry =
-            if self.is_62() { ziplist::entry_size(self.node_prev, item) } else { listpack::entry_size(item) } as u64;
-        if !self.nodes_from_file
-            && self.node_open
-            && !allow_insert(self.is_62(), self.node_bytes, self.node_count, len, fill)
-        {
-            self.finish_list_node();
-        }
-        if !self.node_open {
-            self.node_open = true;
-            self.node_bytes = if self.is_62() { ZIPLIST_OVERHEAD } else { LISTPACK_OVERHEAD };
-            self.node_count = 0;
-            self.node_prev = 0;
-        }
-        if self.node_plain {
-            self.node_bytes = len as u64;
-        } else {
-            self.node_bytes += entry;
-        }
-        self.node_prev = entry as usize;
-        self.node_count += 1;
-    }
-
-    fn finish_list_node(&mut self) {
-        if self.node_open {
-            self.nodes.push(self.node_stored.take().unwrap_or(self.node_bytes));
-            self.node_open = false;
-        }
-    }
-
-    fn int_width(&self) -> u64 {
-        let fits = |lo: i64, hi: i64| self.int_min >= lo && self.int_max <= hi;
-        if fits(i16::MIN.into(), i16::MAX.into()) {
-            2
-        } else if fits(i32::MIN.into(), i32::MAX.into()) {
-            4
-        } else {
-            8
-        }
-    }
-
-    fn set_member(&mut self, item: Item<'_>) {
-        let index = self.count;
-        let int = match item {
-            Item::Int(v) => Some(v),
-            Item::Bytes(b) => parse_canonical_i64(b),
-        };
-        match int {
-            Some(v) if self.all_int => {
-                if index == 0 {
-                    (self.int_min, self.int_max) = (v, v);
-                }
-                self.int_min = self.int_min.min(v);
-                self.int_max = self.int_max.max(v);
-            }
-            Some(_) => {}
-            None => {
-                if self.all_int {
-                    self.first_non_int = Some(index);
-                }
-                self.all_int = false;
-            }
-        }
-        let len = item_len(item);
-        self.seen(len);
-        self.compact(item);
-        let sds = self.meter.sds(len);
-        self.ht_elements.usage += sds;
-        self.ht_elements.alloc += sds;
-    }
-}
-
-/// `_quicklistNodeAllowInsert`: may an element of `len` bytes join a node of
-/// `bytes` bytes and `count` elements? 6.2 estimates a ziplist entry's
-/// overhead; 7.0+ adds a flat 8 bytes.
-fn allow_insert(ziplist: bool, bytes: u64, count: u64, len: usize, fill: i64) -> bool {
-    let overhead = if ziplist {
-        let prev = if len < 254 { 1 } else { 5 };
-        prev + if len < 64 {
-            1
-        } else if len < 16384 {
-            2
-        } else {
-            5
-        }
-    } else {
-        8
     };
-    let new_sz = bytes + len as u64 + overhead;
-    if fill < 0 {
-        let level = (-fill - 1) as usize;
-        if let Some(limit) = [4096u64, 8192, 16384, 32768, 65536].get(level) {
-            if new_sz <= *limit {
-                return true;
-            }
-        }
-    }
-    if new_sz > 8192 {
-        return false;
-    }
-    fill > 0 && (count as i64) < fill
+    header + len + 1
 }
 
-fn item_len(item: Item<'_>) -> usize {
-    match item {
-        Item::Bytes(b) => b.len(),
-        Item::Int(v) => itoa::Buffer::new().format(v).len(),
-    }
-}
-
-/// How a score is stored as text in a listpack or ziplist (util.c
-/// `d2string`): integers in the exact range as integers, else `%.17g`.
-fn score_text(score: f64) -> String {
-    if score.is_infinite() {
-        return if score > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if score == 0.0 {
-        return if score.is_sign_negative() { "-0".into() } else { "0".into() };
-    }
-    if score.abs() < 4503599627370496.0 && score == score.trunc() {
-        return format!("{}", score as i64);
-    }
-    format_g17(score)
-}
-
-/// C's `%.17g`.
-fn format_g17(v: f64) -> String {
-    let e = format!("{v:.16e}");
-    let (mantissa, exp) = e.split_once('e').unwrap_or((&e, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let trim = |s: &str| -> String {
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    if !(-4..17).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
+/// An sds embedded in an object or entry (Valkey): type 5 even when empty.
+fn embedded_sds_size(len: usize) -> usize {
+    if len == 0 {
+        2
     } else {
-        let decimals = (16 - exp).max(0) as usize;
-        trim(&format!("{v:.decimals$}"))
+        sds_size(len)
     }
 }
 
-impl Sink for Shape<'_> {
-    fn wants_layout(&self) -> bool {
-        true
-    }
-
-    fn piece(&mut self, piece: Piece<'_>) -> Result<()> {
-        match piece {
-            Piece::Str(b) => {
-                self.count = 1;
-                self.str_len = b.len();
-                self.largest = b.len() as u64;
-                self.str_int = if b.len() <= 20 { parse_canonical_i64(b) } else { None };
-            }
-            Piece::Elem(item) if self.ty == KeyType::List => {
-                let len = item_len(item);
-                self.seen(len);
-                self.list_elem(item);
-                self.count += 1;
-            }
-            Piece::Elem(item) => {
-                self.set_member(item);
-                self.count += 1;
-            }
-            Piece::Member { member, score } => {
-                let len = item_len(member);
-                self.seen(len);
-                self.compact(member);
-                let text = score_text(score);
-                if self.meter.t() >= Target::Redis72 && text.contains(['.', 'e']) {
-                    // 7.2+ prints the shortest form (fpconv_dtoa), not modelled.
-                    self.scores_exact = false;
-                }
-                self.compact(Item::Bytes(text.as_bytes()));
-                let sds = self.meter.sds(len);
-                self.ht_elements.usage += sds;
-                self.ht_elements.alloc += sds;
-                self.count += 1;
-            }
-            Piece::Field { field, value, expire_at_ms } => {
-                let (fl, vl) = (item_len(field), item_len(value));
-                self.seen(fl);
-                self.seen(vl);
-                let limit = self.meter.profile.limits.hash_max_listpack_value as usize;
-                if self.first_long.is_none() && (fl > limit || vl > limit) {
-                    self.first_long = Some(self.count);
-                }
-                self.compact(field);
-                self.compact(value);
-                let sds = self.meter.sds(fl) + self.meter.sds(vl);
-                self.ht_elements.usage += sds;
-                self.ht_elements.alloc += sds;
-                if expire_at_ms.is_some() {
-                    self.exact = false;
-                }
-                self.count += 1;
-            }
-            Piece::StreamEntry { .. } => self.count += 1,
-            Piece::StreamMeta(m) => {
-                self.count = m.length;
-                self.stream.meta = Some(m.clone());
-            }
-            Piece::Layout(Layout::ListNode { blob }) => {
-                self.nodes_from_file = true;
-                self.finish_list_node();
-                self.node_plain = blob.is_none();
-                // A node already in the target's encoding is kept as read.
-                let want = if self.is_62() { BlobEncoding::Ziplist } else { BlobEncoding::Listpack };
-                self.node_stored = blob.filter(|(e, _)| *e == want).map(|(_, b)| b as u64);
-            }
-            Piece::Layout(Layout::StreamNode { master, listpack_bytes }) => {
-                self.stream.layout_known = true;
-                self.stream.nodes.insert(id_key(&master));
-                let b = self.meter.usable(listpack_bytes);
-                self.stream.listpacks.usage += b;
-                self.stream.listpacks.alloc += b;
-            }
-            Piece::Layout(Layout::Blob { encoding, bytes }) => self.blob = Some((encoding, bytes)),
-            Piece::Module { raw, .. } => self.raw_bytes += raw.len() as u64,
-            Piece::ArrayHeader { .. } => {}
-            Piece::ArrayElem { value, .. } => {
-                self.count += 1;
-                self.raw_bytes += match value {
-                    crate::event::ArrayValue::Bytes(b) => b.len() as u64 + 8,
-                    _ => 16,
-                };
-            }
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scores_print_as_d2string_does() {
-        assert_eq!(score_text(1.0), "1");
-        assert_eq!(score_text(-3.0), "-3");
-        assert_eq!(score_text(1.5), "1.5");
-        assert_eq!(score_text(0.1), "0.10000000000000001");
-        assert_eq!(score_text(1e300), "1.0000000000000001e+300");
-        assert_eq!(score_text(f64::INFINITY), "inf");
-        assert_eq!(score_text(-0.0), "-0");
+/// An sds with a header of type 8 or larger.
+fn sds_size_at_least_8(len: usize) -> usize {
+    if len < 32 {
+        3 + len + 1
+    } else {
+        sds_size(len)
     }
 }

@@ -14,6 +14,7 @@ pub mod meter;
 pub mod profile;
 pub mod rax;
 pub mod report;
+mod shape;
 pub mod valkey;
 
 pub use alloc::Allocator;

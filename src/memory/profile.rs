@@ -90,6 +90,24 @@ impl Target {
         self >= Target::Valkey80
     }
 
+    /// Redis 6.2: ziplists, and `MEMORY USAGE` counts small strings,
+    /// ziplists and intsets by their length, not their allocation.
+    pub fn ziplists(self) -> bool {
+        self == Target::Redis62
+    }
+
+    /// Redis 7.2+ (and Valkey, forked from it): a list that fits one node is
+    /// a plain listpack, and small sets of strings are listpacks.
+    pub fn small_listpacks(self) -> bool {
+        self >= Target::Redis72
+    }
+
+    /// Valkey 8.1+: the key (and its expiry) live in the value's object, and
+    /// every table is the bucketed `hashtable`, not `dict`.
+    pub fn keys_in_objects(self) -> bool {
+        self >= Target::Valkey81
+    }
+
     /// The allocator of the build users usually run: upstream builds bundle
     /// jemalloc (8-byte quantum).
     pub fn default_allocator(self) -> Allocator {

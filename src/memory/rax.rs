@@ -130,14 +130,13 @@ impl RaxShape {
         }
     }
 
-    /// Bytes of every node as allocated, plus the `rax` struct (Valkey's
-    /// `raxAllocSize`).
-    pub fn alloc_size(&self) -> u64 {
-        const RAX_STRUCT: usize = 24;
+    /// Bytes of every node as allocated, plus the `rax` struct of
+    /// `rax_struct` bytes (Valkey's `raxAllocSize`).
+    pub fn alloc_size(&self, rax_struct: usize) -> u64 {
         let head = if self.elements == 0 { self.allocator.usable(node_bytes(0, false, false)) as u64 } else { 0 };
         let leaf = if self.elements > 0 { self.allocator.usable(node_bytes(0, false, true)) as u64 } else { 0 };
         let path: u64 = self.path.iter().map(|n| self.alloc_of(n)).sum();
-        self.allocator.usable(RAX_STRUCT) as u64 + head + leaf + path + self.settled_alloc
+        self.allocator.usable(rax_struct) as u64 + head + leaf + path + self.settled_alloc
     }
 
     /// What Redis's `streamRadixTreeMemoryUsage` says: 16 bytes per key, and
