@@ -33,7 +33,10 @@
 //!     larger than its canonical usable size (`max(24, roundup16(n + 8) - 8)`),
 //!     never smaller. The model computes canonical sizes, so the server's figure
 //!     is ours plus 0..16 × the key's allocations (bounded per encoding below),
-//!     and at least 90 % of every class of 20 keys or more is exact (strings
+//!     and at least 90 % of the keys ours calls exact, in every class of 20
+//!     such keys or more, are exact (keys ours calls estimates, such as Valkey
+//!     streams whose radix trees grow by realloc as they load, are held to
+//!     the bound only) (strings
 //!     whose figure moved between loads of one file: 0.06 % on 6.2, 0.4 % on
 //!     8.1, 4.3 % on 9.1);
 //!   - Debian's Redis 7.0 (jemalloc): everything else exact;
@@ -1151,9 +1154,12 @@ fn check_server(kind: Kind) {
         let bad = match r {
             Rule::Exact => (diff != 0).then(|| "not exact".to_string()),
             Rule::Above(slack) => {
-                let e = above.entry(format!("{}/{}", t.typ, t.encoding)).or_default();
-                e.0 += 1;
-                e.1 += (diff == 0) as usize;
+                // Keys ours calls estimates are held to the slack only.
+                if o.exact == Some(true) {
+                    let e = above.entry(format!("{}/{}", t.typ, t.encoding)).or_default();
+                    e.0 += 1;
+                    e.1 += (diff == 0) as usize;
+                }
                 (!(0..=slack).contains(&diff)).then(|| format!("server - ours not in 0..={slack} (glibc)"))
             }
             Rule::Rehash(bound) => (diff.abs() > bound).then(|| format!("|diff| > {bound} (mid-load rehash)")),
