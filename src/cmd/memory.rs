@@ -2,15 +2,23 @@
 //! memory (the model is `crate::memory`), streamed per key as CSV or JSONL,
 //! and summed up: totals, per database, per type and encoding, the largest
 //! keys, key prefixes, TTLs, cluster slots.
+//!
+//! An RDB is framed on one thread and its keys measured on all cores in
+//! chunks (`event::parallel`), merged in file order, so the rows and the
+//! summary are the same on every run; an AOF (replayed) or a dump is read
+//! through `source::Source::visit`.
 
-use crate::error::{Error, Result};
-use crate::event::{KeyAttrs, ReaderOptions, ValueSource};
-use crate::format::EncodingLimits;
-use crate::memory::report::{KeyRow, Summary, SummaryOptions};
-use crate::memory::{Allocator, Meter, Profile, Target};
-use crate::source::{KeyFilter, Source, VisitOptions, Visitor};
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::parallel::{for_each_key, Merged};
+use crate::event::{Event, KeyAttrs, RdbReader, ReaderOptions, ValueSource};
+use crate::format::{EncodingLimits, KeyType};
+use crate::memory::report::{KeyFacts, KeyRow, Summary, SummaryOptions};
+use crate::memory::{Allocator, KeyCost, Meter, Profile, Target};
+use crate::progress::Progress;
+use crate::source::{KeyFilter, Kind, Source, VisitOptions, Visitor};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 /// How per-key rows are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,8 +38,8 @@ pub struct MemoryConfig {
     pub limits: Option<EncodingLimits>,
     pub keys: Option<KeysFormat>,
     pub filter: KeyFilter,
-    /// Count keys already expired at this Unix ms instead of leaving them
-    /// out (default: they are left out, as a primary drops them on load).
+    /// Count keys already expired instead of leaving them out (by default
+    /// they are left out, as a primary drops them on load, and counted).
     pub include_expired: bool,
     /// The clock expiry is judged by (default: the file's `ctime`, else now).
     pub now_ms: Option<i64>,
@@ -70,32 +78,18 @@ pub fn memory(cfg: &MemoryConfig, mut keys_out: Option<&mut dyn Write>) -> Resul
         out.write_all(KeyRow::CSV_HEADER.as_bytes()).map_err(Error::io)?;
     }
     for (index, path) in cfg.inputs.iter().enumerate() {
-        let mut source = Source::open(path)?;
-        let opts = VisitOptions {
-            reader: cfg.reader,
-            filter: cfg.filter.clone(),
-            expired_before: None,
-            now_ms: cfg.now_ms,
-            skip_unknown: cfg.skip_unknown,
-        };
-        let mut visitor = Measure {
+        let mut fold = Fold {
             cfg,
             file: index,
-            meter: None,
-            redis_ver: None,
-            valkey_ver: None,
-            ctime_ms: None,
-            used_mem: None,
             summary: &mut summary,
             // Not `as_deref_mut`: that would keep the trait object's own
-            // lifetime, borrowed for good by the first file's visit.
+            // lifetime, borrowed for good by the first file.
             #[allow(clippy::option_as_ref_deref)]
             out: keys_out.as_mut().map(|w| &mut **w),
             row: Vec::new(),
         };
-        source.visit(&opts, &mut visitor).map_err(|e| e.in_file(&path.as_path().into()))?;
-        let (profile, used_mem) = (visitor.meter.map(|m| *m.profile()), visitor.used_mem);
-        summary.add_file(path, profile, used_mem);
+        let facts = measure_file(cfg, path, &mut fold).map_err(|e| e.in_file(&path.as_path().into()))?;
+        summary.add_file(path, facts.profile, facts.used_mem);
     }
     if let Some(out) = keys_out {
         out.flush().map_err(Error::io)?;
@@ -103,46 +97,18 @@ pub fn memory(cfg: &MemoryConfig, mut keys_out: Option<&mut dyn Write>) -> Resul
     Ok(MemoryReport { summary })
 }
 
-struct Measure<'a, 'b> {
-    cfg: &'a MemoryConfig,
-    file: usize,
-    /// Built at the first key, once the aux fields have said which server
-    /// wrote the file.
-    meter: Option<Meter>,
+/// What a file's aux fields say about the server that wrote it.
+#[derive(Debug, Clone, Default)]
+struct FileFacts {
     redis_ver: Option<String>,
     valkey_ver: Option<String>,
     ctime_ms: Option<i64>,
     used_mem: Option<u64>,
-    summary: &'a mut Summary,
-    out: Option<&'a mut (dyn Write + 'b)>,
-    row: Vec<u8>,
+    profile: Option<Profile>,
 }
 
-impl Measure<'_, '_> {
-    fn meter(&mut self) -> &Meter {
-        if self.meter.is_none() {
-            let target = self
-                .cfg
-                .target
-                .or_else(|| Target::of_server(self.redis_ver.as_deref(), self.valkey_ver.as_deref()))
-                .unwrap_or(Target::Redis70);
-            let profile = Profile::new(
-                target,
-                self.cfg.allocator.unwrap_or(target.default_allocator()),
-                self.cfg.limits.unwrap_or(target.compiled_limits()),
-            );
-            self.meter = Some(Meter::new(profile));
-        }
-        self.meter.as_ref().expect("just built")
-    }
-}
-
-impl Visitor for Measure<'_, '_> {
-    fn begin(&mut self, _rdb_version: Option<u32>) -> Result<()> {
-        Ok(())
-    }
-
-    fn aux(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+impl FileFacts {
+    fn aux(&mut self, key: &[u8], value: &[u8]) {
         let text = || String::from_utf8_lossy(value).into_owned();
         match key {
             b"redis-ver" => self.redis_ver = Some(text()),
@@ -151,23 +117,100 @@ impl Visitor for Measure<'_, '_> {
             b"used-mem" => self.used_mem = text().parse().ok(),
             _ => {}
         }
-        Ok(())
     }
 
-    fn key(&mut self, db: u64, key: &[u8], attrs: &KeyAttrs<'_>, value: &dyn ValueSource) -> Result<()> {
-        let now = self.cfg.now_ms.or(self.ctime_ms).unwrap_or_else(crate::clock::system_now_ms);
-        let expired = attrs.expire_at_ms.is_some_and(|t| t <= now);
-        if expired && !self.cfg.include_expired {
-            self.summary.expired_skipped += 1;
-            return Ok(());
-        }
-        let cost = match self.meter().measure(key, attrs, value) {
-            Ok(c) => c,
-            Err(e) if e.kind == crate::error::ErrorKind::EmptyKey => return Ok(()),
-            Err(e) => return Err(e.key(key)),
+    /// The profile for the keys that follow: the one asked for, else the
+    /// writer's version (Redis 7.0 when the file does not say).
+    fn profile(&self, cfg: &MemoryConfig) -> Profile {
+        let target = cfg
+            .target
+            .or_else(|| Target::of_server(self.redis_ver.as_deref(), self.valkey_ver.as_deref()))
+            .unwrap_or(Target::Redis70);
+        Profile::new(
+            target,
+            cfg.allocator.unwrap_or(target.default_allocator()),
+            cfg.limits.unwrap_or(target.compiled_limits()),
+        )
+    }
+
+    /// The clock expiry is judged by.
+    fn now_ms(&self, cfg: &MemoryConfig) -> i64 {
+        cfg.now_ms.or(self.ctime_ms).unwrap_or_else(crate::clock::system_now_ms)
+    }
+}
+
+/// One key, measured (owned, to travel from a worker to the merging side).
+struct Measured {
+    db: u64,
+    key: Vec<u8>,
+    facts: KeyFacts,
+    kind: KeyType,
+    expire_at_ms: Option<i64>,
+    cost: KeyCost,
+}
+
+/// What measuring one key gives: the key, or a reason it is not counted.
+enum Outcome {
+    Key(Measured),
+    Expired,
+    Skipped,
+}
+
+fn measure_key(
+    meter: &Meter,
+    now_ms: i64,
+    cfg: &MemoryConfig,
+    db: u64,
+    key: &[u8],
+    attrs: &KeyAttrs<'_>,
+    value: &dyn ValueSource,
+) -> Result<Outcome> {
+    if attrs.expire_at_ms.is_some_and(|t| t <= now_ms) && !cfg.include_expired {
+        return Ok(Outcome::Expired);
+    }
+    match meter.measure(key, attrs, value) {
+        Ok(cost) => Ok(Outcome::Key(Measured {
+            db,
+            key: key.to_vec(),
+            facts: KeyFacts::of(&cfg.summary, key),
+            kind: value.key_type(),
+            expire_at_ms: attrs.expire_at_ms,
+            cost,
+        })),
+        // The server skips empty collections on load.
+        Err(e) if e.kind == ErrorKind::EmptyKey => Ok(Outcome::Skipped),
+        Err(e) => Err(e.key(key)),
+    }
+}
+
+/// The merging side: rows out, summary up, in input order.
+struct Fold<'a, 'b> {
+    cfg: &'a MemoryConfig,
+    file: usize,
+    summary: &'a mut Summary,
+    out: Option<&'a mut (dyn Write + 'b)>,
+    row: Vec<u8>,
+}
+
+impl Fold<'_, '_> {
+    fn add(&mut self, outcome: Outcome, profile: &Profile, now_ms: i64) -> Result<()> {
+        let m = match outcome {
+            Outcome::Key(m) => m,
+            Outcome::Expired => {
+                self.summary.expired_skipped += 1;
+                return Ok(());
+            }
+            Outcome::Skipped => return Ok(()),
         };
-        let row =
-            KeyRow { file: self.file, db, key, kind: value.key_type(), expire_at_ms: attrs.expire_at_ms, cost: &cost };
+        let row = KeyRow {
+            file: self.file,
+            db: m.db,
+            key: &m.key,
+            kind: m.kind,
+            expire_at_ms: m.expire_at_ms,
+            cost: &m.cost,
+            facts: &m.facts,
+        };
         if let Some(out) = self.out.as_deref_mut() {
             self.row.clear();
             match self.cfg.keys {
@@ -177,7 +220,150 @@ impl Visitor for Measure<'_, '_> {
             }
             out.write_all(&self.row).map_err(Error::io)?;
         }
-        self.summary.add_key(&row, now);
+        self.summary.add_key(&row, now_ms);
+        if at_encoding_limit(profile, &m) {
+            self.summary.near_limit(m.kind);
+        }
         Ok(())
     }
+}
+
+/// A key one element (or one byte of its largest element) away from
+/// leaving its compact encoding.
+fn at_encoding_limit(p: &Profile, m: &Measured) -> bool {
+    let l = &p.limits;
+    let c = &m.cost;
+    let entries = match (m.kind, c.encoding) {
+        (KeyType::Set, "intset") => l.set_max_intset_entries,
+        (KeyType::Set, "listpack") => l.set_max_listpack_entries,
+        (KeyType::Hash, "listpack" | "ziplist") => l.hash_max_listpack_entries,
+        (KeyType::Zset, "listpack" | "ziplist") => l.zset_max_listpack_entries,
+        _ => return false,
+    };
+    let value = match m.kind {
+        KeyType::Set if c.encoding == "listpack" => Some(l.set_max_listpack_value),
+        KeyType::Hash => Some(l.hash_max_listpack_value),
+        KeyType::Zset => Some(l.zset_max_listpack_value),
+        _ => None,
+    };
+    c.elements >= entries || value.is_some_and(|v| c.largest >= v)
+}
+
+fn measure_file(cfg: &MemoryConfig, path: &Path, fold: &mut Fold<'_, '_>) -> Result<FileFacts> {
+    let mut source = Source::open(path)?;
+    if *source.kind() == Kind::Rdb {
+        return measure_rdb(cfg, &mut source, fold);
+    }
+    let opts = VisitOptions {
+        reader: cfg.reader,
+        filter: cfg.filter.clone(),
+        expired_before: None,
+        now_ms: cfg.now_ms,
+        skip_unknown: cfg.skip_unknown,
+    };
+    let mut visitor = Measure { fold, facts: FileFacts::default(), meter: None };
+    source.visit(&opts, &mut visitor)?;
+    Ok(visitor.facts)
+}
+
+/// An AOF or a dump, key by key.
+struct Measure<'f, 'a, 'b> {
+    fold: &'f mut Fold<'a, 'b>,
+    facts: FileFacts,
+    /// Built at the first key, once the aux fields have said which server
+    /// wrote the file.
+    meter: Option<(Meter, i64)>,
+}
+
+impl Visitor for Measure<'_, '_, '_> {
+    fn begin(&mut self, _rdb_version: Option<u32>) -> Result<()> {
+        Ok(())
+    }
+
+    fn aux(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.facts.aux(key, value);
+        Ok(())
+    }
+
+    fn key(&mut self, db: u64, key: &[u8], attrs: &KeyAttrs<'_>, value: &dyn ValueSource) -> Result<()> {
+        let cfg = self.fold.cfg;
+        if self.meter.is_none() {
+            let profile = self.facts.profile(cfg);
+            self.facts.profile = Some(profile);
+            self.meter = Some((Meter::new(profile), self.facts.now_ms(cfg)));
+        }
+        let (meter, now) = self.meter.as_ref().expect("just built");
+        let outcome = measure_key(meter, *now, cfg, db, key, attrs, value)?;
+        self.fold.add(outcome, meter.profile(), *now)
+    }
+}
+
+/// Keys measured by one worker, in file order.
+struct Chunk {
+    keys: Vec<Outcome>,
+}
+
+impl Default for Chunk {
+    fn default() -> Self {
+        // A chunk holds up to 256 keys (`event::parallel`).
+        Chunk { keys: Vec::with_capacity(256) }
+    }
+}
+
+/// An RDB on all cores.
+fn measure_rdb(cfg: &MemoryConfig, source: &mut Source, fold: &mut Fold<'_, '_>) -> Result<FileFacts> {
+    let size = source.file_size();
+    let mut input = source.open_input()?;
+    let name = input.name.display().to_string();
+    let mut reader = RdbReader::new(&mut input, cfg.reader);
+    let progress = Progress::new(cfg.reader.progress, &name, size);
+    // The aux fields come before the keys: the framing thread reads them,
+    // and the first key (on any thread) fixes the profile from them.
+    let facts = Mutex::new(FileFacts::default());
+    let meter: OnceLock<(Meter, i64)> = OnceLock::new();
+    let meter_of = || {
+        meter.get_or_init(|| {
+            let f = facts.lock().unwrap_or_else(|e| e.into_inner());
+            (Meter::new(f.profile(cfg)), f.now_ms(cfg))
+        })
+    };
+    let filter = &cfg.filter;
+    let measure = |k: &crate::event::KeyEvent<'_>| -> Result<Outcome> {
+        if !filter.matches(k) {
+            return Ok(Outcome::Skipped);
+        }
+        let (m, now) = meter_of();
+        measure_key(m, *now, cfg, k.db, &k.key, &k.attrs, &k.value)
+    };
+    for_each_key(
+        &mut reader,
+        |ev, _| {
+            if let Event::Aux { key, value } = ev {
+                facts.lock().unwrap_or_else(|e| e.into_inner()).aux(key, value);
+            }
+            Ok(())
+        },
+        Chunk::default,
+        |chunk, key| {
+            chunk.keys.push(measure(key)?);
+            Ok(())
+        },
+        |merged| {
+            let (m, now) = meter_of();
+            let profile = *m.profile();
+            match merged {
+                Merged::Chunk(chunk) => {
+                    for outcome in chunk.keys {
+                        fold.add(outcome, &profile, *now)?;
+                    }
+                }
+                Merged::Serial(key) => fold.add(measure(key)?, &profile, *now)?,
+            }
+            Ok(())
+        },
+        |offset| progress.set(offset),
+    )?;
+    let mut facts = facts.into_inner().unwrap_or_else(|e| e.into_inner());
+    facts.profile = meter.get().map(|(m, _)| *m.profile());
+    Ok(facts)
 }

@@ -188,6 +188,22 @@ pub fn dump_payload_body(payload: &[u8]) -> crate::error::Result<&[u8]> {
 pub trait ValueSource {
     fn key_type(&self) -> KeyType;
     fn pieces(&self, sink: &mut dyn Sink) -> crate::error::Result<()>;
+
+    /// A string value's length, and its integer when it is the exact
+    /// decimal form of one, where that is cheaper than its bytes (a
+    /// compressed string is validated, not decompressed); `None`: read the
+    /// pieces.
+    fn string_info(&self) -> Option<crate::error::Result<StringInfo>> {
+        None
+    }
+}
+
+/// What a string value is, short of its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StringInfo {
+    pub len: usize,
+    /// The value as an integer, if its bytes are the exact decimal form of one.
+    pub int: Option<i64>,
 }
 
 impl ValueSource for Value<'_> {
@@ -196,6 +212,9 @@ impl ValueSource for Value<'_> {
     }
     fn pieces(&self, sink: &mut dyn Sink) -> crate::error::Result<()> {
         self.decode(sink)
+    }
+    fn string_info(&self) -> Option<crate::error::Result<StringInfo>> {
+        (self.ty == Type::String).then(|| decode::string_info(self))
     }
 }
 

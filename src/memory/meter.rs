@@ -89,7 +89,10 @@ impl Meter {
     /// The cost of one key.
     pub fn measure(&self, key: &[u8], attrs: &KeyAttrs<'_>, value: &dyn ValueSource) -> Result<KeyCost> {
         let mut shape = Shape::new(self, value.key_type());
-        value.pieces(&mut shape)?;
+        match value.string_info() {
+            Some(info) => shape.string(info?),
+            None => value.pieces(&mut shape)?,
+        }
         shape.finish_list_node();
         let expires = attrs.expire_at_ms.is_some();
         let (encoding, value_cost, exact) = self.value_cost(&mut shape, key.len(), expires);

@@ -20,6 +20,34 @@ pub struct KeyRow<'a> {
     pub kind: KeyType,
     pub expire_at_ms: Option<i64>,
     pub cost: &'a KeyCost,
+    pub facts: &'a KeyFacts,
+}
+
+/// What the summary needs of a key name, worked out where the key is
+/// measured (on any thread) so that adding it up stays cheap.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyFacts {
+    pub slot: u16,
+    /// Per prefix level: the prefix's hash and length.
+    prefixes: [(u64, u32); MAX_PREFIX_DEPTH],
+    depth: u8,
+}
+
+/// Prefix levels counted at most.
+pub const MAX_PREFIX_DEPTH: usize = 8;
+
+impl KeyFacts {
+    pub fn of(options: &SummaryOptions, key: &[u8]) -> KeyFacts {
+        let mut f = KeyFacts { slot: key_slot(key), ..KeyFacts::default() };
+        let mut end = 0;
+        for _ in 0..options.prefix_depth.min(MAX_PREFIX_DEPTH) {
+            let Some(at) = key[end..].iter().position(|b| options.separators.contains(b)) else { break };
+            end += at + 1;
+            f.prefixes[f.depth as usize] = (xxhash_rust::xxh3::xxh3_64(&key[..end]), end as u32);
+            f.depth += 1;
+        }
+        f
+    }
 }
 
 impl KeyRow<'_> {
@@ -59,7 +87,7 @@ impl KeyRow<'_> {
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"slot\":");
-        write_u64(out, key_slot(self.key).into());
+        write_u64(out, self.facts.slot.into());
         out.extend_from_slice(if c.exact { b",\"exact\":true}\n" } else { b",\"exact\":false}\n" });
     }
 
@@ -88,7 +116,7 @@ impl KeyRow<'_> {
                 c.allocated,
                 c.largest,
                 expire,
-                key_slot(self.key),
+                self.facts.slot,
                 c.exact
             )
             .as_bytes(),
@@ -241,10 +269,29 @@ impl Top {
 /// Key prefixes, by level, with a cap.
 #[derive(Debug, Clone, Default)]
 struct Prefixes {
-    table: HashMap<Vec<u8>, Tally>,
+    /// By the prefix's hash (already a hash: not hashed again).
+    table: HashMap<u64, (Vec<u8>, Tally), std::hash::BuildHasherDefault<Identity>>,
     /// What pruning folded away.
     other: Tally,
     pruned: bool,
+}
+
+/// A hasher for keys that are hashes already.
+#[derive(Default)]
+struct Identity(u64);
+
+impl std::hash::Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
 }
 
 /// How long until a key expires.
@@ -270,15 +317,17 @@ pub struct Summary {
     pub exact: u64,
     pub expired_skipped: u64,
     pub per_db: BTreeMap<u64, Tally>,
-    pub per_encoding: BTreeMap<(&'static str, &'static str), EncodingStats>,
+    /// Per type and encoding (a handful: searched in order).
+    per_encoding: Vec<((&'static str, &'static str), EncodingStats)>,
     top_memory: Top,
     top_elements: Top,
     prefixes: Prefixes,
     pub ttl: [Tally; 8],
     pub slots: Vec<Tally>,
-    /// Per type, keys by the power of two at or below their size (strings:
-    /// bytes; collections: elements), as `INFO KEYSIZES`.
-    pub keysizes: BTreeMap<&'static str, BTreeMap<u32, u64>>,
+    /// Per type (in `KeyType::ALL`'s order), keys by the power of two at or
+    /// below their size (strings: bytes; collections: elements), as `INFO
+    /// KEYSIZES`: index 0 for size 0, k + 1 for 2^k.
+    keysizes: [[u64; 65]; 8],
     /// Keys one element away from leaving their compact encoding.
     pub near_limit: BTreeMap<&'static str, u64>,
     pub files: Vec<FileRow>,
@@ -298,11 +347,11 @@ impl Summary {
             exact: 0,
             expired_skipped: 0,
             per_db: BTreeMap::new(),
-            per_encoding: BTreeMap::new(),
+            per_encoding: Vec::new(),
             prefixes: Prefixes::default(),
             ttl: [Tally::default(); 8],
             slots: vec![Tally::default(); SLOTS],
-            keysizes: BTreeMap::new(),
+            keysizes: [[0; 65]; 8],
             near_limit: BTreeMap::new(),
             files: Vec::new(),
             file_tally: Tally::default(),
@@ -321,7 +370,15 @@ impl Summary {
         let e = self.file_db_keys.entry(row.db).or_default();
         e.0 += 1;
         e.1 += u64::from(row.expire_at_ms.is_some());
-        let enc = self.per_encoding.entry((row.kind.name(), c.encoding)).or_default();
+        let id = (row.kind.name(), c.encoding);
+        let at = match self.per_encoding.iter().position(|(k, _)| *k == id) {
+            Some(at) => at,
+            None => {
+                self.per_encoding.push((id, EncodingStats::default()));
+                self.per_encoding.len() - 1
+            }
+        };
+        let enc = &mut self.per_encoding[at].1;
         enc.tally.add(c);
         enc.sizes.add(c.memory_usage);
         enc.exact += u64::from(c.exact);
@@ -339,12 +396,13 @@ impl Summary {
         };
         self.top_memory.offer(c.memory_usage, top(c.memory_usage));
         self.top_elements.offer(c.elements, top(c.elements));
-        self.add_prefixes(row.key, c);
+        self.add_prefixes(row.key, row.facts, c);
         self.ttl[ttl_bucket(row.expire_at_ms, now_ms)].add(c);
-        self.slots[key_slot(row.key) as usize].add(c);
+        self.slots[row.facts.slot as usize].add(c);
         let size = if row.kind == KeyType::String { c.largest } else { c.elements };
-        let pow = if size == 0 { 0 } else { 1u32 << (63 - size.leading_zeros()).min(31) };
-        *self.keysizes.entry(row.kind.name()).or_default().entry(pow).or_default() += 1;
+        let bucket = if size == 0 { 0 } else { 64 - size.leading_zeros() as usize };
+        let kind = KeyType::ALL.iter().position(|k| *k == row.kind).unwrap_or(0);
+        self.keysizes[kind][bucket] += 1;
     }
 
     /// Count a key one element short of (or at) its compact encoding's
@@ -353,19 +411,20 @@ impl Summary {
         *self.near_limit.entry(kind.name()).or_default() += 1;
     }
 
-    fn add_prefixes(&mut self, key: &[u8], c: &KeyCost) {
-        let mut end = 0;
-        for _ in 0..self.options.prefix_depth {
-            let Some(at) = key[end..].iter().position(|b| self.options.separators.contains(b)) else { break };
-            end += at + 1;
-            if let Some(t) = self.prefixes.table.get_mut(&key[..end]) {
-                t.add(c);
-            } else {
-                let mut t = Tally::default();
-                t.add(c);
-                self.prefixes.table.insert(key[..end].to_vec(), t);
-                if self.prefixes.table.len() > self.options.prefix_cap {
-                    self.prune_prefixes();
+    fn add_prefixes(&mut self, key: &[u8], facts: &KeyFacts, c: &KeyCost) {
+        for &(hash, end) in &facts.prefixes[..facts.depth as usize] {
+            let prefix = &key[..end as usize];
+            match self.prefixes.table.get_mut(&hash) {
+                Some((name, t)) if name == prefix => t.add(c),
+                // Two prefixes with one 64-bit hash: the later one is left out.
+                Some(_) => {}
+                None => {
+                    let mut t = Tally::default();
+                    t.add(c);
+                    self.prefixes.table.insert(hash, (prefix.to_vec(), t));
+                    if self.prefixes.table.len() > self.options.prefix_cap {
+                        self.prune_prefixes();
+                    }
                 }
             }
         }
@@ -374,12 +433,12 @@ impl Summary {
     /// Keep the larger half of the prefixes by bytes: heavy hitters survive,
     /// the long tail goes to "other".
     fn prune_prefixes(&mut self) {
-        let mut sizes: Vec<u64> = self.prefixes.table.values().map(|t| t.memory_usage).collect();
+        let mut sizes: Vec<u64> = self.prefixes.table.values().map(|(_, t)| t.memory_usage).collect();
         let mid = sizes.len() / 2;
         let (_, median, _) = sizes.select_nth_unstable(mid);
         let median = *median;
         let other = &mut self.prefixes.other;
-        self.prefixes.table.retain(|_, t| {
+        self.prefixes.table.retain(|_, (_, t)| {
             let keep = t.memory_usage > median;
             if !keep {
                 other.keys += t.keys;
@@ -425,9 +484,34 @@ impl Summary {
     /// Prefixes by bytes, largest first, and whether pruning made them
     /// lower bounds.
     pub fn prefixes(&self) -> (Vec<(Vec<u8>, Tally)>, Tally, bool) {
-        let mut v: Vec<(Vec<u8>, Tally)> = self.prefixes.table.iter().map(|(k, t)| (k.clone(), *t)).collect();
+        let mut v: Vec<(Vec<u8>, Tally)> = self.prefixes.table.values().map(|(k, t)| (k.clone(), *t)).collect();
         v.sort_by(|a, b| b.1.memory_usage.cmp(&a.1.memory_usage).then_with(|| a.0.cmp(&b.0)));
         (v, self.prefixes.other, self.prefixes.pruned)
+    }
+
+    /// Per type and encoding, sorted.
+    pub fn per_encoding(&self) -> Vec<((&'static str, &'static str), &EncodingStats)> {
+        let mut v: Vec<_> = self.per_encoding.iter().map(|(k, st)| (*k, st)).collect();
+        v.sort_by_key(|(k, _)| *k);
+        v
+    }
+
+    /// Per type, `(power of two, keys)` for each non-empty bucket.
+    pub fn keysizes(&self) -> Vec<(&'static str, Vec<(u64, u64)>)> {
+        KeyType::ALL
+            .iter()
+            .zip(&self.keysizes)
+            .filter(|(_, h)| h.iter().any(|&n| n > 0))
+            .map(|(k, h)| {
+                let buckets = h
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &n)| n > 0)
+                    .map(|(b, &n)| (if b == 0 { 0 } else { 1u64 << (b - 1) }, n))
+                    .collect();
+                (k.name(), buckets)
+            })
+            .collect()
     }
 
     pub fn used_memory_delta(&self) -> u64 {
@@ -524,7 +608,7 @@ pub fn write_json(s: &Summary, out: &mut Vec<u8>) {
         tally(out, t);
     }
     out.extend_from_slice(b"},\"per_encoding\":[");
-    for (i, ((kind, enc), st)) in s.per_encoding.iter().enumerate() {
+    for (i, ((kind, enc), st)) in s.per_encoding().into_iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -598,7 +682,7 @@ pub fn write_json(s: &Summary, out: &mut Vec<u8>) {
         );
     }
     out.extend_from_slice(b"],\"keysizes\":{");
-    for (i, (kind, hist)) in s.keysizes.iter().enumerate() {
+    for (i, (kind, hist)) in s.keysizes().iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -678,7 +762,7 @@ pub fn write_text(s: &Summary, out: &mut Vec<u8>) {
         "  {:<8} {:<11} {:>10} {:>12} {:>9} {:>9} {:>9} {:>10}",
         "type", "encoding", "keys", "bytes", "p50", "p90", "p99", "max"
     );
-    for ((kind, enc), st) in &s.per_encoding {
+    for ((kind, enc), st) in s.per_encoding() {
         let _ = writeln!(
             t,
             "  {:<8} {:<11} {:>10} {:>12} {:>9} {:>9} {:>9} {:>10}",

@@ -8,7 +8,7 @@ use super::profile::Target;
 use super::rax::RaxShape;
 use crate::error::Result;
 use crate::event::stream::StreamMeta;
-use crate::event::{BlobEncoding, Layout, Piece, Sink};
+use crate::event::{BlobEncoding, Layout, Piece, Sink, StringInfo};
 use crate::format::KeyType;
 use crate::output::rdb::{listpack, ziplist};
 use crate::token::{parse_canonical_i64, Item};
@@ -36,6 +36,8 @@ pub(super) struct Shape<'m> {
     pub(super) first_long: Option<u64>,
     /// The file's blob, when the value is one.
     pub(super) blob: Option<(BlobEncoding, usize)>,
+    /// The file's blob is in the target's compact encoding.
+    blob_kept: bool,
     /// Entry bytes if the value were one listpack (header and end aside).
     pub(super) lp_bytes: u64,
     /// The same as a ziplist, and the last entry's length.
@@ -93,6 +95,7 @@ impl<'m> Shape<'m> {
             first_non_int: None,
             first_long: None,
             blob: None,
+            blob_kept: false,
             lp_bytes: 0,
             zl_bytes: 0,
             zl_prev: 0,
@@ -119,16 +122,46 @@ impl<'m> Shape<'m> {
         }
     }
 
+    pub(super) fn string(&mut self, info: StringInfo) {
+        self.count = 1;
+        self.str_len = info.len;
+        self.largest = info.len as u64;
+        self.str_int = info.int;
+    }
+
     fn is_62(&self) -> bool {
         self.meter.t().ziplists()
     }
 
     /// Account one element of a listpack or ziplist.
     fn compact(&mut self, item: Item<'_>) {
-        self.lp_bytes += listpack::entry_size(item) as u64;
-        let z = ziplist::entry_size(self.zl_prev, item);
-        self.zl_bytes += z as u64;
-        self.zl_prev = z;
+        if !self.compact_possible() {
+            return;
+        }
+        if self.is_62() {
+            let z = ziplist::entry_size(self.zl_prev, item);
+            self.zl_bytes += z as u64;
+            self.zl_prev = z;
+        } else {
+            self.lp_bytes += listpack::entry_size(item) as u64;
+        }
+    }
+
+    /// Whether the value could still be one listpack (or ziplist) the
+    /// target builds: not already one it keeps as read, and within its
+    /// limits so far (sizes past them are never needed).
+    fn compact_possible(&self) -> bool {
+        if self.blob_kept {
+            return false;
+        }
+        let l = &self.meter.profile().limits;
+        let (entries, value) = match self.ty {
+            KeyType::Hash => (l.hash_max_listpack_entries, l.hash_max_listpack_value),
+            KeyType::Zset => (l.zset_max_listpack_entries, l.zset_max_listpack_value),
+            KeyType::Set => (l.set_max_listpack_entries, l.set_max_listpack_value),
+            _ => return true,
+        };
+        self.count <= entries && self.max_len <= value
     }
 
     fn seen(&mut self, len: usize) {
@@ -245,7 +278,10 @@ fn allow_insert(ziplist: bool, bytes: u64, count: u64, len: usize, fill: i64) ->
 fn item_len(item: Item<'_>) -> usize {
     match item {
         Item::Bytes(b) => b.len(),
-        Item::Int(v) => itoa::Buffer::new().format(v).len(),
+        Item::Int(v) => {
+            let digits = v.unsigned_abs().checked_ilog10().map_or(1, |l| l as usize + 1);
+            digits + usize::from(v < 0)
+        }
     }
 }
 
@@ -259,7 +295,7 @@ fn score_text(score: f64) -> String {
         return if score.is_sign_negative() { "-0".into() } else { "0".into() };
     }
     if score.abs() < 4503599627370496.0 && score == score.trunc() {
-        return format!("{}", score as i64);
+        return itoa::Buffer::new().format(score as i64).to_string();
     }
     format_g17(score)
 }
@@ -292,12 +328,7 @@ impl Sink for Shape<'_> {
 
     fn piece(&mut self, piece: Piece<'_>) -> Result<()> {
         match piece {
-            Piece::Str(b) => {
-                self.count = 1;
-                self.str_len = b.len();
-                self.largest = b.len() as u64;
-                self.str_int = if b.len() <= 20 { parse_canonical_i64(b) } else { None };
-            }
+            Piece::Str(b) => self.string(StringInfo { len: b.len(), int: parse_canonical_i64(b) }),
             Piece::Elem(item) if self.ty == KeyType::List => {
                 let len = item_len(item);
                 self.seen(len);
@@ -312,12 +343,14 @@ impl Sink for Shape<'_> {
                 let len = item_len(member);
                 self.seen(len);
                 self.compact(member);
-                let text = score_text(score);
-                if self.meter.t() >= Target::Redis72 && text.contains(['.', 'e']) {
-                    // 7.2+ prints the shortest form (fpconv_dtoa), not modelled.
-                    self.scores_exact = false;
+                if self.compact_possible() {
+                    let text = score_text(score);
+                    if self.meter.t() >= Target::Redis72 && text.contains(['.', 'e']) {
+                        // 7.2+ prints the shortest form (fpconv_dtoa), not modelled.
+                        self.scores_exact = false;
+                    }
+                    self.compact(Item::Bytes(text.as_bytes()));
                 }
-                self.compact(Item::Bytes(text.as_bytes()));
                 let sds = self.meter.zset_member_sds(len);
                 self.ht_elements += Cost { usage: sds, alloc: sds };
                 self.skiplist_expected += self.meter.skiplist_node_cost(len);
@@ -360,7 +393,13 @@ impl Sink for Shape<'_> {
                 self.stream.listpacks.usage += b;
                 self.stream.listpacks.alloc += b;
             }
-            Piece::Layout(Layout::Blob { encoding, bytes }) => self.blob = Some((encoding, bytes)),
+            Piece::Layout(Layout::Blob { encoding, bytes }) => {
+                self.blob = Some((encoding, bytes));
+                // A blob in the target's own compact encoding is kept as read:
+                // its elements' sizes in it need not be worked out.
+                let own = if self.is_62() { BlobEncoding::Ziplist } else { BlobEncoding::Listpack };
+                self.blob_kept = encoding == own;
+            }
             Piece::Module { raw, .. } => self.raw_bytes += raw.len() as u64,
             Piece::ArrayHeader { .. } => {}
             Piece::ArrayElem { value, .. } => {

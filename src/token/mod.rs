@@ -83,13 +83,52 @@ impl<'a> Item<'a> {
     }
 }
 
-/// Parse a string that is the exact decimal form of an i64 (Redis `string2ll`).
+/// Parse a string that is the exact decimal form of an i64 (Redis `string2ll`):
+/// an optional `-`, then `0` alone or digits not starting with `0`, in range.
 pub fn parse_canonical_i64(b: &[u8]) -> Option<i64> {
-    let s = std::str::from_utf8(b).ok()?;
-    if s.is_empty() || s.len() > 20 || s.starts_with('+') {
+    let (negative, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        _ => (false, b),
+    };
+    // 19 digits at most: i64::MIN is "-9223372036854775808".
+    if digits.is_empty() || digits.len() > 19 {
         return None;
     }
-    let v: i64 = s.parse().ok()?;
-    let mut buf = itoa::Buffer::new();
-    (buf.format(v) == s).then_some(v)
+    if digits[0] == b'0' {
+        return (digits.len() == 1 && !negative).then_some(0);
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        // 19 digits stay below 10^19 < 2^64.
+        v = v * 10 + u64::from(d);
+    }
+    if negative {
+        (v <= 1 << 63).then(|| (v as i64).wrapping_neg())
+    } else {
+        i64::try_from(v).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_integers_are_string2ll() {
+        for (s, v) in [("0", Some(0)), ("-0", None), ("007", None), ("+5", None), ("", None), ("-", None), ("12a", None)] {
+            assert_eq!(parse_canonical_i64(s.as_bytes()), v, "{s}");
+        }
+        assert_eq!(parse_canonical_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_canonical_i64(b"9223372036854775808"), None);
+        assert_eq!(parse_canonical_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_canonical_i64(b"-9223372036854775809"), None);
+        assert_eq!(parse_canonical_i64(b"99999999999999999999"), None);
+        for v in [1i64, -1, 42, -4096, 1 << 40, i64::MAX, i64::MIN] {
+            assert_eq!(parse_canonical_i64(v.to_string().as_bytes()), Some(v));
+        }
+    }
 }

@@ -476,6 +476,29 @@ pub(crate) fn validate_string(value: &Value<'_>) -> Result<()> {
     cur.finish()
 }
 
+/// A string value's length and integer form, validated as
+/// [`validate_string`] does; a compressed string longer than 20 bytes (as
+/// Redis writes them) is not decompressed: it cannot be an integer.
+pub(crate) fn string_info(value: &Value<'_>) -> Result<super::StringInfo> {
+    let mut cur = Cursor::over(value);
+    let at = cur.rest();
+    let s: RdbStr<'_> = cur.run(parse_str)?;
+    let info = match s {
+        RdbStr::Raw(b) => super::StringInfo { len: b.len(), int: crate::token::parse_canonical_i64(b) },
+        RdbStr::Int(v) => super::StringInfo { len: itoa::Buffer::new().format(v).len(), int: Some(v) },
+        RdbStr::Lzf { len, .. } if len > 20 => {
+            s.validate().map_err(|e| cur.err(e.kind, at))?;
+            super::StringInfo { len, int: None }
+        }
+        RdbStr::Lzf { .. } => {
+            let b = s.bytes().map_err(|e| cur.err(e.kind, at))?;
+            super::StringInfo { len: b.len(), int: crate::token::parse_canonical_i64(&b) }
+        }
+    };
+    cur.finish()?;
+    Ok(info)
+}
+
 /// Decode a value into pieces.
 pub(crate) fn decode_value(value: &Value<'_>, sink: &mut dyn Sink) -> Result<()> {
     let mut scratch = SCRATCH.with(|s| s.take());
