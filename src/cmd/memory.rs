@@ -149,37 +149,50 @@ struct Measured {
     cost: KeyCost,
 }
 
-/// What measuring one key gives: the key, or a reason it is not counted.
-enum Outcome {
-    Key(Measured),
-    Expired,
-    Skipped,
+/// Keys measured, in file order, and the expired keys left out among them.
+struct Chunk {
+    keys: Vec<Measured>,
+    expired: u64,
 }
 
-fn measure_key(
-    meter: &Meter,
-    now_ms: i64,
-    cfg: &MemoryConfig,
-    db: u64,
-    key: &[u8],
-    attrs: &KeyAttrs<'_>,
-    value: &dyn ValueSource,
-) -> Result<Outcome> {
-    if attrs.expire_at_ms.is_some_and(|t| t <= now_ms) && !cfg.include_expired {
-        return Ok(Outcome::Expired);
+impl Default for Chunk {
+    fn default() -> Self {
+        // A worker's chunk holds up to 256 keys (`event::parallel`).
+        Chunk { keys: Vec::with_capacity(256), expired: 0 }
     }
-    match meter.measure(key, attrs, value) {
-        Ok(cost) => Ok(Outcome::Key(Measured {
-            db,
-            key: key.to_vec(),
-            facts: KeyFacts::of(&cfg.summary, key),
-            kind: value.key_type(),
-            expire_at_ms: attrs.expire_at_ms,
-            cost,
-        })),
-        // The server skips empty collections on load.
-        Err(e) if e.kind == ErrorKind::EmptyKey => Ok(Outcome::Skipped),
-        Err(e) => Err(e.key(key)),
+}
+
+impl Chunk {
+    /// Measure one key into the chunk, unless it is expired (counted) or
+    /// an empty collection (the server skips those on load).
+    #[allow(clippy::too_many_arguments)]
+    fn measure(
+        &mut self,
+        meter: &Meter,
+        now_ms: i64,
+        cfg: &MemoryConfig,
+        db: u64,
+        key: &[u8],
+        attrs: &KeyAttrs<'_>,
+        value: &dyn ValueSource,
+    ) -> Result<()> {
+        if attrs.expire_at_ms.is_some_and(|t| t <= now_ms) && !cfg.include_expired {
+            self.expired += 1;
+            return Ok(());
+        }
+        match meter.measure(key, attrs, value) {
+            Ok(cost) => self.keys.push(Measured {
+                db,
+                key: key.to_vec(),
+                facts: KeyFacts::of(&cfg.summary, key),
+                kind: value.key_type(),
+                expire_at_ms: attrs.expire_at_ms,
+                cost,
+            }),
+            Err(e) if e.kind == ErrorKind::EmptyKey => {}
+            Err(e) => return Err(e.key(key)),
+        }
+        Ok(())
     }
 }
 
@@ -193,15 +206,15 @@ struct Fold<'a, 'b> {
 }
 
 impl Fold<'_, '_> {
-    fn add(&mut self, outcome: Outcome, profile: &Profile, now_ms: i64) -> Result<()> {
-        let m = match outcome {
-            Outcome::Key(m) => m,
-            Outcome::Expired => {
-                self.summary.expired_skipped += 1;
-                return Ok(());
-            }
-            Outcome::Skipped => return Ok(()),
-        };
+    fn add(&mut self, chunk: Chunk, profile: &Profile, now_ms: i64) -> Result<()> {
+        self.summary.expired_skipped += chunk.expired;
+        for m in chunk.keys {
+            self.add_key(m, profile, now_ms)?;
+        }
+        Ok(())
+    }
+
+    fn add_key(&mut self, m: Measured, profile: &Profile, now_ms: i64) -> Result<()> {
         let row = KeyRow {
             file: self.file,
             db: m.db,
@@ -293,20 +306,9 @@ impl Visitor for Measure<'_, '_, '_> {
             self.meter = Some((Meter::new(profile), self.facts.now_ms(cfg)));
         }
         let (meter, now) = self.meter.as_ref().expect("just built");
-        let outcome = measure_key(meter, *now, cfg, db, key, attrs, value)?;
-        self.fold.add(outcome, meter.profile(), *now)
-    }
-}
-
-/// Keys measured by one worker, in file order.
-struct Chunk {
-    keys: Vec<Outcome>,
-}
-
-impl Default for Chunk {
-    fn default() -> Self {
-        // A chunk holds up to 256 keys (`event::parallel`).
-        Chunk { keys: Vec::with_capacity(256) }
+        let mut chunk = Chunk { keys: Vec::with_capacity(1), expired: 0 };
+        chunk.measure(meter, *now, cfg, db, key, attrs, value)?;
+        self.fold.add(chunk, meter.profile(), *now)
     }
 }
 
@@ -328,12 +330,12 @@ fn measure_rdb(cfg: &MemoryConfig, source: &mut Source, fold: &mut Fold<'_, '_>)
         })
     };
     let filter = &cfg.filter;
-    let measure = |k: &crate::event::KeyEvent<'_>| -> Result<Outcome> {
+    let measure = |chunk: &mut Chunk, k: &crate::event::KeyEvent<'_>| -> Result<()> {
         if !filter.matches(k) {
-            return Ok(Outcome::Skipped);
+            return Ok(());
         }
         let (m, now) = meter_of();
-        measure_key(m, *now, cfg, k.db, &k.key, &k.attrs, &k.value)
+        chunk.measure(m, *now, cfg, k.db, &k.key, &k.attrs, &k.value)
     };
     for_each_key(
         &mut reader,
@@ -344,22 +346,19 @@ fn measure_rdb(cfg: &MemoryConfig, source: &mut Source, fold: &mut Fold<'_, '_>)
             Ok(())
         },
         Chunk::default,
-        |chunk, key| {
-            chunk.keys.push(measure(key)?);
-            Ok(())
-        },
+        measure,
         |merged| {
             let (m, now) = meter_of();
             let profile = *m.profile();
-            match merged {
-                Merged::Chunk(chunk) => {
-                    for outcome in chunk.keys {
-                        fold.add(outcome, &profile, *now)?;
-                    }
+            let chunk = match merged {
+                Merged::Chunk(chunk) => chunk,
+                Merged::Serial(key) => {
+                    let mut chunk = Chunk { keys: Vec::with_capacity(1), expired: 0 };
+                    measure(&mut chunk, key)?;
+                    chunk
                 }
-                Merged::Serial(key) => fold.add(measure(key)?, &profile, *now)?,
-            }
-            Ok(())
+            };
+            fold.add(chunk, &profile, *now)
         },
         |offset| progress.set(offset),
     )?;
