@@ -71,6 +71,8 @@ type Priced = (&'static str, Cost, bool);
 #[derive(Debug, Clone)]
 pub struct Meter {
     profile: Profile,
+    /// `sds(len)` for short strings, looked up once per element.
+    sds_small: Box<[u32; SDS_TABLE]>,
     /// Expected allocation of a skiplist node holding a pointer to its
     /// member (its level is random).
     skiplist_node: f64,
@@ -79,7 +81,11 @@ pub struct Meter {
 impl Meter {
     pub fn new(profile: Profile) -> Meter {
         let skiplist_node = expected_node(profile.allocator, SKIPLIST_NODE);
-        Meter { profile, skiplist_node }
+        let mut sds_small = Box::new([0u32; SDS_TABLE]);
+        for (len, size) in sds_small.iter_mut().enumerate() {
+            *size = profile.allocator.usable(sds_size(len)) as u32;
+        }
+        Meter { profile, sds_small, skiplist_node }
     }
 
     pub fn profile(&self) -> &Profile {
@@ -146,7 +152,10 @@ impl Meter {
     /// (sds.c `sdsnewlen`: the smallest header type that holds the length;
     /// an empty string gets type 8).
     pub(super) fn sds(&self, len: usize) -> u64 {
-        self.usable(sds_size(len))
+        match self.sds_small.get(len) {
+            Some(&size) => size.into(),
+            None => self.usable(sds_size(len)),
+        }
     }
 
     /// Size of a compact blob as the target counts it: 6.2 counts its
@@ -370,7 +379,7 @@ impl Meter {
         if s.count <= l.zset_max_listpack_entries && s.max_len <= l.zset_max_listpack_value {
             return (self.compact_name(), self.compact_blob(s), s.scores_exact);
         }
-        let nodes = s.skiplist_nodes;
+        let nodes = s.skiplist_nodes();
         if self.t().keys_in_objects() {
             // 9.1: the members live in their nodes, and the skiplist with its
             // 32-level header is one block counted as 544 bytes.
@@ -605,6 +614,8 @@ fn average_times(base: u64, elesize: u64, samples: u64, n: u64) -> u64 {
     (base as f64 + elesize as f64 / samples as f64 * n as f64) as u64
 }
 
+/// Lengths whose sds size is looked up rather than worked out.
+const SDS_TABLE: usize = 256;
 const ROBJ: usize = 16;
 const DICT_ENTRY: usize = 24;
 const QUICKLIST: usize = 40;

@@ -60,7 +60,6 @@ pub(super) struct Shape<'m> {
     /// Hash fields with a TTL.
     pub(super) field_ttls: u64,
     /// Sorted sets: the skiplist nodes (expected sizes).
-    pub(super) skiplist_nodes: Cost,
     skiplist_expected: f64,
     /// The node's bytes as stored, when the target keeps them.
     pub(super) node_stored: Option<u64>,
@@ -109,7 +108,6 @@ impl<'m> Shape<'m> {
             node_plain: false,
             last_node_plain: false,
             field_ttls: 0,
-            skiplist_nodes: Cost::default(),
             skiplist_expected: 0.0,
             node_stored: None,
             nodes_from_file: false,
@@ -120,6 +118,12 @@ impl<'m> Shape<'m> {
                 meta: None,
             },
         }
+    }
+
+    /// The skiplist nodes' expected allocations.
+    pub(super) fn skiplist_nodes(&self) -> Cost {
+        let n = self.skiplist_expected.round() as u64;
+        Cost { usage: n, alloc: n }
     }
 
     pub(super) fn string(&mut self, info: StringInfo) {
@@ -354,8 +358,6 @@ impl Sink for Shape<'_> {
                 let sds = self.meter.zset_member_sds(len);
                 self.ht_elements += Cost { usage: sds, alloc: sds };
                 self.skiplist_expected += self.meter.skiplist_node_cost(len);
-                let nodes = self.skiplist_expected.round() as u64;
-                self.skiplist_nodes = Cost { usage: nodes, alloc: nodes };
                 self.count += 1;
             }
             Piece::Field { field, value, expire_at_ms } => {
