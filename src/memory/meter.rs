@@ -295,7 +295,9 @@ impl Meter {
         }
         // objectComputeSize: `(double)elesize/samples*ql->len`.
         let usage = average_times(QUICKLIST as u64, elesize, n, n);
-        ("quicklist", Cost { usage, alloc }, true)
+        // Nodes the input did not give are packed as pushes pack them; a
+        // list the server edited in the middle may have other boundaries.
+        ("quicklist", Cost { usage, alloc }, s.nodes_from_file || n == 1)
     }
 
     fn set_cost(&self, s: &mut Shape) -> Priced {

@@ -10,6 +10,8 @@
 
 pub mod alloc;
 pub mod dict;
+#[cfg(feature = "html")]
+pub mod html;
 pub mod meter;
 pub mod profile;
 pub mod rax;

@@ -328,6 +328,8 @@ pub struct Summary {
     /// below their size (strings: bytes; collections: elements), as `INFO
     /// KEYSIZES`: index 0 for size 0, k + 1 for 2^k.
     keysizes: [[u64; 65]; 8],
+    /// Keys by the power of two at or below their MEMORY USAGE.
+    memory_hist: [u64; 65],
     /// Keys one element away from leaving their compact encoding.
     pub near_limit: BTreeMap<&'static str, u64>,
     pub files: Vec<FileRow>,
@@ -352,6 +354,7 @@ impl Summary {
             ttl: [Tally::default(); 8],
             slots: vec![Tally::default(); SLOTS],
             keysizes: [[0; 65]; 8],
+            memory_hist: [0; 65],
             near_limit: BTreeMap::new(),
             files: Vec::new(),
             file_tally: Tally::default(),
@@ -403,6 +406,7 @@ impl Summary {
         let bucket = if size == 0 { 0 } else { 64 - size.leading_zeros() as usize };
         let kind = KeyType::ALL.iter().position(|k| *k == row.kind).unwrap_or(0);
         self.keysizes[kind][bucket] += 1;
+        self.memory_hist[64 - c.memory_usage.leading_zeros() as usize] += 1;
     }
 
     /// Count a key one element short of (or at) its compact encoding's
@@ -512,6 +516,15 @@ impl Summary {
                 (k.name(), buckets)
             })
             .collect()
+    }
+
+    /// `(power of two, keys)` by MEMORY USAGE, from the smallest bucket
+    /// used to the largest.
+    pub fn memory_histogram(&self) -> Vec<(u64, u64)> {
+        let used = |&(_, n): &(usize, &u64)| *n > 0;
+        let first = self.memory_hist.iter().enumerate().position(|e| used(&e)).unwrap_or(0);
+        let last = self.memory_hist.iter().enumerate().rposition(|e| used(&e)).unwrap_or(0);
+        (first..=last).map(|b| (if b == 0 { 0 } else { 1u64 << (b - 1) }, self.memory_hist[b])).collect()
     }
 
     pub fn used_memory_delta(&self) -> u64 {
@@ -706,7 +719,7 @@ pub fn write_json(s: &Summary, out: &mut Vec<u8>) {
 }
 
 /// Bytes in a human unit.
-fn human(n: u64) -> String {
+pub(super) fn human(n: u64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut u = 0;

@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::event::stream::StreamMeta;
 use crate::event::{BlobEncoding, Layout, Piece, Sink, StringInfo};
 use crate::format::KeyType;
+use crate::output::rdb::writer::StreamNode;
 use crate::output::rdb::{listpack, ziplist};
 use crate::token::{parse_canonical_i64, Item};
 
@@ -70,6 +71,8 @@ pub(super) struct Shape<'m> {
 }
 
 pub(super) struct StreamShape {
+    /// The node being packed, for an input that does not give them.
+    building: Option<StreamNode>,
     pub(super) nodes: RaxShape,
     pub(super) listpacks: Cost,
     pub(super) layout_known: bool,
@@ -112,12 +115,21 @@ impl<'m> Shape<'m> {
             node_stored: None,
             nodes_from_file: false,
             stream: StreamShape {
+                building: None,
                 nodes: RaxShape::new(meter.a()),
                 listpacks: Cost::default(),
                 layout_known: false,
                 meta: None,
             },
         }
+    }
+
+    /// A stream node the input did not give, packed here.
+    fn add_stream_node(&mut self, node: StreamNode) {
+        let (master, lp) = node.finish();
+        self.stream.nodes.insert(super::meter::id_key(&master));
+        let b = self.meter.usable(lp.len());
+        self.stream.listpacks += Cost { usage: b, alloc: b };
     }
 
     /// The skiplist nodes' expected allocations.
@@ -290,39 +302,13 @@ fn item_len(item: Item<'_>) -> usize {
 }
 
 /// How a score is stored as text in a listpack or ziplist (util.c
-/// `d2string`): integers in the exact range as integers, else `%.17g`.
-fn score_text(score: f64) -> String {
-    if score.is_infinite() {
-        return if score > 0.0 { "inf".into() } else { "-inf".into() };
+/// `d2string`): `inf`, integers as integers, else `%.17g` up to 7.0 and the
+/// shortest text that reads back from 7.2 (`fpconv_dtoa`).
+fn score_text(score: f64, shortest: bool) -> String {
+    if shortest || score.is_infinite() || (score == score.trunc() && score.abs() < (1u64 << 52) as f64) {
+        return crate::format::numbers::score_text(score);
     }
-    if score == 0.0 {
-        return if score.is_sign_negative() { "-0".into() } else { "0".into() };
-    }
-    if score.abs() < 4503599627370496.0 && score == score.trunc() {
-        return itoa::Buffer::new().format(score as i64).to_string();
-    }
-    format_g17(score)
-}
-
-/// C's `%.17g`.
-fn format_g17(v: f64) -> String {
-    let e = format!("{v:.16e}");
-    let (mantissa, exp) = e.split_once('e').unwrap_or((&e, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let trim = |s: &str| -> String {
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    if !(-4..17).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
-    } else {
-        let decimals = (16 - exp).max(0) as usize;
-        trim(&format!("{v:.decimals$}"))
-    }
+    crate::format::numbers::format_g17(score)
 }
 
 impl Sink for Shape<'_> {
@@ -348,7 +334,7 @@ impl Sink for Shape<'_> {
                 self.seen(len);
                 self.compact(member);
                 if self.compact_possible() {
-                    let text = score_text(score);
+                    let text = score_text(score, self.meter.t() >= Target::Redis72);
                     if self.meter.t() >= Target::Redis72 && text.contains(['.', 'e']) {
                         // 7.2+ prints the shortest form (fpconv_dtoa), not modelled.
                         self.scores_exact = false;
@@ -375,8 +361,25 @@ impl Sink for Shape<'_> {
                 self.field_ttls += u64::from(expire_at_ms.is_some());
                 self.count += 1;
             }
-            Piece::StreamEntry { .. } => self.count += 1,
+            Piece::StreamEntry { id, fields } => {
+                self.count += 1;
+                if !self.stream.layout_known {
+                    // No nodes from the file (an AOF or a dump): packed as
+                    // the server packs entries it appends.
+                    let limits = self.meter.profile().limits;
+                    let node = self.stream.building.get_or_insert_with(Default::default);
+                    if node.full(fields.len(), &limits) {
+                        let done = std::mem::take(node);
+                        self.add_stream_node(done);
+                    }
+                    let node = self.stream.building.get_or_insert_with(Default::default);
+                    node.push(id, fields);
+                }
+            }
             Piece::StreamMeta(m) => {
+                if let Some(node) = self.stream.building.take().filter(|n| n.count > 0) {
+                    self.add_stream_node(node);
+                }
                 self.count = m.length;
                 self.stream.meta = Some(m.clone());
             }
@@ -422,12 +425,13 @@ mod tests {
 
     #[test]
     fn scores_print_as_d2string_does() {
-        assert_eq!(score_text(1.0), "1");
-        assert_eq!(score_text(-3.0), "-3");
-        assert_eq!(score_text(1.5), "1.5");
-        assert_eq!(score_text(0.1), "0.10000000000000001");
-        assert_eq!(score_text(1e300), "1.0000000000000001e+300");
-        assert_eq!(score_text(f64::INFINITY), "inf");
-        assert_eq!(score_text(-0.0), "-0");
+        assert_eq!(score_text(1.0, false), "1");
+        assert_eq!(score_text(-3.0, false), "-3");
+        assert_eq!(score_text(1.5, false), "1.5");
+        assert_eq!(score_text(0.1, false), "0.10000000000000001");
+        assert_eq!(score_text(0.1, true), "0.1");
+        assert_eq!(score_text(1e300, false), "1.0000000000000001e+300");
+        assert_eq!(score_text(f64::INFINITY, false), "inf");
+        assert_eq!(score_text(-0.0, false), "0");
     }
 }

@@ -10,6 +10,7 @@ mod diff;
 mod loading;
 mod matrix;
 mod memory;
+mod memory_html;
 mod realworld;
 mod redis;
 mod replay;

@@ -967,21 +967,22 @@ fn pack_list(
 /// One stream node (a listpack delta-encoded against its first entry's ID),
 /// built as `streamAppendItem` does.
 #[derive(Default)]
-struct StreamNode {
+pub(crate) struct StreamNode {
     master: StreamId,
     master_fields: Vec<Vec<u8>>,
-    count: u64,
+    pub(crate) count: u64,
     lp: ListpackBuilder,
 }
 
 impl StreamNode {
-    fn full(&self, nfields: usize, l: &EncodingLimits) -> bool {
+    /// Would an entry of `nfields` fields start a new node?
+    pub(crate) fn full(&self, nfields: usize, l: &EncodingLimits) -> bool {
         self.count > 0
             && (self.count >= l.stream_node_max_entries
                 || (self.lp.bytes() + nfields * 16) as u64 >= l.stream_node_max_bytes)
     }
 
-    fn push(&mut self, id: StreamId, fields: &[(Item<'_>, Item<'_>)]) {
+    pub(crate) fn push(&mut self, id: StreamId, fields: &[(Item<'_>, Item<'_>)]) {
         if self.count == 0 {
             self.master = id;
             self.master_fields = fields.iter().map(|(f, _)| f.to_vec()).collect();
@@ -1008,7 +1009,8 @@ impl StreamNode {
         self.count += 1;
     }
 
-    fn finish(self) -> (StreamId, Vec<u8>) {
+    /// The node's master ID (its key in the radix tree) and listpack.
+    pub(crate) fn finish(self) -> (StreamId, Vec<u8>) {
         let mut lp = ListpackBuilder::new();
         lp.push(Item::Int(self.count as i64));
         lp.push(Item::Int(0));
