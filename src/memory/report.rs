@@ -83,7 +83,7 @@ impl KeyRow<'_> {
         }
         out.extend_from_slice(b",\"expire_at_ms\":");
         match self.expire_at_ms {
-            Some(t) => out.extend_from_slice(t.to_string().as_bytes()),
+            Some(t) => out.extend_from_slice(itoa::Buffer::new().format(t).as_bytes()),
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"slot\":");
@@ -96,31 +96,37 @@ impl KeyRow<'_> {
     /// line is one line of ASCII.
     pub fn write_csv(&self, out: &mut Vec<u8>) {
         let c = self.cost;
-        out.extend_from_slice(format!("{},{},\"", self.file, self.db).as_bytes());
+        let mut n = itoa::Buffer::new();
+        out.extend_from_slice(n.format(self.file).as_bytes());
+        out.push(b',');
+        out.extend_from_slice(n.format(self.db).as_bytes());
+        out.extend_from_slice(b",\"");
         for &b in self.key {
             match b {
                 b'"' => out.extend_from_slice(b"\"\""),
                 b'\\' => out.extend_from_slice(b"\\\\"),
                 0x20..=0x7e => out.push(b),
-                _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+                _ => {
+                    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+                    out.extend_from_slice(&[b'\\', b'x', DIGITS[(b >> 4) as usize], DIGITS[(b & 15) as usize]]);
+                }
             }
         }
-        let expire = self.expire_at_ms.map(|t| t.to_string()).unwrap_or_default();
-        out.extend_from_slice(
-            format!(
-                "\",{},{},{},{},{},{},{},{},{}\n",
-                self.kind.name(),
-                c.encoding,
-                c.elements,
-                c.memory_usage,
-                c.allocated,
-                c.largest,
-                expire,
-                self.facts.slot,
-                c.exact
-            )
-            .as_bytes(),
-        );
+        out.extend_from_slice(b"\",");
+        out.extend_from_slice(self.kind.name().as_bytes());
+        out.push(b',');
+        out.extend_from_slice(c.encoding.as_bytes());
+        for v in [c.elements, c.memory_usage, c.allocated, c.largest] {
+            out.push(b',');
+            out.extend_from_slice(n.format(v).as_bytes());
+        }
+        out.push(b',');
+        if let Some(t) = self.expire_at_ms {
+            out.extend_from_slice(n.format(t).as_bytes());
+        }
+        out.push(b',');
+        out.extend_from_slice(n.format(self.facts.slot).as_bytes());
+        out.extend_from_slice(if c.exact { b",true\n" } else { b",false\n" });
     }
 }
 
