@@ -254,7 +254,7 @@ pub struct MemoryArgs {
     /// of memory by key prefix, charts, largest keys; loads nothing).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
-    /// Keys in each top list and prefixes shown.
+    /// Keys in each top list, and prefixes listed (the largest).
     #[arg(long, default_value_t = 20)]
     pub top: usize,
     /// Bytes that end a key prefix segment.
@@ -263,7 +263,9 @@ pub struct MemoryArgs {
     /// Prefix segments counted.
     #[arg(long, default_value_t = 3)]
     pub prefix_depth: usize,
-    /// Distinct prefixes held at most (the smallest are folded into "other").
+    /// Distinct prefixes held at most, 16 or more: past it the smaller half
+    /// is folded into "other", and a prefix folded away that comes back
+    /// counts from then on (the summary says when this happened).
     #[arg(long, default_value_t = 100_000)]
     pub prefix_cap: usize,
     /// Count keys already expired (a primary drops them on load, so by

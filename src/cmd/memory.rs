@@ -89,7 +89,8 @@ pub fn memory(cfg: &MemoryConfig, mut keys_out: Option<&mut dyn Write>) -> Resul
             row: Vec::new(),
         };
         let facts = measure_file(cfg, path, &mut fold).map_err(|e| e.in_file(&path.as_path().into()))?;
-        summary.add_file(path, facts.profile, facts.used_mem);
+        let notes = facts.notes(cfg);
+        summary.add_file(path, facts.profile, facts.used_mem, notes);
     }
     if let Some(out) = keys_out {
         out.flush().map_err(Error::io)?;
@@ -131,6 +132,31 @@ impl FileFacts {
             cfg.allocator.unwrap_or(target.default_allocator()),
             cfg.limits.unwrap_or(target.compiled_limits()),
         )
+    }
+
+    /// What the report should say about the choice of profile.
+    fn notes(&self, cfg: &MemoryConfig) -> Vec<String> {
+        let mut notes = Vec::new();
+        if cfg.target.is_some() || self.profile.is_none() {
+            return notes;
+        }
+        match (&self.redis_ver, &self.valkey_ver) {
+            (None, None) => notes.push(
+                "the input does not say which server wrote it: modelled as redis-7.0 (--target picks another)".into(),
+            ),
+            (Some(v), None) => {
+                let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+                let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+                if (major, minor) >= (8, 2) {
+                    notes.push(format!(
+                        "written by Redis {v}: modelled as redis-8.0 (8.2+ keeps key and value in one allocation, \
+                         which the model does not follow yet)"
+                    ));
+                }
+            }
+            _ => {}
+        }
+        notes
     }
 
     /// The clock expiry is judged by.

@@ -54,6 +54,9 @@ pub fn write_html(s: &Summary) -> Result<String, String> {
             f.tally.keys,
             f.tally.memory_usage
         );
+        for n in &f.notes {
+            let _ = writeln!(h, "<tr><td class=\"k\" colspan=\"4\">note: {}</td></tr>", esc(n));
+        }
     }
     h.push_str(
         "</table>\n<p class=\"note\">Figures are what each key costs right after a server loads the file: a \

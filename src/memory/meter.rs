@@ -113,7 +113,8 @@ impl Meter {
             memory_usage: cost.usage,
             allocated: cost.alloc + expiry,
             largest: shape.largest,
-            exact: exact && shape.exact,
+            // A target never held to a server is an estimate everywhere.
+            exact: exact && shape.exact && !self.profile.approximate(),
         })
     }
 
@@ -281,7 +282,7 @@ impl Meter {
         if self.t().small_listpacks() && s.nodes.len() == 1 && !s.last_node_plain {
             let (max_bytes, max_count) = self.profile.limits.list_node();
             if s.nodes[0] <= max_bytes as u64 && s.count <= max_count as u64 {
-                return ("listpack", self.blob(s.nodes[0]), true);
+                return ("listpack", self.blob(s.nodes[0]), s.nodes_from_file);
             }
         }
         let node = self.sized(if self.t().ziplists() { 32 } else { 40 });
@@ -296,8 +297,9 @@ impl Meter {
         // objectComputeSize: `(double)elesize/samples*ql->len`.
         let usage = average_times(QUICKLIST as u64, elesize, n, n);
         // Nodes the input did not give are packed as pushes pack them; a
-        // list the server edited in the middle may have other boundaries.
-        ("quicklist", Cost { usage, alloc }, s.nodes_from_file || n == 1)
+        // list the server edited, or one under other limits, may have had
+        // other boundaries.
+        ("quicklist", Cost { usage, alloc }, s.nodes_from_file)
     }
 
     fn set_cost(&self, s: &mut Shape) -> Priced {
@@ -438,6 +440,15 @@ impl Meter {
         // Valkey 9: a field with a TTL makes the hash a hashtable.
         let ttl_forces_table = field_ttls && self.t() >= Target::Valkey90;
         if !ttl_forces_table && s.count <= l.hash_max_listpack_entries && s.max_len <= l.hash_max_listpack_value {
+            if field_ttls && matches!(self.t(), Target::Redis74 | Target::Redis80) {
+                // `listpackex`: a 32-byte struct and a listpack of (field,
+                // value, TTL) triples, a TTL taking 10 bytes, none 2 (t_hash.c).
+                let lp = match s.blob {
+                    Some((BlobEncoding::ListpackEx, b)) => b as u64,
+                    _ => LISTPACK_OVERHEAD + s.lp_bytes + 10 * s.field_ttls + 2 * (s.count - s.field_ttls),
+                };
+                return ("listpackex", Cost::both(self.usable(32)) + self.blob(lp), false);
+            }
             return (self.compact_name(), self.compact_blob(s), !field_ttls);
         }
         if self.t().keys_in_objects() {

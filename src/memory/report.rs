@@ -314,6 +314,8 @@ pub struct FileRow {
     pub used_memory_delta: u64,
     /// The file's own `used-mem` aux field (the writer's `used_memory`).
     pub used_mem_aux: Option<u64>,
+    /// What the reader should know about how the file was modelled.
+    pub notes: Vec<String>,
 }
 
 /// Everything the summary adds up.
@@ -462,7 +464,7 @@ impl Summary {
 
     /// Close the file just read: its row, with the keyspace tables a load
     /// builds for its databases.
-    pub fn add_file(&mut self, path: &Path, profile: Option<Profile>, used_mem_aux: Option<u64>) {
+    pub fn add_file(&mut self, path: &Path, profile: Option<Profile>, used_mem_aux: Option<u64>, notes: Vec<String>) {
         let tables: u64 = match &profile {
             Some(p) => {
                 let meter = super::Meter::new(*p);
@@ -477,6 +479,7 @@ impl Summary {
             exact: self.file_exact,
             used_memory_delta: self.file_tally.allocated + tables,
             used_mem_aux,
+            notes,
         });
         self.file_tally = Tally::default();
         self.file_exact = 0;
@@ -616,7 +619,14 @@ pub fn write_json(s: &Summary, out: &mut Vec<u8>) {
             Some(v) => write_u64(out, v),
             None => out.extend_from_slice(b"null"),
         }
-        out.push(b'}');
+        out.extend_from_slice(b",\"notes\":[");
+        for (j, n) in f.notes.iter().enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            write_str(out, n);
+        }
+        out.extend_from_slice(b"]}");
     }
     out.extend_from_slice(b"],\"per_db\":{");
     for (i, (db, t)) in s.per_db.iter().enumerate() {
@@ -667,7 +677,7 @@ pub fn write_json(s: &Summary, out: &mut Vec<u8>) {
     top(out, "top_by_elements", &s.top_by_elements());
     let (prefixes, other, pruned) = s.prefixes();
     out.extend_from_slice(b"],\"prefixes\":{\"entries\":[");
-    for (i, (p, t)) in prefixes.iter().enumerate() {
+    for (i, (p, t)) in prefixes.iter().take(s.options.top).enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -757,6 +767,9 @@ pub fn write_text(s: &Summary, out: &mut Vec<u8>) {
             human(f.used_memory_delta),
             f.used_mem_aux.map(|u| format!(" (the writer's used_memory: {})", human(u))).unwrap_or_default()
         );
+        for n in &f.notes {
+            let _ = writeln!(t, "  note: {n}");
+        }
     }
     if s.files.len() > 1 {
         let _ = writeln!(
@@ -773,7 +786,11 @@ pub fn write_text(s: &Summary, out: &mut Vec<u8>) {
         "{} of {} keys exact{}",
         s.exact,
         s.total.keys,
-        if s.expired_skipped > 0 { format!("; {} expired keys left out", s.expired_skipped) } else { String::new() }
+        match s.expired_skipped {
+            0 => String::new(),
+            1 => "; 1 expired key left out".into(),
+            n => format!("; {n} expired keys left out"),
+        }
     );
     let _ = writeln!(t, "\nby type and encoding:");
     let _ = writeln!(
@@ -799,13 +816,14 @@ pub fn write_text(s: &Summary, out: &mut Vec<u8>) {
     for k in s.top_by_memory() {
         let _ = writeln!(
             t,
-            "  {:>10}  db{} \"{}\" ({} {}, {} elements)",
+            "  {:>10}  db{} \"{}\" ({} {}, {} element{})",
             human(k.memory_usage),
             k.db,
             crate::escape::escape_bytes(&k.key),
             k.kind,
             k.encoding,
-            k.elements
+            k.elements,
+            if k.elements == 1 { "" } else { "s" }
         );
     }
     let (prefixes, other, pruned) = s.prefixes();

@@ -409,10 +409,19 @@ impl Sink for Shape<'_> {
             Piece::ArrayHeader { .. } => {}
             Piece::ArrayElem { value, .. } => {
                 self.count += 1;
-                self.raw_bytes += match value {
-                    crate::event::ArrayValue::Bytes(b) => b.len() as u64 + 8,
-                    _ => 16,
+                // An estimate by the element's text, so that it is the same
+                // whether the input stored numbers as numbers (an RDB) or as
+                // their text (a dump).
+                let len = match value {
+                    crate::event::ArrayValue::Bytes(b) => b.len(),
+                    crate::event::ArrayValue::Int(v) => item_len(Item::Int(v)),
+                    crate::event::ArrayValue::Float(f) => {
+                        let mut text = Vec::new();
+                        crate::output::record::write_float_text(&mut text, f);
+                        text.len()
+                    }
                 };
+                self.raw_bytes += 16 + len as u64;
             }
         }
         Ok(())

@@ -12,6 +12,7 @@ mod convert_roundtrip;
 mod corrupt;
 mod diff;
 mod dump;
+mod memory;
 mod peers;
 mod reader_equivalence;
 mod replay_golden;

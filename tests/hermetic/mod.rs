@@ -5,6 +5,7 @@
 pub(crate) mod cli;
 mod constructed;
 pub(crate) mod damaged_inputs;
+pub(crate) mod memory;
 mod property_roundtrip;
 pub(crate) mod reader_equivalence;
 mod regression;
