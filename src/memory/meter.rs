@@ -1,6 +1,6 @@
 //! What one key costs in the memory of a server that has just loaded it.
 //!
-//! The key's pieces are read once into a [`Shape`]; the target then chooses
+//! The key's pieces are read once into a `Shape` (`shape.rs`); the target then chooses
 //! the encoding as its load does (rdb.c `rdbLoadObject`) and prices it as
 //! `MEMORY USAGE key SAMPLES 0` does (object.c `objectComputeSize` and
 //! `memoryCommand`), alongside what the allocations really take
