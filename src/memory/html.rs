@@ -25,22 +25,19 @@ pub fn write_html(s: &Summary) -> Result<String, String> {
          h2{margin-top:1.5em}.note{color:#666;font-size:90%}.chart svg{max-width:100%;height:auto}#flamegraph>svg{width:100%;height:auto}\
          </style></head><body>\n<h1>Memory report</h1>\n",
     );
-    // Totals and files.
-    let _ = writeln!(
-        h,
-        "<table><tr><th class=\"k\">keys</th><td id=\"total-keys\">{}</td></tr>\
-         <tr><th class=\"k\">MEMORY USAGE, summed</th><td id=\"total-memory-usage\">{}</td></tr>\
-         <tr><th class=\"k\">allocated</th><td id=\"total-allocated\">{}</td></tr>\
-         <tr><th class=\"k\">used_memory after load − startup</th><td id=\"total-used-memory-delta\">{}</td></tr>\
-         <tr><th class=\"k\">exact keys</th><td id=\"total-exact-keys\">{}</td></tr>\
-         <tr><th class=\"k\">expired keys left out</th><td id=\"total-expired-skipped\">{}</td></tr></table>",
-        s.total.keys,
-        s.total.memory_usage,
-        s.total.allocated,
-        s.used_memory_delta(),
-        s.exact,
-        s.expired_skipped
-    );
+    // Totals (ids as the JSON summary names them) and files.
+    h.push_str("<table>");
+    for (name, value) in s.totals() {
+        let (label, id) = match name {
+            "memory_usage" => ("MEMORY USAGE, summed", "memory-usage"),
+            "used_memory_delta" => ("used_memory after load − startup", "used-memory-delta"),
+            "exact_keys" => ("exact keys", "exact-keys"),
+            "expired_skipped" => ("expired keys left out", "expired-skipped"),
+            other => (other, other),
+        };
+        let _ = write!(h, "<tr><th class=\"k\">{label}</th><td id=\"total-{id}\">{value}</td></tr>");
+    }
+    h.push_str("</table>\n");
     h.push_str(
         "<table><tr><th class=\"k\">file</th><th class=\"k\">modelled as</th><th>keys</th><th>MEMORY USAGE</th></tr>\n",
     );

@@ -7,6 +7,7 @@ use super::profile::Profile;
 use crate::format::slot::{key_slot, SLOTS};
 use crate::format::KeyType;
 use crate::output::json::{write_bytes, write_str, write_u64};
+use serde_json::{json, Value};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::path::Path;
@@ -564,174 +565,124 @@ impl Histogram {
     }
 }
 
+/// A key name as the dump writes it (UTF-8 as is, else `base64:`).
+fn dump_string(b: &[u8]) -> String {
+    let mut quoted = Vec::with_capacity(b.len() + 2);
+    write_bytes(&mut quoted, b);
+    serde_json::from_slice(&quoted).unwrap_or_default()
+}
+
+fn tally_json(t: &Tally) -> Value {
+    json!({"keys": t.keys, "memory_usage": t.memory_usage, "allocated": t.allocated})
+}
+
+impl Summary {
+    /// The totals, by the names the JSON summary gives them (and the HTML
+    /// page shows).
+    pub fn totals(&self) -> [(&'static str, u64); 6] {
+        [
+            ("keys", self.total.keys),
+            ("memory_usage", self.total.memory_usage),
+            ("allocated", self.total.allocated),
+            ("used_memory_delta", self.used_memory_delta()),
+            ("exact_keys", self.exact),
+            ("expired_skipped", self.expired_skipped),
+        ]
+    }
+}
+
 /// The summary as JSON.
 pub fn write_json(s: &Summary, out: &mut Vec<u8>) {
-    let tally = |out: &mut Vec<u8>, t: &Tally| {
-        out.extend_from_slice(
-            format!("{{\"keys\":{},\"memory_usage\":{},\"allocated\":{}}}", t.keys, t.memory_usage, t.allocated)
-                .as_bytes(),
-        );
+    let totals: serde_json::Map<String, Value> = s.totals().iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+    let files: Vec<Value> = s
+        .files
+        .iter()
+        .map(|f| {
+            let profile = f.profile.as_ref().map(|p| {
+                json!({
+                    "target": p.target.name(),
+                    "allocator": p.allocator.name(),
+                    "label": p.label(),
+                    "approximate": p.approximate(),
+                })
+            });
+            json!({
+                "path": f.path,
+                "profile": profile,
+                "totals": tally_json(&f.tally),
+                "exact_keys": f.exact,
+                "used_memory_delta": f.used_memory_delta,
+                "used_mem_aux": f.used_mem_aux,
+                "notes": f.notes,
+            })
+        })
+        .collect();
+    let per_db: serde_json::Map<String, Value> =
+        s.per_db.iter().map(|(db, t)| (db.to_string(), tally_json(t))).collect();
+    let per_encoding: Vec<Value> = s
+        .per_encoding()
+        .into_iter()
+        .map(|((kind, enc), st)| {
+            json!({
+                "type": kind, "encoding": enc,
+                "keys": st.tally.keys, "memory_usage": st.tally.memory_usage, "allocated": st.tally.allocated,
+                "exact_keys": st.exact,
+                "p50": st.sizes.p(0.5), "p90": st.sizes.p(0.9), "p99": st.sizes.p(0.99), "max": st.sizes.max(),
+            })
+        })
+        .collect();
+    let top = |keys: Vec<TopKey>| -> Vec<Value> {
+        keys.iter()
+            .map(|k| {
+                json!({
+                    "file": k.file, "db": k.db, "key": dump_string(&k.key), "type": k.kind,
+                    "encoding": k.encoding, "memory_usage": k.memory_usage, "elements": k.elements,
+                })
+            })
+            .collect()
     };
-    out.extend_from_slice(b"{\"totals\":{");
-    out.extend_from_slice(
-        format!(
-            "\"keys\":{},\"memory_usage\":{},\"allocated\":{},\"used_memory_delta\":{},\"exact_keys\":{},\"expired_skipped\":{}",
-            s.total.keys,
-            s.total.memory_usage,
-            s.total.allocated,
-            s.used_memory_delta(),
-            s.exact,
-            s.expired_skipped
-        )
-        .as_bytes(),
-    );
-    out.extend_from_slice(b"},\"files\":[");
-    for (i, f) in s.files.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(b"{\"path\":");
-        write_str(out, &f.path);
-        out.extend_from_slice(b",\"profile\":");
-        match &f.profile {
-            Some(p) => {
-                out.extend_from_slice(b"{\"target\":");
-                write_str(out, p.target.name());
-                out.extend_from_slice(b",\"allocator\":");
-                write_str(out, p.allocator.name());
-                out.extend_from_slice(b",\"label\":");
-                write_str(out, &p.label());
-                out.extend_from_slice(if p.approximate() {
-                    b",\"approximate\":true}"
-                } else {
-                    b",\"approximate\":false}"
-                });
-            }
-            None => out.extend_from_slice(b"null"),
-        }
-        out.extend_from_slice(b",\"totals\":");
-        tally(out, &f.tally);
-        out.extend_from_slice(
-            format!(",\"exact_keys\":{},\"used_memory_delta\":{}", f.exact, f.used_memory_delta).as_bytes(),
-        );
-        out.extend_from_slice(b",\"used_mem_aux\":");
-        match f.used_mem_aux {
-            Some(v) => write_u64(out, v),
-            None => out.extend_from_slice(b"null"),
-        }
-        out.extend_from_slice(b",\"notes\":[");
-        for (j, n) in f.notes.iter().enumerate() {
-            if j > 0 {
-                out.push(b',');
-            }
-            write_str(out, n);
-        }
-        out.extend_from_slice(b"]}");
-    }
-    out.extend_from_slice(b"],\"per_db\":{");
-    for (i, (db, t)) in s.per_db.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(format!("\"{db}\":").as_bytes());
-        tally(out, t);
-    }
-    out.extend_from_slice(b"},\"per_encoding\":[");
-    for (i, ((kind, enc), st)) in s.per_encoding().into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(
-            format!(
-                "{{\"type\":\"{kind}\",\"encoding\":\"{enc}\",\"keys\":{},\"memory_usage\":{},\"allocated\":{},\"exact_keys\":{},\"p50\":{},\"p90\":{},\"p99\":{},\"max\":{}}}",
-                st.tally.keys,
-                st.tally.memory_usage,
-                st.tally.allocated,
-                st.exact,
-                st.sizes.p(0.5),
-                st.sizes.p(0.9),
-                st.sizes.p(0.99),
-                st.sizes.max()
-            )
-            .as_bytes(),
-        );
-    }
-    let top = |out: &mut Vec<u8>, name: &str, keys: &[TopKey]| {
-        out.extend_from_slice(format!("],\"{name}\":[").as_bytes());
-        for (i, k) in keys.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(format!("{{\"file\":{},\"db\":{},\"key\":", k.file, k.db).as_bytes());
-            write_bytes(out, &k.key);
-            out.extend_from_slice(
-                format!(
-                    ",\"type\":\"{}\",\"encoding\":\"{}\",\"memory_usage\":{},\"elements\":{}}}",
-                    k.kind, k.encoding, k.memory_usage, k.elements
-                )
-                .as_bytes(),
-            );
-        }
-    };
-    top(out, "top_by_memory", &s.top_by_memory());
-    top(out, "top_by_elements", &s.top_by_elements());
     let (prefixes, other, pruned) = s.prefixes();
-    out.extend_from_slice(b"],\"prefixes\":{\"entries\":[");
-    for (i, (p, t)) in prefixes.iter().take(s.options.top).enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(b"{\"prefix\":");
-        write_bytes(out, p);
-        out.extend_from_slice(
-            format!(",\"keys\":{},\"memory_usage\":{},\"allocated\":{}}}", t.keys, t.memory_usage, t.allocated)
-                .as_bytes(),
-        );
-    }
-    out.extend_from_slice(b"],\"other\":");
-    tally(out, &other);
-    out.extend_from_slice(if pruned { b",\"pruned\":true}" } else { b",\"pruned\":false}" });
-    out.extend_from_slice(b",\"ttl\":{");
-    for (i, (name, t)) in TTL_BUCKETS.iter().zip(&s.ttl).enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(format!("\"{name}\":").as_bytes());
-        tally(out, t);
-    }
-    out.extend_from_slice(b"},\"slots\":[");
-    let mut first = true;
-    for (slot, t) in s.slots.iter().enumerate().filter(|(_, t)| t.keys > 0) {
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        out.extend_from_slice(
-            format!("{{\"slot\":{slot},\"key_count\":{},\"memory_usage\":{}}}", t.keys, t.memory_usage).as_bytes(),
-        );
-    }
-    out.extend_from_slice(b"],\"keysizes\":{");
-    for (i, (kind, hist)) in s.keysizes().iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(format!("\"{kind}\":{{").as_bytes());
-        for (j, (pow, n)) in hist.iter().enumerate() {
-            if j > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(format!("\"{pow}\":{n}").as_bytes());
-        }
-        out.push(b'}');
-    }
-    out.extend_from_slice(b"},\"near_limit\":{");
-    for (i, (kind, n)) in s.near_limit.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(format!("\"{kind}\":{n}").as_bytes());
-    }
-    out.extend_from_slice(b"}}\n");
+    let entries: Vec<Value> = prefixes
+        .iter()
+        .take(s.options.top)
+        .map(|(p, t)| {
+            json!({"prefix": dump_string(p), "keys": t.keys, "memory_usage": t.memory_usage, "allocated": t.allocated})
+        })
+        .collect();
+    let ttl: serde_json::Map<String, Value> =
+        TTL_BUCKETS.iter().zip(&s.ttl).map(|(name, t)| (name.to_string(), tally_json(t))).collect();
+    let slots: Vec<Value> = s
+        .slots
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.keys > 0)
+        .map(|(slot, t)| json!({"slot": slot, "key_count": t.keys, "memory_usage": t.memory_usage}))
+        .collect();
+    let keysizes: serde_json::Map<String, Value> = s
+        .keysizes()
+        .into_iter()
+        .map(|(kind, buckets)| {
+            let b: serde_json::Map<String, Value> =
+                buckets.iter().map(|(pow, n)| (pow.to_string(), json!(n))).collect();
+            (kind.to_string(), Value::Object(b))
+        })
+        .collect();
+    let doc = json!({
+        "totals": totals,
+        "files": files,
+        "per_db": per_db,
+        "per_encoding": per_encoding,
+        "top_by_memory": top(s.top_by_memory()),
+        "top_by_elements": top(s.top_by_elements()),
+        "prefixes": {"entries": entries, "other": tally_json(&other), "pruned": pruned},
+        "ttl": ttl,
+        "slots": slots,
+        "keysizes": keysizes,
+        "near_limit": s.near_limit,
+    });
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, &doc);
+    out.push(b'\n');
 }
 
 /// Bytes in a human unit.
