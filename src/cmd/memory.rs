@@ -72,7 +72,31 @@ pub struct MemoryReport {
 }
 
 /// Measure every input; per-key rows go to `keys_out` when `cfg.keys` asks.
+/// Several inputs are read in parallel when no rows are asked for (rows
+/// must come out in input order), each into its own summary, merged in
+/// input order.
 pub fn memory(cfg: &MemoryConfig, mut keys_out: Option<&mut dyn Write>) -> Result<MemoryReport> {
+    if cfg.inputs.len() > 1 && (cfg.keys.is_none() || keys_out.is_none()) {
+        use rayon::prelude::*;
+        let parts: Vec<Result<Summary>> = cfg
+            .inputs
+            .par_iter()
+            .enumerate()
+            .map(|(index, path)| {
+                let mut summary = Summary::new(cfg.summary.clone());
+                let mut fold = Fold { cfg, file: index, summary: &mut summary, out: None, row: Vec::new() };
+                let facts = measure_file(cfg, path, &mut fold).map_err(|e| e.in_file(&path.as_path().into()))?;
+                let notes = facts.notes(cfg);
+                summary.add_file(path, facts.profile, facts.used_mem, notes);
+                Ok(summary)
+            })
+            .collect();
+        let mut summary = Summary::new(cfg.summary.clone());
+        for part in parts {
+            summary.merge(part?);
+        }
+        return Ok(MemoryReport { summary });
+    }
     let mut summary = Summary::new(cfg.summary.clone());
     if let (Some(KeysFormat::Csv), Some(out)) = (cfg.keys, keys_out.as_deref_mut()) {
         out.write_all(KeyRow::CSV_HEADER.as_bytes()).map_err(Error::io)?;

@@ -216,6 +216,12 @@ pub struct Tally {
 }
 
 impl Tally {
+    fn merge(&mut self, o: &Tally) {
+        self.keys += o.keys;
+        self.memory_usage += o.memory_usage;
+        self.allocated += o.allocated;
+    }
+
     fn add(&mut self, c: &KeyCost) {
         self.keys += 1;
         self.memory_usage += c.memory_usage;
@@ -230,8 +236,10 @@ pub struct EncodingStats {
     pub exact: u64,
 }
 
-/// A key in a top list.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// A key in a top list. Ordered by rank: the larger value first, then
+/// the earlier input, database and name, so that a top list is the same
+/// whatever order its keys arrived in (several inputs are read at once).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopKey {
     pub value: u64,
     pub file: usize,
@@ -243,6 +251,25 @@ pub struct TopKey {
     pub elements: u64,
 }
 
+impl TopKey {
+    /// Higher ranks first.
+    fn rank(&self) -> (u64, Reverse<(usize, u64, &[u8])>) {
+        (self.value, Reverse((self.file, self.db, &self.key)))
+    }
+}
+
+impl Ord for TopKey {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&o.rank())
+    }
+}
+
+impl PartialOrd for TopKey {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
 /// The N largest by some value, in a min-heap.
 #[derive(Debug, Clone, Default)]
 struct Top {
@@ -251,12 +278,14 @@ struct Top {
 }
 
 impl Top {
-    fn offer(&mut self, value: u64, make: impl FnOnce() -> TopKey) {
+    /// Offer a key of `value`; `make` builds it only if it ranks high
+    /// enough.
+    fn offer(&mut self, value: u64, at: (usize, u64, &[u8]), make: impl FnOnce() -> TopKey) {
         if self.n == 0 {
             return;
         }
         if self.heap.len() == self.n {
-            if self.heap.peek().is_some_and(|Reverse(min)| min.value >= value) {
+            if self.heap.peek().is_some_and(|Reverse(min)| min.rank() >= (value, Reverse(at))) {
                 return;
             }
             self.heap.pop();
@@ -266,9 +295,15 @@ impl Top {
         self.heap.push(Reverse(k));
     }
 
+    fn merge(&mut self, o: &Top) {
+        for Reverse(k) in o.heap.iter() {
+            self.offer(k.value, (k.file, k.db, &k.key), || k.clone());
+        }
+    }
+
     fn sorted(&self) -> Vec<TopKey> {
         let mut v: Vec<TopKey> = self.heap.iter().map(|Reverse(k)| k.clone()).collect();
-        v.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.key.cmp(&b.key)));
+        v.sort_by(|a, b| b.cmp(a));
         v
     }
 }
@@ -406,8 +441,9 @@ impl Summary {
                 elements: c.elements,
             }
         };
-        self.top_memory.offer(c.memory_usage, top(c.memory_usage));
-        self.top_elements.offer(c.elements, top(c.elements));
+        let at = (row.file, row.db, row.key);
+        self.top_memory.offer(c.memory_usage, at, top(c.memory_usage));
+        self.top_elements.offer(c.elements, at, top(c.elements));
         self.add_prefixes(row.key, row.facts, c);
         self.ttl[ttl_bucket(row.expire_at_ms, now_ms)].add(c);
         self.slots[row.facts.slot as usize].add(c);
@@ -416,6 +452,68 @@ impl Summary {
         let kind = KeyType::ALL.iter().position(|k| *k == row.kind).unwrap_or(0);
         self.keysizes[kind][bucket] += 1;
         self.memory_hist[64 - c.memory_usage.leading_zeros() as usize] += 1;
+    }
+
+    /// Add another summary of other inputs (read apart, e.g. in parallel)
+    /// as if its keys had come after these.
+    pub fn merge(&mut self, o: Summary) {
+        self.total.merge(&o.total);
+        self.exact += o.exact;
+        self.expired_skipped += o.expired_skipped;
+        for (db, t) in &o.per_db {
+            self.per_db.entry(*db).or_default().merge(t);
+        }
+        for (id, st) in &o.per_encoding {
+            match self.per_encoding.iter_mut().find(|(k, _)| k == id) {
+                Some((_, mine)) => {
+                    mine.tally.merge(&st.tally);
+                    mine.exact += st.exact;
+                    for (a, b) in mine.sizes.counts.iter_mut().zip(&st.sizes.counts) {
+                        *a += b;
+                    }
+                    mine.sizes.max = mine.sizes.max.max(st.sizes.max);
+                }
+                None => self.per_encoding.push((*id, st.clone())),
+            }
+        }
+        // Top lists before the prefixes: a key's ties with another's keep
+        // the earlier input's.
+        self.top_memory.merge(&o.top_memory);
+        self.top_elements.merge(&o.top_elements);
+        let mut entries: Vec<_> = o.prefixes.table.into_iter().collect();
+        entries.sort_by_key(|(hash, _)| *hash);
+        for (hash, (name, t)) in entries {
+            match self.prefixes.table.get_mut(&hash) {
+                Some((mine, tally)) if *mine == name => tally.merge(&t),
+                Some(_) => {}
+                None => {
+                    self.prefixes.table.insert(hash, (name, t));
+                    if self.prefixes.table.len() > self.options.prefix_cap {
+                        self.prune_prefixes();
+                    }
+                }
+            }
+        }
+        self.prefixes.other.merge(&o.prefixes.other);
+        self.prefixes.pruned |= o.prefixes.pruned;
+        for (a, b) in self.ttl.iter_mut().zip(&o.ttl) {
+            a.merge(b);
+        }
+        for (a, b) in self.slots.iter_mut().zip(&o.slots) {
+            a.merge(b);
+        }
+        for (a, b) in self.keysizes.iter_mut().zip(&o.keysizes) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+        for (a, b) in self.memory_hist.iter_mut().zip(&o.memory_hist) {
+            *a += b;
+        }
+        for (kind, n) in o.near_limit {
+            *self.near_limit.entry(kind).or_default() += n;
+        }
+        self.files.extend(o.files);
     }
 
     /// Count a key one element short of (or at) its compact encoding's
