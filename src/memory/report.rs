@@ -251,9 +251,15 @@ pub struct TopKey {
     pub elements: u64,
 }
 
+/// Where a key is: input, database, name.
+type KeyPlace<'a> = (usize, u64, &'a [u8]);
+
+/// A top list's order: the value, then the earlier place.
+type Rank<'a> = (u64, Reverse<KeyPlace<'a>>);
+
 impl TopKey {
     /// Higher ranks first.
-    fn rank(&self) -> (u64, Reverse<(usize, u64, &[u8])>) {
+    fn rank(&self) -> Rank<'_> {
         (self.value, Reverse((self.file, self.db, &self.key)))
     }
 }
@@ -280,7 +286,7 @@ struct Top {
 impl Top {
     /// Offer a key of `value`; `make` builds it only if it ranks high
     /// enough.
-    fn offer(&mut self, value: u64, at: (usize, u64, &[u8]), make: impl FnOnce() -> TopKey) {
+    fn offer(&mut self, value: u64, at: KeyPlace<'_>, make: impl FnOnce() -> TopKey) {
         if self.n == 0 {
             return;
         }
