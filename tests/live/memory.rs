@@ -1145,8 +1145,16 @@ fn check_server(kind: Kind) {
             row(t, None, "missing from ours".into());
             continue;
         };
-        if o.typ != t.typ || o.encoding != t.encoding {
+        // On glibc a string whose expiry pushed its value out of the object
+        // stays embedded when the allocator happened to leave room for the
+        // expiry (a chunk larger than asked): ours calls those estimates.
+        let glibc_string = kind != Kind::Redis70 && t.typ == "string" && o.exact == Some(false);
+        if o.typ != t.typ || (o.encoding != t.encoding && !glibc_string) {
             row(t, Some(&o), format!("ours says {} {}", o.typ, o.encoding));
+            continue;
+        }
+        if o.encoding != t.encoding {
+            matched += 1;
             continue;
         }
         let diff = t.memory_usage - o.memory_usage; // the server's figure above ours
