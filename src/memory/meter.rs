@@ -102,7 +102,7 @@ impl Meter {
         shape.finish_list_node();
         let expires = attrs.expire_at_ms.is_some();
         let (encoding, value_cost, exact) = self.value_cost(&mut shape, key.len(), expires);
-        let key_cost = self.key_cost(key.len(), expires);
+        let key_cost = self.key_cost(key.len());
         let cost = value_cost + key_cost;
         // The expires table's entry: only the allocation counts it (Redis,
         // Valkey 8.0; Valkey 8.1+ points at the same object).
@@ -175,7 +175,7 @@ impl Meter {
     /// The key's own part, beside its value: its name and the main table's
     /// entry (Redis: an sds and a 24-byte dictEntry; Valkey 8.0: one entry
     /// embedding the name; Valkey 8.1+: nothing, the name is in the object).
-    fn key_cost(&self, key_len: usize, _expires: bool) -> Cost {
+    fn key_cost(&self, key_len: usize) -> Cost {
         match self.t() {
             t if t.keys_in_objects() => Cost::default(),
             Target::Valkey80 => Cost::both(self.usable(17 + sds_size(key_len))),
@@ -256,8 +256,7 @@ impl Meter {
         };
         let embedded = |extra: usize| header + extra + 1 + key_sds + value_sds.max(if header == 8 { 8 } else { 0 });
         let plain = |extra: usize| self.usable(ROBJ + 1 + key_sds + extra);
-        if let Some(int) = s.str_int {
-            let _ = int;
+        if s.str_int.is_some() {
             let extra = if expires || k >= 128 { 8 } else { 0 };
             return ("int", Cost::both(plain(extra)), true);
         }
