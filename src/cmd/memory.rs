@@ -189,27 +189,26 @@ impl FileFacts {
     }
 }
 
-/// One key, measured (owned, to travel from a worker to the merging side).
+/// One key, measured, to travel from a worker to the merging side. Its name
+/// and prefix hashes are in its chunk's buffers.
 struct Measured {
     db: u64,
-    key: Vec<u8>,
-    facts: KeyFacts,
+    name: std::ops::Range<usize>,
+    prefixes: std::ops::Range<usize>,
+    slot: u16,
     kind: KeyType,
     expire_at_ms: Option<i64>,
     cost: KeyCost,
 }
 
 /// Keys measured, in file order, and the expired keys left out among them.
+/// Names and prefix hashes go to one buffer each: no allocation per key.
+#[derive(Default)]
 struct Chunk {
     keys: Vec<Measured>,
+    names: Vec<u8>,
+    prefixes: Vec<(u64, u32)>,
     expired: u64,
-}
-
-impl Default for Chunk {
-    fn default() -> Self {
-        // A worker's chunk holds up to 256 keys (`event::parallel`).
-        Chunk { keys: Vec::with_capacity(256), expired: 0 }
-    }
 }
 
 impl Chunk {
@@ -231,14 +230,21 @@ impl Chunk {
             return Ok(());
         }
         match meter.measure(key, attrs, value) {
-            Ok(cost) => self.keys.push(Measured {
-                db,
-                key: key.to_vec(),
-                facts: KeyFacts::of(&cfg.summary, key),
-                kind: value.key_type(),
-                expire_at_ms: attrs.expire_at_ms,
-                cost,
-            }),
+            Ok(cost) => {
+                let name = self.names.len()..self.names.len() + key.len();
+                self.names.extend_from_slice(key);
+                let first = self.prefixes.len();
+                let slot = KeyFacts::compute(&cfg.summary, key, &mut self.prefixes);
+                self.keys.push(Measured {
+                    db,
+                    name,
+                    prefixes: first..self.prefixes.len(),
+                    slot,
+                    kind: value.key_type(),
+                    expire_at_ms: attrs.expire_at_ms,
+                    cost,
+                })
+            }
             Err(e) if e.kind == ErrorKind::EmptyKey => {}
             Err(e) => return Err(e.key(key)),
         }
@@ -258,21 +264,21 @@ struct Fold<'a, 'b> {
 impl Fold<'_, '_> {
     fn add(&mut self, chunk: Chunk, profile: &Profile, now_ms: i64) -> Result<()> {
         self.summary.expired_skipped += chunk.expired;
-        for m in chunk.keys {
-            self.add_key(m, profile, now_ms)?;
+        for m in &chunk.keys {
+            self.add_key(&chunk, m, profile, now_ms)?;
         }
         Ok(())
     }
 
-    fn add_key(&mut self, m: Measured, profile: &Profile, now_ms: i64) -> Result<()> {
+    fn add_key(&mut self, chunk: &Chunk, m: &Measured, profile: &Profile, now_ms: i64) -> Result<()> {
         let row = KeyRow {
             file: self.file,
             db: m.db,
-            key: &m.key,
+            key: &chunk.names[m.name.clone()],
             kind: m.kind,
             expire_at_ms: m.expire_at_ms,
             cost: &m.cost,
-            facts: &m.facts,
+            facts: KeyFacts::new(m.slot, &chunk.prefixes[m.prefixes.clone()]),
         };
         if let Some(out) = self.out.as_deref_mut() {
             self.row.clear();
@@ -356,7 +362,7 @@ impl Visitor for Measure<'_, '_, '_> {
             self.meter = Some((Meter::new(profile), self.facts.now_ms(cfg)));
         }
         let (meter, now) = self.meter.as_ref().expect("just built");
-        let mut chunk = Chunk { keys: Vec::with_capacity(1), expired: 0 };
+        let mut chunk = Chunk::default();
         chunk.measure(meter, *now, cfg, db, key, attrs, value)?;
         self.fold.add(chunk, meter.profile(), *now)
     }
@@ -403,7 +409,7 @@ fn measure_rdb(cfg: &MemoryConfig, source: &mut Source, fold: &mut Fold<'_, '_>)
             let chunk = match merged {
                 Merged::Chunk(chunk) => chunk,
                 Merged::Serial(key) => {
-                    let mut chunk = Chunk { keys: Vec::with_capacity(1), expired: 0 };
+                    let mut chunk = Chunk::default();
                     measure(&mut chunk, key)?;
                     chunk
                 }

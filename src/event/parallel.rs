@@ -274,12 +274,37 @@ fn changed(f: &Framed) -> Error {
     Error::new(ErrorKind::Integrity(Integrity::RecordChanged)).at(f.offset)
 }
 
+/// Hand one processed batch's results to `merge`, in file order.
+fn merge_batch<A>(
+    batch: &Batch<'_>,
+    results: Vec<ChunkResult<A>>,
+    merge: &mut impl FnMut(Merged<'_, A>) -> Result<()>,
+) -> Result<()> {
+    for r in results {
+        if let Some(i) = r.serial {
+            let f = &batch.keys[i];
+            let key = batch.key_event(f).ok_or_else(|| changed(f))?;
+            merge(Merged::Serial(&key))?;
+            continue;
+        }
+        merge(Merged::Chunk(r.acc))?;
+        if let Some(e) = r.error {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 /// Run `work` on every key of the file, in parallel, and `merge` the per-chunk
 /// accumulators in file order; big keys reach `merge` themselves, in order (see
 /// [`Merged`]). Non-key events reach `on_event` in order (with the offset of
-/// their record), on the framing
-/// thread. `progress` hears the offset reached after each batch. The first
-/// error in file order wins.
+/// their record), on the framing thread. `progress` hears the offset reached
+/// after each batch. The first error in file order wins.
+///
+/// Three batches are in flight: while the pool decodes one and frames the
+/// next, the calling thread merges the one before. A merge that costs as much
+/// as a share of the decoding (a summary per key) then runs beside it instead
+/// of leaving the cores idle, and `merge` need not be `Send`.
 pub fn for_each_key<A, W>(
     reader: &mut RdbReader<'_>,
     mut on_event: impl FnMut(&Event<'_>, u64) -> Result<()> + Send,
@@ -296,42 +321,48 @@ where
     let file_map = reader.is_file_map();
     let mut current = Batch::new(mapped, file_map);
     // A framing error is reported only after the keys framed before it are
-    // processed: those come first in the file.
+    // merged: those come first in the file.
     let mut framing_error = None;
     let mut more = fill(reader, &mut current, &mut on_event).unwrap_or_else(|e| {
         framing_error = Some(e);
         false
     });
+    // Decoded, not yet merged.
+    let mut pending: Option<(Batch<'_>, Vec<ChunkResult<A>>)> = None;
     loop {
         let mut next = Batch::new(mapped, file_map);
-        let (results, framed) = rayon::join(
-            || process(&current, &init, &work),
-            || if more { fill(reader, &mut next, &mut on_event) } else { Ok(false) },
-        );
-        for r in results {
-            if let Some(i) = r.serial {
-                let f = &current.keys[i];
-                let key = current.key_event(f).ok_or_else(|| changed(f))?;
-                merge(Merged::Serial(&key))?;
-                continue;
-            }
-            merge(Merged::Chunk(r.acc))?;
-            if let Some(e) = r.error {
+        let mut decoded = Vec::new();
+        let mut framed = Ok(false);
+        let merged = rayon::in_place_scope(|scope| {
+            scope.spawn(|_| {
+                (decoded, framed) = rayon::join(
+                    || process(&current, &init, &work),
+                    || if more { fill(reader, &mut next, &mut on_event) } else { Ok(false) },
+                );
+            });
+            pending.take().map(|(batch, results)| merge_batch(&batch, results, &mut merge).map(|()| batch.end))
+        });
+        if let Some(end) = merged.transpose()? {
+            reader.release_before(end);
+            progress(end);
+        }
+        if !more {
+            // No batch was framed after this one.
+            merge_batch(&current, decoded, &mut merge)?;
+            if let Some(e) = framing_error.take() {
                 return Err(e);
             }
+            if !current.keys.is_empty() {
+                reader.release_before(current.end);
+                progress(current.end);
+            }
+            return Ok(());
         }
-        if let Some(e) = framing_error.take() {
-            return Err(e);
-        }
-        reader.release_before(current.end);
-        progress(current.end);
+        pending = Some((current, decoded));
         more = framed.unwrap_or_else(|e| {
             framing_error = Some(e);
             false
         });
-        if next.keys.is_empty() && framing_error.is_none() && !more {
-            return Ok(());
-        }
         current = next;
     }
 }

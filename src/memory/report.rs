@@ -21,33 +21,37 @@ pub struct KeyRow<'a> {
     pub kind: KeyType,
     pub expire_at_ms: Option<i64>,
     pub cost: &'a KeyCost,
-    pub facts: &'a KeyFacts,
+    pub facts: KeyFacts<'a>,
 }
 
 /// What the summary needs of a key name, worked out where the key is
-/// measured (on any thread) so that adding it up stays cheap.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct KeyFacts {
+/// measured (on any thread) so that adding it up stays cheap: its slot, and
+/// per prefix level the prefix's hash and length.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyFacts<'a> {
     pub slot: u16,
-    /// Per prefix level: the prefix's hash and length.
-    prefixes: [(u64, u32); MAX_PREFIX_DEPTH],
-    depth: u8,
+    prefixes: &'a [(u64, u32)],
 }
 
 /// Prefix levels counted at most.
 pub const MAX_PREFIX_DEPTH: usize = 8;
 
-impl KeyFacts {
-    pub fn of(options: &SummaryOptions, key: &[u8]) -> KeyFacts {
-        let mut f = KeyFacts { slot: key_slot(key), ..KeyFacts::default() };
+impl<'a> KeyFacts<'a> {
+    /// A key's slot; its prefixes' hashes and lengths are appended to
+    /// `prefixes` (one buffer for many keys: no allocation per key).
+    pub fn compute(options: &SummaryOptions, key: &[u8], prefixes: &mut Vec<(u64, u32)>) -> u16 {
         let mut end = 0;
         for _ in 0..options.prefix_depth.min(MAX_PREFIX_DEPTH) {
             let Some(at) = key[end..].iter().position(|b| options.separators.contains(b)) else { break };
             end += at + 1;
-            f.prefixes[f.depth as usize] = (xxhash_rust::xxh3::xxh3_64(&key[..end]), end as u32);
-            f.depth += 1;
+            prefixes.push((xxhash_rust::xxh3::xxh3_64(&key[..end]), end as u32));
         }
-        f
+        key_slot(key)
+    }
+
+    /// The facts [`KeyFacts::compute`] worked out.
+    pub fn new(slot: u16, prefixes: &'a [(u64, u32)]) -> KeyFacts<'a> {
+        KeyFacts { slot, prefixes }
     }
 }
 
@@ -173,11 +177,26 @@ impl Default for Histogram {
 }
 
 impl Histogram {
+    /// `floor(8 · log2 v) + 1` (0 for 0), in integers: the exponent, then
+    /// how many eighth-powers of two the mantissa reaches.
     fn bucket(v: u64) -> usize {
+        /// `ceil(2^(64 + j/8))` for j in 1..8.
+        const EIGHTHS: [u128; 7] = [
+            0x1172b83c7d517adce,
+            0x1306fe0a31b7152df,
+            0x14bfdad5362a271d5,
+            0x16a09e667f3bcc909,
+            0x18ace5422aa0db5bb,
+            0x1ae89f995ad3ad5e9,
+            0x1d5818dcfba48725e,
+        ];
         if v == 0 {
             return 0;
         }
-        ((v as f64).log2() * 8.0).floor() as usize + 1
+        let k = 63 - v.leading_zeros() as usize;
+        let scaled = u128::from(v) << (64 - k);
+        let j = EIGHTHS.iter().take_while(|&&t| scaled >= t).count();
+        8 * k + j + 1
     }
 
     fn add(&mut self, v: u64) {
@@ -228,6 +247,16 @@ impl Tally {
         self.allocated += c.allocated;
     }
 }
+
+/// A cluster slot's keys and bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SlotTally {
+    pub keys: u64,
+    pub memory_usage: u64,
+}
+
+/// Keys whose slot is added at once (see `Summary::slot_pending`).
+const SLOT_BATCH: usize = 1024;
 
 #[derive(Debug, Clone, Default)]
 pub struct EncodingStats {
@@ -373,7 +402,12 @@ pub struct Summary {
     top_elements: Top,
     prefixes: Prefixes,
     pub ttl: [Tally; 8],
-    pub slots: Vec<Tally>,
+    /// Keys and bytes per cluster slot (what `CLUSTER SLOT-STATS` shows).
+    slots: Vec<SlotTally>,
+    /// Keys not yet added to `slots`: slots are hit at random, so they are
+    /// added in batches, in a loop that does nothing else and lets the
+    /// processor wait for many cache lines at once.
+    slot_pending: Vec<(u16, u64)>,
     /// Per type (in `KeyType::ALL`'s order), keys by the power of two at or
     /// below their size (strings: bytes; collections: elements), as `INFO
     /// KEYSIZES`: index 0 for size 0, k + 1 for 2^k.
@@ -402,7 +436,8 @@ impl Summary {
             per_encoding: Vec::new(),
             prefixes: Prefixes::default(),
             ttl: [Tally::default(); 8],
-            slots: vec![Tally::default(); SLOTS],
+            slots: vec![SlotTally::default(); SLOTS],
+            slot_pending: Vec::with_capacity(SLOT_BATCH),
             keysizes: [[0; 65]; 8],
             memory_hist: [0; 65],
             near_limit: BTreeMap::new(),
@@ -424,7 +459,11 @@ impl Summary {
         e.0 += 1;
         e.1 += u64::from(row.expire_at_ms.is_some());
         let id = (row.kind.name(), c.encoding);
-        let at = match self.per_encoding.iter().position(|(k, _)| *k == id) {
+        // The names are static: the same pointer is the same name, and only
+        // a miss compares the text.
+        let same_ptr = |(a, b): (&str, &str)| std::ptr::eq(a, id.0) && std::ptr::eq(b, id.1);
+        let found = self.per_encoding.iter().position(|(k, _)| same_ptr(*k));
+        let at = match found.or_else(|| self.per_encoding.iter().position(|(k, _)| *k == id)) {
             Some(at) => at,
             None => {
                 self.per_encoding.push((id, EncodingStats::default()));
@@ -452,7 +491,10 @@ impl Summary {
         self.top_elements.offer(c.elements, at, top(c.elements));
         self.add_prefixes(row.key, row.facts, c);
         self.ttl[ttl_bucket(row.expire_at_ms, now_ms)].add(c);
-        self.slots[row.facts.slot as usize].add(c);
+        self.slot_pending.push((row.facts.slot, c.memory_usage));
+        if self.slot_pending.len() == SLOT_BATCH {
+            self.flush_slots();
+        }
         let size = if row.kind == KeyType::String { c.largest } else { c.elements };
         let bucket = if size == 0 { 0 } else { 64 - size.leading_zeros() as usize };
         let kind = KeyType::ALL.iter().position(|k| *k == row.kind).unwrap_or(0);
@@ -462,7 +504,9 @@ impl Summary {
 
     /// Add another summary of other inputs (read apart, e.g. in parallel)
     /// as if its keys had come after these.
-    pub fn merge(&mut self, o: Summary) {
+    pub fn merge(&mut self, mut o: Summary) {
+        self.flush_slots();
+        o.flush_slots();
         self.total.merge(&o.total);
         self.exact += o.exact;
         self.expired_skipped += o.expired_skipped;
@@ -506,7 +550,8 @@ impl Summary {
             a.merge(b);
         }
         for (a, b) in self.slots.iter_mut().zip(&o.slots) {
-            a.merge(b);
+            a.keys += b.keys;
+            a.memory_usage += b.memory_usage;
         }
         for (a, b) in self.keysizes.iter_mut().zip(&o.keysizes) {
             for (x, y) in a.iter_mut().zip(b) {
@@ -528,8 +573,8 @@ impl Summary {
         *self.near_limit.entry(kind.name()).or_default() += 1;
     }
 
-    fn add_prefixes(&mut self, key: &[u8], facts: &KeyFacts, c: &KeyCost) {
-        for &(hash, end) in &facts.prefixes[..facts.depth as usize] {
+    fn add_prefixes(&mut self, key: &[u8], facts: KeyFacts<'_>, c: &KeyCost) {
+        for &(hash, end) in facts.prefixes {
             let prefix = &key[..end as usize];
             match self.prefixes.table.get_mut(&hash) {
                 Some((name, t)) if name == prefix => t.add(c),
@@ -570,6 +615,7 @@ impl Summary {
     /// Close the file just read: its row, with the keyspace tables a load
     /// builds for its databases.
     pub fn add_file(&mut self, path: &Path, profile: Option<Profile>, used_mem_aux: Option<u64>, notes: Vec<String>) {
+        self.flush_slots();
         let tables: u64 = match &profile {
             Some(p) => {
                 let meter = super::Meter::new(*p);
@@ -589,6 +635,21 @@ impl Summary {
         self.file_tally = Tally::default();
         self.file_exact = 0;
         self.file_db_keys.clear();
+    }
+
+    fn flush_slots(&mut self) {
+        for &(slot, bytes) in &self.slot_pending {
+            let t = &mut self.slots[slot as usize];
+            t.keys += 1;
+            t.memory_usage += bytes;
+        }
+        self.slot_pending.clear();
+    }
+
+    /// Per cluster slot, once every input is closed ([`Summary::add_file`]).
+    pub fn slots(&self) -> &[SlotTally] {
+        debug_assert!(self.slot_pending.is_empty(), "slots read before the file was closed");
+        &self.slots
     }
 
     pub fn top_by_memory(&self) -> Vec<TopKey> {
@@ -756,7 +817,7 @@ pub fn write_json(s: &Summary, out: &mut Vec<u8>) {
     let ttl: serde_json::Map<String, Value> =
         TTL_BUCKETS.iter().zip(&s.ttl).map(|(name, t)| (name.to_string(), tally_json(t))).collect();
     let slots: Vec<Value> = s
-        .slots
+        .slots()
         .iter()
         .enumerate()
         .filter(|(_, t)| t.keys > 0)
@@ -908,4 +969,24 @@ pub fn write_text(s: &Summary, out: &mut Vec<u8>) {
         }
     }
     out.extend_from_slice(t.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Histogram;
+
+    #[test]
+    fn histogram_buckets_are_eighths_of_a_power_of_two() {
+        assert_eq!(Histogram::bucket(0), 0);
+        assert_eq!(Histogram::bucket(1), 1);
+        assert_eq!(Histogram::bucket(2), 9);
+        assert_eq!(Histogram::bucket(u64::MAX), 8 * 63 + 7 + 1);
+        // Just below a power of two, where floating point rounds up.
+        assert_eq!(Histogram::bucket((1 << 49) - 1), 8 * 48 + 7 + 1);
+        // Where the float is exact enough, the same as floor(8 log2 v) + 1.
+        for v in (1..100_000u64).chain((1..40).map(|k| (1u64 << k) - 1)).chain((1..64).map(|k| 1u64 << k)) {
+            let float = ((v as f64).log2() * 8.0).floor() as usize + 1;
+            assert_eq!(Histogram::bucket(v), float, "{v}");
+        }
+    }
 }

@@ -316,6 +316,12 @@ impl Sink for Shape<'_> {
         true
     }
 
+    /// Scores only matter for the text a listpack the target builds holds;
+    /// a blob kept as read (announced before its members) holds its own.
+    fn wants_scores(&self) -> bool {
+        !self.blob_kept
+    }
+
     fn piece(&mut self, piece: Piece<'_>) -> Result<()> {
         match piece {
             Piece::Str(b) => self.string(StringInfo { len: b.len(), int: parse_canonical_i64(b) }),
