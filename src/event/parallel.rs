@@ -107,14 +107,20 @@ struct Batch<'s> {
 }
 
 impl<'s> Batch<'s> {
-    fn new(mapped: Option<&'s [u8]>, file_map: bool) -> Self {
+    /// A batch reusing a spent one's buffers (`keys` grows to thousands of
+    /// records: growing it afresh for every batch would copy it again and
+    /// again).
+    fn new(mapped: Option<&'s [u8]>, file_map: bool, spare: Option<Batch<'_>>) -> Self {
+        let (mut arena, mut keys) = spare.map(|b| (b.arena, b.keys)).unwrap_or_default();
+        arena.clear();
+        keys.clear();
         Batch {
             mapped,
             file_map,
-            arena: Vec::new(),
+            arena,
             shared: Vec::new(),
             shared_bytes: 0,
-            keys: Vec::new(),
+            keys,
             templates: None,
             end: 0,
         }
@@ -319,7 +325,7 @@ where
 {
     let mapped = reader.mapped();
     let file_map = reader.is_file_map();
-    let mut current = Batch::new(mapped, file_map);
+    let mut current = Batch::new(mapped, file_map, None);
     // A framing error is reported only after the keys framed before it are
     // merged: those come first in the file.
     let mut framing_error = None;
@@ -329,8 +335,10 @@ where
     });
     // Decoded, not yet merged.
     let mut pending: Option<(Batch<'_>, Vec<ChunkResult<A>>)> = None;
+    // The batch merged last, whose buffers the next one takes over.
+    let mut spare = None;
     loop {
-        let mut next = Batch::new(mapped, file_map);
+        let mut next = Batch::new(mapped, file_map, spare.take());
         let mut decoded = Vec::new();
         let mut framed = Ok(false);
         let merged = rayon::in_place_scope(|scope| {
@@ -340,11 +348,12 @@ where
                     || if more { fill(reader, &mut next, &mut on_event) } else { Ok(false) },
                 );
             });
-            pending.take().map(|(batch, results)| merge_batch(&batch, results, &mut merge).map(|()| batch.end))
+            pending.take().map(|(batch, results)| merge_batch(&batch, results, &mut merge).map(|()| batch))
         });
-        if let Some(end) = merged.transpose()? {
-            reader.release_before(end);
-            progress(end);
+        if let Some(batch) = merged.transpose()? {
+            reader.release_before(batch.end);
+            progress(batch.end);
+            spare = Some(batch);
         }
         if !more {
             // No batch was framed after this one.

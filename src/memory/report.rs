@@ -40,9 +40,17 @@ impl<'a> KeyFacts<'a> {
     /// A key's slot; its prefixes' hashes and lengths are appended to
     /// `prefixes` (one buffer for many keys: no allocation per key).
     pub fn compute(options: &SummaryOptions, key: &[u8], prefixes: &mut Vec<(u64, u32)>) -> u16 {
+        let seps = &options.separators;
+        let find = |rest: &[u8]| match seps[..] {
+            [] => None,
+            [a] => memchr::memchr(a, rest),
+            [a, b] => memchr::memchr2(a, b, rest),
+            [a, b, c] => memchr::memchr3(a, b, c, rest),
+            _ => rest.iter().position(|b| seps.contains(b)),
+        };
         let mut end = 0;
         for _ in 0..options.prefix_depth.min(MAX_PREFIX_DEPTH) {
-            let Some(at) = key[end..].iter().position(|b| options.separators.contains(b)) else { break };
+            let Some(at) = find(&key[end..]) else { break };
             end += at + 1;
             prefixes.push((xxhash_rust::xxh3::xxh3_64(&key[..end]), end as u32));
         }
