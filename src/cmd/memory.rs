@@ -290,7 +290,7 @@ impl Fold<'_, '_> {
             out.write_all(&self.row).map_err(Error::io)?;
         }
         self.summary.add_key(&row, now_ms);
-        if at_encoding_limit(profile, &m) {
+        if at_encoding_limit(profile, m) {
             self.summary.near_limit(m.kind);
         }
         Ok(())
