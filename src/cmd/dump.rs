@@ -156,8 +156,9 @@ pub fn dump_source(source: &mut Source, cfg: &DumpConfig, out: &mut dyn Write) -
         now_ms: cfg.now_ms,
         skip_unknown: cfg.skip_unknown,
     };
+    let progress = Progress::new(cfg.reader.progress, &source.path().display().to_string(), source.file_size());
     let mut records =
-        Records { out, array: cfg.format == DumpFormat::Json, buf: Vec::new(), stats: DumpStats::default() };
+        Records { out, array: cfg.format == DumpFormat::Json, buf: Vec::new(), stats: DumpStats::default(), progress };
     let visited = source.visit(&opts, &mut records)?;
     let mut stats = records.stats;
     stats.empty_keys += visited.empty_keys;
@@ -173,6 +174,7 @@ struct Records<'w> {
     /// One JSON array (else one record per line).
     array: bool,
     buf: Vec<u8>,
+    progress: Progress,
     stats: DumpStats,
 }
 
@@ -208,6 +210,9 @@ impl Visitor for Records<'_> {
             self.out.write_all(if self.stats.keys_written == 0 { b"[]\n" } else { b"]\n" }).map_err(Error::io)?;
         }
         self.out.flush().map_err(Error::io)
+    }
+    fn progress(&mut self, offset: u64) {
+        self.progress.set(offset);
     }
     fn note(&mut self, note: String) {
         self.stats.notes.push(note);

@@ -330,7 +330,8 @@ fn measure_file(cfg: &MemoryConfig, path: &Path, fold: &mut Fold<'_, '_>) -> Res
         now_ms: cfg.now_ms,
         skip_unknown: cfg.skip_unknown,
     };
-    let mut visitor = Measure { fold, facts: FileFacts::default(), meter: None };
+    let progress = Progress::new(cfg.reader.progress, &source.path().display().to_string(), source.file_size());
+    let mut visitor = Measure { fold, facts: FileFacts::default(), meter: None, progress };
     source.visit(&opts, &mut visitor)?;
     Ok(visitor.facts)
 }
@@ -342,6 +343,7 @@ struct Measure<'f, 'a, 'b> {
     /// Built at the first key, once the aux fields have said which server
     /// wrote the file.
     meter: Option<(Meter, i64)>,
+    progress: Progress,
 }
 
 impl Visitor for Measure<'_, '_, '_> {
@@ -352,6 +354,10 @@ impl Visitor for Measure<'_, '_, '_> {
     fn aux(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.facts.aux(key, value);
         Ok(())
+    }
+
+    fn progress(&mut self, offset: u64) {
+        self.progress.set(offset);
     }
 
     fn key(&mut self, db: u64, key: &[u8], attrs: &KeyAttrs<'_>, value: &dyn ValueSource) -> Result<()> {

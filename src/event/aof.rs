@@ -340,6 +340,15 @@ impl<'s> AofReader<'s> {
         AofReader { files: files.iter_mut(), opts, current: Current::Between, ts: None, failed: false }
     }
 
+    /// The offset reached in the current file.
+    pub fn offset(&self) -> u64 {
+        match &self.current {
+            Current::Rdb(r) => r.offset(),
+            Current::Resp(r) => r.offset(),
+            Current::Between => 0,
+        }
+    }
+
     /// Move between files and from an RDB preamble to its command tail.
     /// `Some(event)` for the start of a new file; `None` when the current reader
     /// has more to give (or everything ended).

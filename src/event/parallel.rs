@@ -361,10 +361,9 @@ where
             if let Some(e) = framing_error.take() {
                 return Err(e);
             }
-            if !current.keys.is_empty() {
-                reader.release_before(current.end);
-                progress(current.end);
-            }
+            reader.release_before(current.end);
+            // The reader has read the trailer too: the whole input is done.
+            progress(current.end.max(reader.offset()));
             return Ok(());
         }
         pending = Some((current, decoded));

@@ -31,6 +31,10 @@ pub(super) fn open_files(source: &mut Source) -> Result<Vec<AofFile>> {
     }
 }
 
+/// Events between two progress reports (a report is a call through a
+/// trait object: cheap, but not free per command).
+const PROGRESS_EVERY: u64 = 4096;
+
 pub(super) fn visit(
     source: &mut Source,
     opts: &VisitOptions,
@@ -44,11 +48,20 @@ pub(super) fn visit(
     let mut unknown: BTreeMap<String, u64> = BTreeMap::new();
     // Module data of an RDB base or preamble: no command changes it.
     let mut module_aux = Vec::new();
-    while let Some(event) = reader.next()? {
+    // Progress: the files before the current one, read whole.
+    let (mut done_before, mut current_size, mut events) = (0u64, 0u64, 0u64);
+    loop {
+        events += 1;
+        if events % PROGRESS_EVERY == 0 {
+            v.progress(done_before + reader.offset());
+        }
+        let Some(event) = reader.next()? else { break };
         module_aux.extend(ModuleAux::of(&event));
         match event {
             Event::AofFile { name, .. } => {
                 replay.new_client();
+                done_before += current_size;
+                current_size = std::fs::metadata(&*name).map_or(0, |m| m.len());
                 file = Some(name);
             }
             Event::Function { code } => replay.load_function(&code),
@@ -90,6 +103,7 @@ pub(super) fn visit(
     for note in std::mem::take(&mut replay.notes) {
         v.note(note);
     }
+    v.progress(done_before + current_size);
     v.begin(None)?;
     for (_, code) in &replay.keyspace.functions {
         v.function(code)?;

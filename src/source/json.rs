@@ -15,7 +15,11 @@ pub(super) fn visit(source: &mut Source, opts: &VisitOptions, v: &mut dyn Visito
     // A dump of a file holding a key twice holds it twice: written as is, the
     // output would be refused. Found as the keys go by; confirmed by name.
     let mut duplicates = DuplicateFinder::new();
-    read_dump(BufReader::with_capacity(1 << 20, file), |k| {
+    let read = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let counted = Counted { inner: file, read: std::rc::Rc::clone(&read) };
+    read_dump(BufReader::with_capacity(1 << 20, counted), |k| {
+        // What the parser has taken in: at most a buffer ahead of the key.
+        v.progress(read.get());
         if !opts.selects(k.db, &k.key, k.value.key_type(), k.attrs.expire_at_ms) {
             return Ok(());
         }
@@ -45,4 +49,18 @@ pub(super) fn visit(source: &mut Source, opts: &VisitOptions, v: &mut dyn Visito
         .map_err(|e| e.in_file(&name))?;
     }
     v.end()
+}
+
+/// A reader that counts the bytes it hands out, for progress.
+struct Counted<R> {
+    inner: R,
+    read: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
 }

@@ -102,12 +102,20 @@ impl Source {
         self.pipe.is_some()
     }
 
-    /// The size of a regular file, for progress; `None` for a pipe.
+    /// The bytes a visit reads, for progress: a file's size, or the sum of a
+    /// multi-part AOF's files; `None` for a pipe.
     pub fn file_size(&self) -> Option<u64> {
         if self.pipe.is_some() {
             return None;
         }
-        std::fs::metadata(&self.path).ok().filter(|m| m.is_file()).map(|m| m.len())
+        let size = |p: &Path| std::fs::metadata(p).ok().filter(|m| m.is_file()).map(|m| m.len());
+        match &self.kind {
+            Kind::MultiPart { manifest } => {
+                let set = crate::input::layout::load_multipart(manifest).ok()?;
+                set.parts.iter().map(|(_, p)| size(p)).sum()
+            }
+            _ => size(&self.path),
+        }
     }
 
     /// The input's bytes, for reading it as an RDB (or checking it as one).
@@ -249,7 +257,9 @@ pub trait Visitor {
     /// Something the input made the visit leave out or approximate (AOF:
     /// commands skipped, replay errors), in the order found, before `begin`.
     fn note(&mut self, _note: String) {}
-    /// How far into the input the visit is (RDB: a byte offset).
+    /// How far into the input the visit is: bytes read, out of
+    /// [`Source::file_size`] (the files of a multi-part AOF one after the
+    /// other).
     fn progress(&mut self, _offset: u64) {}
 }
 

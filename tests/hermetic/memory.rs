@@ -827,3 +827,56 @@ fn damaged_values_are_priced_or_refused_never_a_panic() {
     assert!(mutants > 10_000, "only {mutants} mutants");
     assert!(priced > mutants, "the mutants' keys were mostly priced ({priced})");
 }
+
+/// A progress reporter that records what it is told.
+#[derive(Debug, Default)]
+struct Recorder {
+    /// Per task: its name, its total, and the positions reported.
+    tasks: std::sync::Mutex<Vec<(String, Option<u64>, std::sync::Arc<std::sync::Mutex<Vec<u64>>>)>>,
+}
+
+struct Track(std::sync::Arc<std::sync::Mutex<Vec<u64>>>);
+
+impl rdb_tool::progress::Tracker for Track {
+    fn set(&self, pos: u64) {
+        self.0.lock().unwrap().push(pos);
+    }
+}
+
+impl rdb_tool::progress::Reporter for Recorder {
+    fn begin(&self, name: &str, total: Option<u64>) -> Option<Box<dyn rdb_tool::progress::Tracker>> {
+        let positions = std::sync::Arc::default();
+        self.tasks.lock().unwrap().push((name.to_string(), total, std::sync::Arc::clone(&positions)));
+        Some(Box::new(Track(positions)))
+    }
+}
+
+#[test]
+fn progress_runs_to_the_input_size_for_an_rdb_an_aof_set_and_a_dump() {
+    let scratch = common::Scratch::new("memory-progress");
+    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let rdb = testdata.join("rdb/all_types_v9.rdb");
+    let aof = testdata.join("aof/multipart_v70");
+    let dump = mixed_dump(&scratch.0);
+    let size = |p: &Path| std::fs::metadata(p).unwrap().len();
+    // A multi-part AOF is read file after file: its total is their sizes
+    // (not the manifest's).
+    let aof_total: u64 = ["appendonly.aof.2.base.rdb", "appendonly.aof.2.incr.aof", "appendonly.aof.3.incr.aof"]
+        .iter()
+        .map(|f| size(&aof.join(f)))
+        .sum();
+    for (input, total) in [(rdb.clone(), size(&rdb)), (aof.clone(), aof_total), (dump.clone(), size(&dump))] {
+        let recorder: &'static Recorder = Box::leak(Box::default());
+        let mut cfg = rdb_tool::cmd::memory::MemoryConfig::new(vec![input.clone()]);
+        cfg.now_ms = Some(NOW);
+        cfg.reader.progress = Some(recorder);
+        rdb_tool::cmd::memory::memory(&cfg, None).unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+        let tasks = recorder.tasks.lock().unwrap();
+        assert_eq!(tasks.len(), 1, "{}: one task per input", input.display());
+        let (_, told_total, positions) = &tasks[0];
+        assert_eq!(*told_total, Some(total), "{}", input.display());
+        let positions = positions.lock().unwrap();
+        assert!(positions.windows(2).all(|w| w[0] <= w[1]), "{}: {positions:?}", input.display());
+        assert_eq!(positions.last(), Some(&total), "{}: the bar ends full", input.display());
+    }
+}
