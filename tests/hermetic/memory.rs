@@ -828,14 +828,17 @@ fn damaged_values_are_priced_or_refused_never_a_panic() {
     assert!(priced > mutants, "the mutants' keys were mostly priced ({priced})");
 }
 
+/// The positions a task was told.
+type Positions = std::sync::Arc<std::sync::Mutex<Vec<u64>>>;
+
 /// A progress reporter that records what it is told.
 #[derive(Debug, Default)]
 struct Recorder {
     /// Per task: its name, its total, and the positions reported.
-    tasks: std::sync::Mutex<Vec<(String, Option<u64>, std::sync::Arc<std::sync::Mutex<Vec<u64>>>)>>,
+    tasks: std::sync::Mutex<Vec<(String, Option<u64>, Positions)>>,
 }
 
-struct Track(std::sync::Arc<std::sync::Mutex<Vec<u64>>>);
+struct Track(Positions);
 
 impl rdb_tool::progress::Tracker for Track {
     fn set(&self, pos: u64) {
