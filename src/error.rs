@@ -100,6 +100,18 @@ pub enum Verdict {
     Failed,
 }
 
+impl Verdict {
+    /// As the JSON reports name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Valid => "valid",
+            Verdict::Damaged => "damaged",
+            Verdict::Unsupported => "unsupported",
+            Verdict::Failed => "error",
+        }
+    }
+}
+
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -307,7 +307,9 @@ fn hex_preview(bytes: &[u8]) -> String {
     out
 }
 
-/// `fix`: plan, show, confirm, apply, re-check. Prompts live here, not in `cmd`.
+/// `memory`: options to a configuration, rows and the summary to where they
+/// were sent; with several inputs, each one that could not be read whole is
+/// named on stderr and ranks the exit code.
 fn run_memory(args: cli::MemoryArgs) -> Result<Exit, Error> {
     use rdb_tool::cmd::memory::{self, KeysFormat, MemoryConfig};
     use rdb_tool::memory::report::{write_json, write_text, SummaryOptions};
@@ -384,7 +386,10 @@ fn run_memory(args: cli::MemoryArgs) -> Result<Exit, Error> {
         (None, true) => {}
         (None, false) => std::io::stdout().lock().write_all(&text).map_err(Error::io)?,
     }
-    Ok(Exit::Ok)
+    for e in report.summary.files.iter().filter_map(|f| f.error.as_ref()) {
+        eprintln!("rdb-tool: {e}");
+    }
+    Ok(report.verdict.into())
 }
 
 #[cfg(feature = "html")]

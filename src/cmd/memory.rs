@@ -8,11 +8,11 @@
 //! summary are the same on every run; an AOF (replayed) or a dump is read
 //! through `source::Source::visit`.
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, Verdict};
 use crate::event::parallel::{for_each_key, Merged};
 use crate::event::{Event, KeyAttrs, RdbReader, ReaderOptions, ValueSource};
 use crate::format::{EncodingLimits, KeyType};
-use crate::memory::report::{KeyFacts, KeyRow, Summary, SummaryOptions};
+use crate::memory::report::{FileEnd, KeyFacts, KeyRow, Summary, SummaryOptions};
 use crate::memory::{Allocator, KeyCost, Meter, Profile, Target};
 use crate::progress::Progress;
 use crate::source::{KeyFilter, Kind, Source, VisitOptions, Visitor};
@@ -69,25 +69,29 @@ impl MemoryConfig {
 /// The report of one run.
 pub struct MemoryReport {
     pub summary: Summary,
+    /// The worst of the inputs' verdicts: with several inputs, one that
+    /// cannot be read to its end is a row of the report (its keys before
+    /// the fault counted), not the end of the run.
+    pub verdict: Verdict,
 }
 
 /// Measure every input; per-key rows go to `keys_out` when `cfg.keys` asks.
 /// Several inputs are read in parallel when no rows are asked for (rows
 /// must come out in input order), each into its own summary, merged in
-/// input order.
+/// input order. With one input, its error is the run's; with several, each
+/// input's error goes to its row of the per-file table (see
+/// [`MemoryReport::verdict`]), and only a failure to write rows ends the run.
 pub fn memory(cfg: &MemoryConfig, mut keys_out: Option<&mut dyn Write>) -> Result<MemoryReport> {
-    if cfg.inputs.len() > 1 && (cfg.keys.is_none() || keys_out.is_none()) {
+    let several = cfg.inputs.len() > 1;
+    if several && (cfg.keys.is_none() || keys_out.is_none()) {
         use rayon::prelude::*;
         let parts: Vec<Result<Summary>> = cfg
             .inputs
             .par_iter()
             .enumerate()
-            .map(|(index, path)| {
+            .map(|(index, _)| {
                 let mut summary = Summary::new(cfg.summary.clone());
-                let mut fold = Fold { cfg, file: index, summary: &mut summary, out: None, row: Vec::new() };
-                let facts = measure_file(cfg, path, &mut fold).map_err(|e| e.in_file(&path.as_path().into()))?;
-                let notes = facts.notes(cfg);
-                summary.add_file(path, facts.profile, facts.used_mem, notes);
+                read_input(cfg, index, &mut summary, None)?;
                 Ok(summary)
             })
             .collect();
@@ -95,31 +99,53 @@ pub fn memory(cfg: &MemoryConfig, mut keys_out: Option<&mut dyn Write>) -> Resul
         for part in parts {
             summary.merge(part?);
         }
-        return Ok(MemoryReport { summary });
+        return Ok(report(summary));
     }
     let mut summary = Summary::new(cfg.summary.clone());
     if let (Some(KeysFormat::Csv), Some(out)) = (cfg.keys, keys_out.as_deref_mut()) {
         out.write_all(KeyRow::CSV_HEADER.as_bytes()).map_err(Error::io)?;
     }
-    for (index, path) in cfg.inputs.iter().enumerate() {
-        let mut fold = Fold {
-            cfg,
-            file: index,
-            summary: &mut summary,
-            // Not `as_deref_mut`: that would keep the trait object's own
-            // lifetime, borrowed for good by the first file.
-            #[allow(clippy::option_as_ref_deref)]
-            out: keys_out.as_mut().map(|w| &mut **w),
-            row: Vec::new(),
-        };
-        let facts = measure_file(cfg, path, &mut fold).map_err(|e| e.in_file(&path.as_path().into()))?;
-        let notes = facts.notes(cfg);
-        summary.add_file(path, facts.profile, facts.used_mem, notes);
+    for index in 0..cfg.inputs.len() {
+        // Not `as_deref_mut`: that would keep the trait object's own
+        // lifetime, borrowed for good by the first file.
+        #[allow(clippy::option_as_ref_deref)]
+        read_input(cfg, index, &mut summary, keys_out.as_mut().map(|w| &mut **w))?;
     }
     if let Some(out) = keys_out {
         out.flush().map_err(Error::io)?;
     }
-    Ok(MemoryReport { summary })
+    Ok(report(summary))
+}
+
+fn report(summary: Summary) -> MemoryReport {
+    let verdict = summary.files.iter().filter_map(|f| f.error.as_ref()).map(|e| e.kind.verdict()).max();
+    MemoryReport { summary, verdict: verdict.unwrap_or(Verdict::Valid) }
+}
+
+/// Read input `index` into `summary`, rows to `out`, and close its row of
+/// the per-file table. An error reading it is the run's with one input, and
+/// its row's with several; a failure to write rows is always the run's.
+fn read_input<'b>(
+    cfg: &MemoryConfig,
+    index: usize,
+    summary: &mut Summary,
+    out: Option<&mut (dyn Write + 'b)>,
+) -> Result<()> {
+    let path = &cfg.inputs[index];
+    let mut fold = Fold { cfg, file: index, summary, out, row: Vec::new(), write_error: None };
+    let mut facts = FileFacts::default();
+    let read = measure_file(cfg, path, &mut fold, &mut facts);
+    if let Some(e) = fold.write_error.take() {
+        return Err(e);
+    }
+    let error = match read.map_err(|e| e.in_file(&path.as_path().into())) {
+        Ok(()) => None,
+        Err(e) if cfg.inputs.len() > 1 => Some(e),
+        Err(e) => return Err(e),
+    };
+    let notes = facts.notes(cfg);
+    summary.add_file(path, FileEnd { profile: facts.profile, used_mem_aux: facts.used_mem, notes, error });
+    Ok(())
 }
 
 /// What a file's aux fields say about the server that wrote it.
@@ -259,6 +285,8 @@ struct Fold<'a, 'b> {
     summary: &'a mut Summary,
     out: Option<&'a mut (dyn Write + 'b)>,
     row: Vec<u8>,
+    /// Writing rows failed: the run's error, not the input's.
+    write_error: Option<Error>,
 }
 
 impl Fold<'_, '_> {
@@ -287,7 +315,10 @@ impl Fold<'_, '_> {
                 Some(KeysFormat::Jsonl) => row.write_jsonl(&mut self.row),
                 None => {}
             }
-            out.write_all(&self.row).map_err(Error::io)?;
+            if let Err(e) = out.write_all(&self.row) {
+                self.write_error = Some(Error::io(e));
+                return Err(Error::io(std::io::Error::other("writing rows failed")));
+            }
         }
         self.summary.add_key(&row, now_ms);
         if at_encoding_limit(profile, m) {
@@ -318,10 +349,12 @@ fn at_encoding_limit(p: &Profile, m: &Measured) -> bool {
     c.elements >= entries || value.is_some_and(|v| c.largest >= v)
 }
 
-fn measure_file(cfg: &MemoryConfig, path: &Path, fold: &mut Fold<'_, '_>) -> Result<FileFacts> {
+/// Measure one input into `fold`; `facts` holds what its aux fields said,
+/// also when reading it fails part way.
+fn measure_file(cfg: &MemoryConfig, path: &Path, fold: &mut Fold<'_, '_>, facts: &mut FileFacts) -> Result<()> {
     let mut source = Source::open(path)?;
     if *source.kind() == Kind::Rdb {
-        return measure_rdb(cfg, &mut source, fold);
+        return measure_rdb(cfg, &mut source, fold, facts);
     }
     let opts = VisitOptions {
         reader: cfg.reader,
@@ -331,15 +364,14 @@ fn measure_file(cfg: &MemoryConfig, path: &Path, fold: &mut Fold<'_, '_>) -> Res
         skip_unknown: cfg.skip_unknown,
     };
     let progress = Progress::new(cfg.reader.progress, &source.path().display().to_string(), source.file_size());
-    let mut visitor = Measure { fold, facts: FileFacts::default(), meter: None, progress };
-    source.visit(&opts, &mut visitor)?;
-    Ok(visitor.facts)
+    let mut visitor = Measure { fold, facts, meter: None, progress };
+    source.visit(&opts, &mut visitor).map(|_| ())
 }
 
 /// An AOF or a dump, key by key.
 struct Measure<'f, 'a, 'b> {
     fold: &'f mut Fold<'a, 'b>,
-    facts: FileFacts,
+    facts: &'f mut FileFacts,
     /// Built at the first key, once the aux fields have said which server
     /// wrote the file.
     meter: Option<(Meter, i64)>,
@@ -375,7 +407,12 @@ impl Visitor for Measure<'_, '_, '_> {
 }
 
 /// An RDB on all cores.
-fn measure_rdb(cfg: &MemoryConfig, source: &mut Source, fold: &mut Fold<'_, '_>) -> Result<FileFacts> {
+fn measure_rdb(
+    cfg: &MemoryConfig,
+    source: &mut Source,
+    fold: &mut Fold<'_, '_>,
+    file_facts: &mut FileFacts,
+) -> Result<()> {
     let size = source.file_size();
     let mut input = source.open_input()?;
     let name = input.name.display().to_string();
@@ -399,7 +436,7 @@ fn measure_rdb(cfg: &MemoryConfig, source: &mut Source, fold: &mut Fold<'_, '_>)
         let (m, now) = meter_of();
         chunk.measure(m, *now, cfg, k.db, &k.key, &k.attrs, &k.value)
     };
-    for_each_key(
+    let read = for_each_key(
         &mut reader,
         |ev, _| {
             if let Event::Aux { key, value } = ev {
@@ -423,8 +460,8 @@ fn measure_rdb(cfg: &MemoryConfig, source: &mut Source, fold: &mut Fold<'_, '_>)
             fold.add(chunk, &profile, *now)
         },
         |offset| progress.set(offset),
-    )?;
-    let mut facts = facts.into_inner().unwrap_or_else(|e| e.into_inner());
-    facts.profile = meter.get().map(|(m, _)| *m.profile());
-    Ok(facts)
+    );
+    *file_facts = facts.into_inner().unwrap_or_else(|e| e.into_inner());
+    file_facts.profile = meter.get().map(|(m, _)| *m.profile());
+    read
 }

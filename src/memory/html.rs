@@ -54,6 +54,14 @@ pub fn write_html(s: &Summary) -> Result<String, String> {
         for n in &f.notes {
             let _ = writeln!(h, "<tr><td class=\"k\" colspan=\"4\">note: {}</td></tr>", esc(n));
         }
+        if let Some(e) = &f.error {
+            let _ = writeln!(
+                h,
+                "<tr><td class=\"k\" colspan=\"4\" id=\"file-{i}-error\">{}: {} (the figures hold the keys read before it)</td></tr>",
+                e.kind.verdict().name(),
+                esc(&crate::output::json::error_text(e))
+            );
+        }
     }
     h.push_str(
         "</table>\n<p class=\"note\">Figures are what each key costs right after a server loads the file: a \

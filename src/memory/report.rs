@@ -4,9 +4,10 @@
 
 use super::meter::KeyCost;
 use super::profile::Profile;
+use crate::error::Verdict;
 use crate::format::slot::{key_slot, SLOTS};
 use crate::format::KeyType;
-use crate::output::json::{write_bytes, write_str, write_u64};
+use crate::output::json::{error_json, error_text, write_bytes, write_str, write_u64};
 use serde_json::{json, Value};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -395,6 +396,21 @@ pub struct FileRow {
     pub used_mem_aux: Option<u64>,
     /// What the reader should know about how the file was modelled.
     pub notes: Vec<String>,
+    /// Why reading stopped early: the totals hold the keys before it.
+    pub error: Option<crate::error::Error>,
+}
+
+/// What a file said of itself, and how reading it ended (see
+/// [`Summary::add_file`]).
+#[derive(Debug, Clone, Default)]
+pub struct FileEnd {
+    /// The profile its keys were priced by (`None`: no key was read).
+    pub profile: Option<Profile>,
+    /// Its `used-mem` aux field.
+    pub used_mem_aux: Option<u64>,
+    pub notes: Vec<String>,
+    /// The error that stopped reading it, if any.
+    pub error: Option<crate::error::Error>,
 }
 
 /// Everything the summary adds up.
@@ -622,7 +638,8 @@ impl Summary {
 
     /// Close the file just read: its row, with the keyspace tables a load
     /// builds for its databases.
-    pub fn add_file(&mut self, path: &Path, profile: Option<Profile>, used_mem_aux: Option<u64>, notes: Vec<String>) {
+    pub fn add_file(&mut self, path: &Path, file: FileEnd) {
+        let FileEnd { profile, used_mem_aux, notes, error } = file;
         self.flush_slots();
         let tables: u64 = match &profile {
             Some(p) => {
@@ -639,6 +656,7 @@ impl Summary {
             used_memory_delta: self.file_tally.allocated + tables,
             used_mem_aux,
             notes,
+            error,
         });
         self.file_tally = Tally::default();
         self.file_exact = 0;
@@ -787,6 +805,8 @@ pub fn write_json(s: &Summary, out: &mut Vec<u8>) {
                 "used_memory_delta": f.used_memory_delta,
                 "used_mem_aux": f.used_mem_aux,
                 "notes": f.notes,
+                "verdict": f.error.as_ref().map_or(Verdict::Valid, |e| e.kind.verdict()).name(),
+                "error": f.error.as_ref().map(error_json),
             })
         })
         .collect();
@@ -894,12 +914,25 @@ pub fn write_text(s: &Summary, out: &mut Vec<u8>) {
         for n in &f.notes {
             let _ = writeln!(t, "  note: {n}");
         }
+        if let Some(e) = &f.error {
+            let _ = writeln!(
+                t,
+                "  {}: {} (the figures hold the keys read before it)",
+                e.kind.verdict().name().to_uppercase(),
+                error_text(e)
+            );
+        }
     }
     if s.files.len() > 1 {
+        let unread = s.files.iter().filter(|f| f.error.is_some()).count();
         let _ = writeln!(
             t,
-            "all {} files: {} keys, MEMORY USAGE sum {}, used_memory ≈ startup + {}",
+            "all {} files{}: {} keys, MEMORY USAGE sum {}, used_memory ≈ startup + {}",
             s.files.len(),
+            match unread {
+                0 => String::new(),
+                n => format!(" ({n} not read to the end)"),
+            },
             s.total.keys,
             human(s.total.memory_usage),
             human(s.used_memory_delta())

@@ -211,6 +211,32 @@ pub fn write_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
+/// One-line error text without the file name (the report names it).
+pub fn error_text(e: &crate::error::Error) -> String {
+    let mut e = e.clone();
+    e.file = None;
+    e.to_string()
+}
+
+/// An error as the JSON reports give it: class, message, file, offset,
+/// phase and key (in the dump's string form).
+pub fn error_json(e: &crate::error::Error) -> serde_json::Value {
+    let key = e.key.as_ref().map(|k| {
+        let mut v = Vec::new();
+        write_bytes(&mut v, k);
+        serde_json::from_slice(&v).unwrap_or(serde_json::Value::Null)
+    });
+    serde_json::json!({
+        "class": e.kind.class(),
+        "message": error_text(e),
+        "file": e.file.as_ref().map(|f| f.display().to_string()),
+        "offset": e.offset,
+        "offset_hex": e.offset.map(|o| format!("{o:#x}")),
+        "doing": e.doing.map(|d| d.to_string()),
+        "key": key,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -883,3 +883,63 @@ fn progress_runs_to_the_input_size_for_an_rdb_an_aof_set_and_a_dump() {
         assert_eq!(positions.last(), Some(&total), "{}: the bar ends full", input.display());
     }
 }
+
+/// Several inputs, one of them damaged: the others are read whole, the
+/// damaged one's row names the fault `check` names and holds the keys
+/// before it, and the exit code is `check`'s for that file. The same
+/// whether rows are streamed (inputs read in turn) or not (in parallel).
+#[test]
+fn a_damaged_input_among_several_is_a_row_not_the_end_of_the_run() {
+    let scratch = common::Scratch::new("memory-one-damaged");
+    let intact = Path::new("testdata/rdb/all_types_v9.rdb");
+    let whole = std::fs::read(intact).unwrap();
+    let cut = scratch.0.join("cut.rdb");
+    std::fs::write(&cut, &whole[..whole.len() * 2 / 3]).unwrap();
+    let check: Value = serde_json::from_slice(&run(&["check", "--format", "json", p(&cut)]).stdout).unwrap();
+    let fault = check["error"]["offset"].as_u64().expect("check names the offset");
+    // The keys whose records end before the fault, by the reader's offsets
+    // in the intact file (keys expired at the pinned clock are left out).
+    let keys_before: u64 = {
+        let mut input = rdb_tool::input::Input::open(intact).unwrap();
+        let mut reader = rdb_tool::event::RdbReader::new(&mut input, Default::default());
+        let mut n = 0;
+        loop {
+            let live = match reader.next().unwrap() {
+                None => break,
+                Some(rdb_tool::event::Event::Key(k)) => k.attrs.expire_at_ms.is_none_or(|t| t > NOW),
+                Some(_) => continue,
+            };
+            if reader.offset() <= fault && live {
+                n += 1;
+            }
+        }
+        n
+    };
+    let alone: Value = serde_json::from_slice(&ok(&["memory", p(intact), "--format", "json", "--now", NOW_ARG]).stdout)
+        .expect("JSON summary");
+    let rows = scratch.0.join("rows.jsonl");
+    for extra in [&[][..], &["--keys", "jsonl", "--keys-output", p(&rows)][..]] {
+        let mut args = vec!["memory", p(intact), p(&cut), p(intact), "--format", "json", "--now", NOW_ARG];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: the exit code check gives the damaged file: {err}");
+        assert!(err.contains(p(&cut)) && err.contains(&format!("offset {fault}")), "{extra:?}: {err}");
+        let doc: Value = serde_json::from_slice(&out.stdout).expect("a summary of all three");
+        let files = doc["files"].as_array().unwrap();
+        assert_eq!(files.len(), 3);
+        for i in [0, 2] {
+            assert_eq!(files[i]["verdict"], "valid");
+            assert_eq!(files[i]["totals"], alone["files"][0]["totals"], "{extra:?}: file {i} read whole");
+        }
+        assert_eq!(files[1]["verdict"], "damaged");
+        assert_eq!(files[1]["error"]["offset"], fault);
+        assert_eq!(files[1]["totals"]["keys"], keys_before, "{extra:?}: the keys before the fault");
+        let sum: u64 = files.iter().map(|f| f["totals"]["keys"].as_u64().unwrap()).sum();
+        assert_eq!(doc["totals"]["keys"], sum);
+    }
+    // One input alone: its error is the run's (no summary), as before.
+    let out = run(&["memory", p(&cut), "--now", NOW_ARG]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+}

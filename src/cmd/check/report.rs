@@ -2,10 +2,9 @@
 
 use super::aof::{plan_repair, AofLayout, AofReport, PartReport, Repair};
 use super::{CheckReport, Verdict};
-use crate::error::Error;
 use crate::escape::escape_bytes;
 use crate::event::Checksum;
-use crate::output::json::write_bytes;
+use crate::output::json::{error_json, error_text, write_bytes};
 use serde_json::{json, Map, Value};
 use std::io::{self, Write};
 
@@ -103,26 +102,6 @@ pub fn write_text(w: &mut impl Write, r: &CheckReport) -> io::Result<()> {
     Ok(())
 }
 
-/// One-line error text without the file name (the report names it).
-pub fn error_text(e: &Error) -> String {
-    let mut e = e.clone();
-    e.file = None;
-    e.to_string()
-}
-
-/// The error as JSON.
-pub fn error_json(e: &Error) -> Value {
-    json!({
-        "class": e.kind.class(),
-        "message": error_text(e),
-        "file": e.file.as_ref().map(|f| f.display().to_string()),
-        "offset": e.offset,
-        "offset_hex": e.offset.map(|o| format!("{o:#x}")),
-        "doing": e.doing.map(|d| d.to_string()),
-        "key": e.key.as_ref().map(|k| lossy(k)),
-    })
-}
-
 /// JSON document for one file.
 pub fn to_json(r: &CheckReport) -> Value {
     // Pairs, not an object: some aux keys repeat (Valkey `slot-info`, `lua`).
@@ -136,7 +115,7 @@ pub fn to_json(r: &CheckReport) -> Value {
     json!({
         "file": r.file.display().to_string(),
         "ok": r.error.is_none(),
-        "verdict": verdict_name(r.verdict()),
+        "verdict": r.verdict().name(),
         "depth": if r.quick { "quick" } else { "full" },
         "dialect": r.dialect.map(|d| d.magic()),
         "version": r.version,
@@ -162,15 +141,6 @@ pub fn to_json(r: &CheckReport) -> Value {
         "warnings": r.warnings,
         "error": r.error.as_ref().map(error_json),
     })
-}
-
-fn verdict_name(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Valid => "valid",
-        Verdict::Damaged => "damaged",
-        Verdict::Unsupported => "unsupported",
-        Verdict::Failed => "error",
-    }
 }
 
 fn part_format(p: &PartReport) -> &'static str {
@@ -295,7 +265,7 @@ pub fn aof_to_json(r: &AofReport) -> Value {
         "layout": match r.layout { AofLayout::Single => "single", AofLayout::MultiPart { .. } => "multi-part" },
         "manifest": match &r.layout { AofLayout::MultiPart { manifest } => Some(manifest.display().to_string()), _ => None },
         "ok": r.first_error().is_none(),
-        "verdict": verdict_name(r.verdict()),
+        "verdict": r.verdict().name(),
         "commands": r.commands(),
         "parts": parts,
         "error": r.first_error().map(error_json),
