@@ -197,10 +197,10 @@ impl FileFacts {
             (Some(v), None) => {
                 let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
                 let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-                if (major, minor) >= (8, 2) {
+                if (8, 2) <= (major, minor) && (major, minor) < (8, 6) {
                     notes.push(format!(
-                        "written by Redis {v}: modelled as redis-8.0 (8.2+ keeps key and value in one allocation, \
-                         which the model does not follow yet)"
+                        "written by Redis {v}: modelled with the rules of redis-8.6, which may differ in detail \
+                         (8.2's objects count the expiry in the 64 bytes a value may share with its key)"
                     ));
                 }
             }

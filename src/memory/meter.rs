@@ -106,7 +106,14 @@ impl Meter {
         let cost = value_cost + key_cost;
         // The expires table's entry: only the allocation counts it (Redis,
         // Valkey 8.0; Valkey 8.1+ points at the same object).
-        let expiry = if expires && !self.t().keys_in_objects() { self.usable(DICT_ENTRY) } else { 0 };
+        let expiry = match self.t() {
+            _ if !expires => 0,
+            t if t.keys_in_objects() => 0,
+            // The expires table points at the same object, from an entry
+            // without a value slot.
+            t if t.kvobj() => self.usable(DICT_ENTRY_NO_VALUE),
+            _ => self.usable(DICT_ENTRY),
+        };
         Ok(KeyCost {
             encoding,
             elements: shape.count,
@@ -178,6 +185,9 @@ impl Meter {
     fn key_cost(&self, key_len: usize) -> Cost {
         match self.t() {
             t if t.keys_in_objects() => Cost::default(),
+            // Redis 8.2+: the name is in the object; the table's entry (no
+            // value slot) is not counted by `MEMORY USAGE`, only allocated.
+            t if t.kvobj() => Cost { usage: 0, alloc: self.usable(DICT_ENTRY_NO_VALUE) },
             Target::Valkey80 => Cost::both(self.usable(17 + sds_size(key_len))),
             _ => Cost::both(self.sds(key_len)) + Cost { usage: DICT_ENTRY as u64, alloc: self.usable(DICT_ENTRY) },
         }
@@ -188,6 +198,9 @@ impl Meter {
     /// `createObjectWithKeyAndExpire`); `MEMORY USAGE` then counts the
     /// object's allocation.
     fn object(&self, key_len: usize, expires: bool) -> Cost {
+        if self.t().kvobj() {
+            return Cost::both(self.usable(kvobj_size(key_len, expires)));
+        }
         if self.t().keys_in_objects() {
             let expire = if expires || key_len >= 128 { 8 } else { 0 };
             Cost::both(self.usable(ROBJ + 1 + embedded_sds_size(key_len) + expire))
@@ -206,6 +219,9 @@ impl Meter {
             KeyType::Zset => self.zset_cost(s),
             KeyType::Hash => self.hash_cost(s),
             KeyType::Stream => self.stream_cost(s),
+            // Redis 8.8's arrays: priced by their elements' text (an
+            // estimate); the encoding is the one `OBJECT ENCODING` names.
+            KeyType::Array => ("sliced-array", Cost::both(s.raw_bytes), false),
             // A module's own `mem_usage` callback decides; its serialized
             // size is the best guess there is.
             _ => ("raw", Cost::both(s.raw_bytes), false),
@@ -217,6 +233,9 @@ impl Meter {
         let len = s.str_len;
         if self.t().keys_in_objects() {
             return self.valkey_string(s, key_len, expires);
+        }
+        if self.t().kvobj() {
+            return self.kvobj_string(s, key_len, expires);
         }
         let robj = self.sized(ROBJ);
         if let Some(v) = s.str_int {
@@ -278,6 +297,23 @@ impl Meter {
         }
         let extra = if expires || k >= 128 { 8 } else { 0 };
         ("raw", Cost::both(plain(extra) + self.sds(v)), true)
+    }
+
+    /// Redis 8.2+ strings (object.c `kvobjSet`): an integer lives in the
+    /// object's pointer (shared integers cannot be: the object holds the
+    /// key); a value of up to 44 bytes stays in the object when object, key
+    /// and value take at most 64 bytes, the metadata (expiry) aside; else
+    /// the value is an sds of its own.
+    fn kvobj_string(&self, s: &Shape, key_len: usize, expires: bool) -> Priced {
+        let (k, v) = (key_len, s.str_len);
+        let object = kvobj_size(k, expires);
+        if s.str_int.is_some() {
+            return ("int", Cost::both(self.usable(object)), true);
+        }
+        if v <= EMBSTR_MAX && ROBJ + (k + 3) + (4 + v) <= KVOBJ_EMBED_BUDGET {
+            return ("embstr", Cost::both(self.usable(object + 3 + v + 1)), true);
+        }
+        ("raw", Cost::both(self.usable(object) + self.sds(v)), true)
     }
 
     fn list_cost(&self, s: &mut Shape) -> Priced {
@@ -444,7 +480,7 @@ impl Meter {
         // Valkey 9: a field with a TTL makes the hash a hashtable.
         let ttl_forces_table = field_ttls && self.t() >= Target::Valkey90;
         if !ttl_forces_table && s.count <= l.hash_max_listpack_entries && s.max_len <= l.hash_max_listpack_value {
-            if field_ttls && matches!(self.t(), Target::Redis74 | Target::Redis80) {
+            if field_ttls && matches!(self.t(), Target::Redis74 | Target::Redis80 | Target::Redis86) {
                 // `listpackex`: a 32-byte struct and a listpack of (field,
                 // value, TTL) triples, a TTL taking 10 bytes, none 2 (t_hash.c).
                 let lp = match s.blob {
@@ -645,6 +681,11 @@ const SKIPLIST_LEVEL: usize = 16;
 /// (`OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
 const EMBSTR_MAX: usize = 44;
 const SHARED_INTEGERS: i64 = 10000;
+/// Redis 8.2+: object, key and value kept in one allocation up to a cache
+/// line (`kvobjSet`).
+const KVOBJ_EMBED_BUDGET: usize = 64;
+/// A table entry without a value slot (key pointer and next).
+const DICT_ENTRY_NO_VALUE: usize = 16;
 /// Listpack header (total bytes, count) and end byte.
 pub(super) const LISTPACK_OVERHEAD: u64 = 7;
 /// Ziplist header (total bytes, tail offset, count) and end byte.
@@ -663,6 +704,14 @@ fn sds_size(len: usize) -> usize {
         _ => 17,
     };
     header + len + 1
+}
+
+/// A Redis 8.2+ object holding its key: the object, one 8-byte slot per
+/// metadata (the expiry, reserved for names of 128 bytes or more too), a
+/// byte giving the key's header size, and the key as an sds.
+fn kvobj_size(key_len: usize, expires: bool) -> usize {
+    let metadata = if expires || key_len >= 128 { 8 } else { 0 };
+    ROBJ + metadata + 1 + embedded_sds_size(key_len)
 }
 
 /// An sds embedded in an object or entry (Valkey): type 5 even when empty.

@@ -13,6 +13,8 @@ pub enum Target {
     Redis72,
     Redis74,
     Redis80,
+    /// Redis 8.2 and later: key, expiry and small values in one allocation.
+    Redis86,
     Valkey80,
     Valkey81,
     Valkey90,
@@ -31,12 +33,13 @@ pub enum Checked {
 }
 
 impl Target {
-    pub const ALL: [Target; 9] = [
+    pub const ALL: [Target; 10] = [
         Target::Redis62,
         Target::Redis70,
         Target::Redis72,
         Target::Redis74,
         Target::Redis80,
+        Target::Redis86,
         Target::Valkey80,
         Target::Valkey81,
         Target::Valkey90,
@@ -50,6 +53,7 @@ impl Target {
             Target::Redis72 => "redis-7.2",
             Target::Redis74 => "redis-7.4",
             Target::Redis80 => "redis-8.0",
+            Target::Redis86 => "redis-8.6",
             Target::Valkey80 => "valkey-8.0",
             Target::Valkey81 => "valkey-8.1",
             Target::Valkey90 => "valkey-9.0",
@@ -79,7 +83,8 @@ impl Target {
         }
         let v = redis_ver.and_then(parse)?;
         Some(match v {
-            (8, _) | (9.., _) => Target::Redis80,
+            (8, 2..) | (9.., _) => Target::Redis86,
+            (8, _) => Target::Redis80,
             (7, 4..) => Target::Redis74,
             (7, 2..) => Target::Redis72,
             (7, _) => Target::Redis70,
@@ -107,6 +112,13 @@ impl Target {
     /// every table is the bucketed `hashtable`, not `dict`.
     pub fn keys_in_objects(self) -> bool {
         self >= Target::Valkey81
+    }
+
+    /// Redis 8.2+: the value's object holds the key (and metadata such as
+    /// the expiry before it) in one allocation, a `kvobj`; the keyspace's
+    /// tables point at it (object.c `kvobjCreate`).
+    pub fn kvobj(self) -> bool {
+        self == Target::Redis86
     }
 
     /// The allocator of the build users usually run: upstream builds bundle
