@@ -347,6 +347,7 @@ fn run_memory(args: cli::MemoryArgs) -> Result<Exit, Error> {
     cfg.target = target;
     cfg.allocator = allocator;
     cfg.limits = limits;
+    cfg.cluster = args.cluster;
     cfg.keys = args.keys.map(|k| match k {
         cli::KeysFormatArg::Csv => KeysFormat::Csv,
         cli::KeysFormatArg::Jsonl => KeysFormat::Jsonl,

@@ -225,7 +225,7 @@ pub struct MemoryArgs {
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// The server to model: redis-6.2, redis-7.0, redis-7.2, redis-7.4,
-    /// redis-8.0, valkey-8.0, valkey-8.1, valkey-9.0, valkey-9.1 (default:
+    /// redis-8.0, redis-8.6 (8.2 and later), valkey-8.0, valkey-8.1, valkey-9.0, valkey-9.1 (default:
     /// the version that wrote each file, from its aux fields).
     #[arg(long)]
     pub target: Option<String>,
@@ -237,6 +237,10 @@ pub struct MemoryArgs {
     /// compiled-in limits).
     #[arg(long, value_name = "REDIS_CONF")]
     pub encoding_limits: Option<PathBuf>,
+    /// Model a node with `cluster-enabled yes` (Redis 7.0 and 7.2 then give
+    /// each key 16 bytes of slot links).
+    #[arg(long)]
+    pub cluster: bool,
     /// Write one row per key, streamed, in this format (to standard output,
     /// or --keys-output; the summary then goes to -o only).
     #[arg(long, value_enum)]

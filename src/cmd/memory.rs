@@ -36,6 +36,8 @@ pub struct MemoryConfig {
     pub allocator: Option<Allocator>,
     /// The target's configured limits (default: compiled-in).
     pub limits: Option<EncodingLimits>,
+    /// The target runs as a cluster node.
+    pub cluster: bool,
     pub keys: Option<KeysFormat>,
     pub filter: KeyFilter,
     /// Count keys already expired instead of leaving them out (by default
@@ -55,6 +57,7 @@ impl MemoryConfig {
             target: None,
             allocator: None,
             limits: None,
+            cluster: false,
             keys: None,
             filter: KeyFilter::default(),
             include_expired: false,
@@ -182,6 +185,7 @@ impl FileFacts {
             cfg.allocator.unwrap_or(target.default_allocator()),
             cfg.limits.unwrap_or(target.compiled_limits()),
         )
+        .in_cluster(cfg.cluster)
     }
 
     /// What the report should say about the choice of profile.

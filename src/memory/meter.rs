@@ -189,8 +189,22 @@ impl Meter {
             // value slot) is not counted by `MEMORY USAGE`, only allocated.
             t if t.kvobj() => Cost { usage: 0, alloc: self.usable(DICT_ENTRY_NO_VALUE) },
             Target::Valkey80 => Cost::both(self.usable(17 + sds_size(key_len))),
-            _ => Cost::both(self.sds(key_len)) + Cost { usage: DICT_ENTRY as u64, alloc: self.usable(DICT_ENTRY) },
+            _ => Cost::both(self.sds(key_len)) + self.main_entry(),
         }
+    }
+
+    /// The main table's entry of a key (Redis up to 8.0), with the slot
+    /// links a cluster node adds in 7.0 and 7.2 (7.4+ keeps a table per
+    /// slot instead).
+    fn main_entry(&self) -> Cost {
+        let links = self.profile.cluster && matches!(self.t(), Target::Redis70 | Target::Redis72);
+        if !links {
+            return Cost { usage: DICT_ENTRY as u64, alloc: self.usable(DICT_ENTRY) };
+        }
+        // 7.0 counts the entry's metadata; 7.2 the table's (a pointer back
+        // to its db), once per key (object.c `memoryCommand`).
+        let counted = if self.t() == Target::Redis70 { SLOT_LINKS } else { 8 };
+        Cost { usage: (DICT_ENTRY + counted) as u64, alloc: self.usable(DICT_ENTRY + SLOT_LINKS) }
     }
 
     /// The value's object (robj). Valkey 8.1+ embeds the key in it, and its
@@ -684,6 +698,9 @@ const SHARED_INTEGERS: i64 = 10000;
 /// Redis 8.2+: object, key and value kept in one allocation up to a cache
 /// line (`kvobjSet`).
 const KVOBJ_EMBED_BUDGET: usize = 64;
+/// A cluster node's links between the keys of one slot, in each main
+/// table entry (Redis 7.0, 7.2: `clusterDictEntryMetadata`).
+const SLOT_LINKS: usize = 16;
 /// A table entry without a value slot (key pointer and next).
 const DICT_ENTRY_NO_VALUE: usize = 16;
 /// Listpack header (total bytes, count) and end byte.

@@ -152,14 +152,24 @@ pub struct Profile {
     pub target: Target,
     pub allocator: Allocator,
     pub limits: EncodingLimits,
+    /// The server runs with `cluster-enabled yes`: Redis 7.0 and 7.2 then
+    /// give every key's table entry 16 bytes of slot links (server.c
+    /// `dictEntryMetadataSize`), which `MEMORY USAGE` counts (7.0: the 16;
+    /// 7.2: the 8-byte pointer of the table's own metadata, per key).
+    pub cluster: bool,
 }
 
 impl Profile {
     pub fn new(target: Target, allocator: Allocator, limits: EncodingLimits) -> Profile {
-        Profile { target, allocator, limits }
+        Profile { target, allocator, limits, cluster: false }
     }
 
     /// A target with its default allocator and compiled-in limits.
+    /// The same, as a node of a cluster.
+    pub fn in_cluster(self, cluster: bool) -> Profile {
+        Profile { cluster, ..self }
+    }
+
     pub fn default_for(target: Target) -> Profile {
         Profile::new(target, target.default_allocator(), target.compiled_limits())
     }
@@ -182,6 +192,7 @@ impl Profile {
             Checked::LiveServer(a) => format!("rules checked against a live server built with {}", a.name()),
             Checked::FromSource => "from source, not checked against a server".to_string(),
         };
-        format!("{}, {} ({how})", self.target.name(), self.allocator.name())
+        let cluster = if self.cluster { ", cluster mode" } else { "" };
+        format!("{}, {}{cluster} ({how})", self.target.name(), self.allocator.name())
     }
 }

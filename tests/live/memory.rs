@@ -1258,3 +1258,99 @@ fn check_server(kind: Kind) {
         failures.join("\n")
     );
 }
+
+// ------------------------------------------------------------------ cluster mode
+
+/// Debian's Redis 7.0 as a cluster node (`cluster-enabled yes`): each key's
+/// table entry carries 16 bytes of links to the other keys of its slot,
+/// which `MEMORY USAGE` counts. The generated keys of db 0 (a cluster has one
+/// database) are saved by a plain server and loaded by a cluster node; with
+/// `--cluster` every deterministic key is exact, and without it each is
+/// exactly those 16 bytes short, so the term is what the test sees.
+#[test]
+fn memory_matches_a_redis_7_0_cluster_node_key_by_key() {
+    let scratch = common::Scratch::new("memory-cluster-7.0");
+    let filler = Server::start("memory-cluster-fill", &[]);
+    let mut c = filler.client().unwrap();
+    let specs: Vec<Spec> = Gen::new(SEED).generate(false).into_iter().filter(|s| s.db == 0).collect();
+    fill(&mut c, &specs);
+    c.ok(&["SAVE"]);
+    drop(c);
+    let load_dir = scratch.0.join("load");
+    std::fs::create_dir_all(&load_dir).unwrap();
+    let rdb = load_dir.join("dump.rdb");
+    std::fs::copy(filler.rdb_path(), &rdb).unwrap();
+    drop(filler);
+    let dir = load_dir.display().to_string();
+    let cluster_args = [
+        "--dir",
+        dir.as_str(),
+        "--dbfilename",
+        "dump.rdb",
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        "nodes.conf",
+        // The node claims the slots its keys are in as it loads them (and
+        // no others): answer for those anyway.
+        "--cluster-require-full-coverage",
+        "no",
+    ];
+    let loaded = Server::start("memory-cluster-load", &cluster_args);
+    let mut c = loaded.client().unwrap();
+    let cluster = text(c.ok(&["INFO", "cluster"]));
+    assert!(cluster.contains("cluster_enabled:1"), "a cluster node: {cluster}");
+    // A master that just started holds its state "fail" for a moment
+    // (cluster.c `CLUSTER_WRITABLE_DELAY`) and answers CLUSTERDOWN meanwhile.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !text(c.ok(&["CLUSTER", "INFO"])).contains("cluster_state:ok") {
+        assert!(std::time::Instant::now() < deadline, "the node's cluster state never became ok");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (truth, _) = collect(&mut c, false);
+    drop(c);
+    drop(loaded);
+    assert_eq!(truth.len(), specs.len(), "the node holds every key of db 0");
+
+    let ours = |extra: &[&str]| -> BTreeMap<String, i64> {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rdb-tool"))
+            .arg("memory")
+            .arg(&rdb)
+            .args(["--target", "redis-7.0", "--allocator", "jemalloc16", "--keys", "jsonl"])
+            .args(extra)
+            .output()
+            .expect("run rdb-tool");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                (v["key_hex"].as_str().unwrap().to_string(), v["memory_usage"].as_i64().unwrap())
+            })
+            .collect()
+    };
+    let (node, plain) = (ours(&["--cluster"]), ours(&[]));
+    let mut exact = 0;
+    let mut failures = Vec::new();
+    for t in &truth {
+        if rule(Kind::Redis70, t, 512) != Rule::Exact {
+            continue;
+        }
+        let k = hex(&t.key);
+        let (n, p) = (node[&k], plain[&k]);
+        if n == t.memory_usage && p == t.memory_usage - 16 {
+            exact += 1;
+        } else {
+            failures.push(format!(
+                "{} {} {}: server {}, --cluster {n}, without {p}",
+                show_key(&t.key),
+                t.typ,
+                t.encoding,
+                t.memory_usage
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{} keys off:\n{}", failures.len(), failures.join("\n"));
+    assert!(exact >= 1000, "{exact} keys compared exactly");
+}
