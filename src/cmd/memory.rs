@@ -229,6 +229,7 @@ struct Measured {
     kind: KeyType,
     expire_at_ms: Option<i64>,
     cost: KeyCost,
+    rdb_bytes: Option<u64>,
 }
 
 /// Keys measured, in file order, and the expired keys left out among them.
@@ -254,6 +255,7 @@ impl Chunk {
         key: &[u8],
         attrs: &KeyAttrs<'_>,
         value: &dyn ValueSource,
+        rdb_bytes: Option<u64>,
     ) -> Result<()> {
         if attrs.expire_at_ms.is_some_and(|t| t <= now_ms) && !cfg.include_expired {
             self.expired += 1;
@@ -273,6 +275,7 @@ impl Chunk {
                     kind: value.key_type(),
                     expire_at_ms: attrs.expire_at_ms,
                     cost,
+                    rdb_bytes,
                 })
             }
             Err(e) if e.kind == ErrorKind::EmptyKey => {}
@@ -311,6 +314,7 @@ impl Fold<'_, '_> {
             expire_at_ms: m.expire_at_ms,
             cost: &m.cost,
             facts: KeyFacts::new(m.slot, &chunk.prefixes[m.prefixes.clone()]),
+            rdb_bytes: m.rdb_bytes,
         };
         if let Some(out) = self.out.as_deref_mut() {
             self.row.clear();
@@ -405,7 +409,7 @@ impl Visitor for Measure<'_, '_, '_> {
         }
         let (meter, now) = self.meter.as_ref().expect("just built");
         let mut chunk = Chunk::default();
-        chunk.measure(meter, *now, cfg, db, key, attrs, value)?;
+        chunk.measure(meter, *now, cfg, db, key, attrs, value, None)?;
         self.fold.add(chunk, meter.profile(), *now)
     }
 }
@@ -438,7 +442,9 @@ fn measure_rdb(
             return Ok(());
         }
         let (m, now) = meter_of();
-        chunk.measure(m, *now, cfg, k.db, &k.key, &k.attrs, &k.value)
+        // The record runs from its first prefix to the value's end.
+        let rdb_bytes = k.value.offset + k.value.raw.len() as u64 - k.offset;
+        chunk.measure(m, *now, cfg, k.db, &k.key, &k.attrs, &k.value, Some(rdb_bytes))
     };
     let read = for_each_key(
         &mut reader,

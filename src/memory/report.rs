@@ -23,6 +23,9 @@ pub struct KeyRow<'a> {
     pub expire_at_ms: Option<i64>,
     pub cost: &'a KeyCost,
     pub facts: KeyFacts<'a>,
+    /// The key's record in the RDB it was read from (prefixes, type, name
+    /// and value); none for an AOF or a dump.
+    pub rdb_bytes: Option<u64>,
 }
 
 /// What the summary needs of a key name, worked out where the key is
@@ -66,7 +69,7 @@ impl<'a> KeyFacts<'a> {
 
 impl KeyRow<'_> {
     pub const CSV_HEADER: &'static str =
-        "file,db,key,type,encoding,elements,memory_usage,allocated,largest,expire_at_ms,slot,exact\n";
+        "file,db,key,type,encoding,elements,memory_usage,allocated,rdb_bytes,largest,expire_at_ms,slot,exact\n";
 
     /// One JSON object and a newline. The key is written as the dump writes
     /// strings (UTF-8 as is, else `base64:`), and as hex in `key_hex`.
@@ -85,15 +88,19 @@ impl KeyRow<'_> {
         out.extend_from_slice(b",\"encoding\":");
         write_str(out, c.encoding);
         for (name, v) in [
-            ("elements", c.elements),
-            ("memory_usage", c.memory_usage),
-            ("allocated", c.allocated),
-            ("largest", c.largest),
+            ("elements", Some(c.elements)),
+            ("memory_usage", Some(c.memory_usage)),
+            ("allocated", Some(c.allocated)),
+            ("rdb_bytes", self.rdb_bytes),
+            ("largest", Some(c.largest)),
         ] {
             out.extend_from_slice(b",\"");
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(b"\":");
-            write_u64(out, v);
+            match v {
+                Some(v) => write_u64(out, v),
+                None => out.extend_from_slice(b"null"),
+            }
         }
         out.extend_from_slice(b",\"expire_at_ms\":");
         match self.expire_at_ms {
@@ -130,9 +137,11 @@ impl KeyRow<'_> {
         out.extend_from_slice(self.kind.name().as_bytes());
         out.push(b',');
         out.extend_from_slice(c.encoding.as_bytes());
-        for v in [c.elements, c.memory_usage, c.allocated, c.largest] {
+        for v in [Some(c.elements), Some(c.memory_usage), Some(c.allocated), self.rdb_bytes, Some(c.largest)] {
             out.push(b',');
-            out.extend_from_slice(n.format(v).as_bytes());
+            if let Some(v) = v {
+                out.extend_from_slice(n.format(v).as_bytes());
+            }
         }
         out.push(b',');
         if let Some(t) = self.expire_at_ms {

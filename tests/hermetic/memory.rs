@@ -240,12 +240,15 @@ fn csv_rows_are_one_line_each_and_give_the_key_bytes_back() {
     let body = text(&out.stdout);
     assert!(body.is_ascii(), "CSV is ASCII: {body:?}");
     let lines: Vec<&str> = body.lines().collect();
-    assert_eq!(lines[0], "file,db,key,type,encoding,elements,memory_usage,allocated,largest,expire_at_ms,slot,exact");
+    assert_eq!(
+        lines[0],
+        "file,db,key,type,encoding,elements,memory_usage,allocated,rdb_bytes,largest,expire_at_ms,slot,exact"
+    );
     assert_eq!(lines.len(), 1 + AWKWARD_KEYS.len(), "one line per key:\n{body}");
     let mut keys = Vec::new();
     for line in &lines[1..] {
         let f = csv_fields(line);
-        assert_eq!(f.len(), 12, "{line}");
+        assert_eq!(f.len(), 13, "{line}");
         keys.push((f[1].parse::<u64>().expect("db"), csv_unescape(&f[2])));
         assert_eq!(
             (f[0].as_str(), f[3].as_str(), f[4].as_str(), f[5].as_str()),
@@ -253,9 +256,10 @@ fn csv_rows_are_one_line_each_and_give_the_key_bytes_back() {
             "{line}"
         );
         assert!(f[6].parse::<u64>().is_ok() && f[7].parse::<u64>().is_ok(), "{line}");
-        assert_eq!(f[9], "", "no expiry: {line}");
-        assert_eq!(f[10].parse::<u16>().ok(), Some(key_slot(keys.last().unwrap().1.as_slice())), "{line}");
-        assert_eq!(f[11], "true", "{line}");
+        assert_eq!(f[8], "", "a dump has no RDB record: {line}");
+        assert_eq!(f[10], "", "no expiry: {line}");
+        assert_eq!(f[11].parse::<u16>().ok(), Some(key_slot(keys.last().unwrap().1.as_slice())), "{line}");
+        assert_eq!(f[12], "true", "{line}");
     }
     keys.sort();
     let mut want: Vec<(u64, Vec<u8>)> =
@@ -268,9 +272,15 @@ fn csv_rows_are_one_line_each_and_give_the_key_bytes_back() {
     assert_eq!(jsonl.len(), AWKWARD_KEYS.len());
     for (line, row) in lines[1..].iter().zip(&jsonl) {
         let f = csv_fields(line);
-        let cols = ["file", "db", "key", "type", "encoding", "elements", "memory_usage", "allocated", "largest"];
+        let cols =
+            ["file", "db", "key", "type", "encoding", "elements", "memory_usage", "allocated", "rdb_bytes", "largest"];
         for (i, col) in cols.iter().enumerate().filter(|(_, c)| **c != "key") {
-            let json_text = row[*col].as_str().map(str::to_string).unwrap_or_else(|| row[*col].to_string());
+            // An absent figure: null in JSONL, an empty field in CSV.
+            let json_text = match &row[*col] {
+                Value::Null => String::new(),
+                Value::String(s) => s.clone(),
+                v => v.to_string(),
+            };
             assert_eq!(f[i], json_text, "{col}: {line} vs {row}");
         }
         assert_eq!(csv_unescape(&f[2]), rdb_tool::escape::decode_bytes(row["key"].as_str().unwrap()).unwrap());
@@ -942,4 +952,32 @@ fn a_damaged_input_among_several_is_a_row_not_the_end_of_the_run() {
     let out = run(&["memory", p(&cut), "--now", NOW_ARG]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
+}
+
+/// `rdb_bytes` is each key's record in the file: from its first prefix
+/// (expiry, idle time) to the end of its value, as the reader's offsets
+/// place it.
+#[test]
+fn rdb_bytes_is_each_keys_record_in_the_file() {
+    let file = Path::new("testdata/rdb/all_types_v9.rdb");
+    let mut want = BTreeMap::new();
+    let mut input = rdb_tool::input::Input::open(file).unwrap();
+    let mut reader = rdb_tool::event::RdbReader::new(&mut input, Default::default());
+    loop {
+        let before = reader.offset();
+        let key = match reader.next().unwrap() {
+            None => break,
+            Some(rdb_tool::event::Event::Key(k)) => (k.db, hex(&k.key)),
+            Some(_) => continue,
+        };
+        want.insert(key, reader.offset() - before);
+    }
+    let got: BTreeMap<(u64, String), u64> = rows(file, &["--include-expired"])
+        .iter()
+        .map(|r| {
+            ((r["db"].as_u64().unwrap(), r["key_hex"].as_str().unwrap().to_string()), r["rdb_bytes"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert!(want.values().any(|&n| n > 1000), "a value of some size among them");
 }
