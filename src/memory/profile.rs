@@ -196,3 +196,25 @@ impl Profile {
         format!("{}, {}{cluster} ({how})", self.target.name(), self.allocator.name())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Target;
+
+    #[test]
+    fn a_file_is_modelled_as_the_generation_that_wrote_it() {
+        let redis = |v| Target::of_server(Some(v), None);
+        assert_eq!(redis("6.0.16"), Some(Target::Redis62));
+        assert_eq!(redis("7.0.15"), Some(Target::Redis70));
+        assert_eq!(redis("7.2.6"), Some(Target::Redis72));
+        assert_eq!(redis("7.4.1"), Some(Target::Redis74));
+        assert_eq!(redis("8.0.3"), Some(Target::Redis80));
+        // 8.2 put the key in its value's object.
+        assert_eq!(redis("8.2.1"), Some(Target::Redis86));
+        assert_eq!(redis("8.6.3"), Some(Target::Redis86));
+        // Valkey files also carry redis-ver 7.2.4: valkey-ver decides.
+        assert_eq!(Target::of_server(Some("7.2.4"), Some("8.1.8")), Some(Target::Valkey81));
+        assert_eq!(Target::of_server(Some("7.2.4"), Some("9.0.4")), Some(Target::Valkey90));
+        assert_eq!(Target::of_server(None, None), None);
+    }
+}
