@@ -248,3 +248,19 @@ fn normalize(o: &OwnedValue) -> String {
         other => format!("{other:?}"),
     }
 }
+
+/// Frame `value` as the one key ("k", type byte `ty`) of an RDB that starts
+/// with `header` (`REDIS0015`, `VALKEY080`…), and hand its event to `each`
+/// if it frames: how the fuzz targets feed arbitrary values to a decoder.
+pub fn with_one_key(header: &[u8], ty: u8, value: &[u8], each: impl FnOnce(&crate::event::KeyEvent<'_>)) {
+    let mut file = header.to_vec();
+    file.extend_from_slice(&[ty, 1, b'k']);
+    file.extend_from_slice(value);
+    let mut input = Input::from_reader("fuzz", std::io::Cursor::new(file));
+    let mut reader = RdbReader::new(&mut input, ReaderOptions::default());
+    if let Ok(Some(_header)) = reader.next() {
+        if let Ok(Some(Event::Key(k))) = reader.next() {
+            each(&k);
+        }
+    }
+}

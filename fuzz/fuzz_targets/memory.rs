@@ -7,19 +7,12 @@ use rdb_tool::memory::{Allocator, Meter, Profile, Target};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&ty, rest)) = data.split_first() else { return };
-    let mut file = b"REDIS0015".to_vec();
-    file.extend_from_slice(&[ty, 1, b'k']);
-    file.extend_from_slice(rest);
-    let mut input = rdb_tool::input::Input::from_reader("fuzz", std::io::Cursor::new(file));
-    let mut reader = rdb_tool::event::RdbReader::new(&mut input, Default::default());
-    if let Ok(Some(_header)) = reader.next() {
-        if let Ok(Some(rdb_tool::event::Event::Key(k))) = reader.next() {
-            for target in Target::ALL {
-                for allocator in Allocator::ALL {
-                    let meter = Meter::new(Profile::new(target, allocator, target.compiled_limits()));
-                    let _ = meter.measure(&k.key, &k.attrs, &k.value);
-                }
+    rdb_tool::testkit::with_one_key(b"REDIS0015", ty, rest, |k| {
+        for target in Target::ALL {
+            for allocator in Allocator::ALL {
+                let meter = Meter::new(Profile::new(target, allocator, target.compiled_limits()));
+                let _ = meter.measure(&k.key, &k.attrs, &k.value);
             }
         }
-    }
+    });
 });
