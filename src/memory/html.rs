@@ -31,6 +31,7 @@ pub fn write_html(s: &Summary) -> Result<String, String> {
         let (label, id) = match name {
             "memory_usage" => ("MEMORY USAGE, summed", "memory-usage"),
             "used_memory_delta" => ("used_memory after load − startup", "used-memory-delta"),
+            "dataset" => ("used_memory_dataset (client buffers aside)", "dataset"),
             "exact_keys" => ("exact keys", "exact-keys"),
             "expired_skipped" => ("expired keys left out", "expired-skipped"),
             other => (other, other),

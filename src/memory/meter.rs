@@ -37,6 +37,26 @@ pub struct KeyCost {
     pub exact: bool,
 }
 
+/// A database's overhead in the server's accounting (see
+/// [`Meter::keyspace_overhead`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyspaceOverhead {
+    /// `overhead.hashtable.main`: the key table and every key's object.
+    pub main: u64,
+    /// `overhead.hashtable.expires`.
+    pub expires: u64,
+}
+
+impl KeyspaceOverhead {
+    pub fn total(self) -> u64 {
+        self.main + self.expires
+    }
+    pub fn add(&mut self, o: KeyspaceOverhead) {
+        self.main += o.main;
+        self.expires += o.expires;
+    }
+}
+
 /// Two running sums: what `MEMORY USAGE` counts, and what the allocator
 /// hands out for the same structures.
 #[derive(Debug, Clone, Copy, Default)]
@@ -142,6 +162,78 @@ impl Meter {
             }
         };
         table(keys) + table(expires)
+    }
+
+    /// A database's overhead as the server's own accounting counts it
+    /// (object.c `getMemoryOverheadData`, shown by `MEMORY STATS` as
+    /// `overhead.hashtable.main` and `.expires`): the figures it subtracts
+    /// from `used_memory` to give `used_memory_dataset`. They are struct
+    /// sizes times counts, not allocations, so they are computed apart from
+    /// [`Meter::keyspace_tables`]. The tables are as the file's RESIZEDB
+    /// sized them, with no rehash under way.
+    pub fn keyspace_overhead(&self, keys: u64, expires: u64) -> KeyspaceOverhead {
+        // dictSlots after `dictExpand(n)`: the power of two at or above n, at least 4.
+        let dict_buckets = |n: u64| if n == 0 { 0 } else { n.max(4).next_power_of_two() };
+        // Every key's object (robj) is counted as overhead, whatever holds it.
+        let objects = ROBJ as u64 * keys;
+        let (main, expires) = match self.t() {
+            // dict.c: one 24-byte entry per key, 8 bytes per bucket.
+            Target::Redis62 | Target::Redis70 | Target::Redis72 => {
+                let dict = |n: u64| DICT_ENTRY as u64 * n + 8 * dict_buckets(n);
+                // Cluster mode: each entry's slot links (7.0
+                // `overhead_ht_slot_to_keys`; 7.2 adds the table's pointer
+                // back to its db).
+                let links = match (self.profile.cluster, self.t()) {
+                    (true, Target::Redis70) => SLOT_LINKS as u64 * keys,
+                    (true, Target::Redis72) => SLOT_LINKS as u64 * keys + 8,
+                    _ => 0,
+                };
+                (dict(keys) + objects + links, dict(expires))
+            }
+            // kvstore.c `kvstoreMemUsage`: the store, and its one table
+            // (allocated on demand) with that table's metadata pointer. Redis
+            // 8.2+ keeps the keys in the buckets (no entry counted).
+            Target::Redis74 | Target::Redis80 | Target::Redis86 | Target::Valkey80 => {
+                let (store, entry) = match self.t() {
+                    Target::Valkey80 => (VALKEY80_KVSTORE, DICT_ENTRY as u64),
+                    Target::Redis86 => (REDIS_KVSTORE, 0),
+                    _ => (REDIS_KVSTORE, DICT_ENTRY as u64),
+                };
+                let kvstore = |n: u64| match n {
+                    0 => store,
+                    _ => store + entry * n + 8 * dict_buckets(n) + DICT_STRUCT + 8,
+                };
+                (kvstore(keys) + objects, kvstore(expires))
+            }
+            // Valkey 8.1+: the store counts its hashtables' requested sizes,
+            // 64 bytes per bucket, child buckets included (kvstore.c
+            // `kvstoreHashtableTrackMemUsage`). Which buckets need children
+            // follows the hash seed: the expected count is taken.
+            Target::Valkey81 | Target::Valkey90 | Target::Valkey91 => {
+                // The table's struct and its kvstore metadata (9.1: measured).
+                let header = if self.t() == Target::Valkey91 { 112 } else { 88 };
+                let kvstore = |n: u64| {
+                    if n == 0 {
+                        return VALKEY_HASHTABLE_KVSTORE;
+                    }
+                    let b = valkey::buckets(n);
+                    VALKEY_HASHTABLE_KVSTORE + header + 64 * (b + valkey::expected_children(n, b).round() as u64)
+                };
+                (kvstore(keys) + objects, kvstore(expires))
+            }
+        };
+        KeyspaceOverhead { main, expires }
+    }
+
+    /// What the accounting counts for a database that holds no key: Valkey
+    /// 8.1+ counts every database's two stores (measured on 8.1 and 9.1),
+    /// Redis only databases with keys (object.c `getMemoryOverheadData`).
+    pub fn empty_db_overhead(&self) -> u64 {
+        if self.t().keys_in_objects() {
+            2 * VALKEY_HASHTABLE_KVSTORE
+        } else {
+            0
+        }
     }
 
     pub(super) fn t(&self) -> Target {
@@ -701,6 +793,13 @@ const KVOBJ_EMBED_BUDGET: usize = 64;
 /// A cluster node's links between the keys of one slot, in each main
 /// table entry (Redis 7.0, 7.2: `clusterDictEntryMetadata`).
 const SLOT_LINKS: usize = 16;
+/// The dict struct of Redis 7.4+ and Valkey 8.0 (dict.h `struct dict`).
+const DICT_STRUCT: u64 = 56;
+/// `sizeof(kvstore)`: Redis 7.4+ embeds its dictType (kvstore.c); Valkey
+/// 8.0 points at it; Valkey 8.1+ holds hashtables.
+const REDIS_KVSTORE: u64 = 216;
+const VALKEY80_KVSTORE: u64 = 104;
+const VALKEY_HASHTABLE_KVSTORE: u64 = 96;
 /// A table entry without a value slot (key pointer and next).
 const DICT_ENTRY_NO_VALUE: usize = 16;
 /// Listpack header (total bytes, count) and end byte.

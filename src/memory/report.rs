@@ -2,7 +2,7 @@
 //! whatever the number of keys: sums, histograms with fixed buckets, bounded
 //! heaps for the largest keys, and a prefix table with a cap.
 
-use super::meter::KeyCost;
+use super::meter::{KeyCost, KeyspaceOverhead};
 use super::profile::Profile;
 use crate::error::Verdict;
 use crate::format::slot::{key_slot, SLOTS};
@@ -389,6 +389,9 @@ impl std::hash::Hasher for Identity {
     }
 }
 
+/// The databases a server has unless configured otherwise (`databases`).
+const DEFAULT_DATABASES: u64 = 16;
+
 /// How long until a key expires.
 pub const TTL_BUCKETS: [&str; 8] = ["none", "expired", "<1m", "<1h", "<1d", "<7d", "<30d", "later"];
 
@@ -401,6 +404,11 @@ pub struct FileRow {
     pub exact: u64,
     /// Our estimate of `used_memory − used_memory_startup` after the load.
     pub used_memory_delta: u64,
+    /// The keyspace's overhead as the server counts it (`MEMORY STATS`).
+    pub overhead: KeyspaceOverhead,
+    /// Our estimate of `used_memory_dataset` after the load, client
+    /// buffers aside: `used_memory_delta` less `overhead`.
+    pub dataset: u64,
     /// The file's own `used-mem` aux field (the writer's `used_memory`).
     pub used_mem_aux: Option<u64>,
     /// What the reader should know about how the file was modelled.
@@ -429,6 +437,9 @@ pub struct Summary {
     pub exact: u64,
     pub expired_skipped: u64,
     pub per_db: BTreeMap<u64, Tally>,
+    /// Per database, its keyspace's overhead as the server counts it,
+    /// summed over the files.
+    pub per_db_overhead: BTreeMap<u64, KeyspaceOverhead>,
     /// Per type and encoding (a handful: searched in order).
     per_encoding: Vec<((&'static str, &'static str), EncodingStats)>,
     top_memory: Top,
@@ -466,6 +477,7 @@ impl Summary {
             exact: 0,
             expired_skipped: 0,
             per_db: BTreeMap::new(),
+            per_db_overhead: BTreeMap::new(),
             per_encoding: Vec::new(),
             prefixes: Prefixes::default(),
             ttl: [Tally::default(); 8],
@@ -545,6 +557,9 @@ impl Summary {
         self.expired_skipped += o.expired_skipped;
         for (db, t) in &o.per_db {
             self.per_db.entry(*db).or_default().merge(t);
+        }
+        for (db, o) in &o.per_db_overhead {
+            self.per_db_overhead.entry(*db).or_default().add(*o);
         }
         for (id, st) in &o.per_encoding {
             match self.per_encoding.iter_mut().find(|(k, _)| k == id) {
@@ -650,19 +665,31 @@ impl Summary {
     pub fn add_file(&mut self, path: &Path, file: FileEnd) {
         let FileEnd { profile, used_mem_aux, notes, error } = file;
         self.flush_slots();
-        let tables: u64 = match &profile {
-            Some(p) => {
-                let meter = super::Meter::new(*p);
-                self.file_db_keys.values().map(|&(keys, expires)| meter.keyspace_tables(keys, expires)).sum()
+        let mut tables = 0;
+        let mut overhead = KeyspaceOverhead::default();
+        if let Some(p) = &profile {
+            let meter = super::Meter::new(*p);
+            // The stores of the databases without keys, of the default 16.
+            let empty = DEFAULT_DATABASES.saturating_sub(self.file_db_keys.range(..DEFAULT_DATABASES).count() as u64);
+            overhead.main += empty * meter.empty_db_overhead();
+            for (&db, &(keys, expires)) in &self.file_db_keys {
+                tables += meter.keyspace_tables(keys, expires);
+                let o = meter.keyspace_overhead(keys, expires);
+                overhead.add(o);
+                self.per_db_overhead.entry(db).or_default().add(o);
             }
-            None => 0,
-        };
+        }
+        let used_memory_delta = self.file_tally.allocated + tables;
         self.files.push(FileRow {
             path: path.display().to_string(),
             profile,
             tally: self.file_tally,
             exact: self.file_exact,
-            used_memory_delta: self.file_tally.allocated + tables,
+            used_memory_delta,
+            overhead,
+            // What the server would call the data set: used_memory less its
+            // startup and the keyspace's overhead, with no client buffers.
+            dataset: used_memory_delta.saturating_sub(overhead.total()),
             used_mem_aux,
             notes,
             error,
@@ -740,6 +767,10 @@ impl Summary {
     pub fn used_memory_delta(&self) -> u64 {
         self.files.iter().map(|f| f.used_memory_delta).sum()
     }
+
+    pub fn dataset(&self) -> u64 {
+        self.files.iter().map(|f| f.dataset).sum()
+    }
 }
 
 fn ttl_bucket(expire_at_ms: Option<i64>, now_ms: i64) -> usize {
@@ -779,12 +810,13 @@ fn tally_json(t: &Tally) -> Value {
 impl Summary {
     /// The totals, by the names the JSON summary gives them (and the HTML
     /// page shows).
-    pub fn totals(&self) -> [(&'static str, u64); 6] {
+    pub fn totals(&self) -> [(&'static str, u64); 7] {
         [
             ("keys", self.total.keys),
             ("memory_usage", self.total.memory_usage),
             ("allocated", self.total.allocated),
             ("used_memory_delta", self.used_memory_delta()),
+            ("dataset", self.dataset()),
             ("exact_keys", self.exact),
             ("expired_skipped", self.expired_skipped),
         ]
@@ -812,6 +844,7 @@ pub fn write_json(s: &Summary, out: &mut Vec<u8>) {
                 "totals": tally_json(&f.tally),
                 "exact_keys": f.exact,
                 "used_memory_delta": f.used_memory_delta,
+                "dataset": f.dataset,
                 "used_mem_aux": f.used_mem_aux,
                 "notes": f.notes,
                 "verdict": f.error.as_ref().map_or(Verdict::Valid, |e| e.kind.verdict()).name(),
@@ -819,8 +852,17 @@ pub fn write_json(s: &Summary, out: &mut Vec<u8>) {
             })
         })
         .collect();
-    let per_db: serde_json::Map<String, Value> =
-        s.per_db.iter().map(|(db, t)| (db.to_string(), tally_json(t))).collect();
+    let per_db: serde_json::Map<String, Value> = s
+        .per_db
+        .iter()
+        .map(|(db, t)| {
+            let mut v = tally_json(t);
+            let o = s.per_db_overhead.get(db).copied().unwrap_or_default();
+            v["overhead_hashtable_main"] = json!(o.main);
+            v["overhead_hashtable_expires"] = json!(o.expires);
+            (db.to_string(), v)
+        })
+        .collect();
     let per_encoding: Vec<Value> = s
         .per_encoding()
         .into_iter()
@@ -912,12 +954,13 @@ pub fn write_text(s: &Summary, out: &mut Vec<u8>) {
         let _ = writeln!(t, "{}: {}", f.path, label);
         let _ = writeln!(
             t,
-            "  {} keys, MEMORY USAGE sum {} ({}), allocated {}, used_memory after load ≈ startup + {}{}",
+            "  {} keys, MEMORY USAGE sum {} ({}), allocated {}, used_memory after load ≈ startup + {}, dataset ≈ {}{}",
             f.tally.keys,
             f.tally.memory_usage,
             human(f.tally.memory_usage),
             human(f.tally.allocated),
             human(f.used_memory_delta),
+            human(f.dataset),
             f.used_mem_aux.map(|u| format!(" (the writer's used_memory: {})", human(u))).unwrap_or_default()
         );
         for n in &f.notes {
@@ -936,7 +979,7 @@ pub fn write_text(s: &Summary, out: &mut Vec<u8>) {
         let unread = s.files.iter().filter(|f| f.error.is_some()).count();
         let _ = writeln!(
             t,
-            "all {} files{}: {} keys, MEMORY USAGE sum {}, used_memory ≈ startup + {}",
+            "all {} files{}: {} keys, MEMORY USAGE sum {}, used_memory ≈ startup + {}, dataset ≈ {}",
             s.files.len(),
             match unread {
                 0 => String::new(),
@@ -944,7 +987,8 @@ pub fn write_text(s: &Summary, out: &mut Vec<u8>) {
             },
             s.total.keys,
             human(s.total.memory_usage),
-            human(s.used_memory_delta())
+            human(s.used_memory_delta()),
+            human(s.dataset())
         );
     }
     let _ = writeln!(

@@ -908,11 +908,35 @@ fn fill(c: &mut Client, specs: &[Spec]) {
     c.ok(&["SELECT", "0"]);
 }
 
-/// Every key's truth, and `used_memory - used_memory_startup` as the load
-/// left it (read first, before our queries grow the client's buffers).
-fn collect(c: &mut Client, debug: bool) -> (Vec<Truth>, i64) {
+/// What the server says of its memory as the load left it.
+struct ServerMemory {
+    /// `used_memory - used_memory_startup`.
+    delta: i64,
+    /// `used_memory_dataset` with the clients' buffers added back: the
+    /// data set as the file determines it (the one client is ours).
+    dataset: i64,
+    /// Per database, `MEMORY STATS`'s `overhead.hashtable.main` (with
+    /// `.slot-to-keys` where a cluster node gives it) and `.expires`.
+    overhead: BTreeMap<u64, (i64, i64)>,
+}
+
+/// Every key's truth, and the server's memory figures as the load left it
+/// (read first, before our queries grow the client's buffers).
+fn collect(c: &mut Client, debug: bool) -> (Vec<Truth>, ServerMemory) {
     let mem = text(c.ok(&["INFO", "memory"]));
     let delta = info_field(&mem, "used_memory") - info_field(&mem, "used_memory_startup");
+    let dataset = info_field(&mem, "used_memory_dataset") + info_field(&mem, "mem_clients_normal");
+    let mut overhead = BTreeMap::new();
+    let stats = c.ok(&["MEMORY", "STATS"]).array();
+    for pair in stats.chunks(2) {
+        let name = text(pair[0].clone());
+        let Some(db) = name.strip_prefix("db.").and_then(|d| d.parse::<u64>().ok()) else { continue };
+        let fields = pair[1].array();
+        let field = |n: &str| fields.chunks(2).find(|f| text(f[0].clone()) == n).map_or(0, |f| f[1].int());
+        let main = field("overhead.hashtable.main") + field("overhead.hashtable.slot-to-keys");
+        overhead.insert(db, (main, field("overhead.hashtable.expires")));
+    }
+    let server = ServerMemory { delta, dataset, overhead };
     let keyspace = text(c.ok(&["INFO", "keyspace"]));
     let dbs: Vec<u64> =
         keyspace.lines().filter_map(|l| l.strip_prefix("db")?.split(':').next()?.parse().ok()).collect();
@@ -953,7 +977,7 @@ fn collect(c: &mut Client, debug: bool) -> (Vec<Truth>, i64) {
         }
     }
     c.ok(&["SELECT", "0"]);
-    (out, delta)
+    (out, server)
 }
 
 // ------------------------------------------------------------------ judging
@@ -1050,7 +1074,8 @@ fn check_server(kind: Kind) {
     }
     let loaded = Server::start_kind(kind, &format!("memory-load-{target}"), &args);
     let mut c = loaded.client().unwrap();
-    let (truth, server_delta) = collect(&mut c, true);
+    let (truth, server) = collect(&mut c, true);
+    let server_delta = server.delta;
     let cfg = c.ok(&["CONFIG", "GET", "hash-max-ziplist-entries"]).array();
     let hash_listpack_entries: i64 = text(cfg[1].clone()).parse().unwrap();
     drop(c);
@@ -1093,8 +1118,11 @@ fn check_server(kind: Kind) {
             })
             .collect();
         std::fs::write(d.join("truth.jsonl"), lines).unwrap();
-        std::fs::write(d.join("server.json"), serde_json::json!({"used_memory_delta": server_delta}).to_string())
-            .unwrap();
+        std::fs::write(
+            d.join("server.json"),
+            serde_json::json!({"used_memory_delta": server_delta, "dataset": server.dataset}).to_string(),
+        )
+        .unwrap();
     }
     assert!(
         out.status.success(),
@@ -1251,12 +1279,61 @@ fn check_server(kind: Kind) {
             off * 100.0
         ));
     }
+    check_dataset(target, &summary, &server, &mut failures);
     assert!(
         failures.is_empty(),
         "rdb-tool memory --target {target} --allocator {allocator} ({matched} of {} keys matched):\n{}",
         truth.len(),
         failures.join("\n")
     );
+}
+
+/// The keyspace's overhead per database as `MEMORY STATS` counts it, and
+/// the data set `INFO memory` derives from it. The overhead is struct sizes
+/// times counts, so it is exact where the tables are: Redis sizes them from
+/// the file, while a Valkey 8.1+ table's child buckets follow its random
+/// hash seed (a few per thousand keys). The data set carries every key's
+/// allocation error, so it is held to ±1 % like `used_memory`.
+fn check_dataset(target: &str, summary: &serde_json::Value, server: &ServerMemory, failures: &mut Vec<String>) {
+    let valkey_buckets = target.starts_with("valkey-") && target != "valkey-8.0";
+    for (db, &(main, expires)) in &server.overhead {
+        let ours = &summary["per_db"][db.to_string()];
+        if ours.is_null() {
+            // A database without keys: Valkey 8.1+ counts its two empty
+            // stores, which the data set estimate takes off.
+            if (main, expires) != (96, 96) {
+                failures.push(format!("db {db} holds no key, and the server counts {main} + {expires} for it"));
+            }
+            continue;
+        }
+        for (name, theirs) in [("main", main), ("expires", expires)] {
+            let field = format!("overhead_hashtable_{name}");
+            let Some(mine) = ours[&field].as_i64() else {
+                failures.push(format!("db {db}: no {field} in the summary (the server: {theirs})"));
+                continue;
+            };
+            // Valkey's child buckets follow the hash seed: ±1 % and four.
+            let slack = if valkey_buckets { theirs / 100 + 4 * 64 } else { 0 };
+            eprintln!("{target}: db {db} overhead.hashtable.{name}: server {theirs}, ours {mine}");
+            if (mine - theirs).abs() > slack {
+                failures.push(format!("db {db} overhead.hashtable.{name}: ours {mine}, the server's {theirs}"));
+            }
+        }
+    }
+    let ours = summary["totals"]["dataset"].as_i64().unwrap_or(0);
+    let off = (ours - server.dataset) as f64 / server.dataset as f64;
+    eprintln!(
+        "{target}: used_memory_dataset + mem_clients_normal: server {}, ours {ours} ({:+.3} %)",
+        server.dataset,
+        off * 100.0
+    );
+    if off.abs() > 0.01 {
+        failures.push(format!(
+            "dataset {ours} vs the server's used_memory_dataset + mem_clients_normal {}: {:+.3} %, over ±1 %",
+            server.dataset,
+            off * 100.0
+        ));
+    }
 }
 
 // ------------------------------------------------------------------ cluster mode
@@ -1307,16 +1384,18 @@ fn memory_matches_a_redis_7_0_cluster_node_key_by_key() {
         assert!(std::time::Instant::now() < deadline, "the node's cluster state never became ok");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let (truth, _) = collect(&mut c, false);
+    let (truth, server) = collect(&mut c, false);
     drop(c);
     drop(loaded);
     assert_eq!(truth.len(), specs.len(), "the node holds every key of db 0");
 
+    let summary_path = scratch.0.join("summary.json");
     let ours = |extra: &[&str]| -> BTreeMap<String, i64> {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_rdb-tool"))
             .arg("memory")
             .arg(&rdb)
-            .args(["--target", "redis-7.0", "--allocator", "jemalloc16", "--keys", "jsonl"])
+            .args(["--target", "redis-7.0", "--allocator", "jemalloc16", "--keys", "jsonl", "--format", "json", "-o"])
+            .arg(&summary_path)
             .args(extra)
             .output()
             .expect("run rdb-tool");
@@ -1330,9 +1409,11 @@ fn memory_matches_a_redis_7_0_cluster_node_key_by_key() {
             })
             .collect()
     };
-    let (node, plain) = (ours(&["--cluster"]), ours(&[]));
-    let mut exact = 0;
+    let (plain, node) = (ours(&[]), ours(&["--cluster"]));
+    // The slot links are also the node's `overhead.hashtable.slot-to-keys`.
     let mut failures = Vec::new();
+    check_dataset("redis-7.0 cluster", &common::read_json(&summary_path), &server, &mut failures);
+    let mut exact = 0;
     for t in &truth {
         if rule(Kind::Redis70, t, 512) != Rule::Exact {
             continue;
