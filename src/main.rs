@@ -150,6 +150,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             Ok(Exit::Ok)
         }
         Command::Fix(args) => run_fix(args),
+        Command::Salvage(args) => run_salvage(args),
         Command::Diff {
             a,
             b,
@@ -403,6 +404,30 @@ fn write_html_report(summary: &rdb_tool::memory::report::Summary, path: &std::pa
 #[cfg(not(feature = "html"))]
 fn write_html_report(_: &rdb_tool::memory::report::Summary, _: &std::path::Path) -> Result<(), Error> {
     Err(usage("--html: this build has no HTML report (feature `html`)".into()))
+}
+
+fn run_salvage(args: cli::SalvageArgs) -> Result<Exit, Error> {
+    use rdb_tool::cmd::salvage::{self, Outcome, SalvageConfig};
+    let cfg = SalvageConfig { input: args.input.clone(), reader: args.read.options(), now_ms: args.now };
+    let report = salvage::plan(&cfg)?;
+    print!("{}", salvage::to_text(&report));
+    if let Some(path) = &args.report {
+        write_atomically(path, |out| {
+            writeln!(out, "{}", salvage::to_json(&report, args.output.as_deref().filter(|_| !args.dry_run)))
+                .map_err(Error::io)
+        })?;
+    }
+    match (&args.output, args.dry_run) {
+        (Some(path), false) => {
+            write_atomically(path, |out| salvage::write(&report, out))?;
+            println!("written to {}", path.display());
+        }
+        _ => println!("dry run: nothing written"),
+    }
+    Ok(match report.outcome {
+        Outcome::Intact => Exit::Ok,
+        Outcome::Repaired(_) | Outcome::Unlocated { .. } => Exit::Damaged,
+    })
 }
 
 fn run_fix(args: cli::FixArgs) -> Result<Exit, Error> {

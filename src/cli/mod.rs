@@ -204,6 +204,41 @@ pub enum Command {
     /// shards of a cluster) give one report and a row per file.
     #[command(after_help = EXIT_CODES)]
     Memory(MemoryArgs),
+    /// Save what can be saved of a damaged RDB into a new file (the input is
+    /// never modified). Damage only the checksum sees (bit rot) is located
+    /// from the checksum itself: a byte whose restoration passes the full
+    /// check is restored, exactly. Damage inside the records is not handled yet.
+    #[command(after_help = SALVAGE_EXIT_CODES)]
+    Salvage(SalvageArgs),
+}
+
+pub const SALVAGE_EXIT_CODES: &str = "\
+Exit codes:
+  0  nothing was damaged (the output is a copy)
+  1  repaired, or salvaged with no guarantee (see the report)
+  2  usage or I/O error
+  3  damage this version cannot salvage yet (inside the records), or an unsupported input";
+
+/// Arguments of `salvage`.
+#[derive(clap::Args, Debug)]
+pub struct SalvageArgs {
+    /// The damaged RDB.
+    pub input: PathBuf,
+    /// Where to write the salvaged file (atomically: a temporary file renamed
+    /// into place). Required unless --dry-run.
+    #[arg(short, long, required_unless_present = "dry_run")]
+    pub output: Option<PathBuf>,
+    /// Also write the report as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Show the report and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Unix time in ms used to judge TTLs (default: the system clock).
+    #[arg(long, value_name = "MS")]
+    pub now: Option<i64>,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -7,3 +7,4 @@ pub mod diff;
 pub mod dump;
 pub mod fix;
 pub mod memory;
+pub mod salvage;

@@ -4,6 +4,7 @@
 //! The same byte can mean different things in the Redis and the Valkey dialect
 //! (type 22, opcode 243), so every lookup takes a [`Dialect`].
 
+pub mod crc64;
 pub mod limits;
 pub mod numbers;
 pub mod slot;

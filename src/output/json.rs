@@ -218,14 +218,17 @@ pub fn error_text(e: &crate::error::Error) -> String {
     e.to_string()
 }
 
+/// Bytes as a JSON value in the dump's string form (UTF-8 as is, else `base64:`).
+pub fn bytes_json(b: &[u8]) -> serde_json::Value {
+    let mut v = Vec::with_capacity(b.len() + 2);
+    write_bytes(&mut v, b);
+    serde_json::from_slice(&v).unwrap_or(serde_json::Value::Null)
+}
+
 /// An error as the JSON reports give it: class, message, file, offset,
 /// phase and key (in the dump's string form).
 pub fn error_json(e: &crate::error::Error) -> serde_json::Value {
-    let key = e.key.as_ref().map(|k| {
-        let mut v = Vec::new();
-        write_bytes(&mut v, k);
-        serde_json::from_slice(&v).unwrap_or(serde_json::Value::Null)
-    });
+    let key = e.key.as_deref().map(bytes_json);
     serde_json::json!({
         "class": e.kind.class(),
         "message": error_text(e),
