@@ -16,3 +16,4 @@ mod memory;
 mod peers;
 mod reader_equivalence;
 mod replay_golden;
+mod salvage;

@@ -14,4 +14,5 @@ mod memory_html;
 mod realworld;
 mod redis;
 mod replay;
+mod salvage;
 mod wild_files;

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 pub mod aof;
+pub mod one_byte;
 pub mod report;
 mod segments;
 
@@ -51,6 +52,9 @@ pub struct CheckReport {
     pub quick: bool,
     pub checksum: Option<Checksum>,
     pub trailing_bytes: u64,
+    /// A damaged file that one restored byte makes whole, found from the
+    /// checksum (see [`one_byte`]; looked for by [`check_any`] only).
+    pub one_byte: Option<one_byte::Restored>,
     /// Findings that do not make the file unloadable.
     pub warnings: Vec<String>,
     pub error: Option<Error>,
@@ -753,7 +757,19 @@ pub fn check_any(path: &Path, opts: ReaderOptions, now: Option<i64>) -> FileRepo
     match source.kind() {
         Kind::MultiPart { .. } | Kind::Aof | Kind::PreambleAof => FileReport::Aof(aof::check_aof(&source, &aof_opts)),
         // A dump is not an RDB: the RDB check says why.
-        Kind::Rdb | Kind::JsonDump => FileReport::Rdb(Box::new(check_file(path, opts, now))),
+        Kind::JsonDump => FileReport::Rdb(Box::new(check_file(path, opts, now))),
+        Kind::Rdb => {
+            let mut report = check_file(path, opts, now);
+            // A damaged file may be one changed byte away from whole: the
+            // checksum says which, and `salvage` restores it.
+            if matches!(report.verdict(), Verdict::Damaged | Verdict::Unsupported) {
+                let subject = one_byte::Subject { path: path.to_path_buf(), reader: opts, now_ms: now };
+                report.one_byte = one_byte::explain(&subject)
+                    .ok()
+                    .and_then(|explanations| one_byte::the_repair(&explanations).map(|e| e.restored.clone()));
+            }
+            FileReport::Rdb(Box::new(report))
+        }
     }
 }
 

@@ -99,6 +99,15 @@ pub fn write_text(w: &mut impl Write, r: &CheckReport) -> io::Result<()> {
     for warning in &r.warnings {
         writeln!(w, "  warning     {warning}")?;
     }
+    if let Some(x) = &r.one_byte {
+        writeln!(
+            w,
+            "  repairable  {} at offset {} ({}): `rdb-tool salvage` restores it exactly",
+            if x.single_bit() { "single-bit error" } else { "one changed byte" },
+            x.offset,
+            x.place.describe()
+        )?;
+    }
     Ok(())
 }
 
@@ -140,6 +149,7 @@ pub fn to_json(r: &CheckReport) -> Value {
         "trailing_bytes": r.trailing_bytes,
         "warnings": r.warnings,
         "error": r.error.as_ref().map(error_json),
+        "repairable": r.one_byte.as_ref().map(super::one_byte::restored_json),
     })
 }
 

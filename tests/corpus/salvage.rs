@@ -1,0 +1,234 @@
+//! `salvage` on the corpus' damaged copies and on damage made here from the
+//! corpus' files. The truth is the intact file a server wrote: a restored
+//! byte must give it back byte for byte, and the input is never modified.
+
+use crate::common;
+use rdb_tool::event::{Event, RdbReader, ReaderOptions};
+use rdb_tool::input::Input;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn salvage(input: &Path, out: &Path, report: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rdb-tool"))
+        .arg("salvage")
+        .arg(input)
+        .arg("-o")
+        .arg(out)
+        .arg("--report")
+        .arg(report)
+        .output()
+        .expect("run rdb-tool")
+}
+
+/// A file's bytes (the corpus' files are small: compared whole).
+fn sha(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_default()
+}
+
+/// Every RDB case of the corpus' corruption oracle. A copy one `xor` away
+/// from a fixture with a checksum is restored to that fixture exactly, with
+/// the report naming the offset and the byte; so is a fixture without
+/// checksum whose zero checksum was changed. The other copies without
+/// checksum are judged as the server judged them: what it loaded is intact
+/// (exit 0, the copy unchanged), what it refused cannot be salvaged yet
+/// (exit 3, nothing written), as cuts cannot.
+#[test]
+fn corpus_damage_one_byte_away_is_restored_exactly_and_the_rest_refused() {
+    let scratch = common::Scratch::new("salvage-corpus");
+    let (mut cases, mut restored, mut failures) = (0, 0, Vec::new());
+    for dir in common::version_dirs() {
+        let oracle = dir.join("corrupt/corruption.json");
+        if !oracle.is_file() {
+            continue;
+        }
+        for group in common::read_json(&oracle)["rdb"].as_array().into_iter().flatten() {
+            for case in group["cases"].as_array().into_iter().flatten() {
+                cases += 1;
+                let file = dir.join(case["file"].as_str().unwrap());
+                let recipe = &case["recipe"];
+                let original = dir.join(recipe["from"].as_str().unwrap());
+                let before = sha(&file);
+                let out = scratch.0.join(format!("out-{cases}.rdb"));
+                let report_path = scratch.0.join(format!("report-{cases}.json"));
+                let run = salvage(&file, &out, &report_path);
+                let code = run.status.code();
+                let name = format!("{} ({})", file.display(), case["case"]);
+                if sha(&file) != before {
+                    failures.push(format!("{name}: the input changed"));
+                }
+                let nochecksum = recipe["from"] == "dump-nochecksum.rdb";
+                let one_byte = recipe["op"] == "xor";
+                let expect_restored = one_byte && (!nochecksum || case["case"] == "flip-checksum");
+                if expect_restored {
+                    let report = common::read_json(&report_path);
+                    let offset = recipe["offset"].as_u64().unwrap();
+                    let xor = recipe["xor"].as_u64().unwrap();
+                    let r = &report["repaired"];
+                    let right = code == Some(1)
+                        && sha(&out) == sha(&original)
+                        && report["outcome"] == "repaired"
+                        && r["offset"].as_u64() == Some(offset)
+                        && r["old"].as_u64().zip(r["new"].as_u64()).map(|(a, b)| a ^ b) == Some(xor);
+                    if right {
+                        restored += 1;
+                    } else {
+                        failures.push(format!("{name}: exit {code:?}, report {report}"));
+                    }
+                    continue;
+                }
+                let server_loaded = case["server_load"]["started"].as_bool() == Some(true)
+                    && case["server_load"]["exit_code"].is_null();
+                // A version byte raised to a newer server's, over records that
+                // version reads: intact, as `check` judges it (see
+                // `corrupt::damaged_rdb_verdicts_match_redis_check_rdb`).
+                let newer_header = case["case"] == "flip-version"
+                    && case["check"]["output"].as_str().is_some_and(|o| o.contains("Can't handle RDB format version"));
+                let expected = if server_loaded || newer_header { Some(0) } else { Some(3) };
+                if code != expected {
+                    failures.push(format!(
+                        "{name}: exit {code:?}, expected {expected:?} (server loaded: {server_loaded}): {}",
+                        String::from_utf8_lossy(&run.stderr)
+                    ));
+                } else if code == Some(0) && sha(&out) != before {
+                    failures.push(format!("{name}: an intact input's salvage is not a copy"));
+                } else if code == Some(3) && out.exists() {
+                    failures.push(format!("{name}: a refused salvage wrote its output"));
+                }
+            }
+        }
+    }
+    assert!(cases > 50 && restored >= 40, "{cases} cases, {restored} restored");
+    assert!(failures.is_empty(), "{} of {cases} cases:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Where each key's record starts and ends in an intact file, as the
+/// reader frames it: the key a byte belongs to.
+fn key_spans(path: &Path) -> Vec<(u64, u64, Vec<u8>)> {
+    let mut input = Input::open(path).unwrap();
+    let mut reader = RdbReader::new(&mut input, ReaderOptions::default());
+    let mut spans = Vec::new();
+    loop {
+        let start = reader.offset();
+        let key = match reader.next().unwrap() {
+            Some(Event::Key(k)) => Some(k.key.to_vec()),
+            Some(Event::End { .. }) | None => break,
+            Some(_) => None,
+        };
+        if let Some(key) = key {
+            spans.push((start, reader.offset(), key));
+        }
+    }
+    spans
+}
+
+/// Seeded single-bit flips and single-byte changes anywhere in three
+/// servers' files (Redis 6.2, 7.0 and Valkey 9.1): each is found and
+/// restored to the server's file byte for byte, and where the byte lies in
+/// a key's record the report names that key.
+#[test]
+fn generated_flips_and_byte_changes_are_restored_to_the_servers_file() {
+    let scratch = common::Scratch::new("salvage-generated");
+    let corpus = common::corpus_dir();
+    let mut seed = 0x5eed_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut failures = Vec::new();
+    let mut runs = 0;
+    for name in ["redis-6.2.16/dump.rdb", "redis-7.0.15/dump.rdb", "valkey-9.1.0/dump.rdb"] {
+        let original: PathBuf = corpus.join(name);
+        let bytes = std::fs::read(&original).unwrap();
+        let spans = key_spans(&original);
+        for round in 0..30 {
+            let offset = (next() % bytes.len() as u64) as usize;
+            let xor = if round % 3 == 2 { (next() % 255 + 1) as u8 } else { 1 << (next() % 8) };
+            let mut damaged = bytes.clone();
+            damaged[offset] ^= xor;
+            let input = scratch.0.join("damaged.rdb");
+            std::fs::write(&input, &damaged).unwrap();
+            let (out, report_path) = (scratch.0.join("out.rdb"), scratch.0.join("report.json"));
+            let _ = std::fs::remove_file(&out);
+            let run = salvage(&input, &out, &report_path);
+            runs += 1;
+            let report: Value = common::read_json(&report_path);
+            let key = spans.iter().find(|(s, e, _)| (*s..*e).contains(&(offset as u64))).map(|(_, _, k)| k);
+            let named = &report["repaired"]["in"]["key"];
+            let ok = run.status.code() == Some(1)
+                && std::fs::read(&out).unwrap() == bytes
+                && report["repaired"]["offset"].as_u64() == Some(offset as u64)
+                && key.is_none_or(|k| named.as_str().map(str::as_bytes) == Some(&k[..]));
+            if !ok {
+                failures.push(format!(
+                    "{name} offset {offset} xor {xor:#04x} (key {:?}): exit {:?}, report {report}",
+                    key.map(|k| String::from_utf8_lossy(k).into_owned()),
+                    run.status.code()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {runs}:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Two changed bytes inside one string value: every record still passes,
+/// only the checksum disagrees, and no single byte explains it. The output
+/// keeps every key as read under a fresh checksum (what the damaged file's
+/// records hold), and says so.
+#[test]
+fn checksum_damage_no_single_byte_explains_keeps_every_key_as_read() {
+    let scratch = common::Scratch::new("salvage-unlocated");
+    let original = common::corpus_dir().join("redis-7.0.15/dump.rdb");
+    let mut bytes = std::fs::read(&original).unwrap();
+    // Inside a long string value: its record's last bytes, far from any
+    // length or encoding byte.
+    let spans = key_spans(&original);
+    let (_, end, key) = spans.iter().max_by_key(|(s, e, _)| e - s).unwrap().clone();
+    let at = end as usize - 3;
+    bytes[at] ^= 0x01;
+    bytes[at - 1] ^= 0x02;
+    let input = scratch.0.join("two-bytes.rdb");
+    std::fs::write(&input, &bytes).unwrap();
+    let (out, report_path) = (scratch.0.join("out.rdb"), scratch.0.join("report.json"));
+    let run = salvage(&input, &out, &report_path);
+    let report = common::read_json(&report_path);
+    assert_eq!(run.status.code(), Some(1), "{report}");
+    assert_eq!(report["outcome"], "unlocated", "{report} (key {})", String::from_utf8_lossy(&key));
+    // The output is the input with the checksum its content gives.
+    let written = std::fs::read(&out).unwrap();
+    assert_eq!(written[..written.len() - 8], bytes[..bytes.len() - 8]);
+    let check = Command::new(env!("CARGO_BIN_EXE_rdb-tool")).arg("check").arg(&out).output().unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(text.contains("cannot be located") && text.contains("no guarantee"), "{text}");
+}
+
+/// `check` names a byte `salvage` can restore, and `--dry-run` writes nothing.
+#[test]
+fn check_names_the_repairable_byte_and_a_dry_run_writes_nothing() {
+    let scratch = common::Scratch::new("salvage-check");
+    let original = common::corpus_dir().join("redis-7.0.15/dump.rdb");
+    let spans = key_spans(&original);
+    let (start, end, key) = spans[spans.len() / 2].clone();
+    let offset = (start + end) / 2;
+    let mut bytes = std::fs::read(&original).unwrap();
+    bytes[offset as usize] ^= 0x40;
+    let input = scratch.0.join("flip.rdb");
+    std::fs::write(&input, &bytes).unwrap();
+    let check = Command::new(env!("CARGO_BIN_EXE_rdb-tool")).arg("check").arg(&input).output().unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&check.stdout);
+    let line = format!("single-bit error at offset {offset} (key \"{}\" in db ", String::from_utf8_lossy(&key));
+    assert!(text.contains(&line) && text.contains("rdb-tool salvage"), "{text}\nwanted: {line}");
+    let out = scratch.0.join("never.rdb");
+    let dry = Command::new(env!("CARGO_BIN_EXE_rdb-tool"))
+        .args(["salvage", "--dry-run", "-o"])
+        .arg(&out)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_eq!(dry.status.code(), Some(1));
+    assert!(!out.exists(), "a dry run wrote {}", out.display());
+}
