@@ -278,6 +278,16 @@ fn write_atomically<T>(
     path: &std::path::Path,
     write: impl FnOnce(&mut dyn Write) -> Result<T, Error>,
 ) -> Result<T, Error> {
+    write_atomically_then(path, write, |_| Ok(()))
+}
+
+/// [`write_atomically`], with the written file judged by `accept` before it
+/// is renamed into place.
+fn write_atomically_then<T>(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<T, Error>,
+    accept: impl FnOnce(&std::path::Path) -> Result<(), Error>,
+) -> Result<T, Error> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.rdb-tool-tmp.{}", std::process::id()));
@@ -287,6 +297,7 @@ fn write_atomically<T>(
         let value = write(&mut out)?;
         let file = out.into_inner().map_err(|e| Error::io(e.into_error()))?;
         file.sync_all().map_err(Error::io)?;
+        accept(&tmp)?;
         std::fs::rename(&tmp, path).map_err(Error::io)?;
         Ok(value)
     })();
@@ -419,14 +430,16 @@ fn run_salvage(args: cli::SalvageArgs) -> Result<Exit, Error> {
     }
     match (&args.output, args.dry_run) {
         (Some(path), false) => {
-            write_atomically(path, |out| salvage::write(&report, out))?;
+            // What exit 1 promises: the output passes the full check and
+            // holds the keys the report counts.
+            write_atomically_then(path, |out| salvage::write(&report, out), |tmp| salvage::verify(&report, tmp))?;
             println!("written to {}", path.display());
         }
         _ => println!("dry run: nothing written"),
     }
     Ok(match report.outcome {
         Outcome::Intact => Exit::Ok,
-        Outcome::Repaired(_) | Outcome::Unlocated { .. } => Exit::Damaged,
+        Outcome::Repaired(_) | Outcome::Unlocated { .. } | Outcome::Resynced(_) => Exit::Damaged,
     })
 }
 

@@ -24,6 +24,11 @@ pub fn dump_keys(path: &Path) -> Keys {
         .collect()
 }
 
+/// A key name as [`dump_keys`] indexes it (the dump's string form).
+pub fn key_text(key: &[u8]) -> String {
+    rdb_tool::output::json::bytes_json(key).as_str().unwrap_or_default().to_string()
+}
+
 /// Our JSONL dump of a file, a value per record, in file order.
 pub fn dump_lines(path: &Path) -> Vec<Value> {
     use rdb_tool::cmd::dump::{dump, DumpConfig, DumpFormat};

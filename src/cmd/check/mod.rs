@@ -423,6 +423,28 @@ impl KeyRule {
     }
 }
 
+/// Checks keys one at a time as deeply as `check` does (the inside of the
+/// value, duplicate members, empty collections), for a reader that decides
+/// key by key what to keep (`salvage`).
+#[derive(Default)]
+pub struct KeyValidator {
+    stats: KeyStats,
+}
+
+impl KeyValidator {
+    /// `Ok(true)`: a key the server loads; `Ok(false)`: an empty collection,
+    /// which it skips. Expiry does not matter here.
+    pub fn check(&mut self, key: &crate::event::KeyEvent<'_>) -> Result<bool> {
+        let empty_before = self.stats.empty_keys;
+        let checked = check_key(&mut self.stats, key, KeyRule { now: 0, deep: true })
+            .map(|()| self.stats.empty_keys == empty_before);
+        // Nothing may grow with the keys: only the verdict is wanted.
+        self.stats.key_hashes = Default::default();
+        self.stats.warnings.clear();
+        checked
+    }
+}
+
 /// Decode and check one key, counting it into `stats`.
 fn check_key(stats: &mut KeyStats, key: &crate::event::KeyEvent<'_>, rule: KeyRule) -> Result<()> {
     let kind = key.value.key_type();

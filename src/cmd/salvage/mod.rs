@@ -9,6 +9,8 @@
 //! fresh checksum, and the report says there is no guarantee. Other damage
 //! inside the records is refused as unsupported for now.
 
+pub mod resync;
+
 use super::check::one_byte::{self, Explanation, Patched, Restored, Subject};
 use super::check::{check_file, CheckReport};
 use crate::error::{Error, ErrorKind, Result};
@@ -34,9 +36,11 @@ pub struct SalvageReport {
     pub outcome: Outcome,
     /// Keys the output holds.
     pub keys: u64,
+    /// How the input was read (the write reads it again).
+    pub check_options: ReaderOptions,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Outcome {
     /// Nothing is damaged: the output is a copy.
     Intact,
@@ -51,6 +55,9 @@ pub enum Outcome {
         /// full check, or several passed it.
         explanations: Vec<Explanation>,
     },
+    /// Damage inside the records: read past, span by span; the output holds
+    /// every record outside the spans.
+    Resynced(resync::Resynced),
 }
 
 impl SalvageReport {
@@ -58,7 +65,7 @@ impl SalvageReport {
     /// changed and, when unlocated, the fresh checksum.
     pub fn patches(&self) -> Vec<(u64, u8)> {
         match &self.outcome {
-            Outcome::Intact => Vec::new(),
+            Outcome::Intact | Outcome::Resynced(_) => Vec::new(),
             Outcome::Repaired(r) => vec![(r.offset, r.new)],
             Outcome::Unlocated { .. } => match self.check.error.as_ref().map(|e| (e.kind, e.offset)) {
                 Some((ErrorKind::ChecksumMismatch { computed, .. }, Some(at))) => {
@@ -75,7 +82,13 @@ pub fn plan(cfg: &SalvageConfig) -> Result<SalvageReport> {
     let check = check_file(&cfg.input, cfg.reader, cfg.now_ms);
     let Some(error) = &check.error else {
         let keys = check.keys;
-        return Ok(SalvageReport { file: cfg.input.clone(), check, outcome: Outcome::Intact, keys });
+        return Ok(SalvageReport {
+            file: cfg.input.clone(),
+            check,
+            outcome: Outcome::Intact,
+            keys,
+            check_options: cfg.reader,
+        });
     };
     // I/O and usage errors judge nothing. An unsupported version may be
     // one changed byte of a supported one, which the checksum tells.
@@ -89,21 +102,42 @@ pub fn plan(cfg: &SalvageConfig) -> Result<SalvageReport> {
         (None, ErrorKind::ChecksumMismatch { .. }) => (Outcome::Unlocated { explanations }, check.keys),
         (None, kind) if kind.verdict() != crate::error::Verdict::Damaged => return Err(error.clone()),
         (None, _) => {
-            return Err(Error::new(ErrorKind::Unsupported(
-                "damage inside the records that no single changed byte explains: resyncing past it is not built yet",
-            ))
-            .in_file(&cfg.input.as_path().into()));
+            let walked = resync::walk(&cfg.input, cfg.reader, None)?;
+            let keys = walked.keys_kept;
+            (Outcome::Resynced(walked), keys)
         }
     };
-    Ok(SalvageReport { file: cfg.input.clone(), check, outcome, keys })
+    Ok(SalvageReport { file: cfg.input.clone(), check, outcome, keys, check_options: cfg.reader })
 }
 
 /// Write the salvaged file: the input with the report's patches, through
 /// `out`. The caller makes the write atomic.
 pub fn write(report: &SalvageReport, out: &mut dyn Write) -> Result<()> {
+    if let Outcome::Resynced(_) = report.outcome {
+        resync::walk(&report.file, report.check_options, Some(out))?;
+        return Ok(());
+    }
     let file = File::open(&report.file).map_err(|e| Error::io(e).in_file(&report.file.as_path().into()))?;
     let mut patched = Patched::new(file, report.patches());
     std::io::copy(&mut patched, out).map_err(Error::io)?;
+    Ok(())
+}
+
+/// Judge a written salvage before it is put in place: it must pass the
+/// full check and hold the keys the report counts.
+pub fn verify(report: &SalvageReport, written: &Path) -> Result<()> {
+    let check = check_file(written, report.check_options, Some(0));
+    let refuse = |why: String| {
+        Err(Error::new(ErrorKind::Unsupported("a salvage that fails its own check (nothing was written)"))
+            .detail(why)
+            .in_file(&report.file.as_path().into()))
+    };
+    if let Some(e) = check.error {
+        return refuse(e.to_string());
+    }
+    if check.keys != report.keys {
+        return refuse(format!("it holds {} keys where the report counts {}", check.keys, report.keys));
+    }
     Ok(())
 }
 
@@ -139,6 +173,28 @@ pub fn to_text(r: &SalvageReport) -> String {
                 ));
             }
         }
+        Outcome::Resynced(w) => {
+            t.push_str(&format!(
+                "damaged inside the records: {} span{} lost, {} keys kept\n",
+                w.spans.len(),
+                if w.spans.len() == 1 { "" } else { "s" },
+                w.keys_kept
+            ));
+            for span in &w.spans {
+                t.push_str(&format!(
+                    "  lost {} bytes at offset {}..{}{}: {}{}\n",
+                    span.end - span.start,
+                    span.start,
+                    span.end,
+                    span.first_key
+                        .as_ref()
+                        .map(|k| format!(" (from key \"{}\" on)", crate::escape::escape_bytes(k)))
+                        .unwrap_or_default(),
+                    crate::output::json::error_text(&span.error),
+                    span.selects_db.map(|d| format!("; the keys after it are in db {d}")).unwrap_or_default()
+                ));
+            }
+        }
     }
     t
 }
@@ -152,14 +208,31 @@ pub fn to_json(r: &SalvageReport, written: Option<&Path>) -> serde_json::Value {
         Outcome::Unlocated { explanations } => {
             ("unlocated", None, explanations.iter().map(|e| one_byte::restored_json(&e.restored)).collect())
         }
+        Outcome::Resynced(_) => ("resynced", None, Vec::new()),
+    };
+    let spans: Vec<serde_json::Value> = match &r.outcome {
+        Outcome::Resynced(w) => w
+            .spans
+            .iter()
+            .map(|s| {
+                json!({
+                    "start": s.start,
+                    "end": s.end,
+                    "bytes": s.end - s.start,
+                    "first_key": s.first_key.as_deref().map(crate::output::json::bytes_json),
+                    "error": crate::output::json::error_json(&s.error),
+                    "selects_db": s.selects_db,
+                })
+            })
+            .collect(),
+        _ => Vec::new(),
     };
     json!({
         "file": r.file.display().to_string(),
         "outcome": outcome,
         "error": r.check.error.as_ref().map(crate::output::json::error_json),
-        "keys": r.keys,
         "keys_kept": r.keys,
-        "keys_lost": 0,
+        "lost_spans": spans,
         "repaired": repaired,
         "explanations": explanations,
         "output": written.map(|p| p.display().to_string()),

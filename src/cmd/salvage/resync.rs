@@ -1,0 +1,267 @@
+//! Reading past damage inside the records of an RDB.
+//!
+//! Records are read in order, each key checked as deeply as `check` checks
+//! it. At a fault (a record that does not frame, or a key that fails its
+//! check), the damaged span starts where that record started. The next
+//! offset from which [`SYNC_RECORDS`] records frame and pass their checks in
+//! a row (or records run whole to the file's end) ends it, and reading goes
+//! on from there; repeat for every span. An RDB has no sync markers: this
+//! is how `check`'s parallel framing finds record starts too
+//! (`event::segment`), with each key's inside checked as well.
+//!
+//! What is kept is copied as stored: every record outside the spans, byte
+//! for byte (a key with its expiry, LRU/LFU and metadata; aux fields,
+//! functions, module data). The database selectors and size hints are
+//! written anew: a selector may have been lost in a span, and the hints
+//! no longer count the same keys. The file ends with a fresh checksum.
+
+use crate::cmd::check::KeyValidator;
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::reader::Forker;
+use crate::event::{Event, RdbReader, ReaderOptions};
+use crate::format::{opcode, Dialect};
+use crate::input::Input;
+use std::io::Write;
+use std::path::Path;
+
+/// Records that must frame and pass in a row after an offset for reading
+/// to resume there.
+const SYNC_RECORDS: usize = 32;
+/// They must lie within this many bytes of it (a larger value after a
+/// span delays the resync to the record after it, losing that one).
+const SYNC_SPAN: usize = 16 << 20;
+
+/// A span of the input from which no record could be kept.
+#[derive(Debug, Clone)]
+pub struct LostSpan {
+    pub start: u64,
+    pub end: u64,
+    /// What was wrong at its start.
+    pub error: Error,
+    /// The key whose record it starts with, when its name could be read.
+    pub first_key: Option<Vec<u8>>,
+    /// A database selector found inside it: the keys after it are in that
+    /// database (else in the one before the span).
+    pub selects_db: Option<u64>,
+}
+
+/// What a walk kept and lost.
+#[derive(Debug, Clone, Default)]
+pub struct Resynced {
+    pub spans: Vec<LostSpan>,
+    pub keys_kept: u64,
+    pub records_kept: u64,
+}
+
+/// Walk the RDB at `path`, writing what is kept to `out` (when given):
+/// its header as stored, the records outside the damaged spans, a fresh
+/// EOF and checksum.
+pub fn walk(path: &Path, reader_opts: ReaderOptions, out: Option<&mut dyn Write>) -> Result<Resynced> {
+    let name: std::sync::Arc<Path> = path.into();
+    let unsupported = |why: &'static str| Error::new(ErrorKind::Unsupported(why)).in_file(&name);
+    let mut input = Input::open(path)?;
+    let opts = ReaderOptions { verify_checksum: false, check_values: true, ..reader_opts };
+    let mut reader = RdbReader::new(&mut input, opts);
+    let Ok(Some(Event::Header { dialect, version })) = reader.next() else {
+        return Err(unsupported("a header that cannot be read: the version of what follows is unknown"));
+    };
+    if dialect == Dialect::Redis && version >= 15 {
+        return Err(unsupported(
+            "RDB 15+ records refer to hash templates defined earlier: resync is not built for them",
+        ));
+    }
+    let forker = reader.forker().ok_or_else(|| unsupported("salvage reads files, not pipes"))?;
+    let all = forker.bytes();
+    // RDB 5+ ends with the EOF opcode and 8 bytes of checksum: a record
+    // that starts among them was read from damage (a changed EOF opcode
+    // reads as records made of the checksum). A record before them may run
+    // to the end: the file may have been cut right after it.
+    let trailer_start =
+        if dialect == Dialect::Valkey || version >= 5 { all.len().saturating_sub(9) } else { all.len() } as u64;
+    let mut sink = Sink::new(out);
+    sink.put(&all[..reader.offset() as usize])?;
+    let mut validator = KeyValidator::default();
+    let mut walked = Resynced::default();
+    let mut db = 0u64;
+    loop {
+        let start = reader.offset();
+        let step = match reader.next() {
+            Ok(Some(Event::Key(k))) => match validator.check(&k) {
+                Ok(loads) => Step::Key { loads },
+                Err(e) => Step::Fault(e.key(&k.key).at(start), Some(k.key.to_vec())),
+            },
+            Ok(Some(Event::SelectDb { db: n })) => Step::Select(n),
+            Ok(Some(Event::ResizeDb { .. })) => Step::Skip,
+            Ok(Some(Event::End { .. }) | None) => Step::End,
+            Ok(Some(Event::HashTemplate { .. })) => {
+                return Err(unsupported("hash templates: resync is not built for them"));
+            }
+            Ok(Some(_)) => Step::Record,
+            Err(e) => {
+                let key = e.key.as_ref().map(|k| k.to_vec());
+                Step::Fault(e, key)
+            }
+        };
+        let end = reader.offset();
+        let step = match step {
+            Step::End | Step::Fault(..) => step,
+            _ if start >= trailer_start => {
+                let e = Error::new(ErrorKind::BadEncoding("a record among the checksum's bytes")).at(start);
+                Step::Fault(e, None)
+            }
+            _ => step,
+        };
+        match step {
+            Step::Key { loads } => {
+                sink.select(db)?;
+                sink.put(&all[start as usize..end as usize])?;
+                walked.keys_kept += u64::from(loads);
+                walked.records_kept += 1;
+            }
+            Step::Record => {
+                sink.put(&all[start as usize..end as usize])?;
+                walked.records_kept += 1;
+            }
+            Step::Select(n) => db = n,
+            Step::Skip => {}
+            Step::End => break,
+            Step::Fault(error, first_key) => {
+                let resume = resync(&forker, start + 1);
+                let span_end = resume.unwrap_or(all.len() as u64);
+                let selects_db = last_selector(&all[start as usize..span_end as usize], dialect);
+                if let Some(n) = selects_db {
+                    db = n;
+                }
+                walked.spans.push(LostSpan {
+                    start,
+                    end: span_end,
+                    error: error.in_file(&name),
+                    first_key,
+                    selects_db,
+                });
+                match resume.and_then(|at| forker.at(at)) {
+                    Some(r) => reader = r,
+                    None => break,
+                }
+            }
+        }
+    }
+    sink.finish()?;
+    Ok(walked)
+}
+
+enum Step {
+    /// A key that passed; `loads`: not an empty collection (which is kept
+    /// as stored, and which the server skips).
+    Key {
+        loads: bool,
+    },
+    Record,
+    Select(u64),
+    Skip,
+    End,
+    Fault(Error, Option<Vec<u8>>),
+}
+
+/// The first offset at or after `from` where records run whole again.
+fn resync(forker: &Forker<'_>, from: u64) -> Option<u64> {
+    let len = forker.bytes().len() as u64;
+    let mut validator = KeyValidator::default();
+    (from..len).find(|&at| runs_whole(forker, at, len, &mut validator))
+}
+
+/// Whether [`SYNC_RECORDS`] records frame and pass from `at`, or records
+/// run whole from it to an EOF at the file's end (checksum after it).
+/// The first record must hold more than one repeated byte: a zeroed span
+/// frames as empty strings, which no writer produced there.
+fn runs_whole(forker: &Forker<'_>, at: u64, len: u64, validator: &mut KeyValidator) -> bool {
+    let bytes = forker.bytes();
+    let first = bytes[at as usize];
+    let is_opcode = first >= opcode::HASH_TEMPLATE || first == opcode::RE_RAM_LRU || first == opcode::RE_SLOT_NUM;
+    if !is_opcode && crate::format::Type::from_byte(first, forker.header().dialect).is_none() {
+        return false;
+    }
+    let Some(mut probe) = forker.probe_at(at, SYNC_SPAN) else { return false };
+    for n in 0..SYNC_RECORDS {
+        let before = probe.offset();
+        let ok = match probe.next() {
+            Ok(Some(Event::Key(k))) => validator.check(&k).is_ok(),
+            Ok(Some(Event::End { .. })) => {
+                return n > 0 && probe.offset() + 8 == len;
+            }
+            Ok(Some(Event::HashTemplate { .. })) | Ok(None) | Err(_) => false,
+            Ok(Some(_)) => true,
+        };
+        if !ok {
+            return false;
+        }
+        if n == 0 {
+            let record = &bytes[before as usize..probe.offset() as usize];
+            if record.iter().all(|&b| b == record[0]) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// The last database selector in `span` that reads as one: its opcode, a
+/// length-encoded number, and the size hint a writer always puts after it.
+fn last_selector(span: &[u8], dialect: Dialect) -> Option<u64> {
+    let _ = dialect;
+    let mut found = None;
+    for (i, _) in span.iter().enumerate().filter(|(_, &b)| b == opcode::SELECTDB) {
+        let rest = &span[i + 1..];
+        let (db, used) = match rest.first()? {
+            b @ 0x00..=0x3f => (u64::from(*b), 1),
+            b @ 0x40..=0x7f => (u64::from(*b & 0x3f) << 8 | u64::from(*rest.get(1)?), 2),
+            _ => continue,
+        };
+        if rest.get(used) == Some(&opcode::RESIZEDB) {
+            found = Some(db);
+        }
+    }
+    found
+}
+
+/// Where kept bytes go: the output (if any), with the checksum of
+/// everything written.
+struct Sink<'w> {
+    out: Option<&'w mut dyn Write>,
+    digest: crc_fast::Digest,
+    db: Option<u64>,
+}
+
+impl<'w> Sink<'w> {
+    fn new(out: Option<&'w mut dyn Write>) -> Self {
+        Sink { out, digest: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis), db: None }
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Result<()> {
+        if let Some(out) = self.out.as_mut() {
+            self.digest.update(bytes);
+            out.write_all(bytes).map_err(Error::io)?;
+        }
+        Ok(())
+    }
+
+    /// A database selector before a key of another database than the last.
+    fn select(&mut self, db: u64) -> Result<()> {
+        if self.db == Some(db) {
+            return Ok(());
+        }
+        self.db = Some(db);
+        let mut record = vec![opcode::SELECTDB];
+        crate::output::rdb::encode::put_len(&mut record, db);
+        self.put(&record)
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.put(&[opcode::EOF])?;
+        let crc = self.digest.finalize();
+        if let Some(out) = self.out.as_mut() {
+            out.write_all(&crc.to_le_bytes()).map_err(Error::io)?;
+        }
+        Ok(())
+    }
+}
