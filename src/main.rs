@@ -278,7 +278,7 @@ fn write_atomically<T>(
     path: &std::path::Path,
     write: impl FnOnce(&mut dyn Write) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    write_atomically_then(path, write, |_| Ok(()))
+    write_atomically_then(path, write, |_, _| Ok(()))
 }
 
 /// [`write_atomically`], with the written file judged by `accept` before it
@@ -286,7 +286,7 @@ fn write_atomically<T>(
 fn write_atomically_then<T>(
     path: &std::path::Path,
     write: impl FnOnce(&mut dyn Write) -> Result<T, Error>,
-    accept: impl FnOnce(&std::path::Path) -> Result<(), Error>,
+    accept: impl FnOnce(&T, &std::path::Path) -> Result<(), Error>,
 ) -> Result<T, Error> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -297,7 +297,7 @@ fn write_atomically_then<T>(
         let value = write(&mut out)?;
         let file = out.into_inner().map_err(|e| Error::io(e.into_error()))?;
         file.sync_all().map_err(Error::io)?;
-        accept(&tmp)?;
+        accept(&value, &tmp)?;
         std::fs::rename(&tmp, path).map_err(Error::io)?;
         Ok(value)
     })();
@@ -420,22 +420,20 @@ fn write_html_report(_: &rdb_tool::memory::report::Summary, _: &std::path::Path)
 fn run_salvage(args: cli::SalvageArgs) -> Result<Exit, Error> {
     use rdb_tool::cmd::salvage::{self, Outcome, SalvageConfig};
     let cfg = SalvageConfig { input: args.input.clone(), reader: args.read.options(), now_ms: args.now };
-    let report = salvage::plan(&cfg)?;
+    let written = args.output.as_deref().filter(|_| !args.dry_run);
+    let report = match written {
+        // What exit 1 promises: the output passes the full check and holds
+        // the keys the report counts, or it is not put in place.
+        Some(path) => write_atomically_then(path, |out| salvage::salvage(&cfg, Some(out)), salvage::verify)?,
+        None => salvage::salvage(&cfg, None)?,
+    };
     print!("{}", salvage::to_text(&report));
     if let Some(path) = &args.report {
-        write_atomically(path, |out| {
-            writeln!(out, "{}", salvage::to_json(&report, args.output.as_deref().filter(|_| !args.dry_run)))
-                .map_err(Error::io)
-        })?;
+        write_atomically(path, |out| writeln!(out, "{}", salvage::to_json(&report, written)).map_err(Error::io))?;
     }
-    match (&args.output, args.dry_run) {
-        (Some(path), false) => {
-            // What exit 1 promises: the output passes the full check and
-            // holds the keys the report counts.
-            write_atomically_then(path, |out| salvage::write(&report, out), |tmp| salvage::verify(&report, tmp))?;
-            println!("written to {}", path.display());
-        }
-        _ => println!("dry run: nothing written"),
+    match written {
+        Some(path) => println!("written to {}", path.display()),
+        None => println!("dry run: nothing written"),
     }
     Ok(match report.outcome {
         Outcome::Intact => Exit::Ok,

@@ -77,18 +77,22 @@ impl SalvageReport {
     }
 }
 
-/// Check the input and work out what its salvage holds.
-pub fn plan(cfg: &SalvageConfig) -> Result<SalvageReport> {
+/// Check the input, work out what its salvage holds and, when `out` is
+/// given, write it there (the caller makes the write atomic): the input with
+/// at most a restored byte or a fresh checksum, or what a walk past the
+/// damage kept (written as it walks: the file is read once more, not twice).
+pub fn salvage(cfg: &SalvageConfig, mut out: Option<&mut dyn Write>) -> Result<SalvageReport> {
     let check = check_file(&cfg.input, cfg.reader, cfg.now_ms);
+    let report = |check: CheckReport, outcome: Outcome, keys: u64| SalvageReport {
+        file: cfg.input.clone(),
+        check,
+        outcome,
+        keys,
+        check_options: cfg.reader,
+    };
     let Some(error) = &check.error else {
         let keys = check.keys;
-        return Ok(SalvageReport {
-            file: cfg.input.clone(),
-            check,
-            outcome: Outcome::Intact,
-            keys,
-            check_options: cfg.reader,
-        });
+        return copy_patched(report(check, Outcome::Intact, keys), out);
     };
     // I/O and usage errors judge nothing. An unsupported version may be
     // one changed byte of a supported one, which the checksum tells.
@@ -97,30 +101,32 @@ pub fn plan(cfg: &SalvageConfig) -> Result<SalvageReport> {
     }
     let subject = Subject { path: cfg.input.clone(), reader: cfg.reader, now_ms: cfg.now_ms };
     let explanations = one_byte::explain(&subject)?;
-    let (outcome, keys) = match (one_byte::the_repair(&explanations), error.kind) {
-        (Some(only), _) => (Outcome::Repaired(only.restored.clone()), only.keys),
-        (None, ErrorKind::ChecksumMismatch { .. }) => (Outcome::Unlocated { explanations }, check.keys),
-        (None, kind) if kind.verdict() != crate::error::Verdict::Damaged => return Err(error.clone()),
-        (None, _) => {
-            let walked = resync::walk(&cfg.input, cfg.reader, None)?;
-            let keys = walked.keys_kept;
-            (Outcome::Resynced(walked), keys)
+    match (one_byte::the_repair(&explanations), error.kind) {
+        (Some(only), _) => {
+            let (restored, keys) = (only.restored.clone(), only.keys);
+            copy_patched(report(check, Outcome::Repaired(restored), keys), out)
         }
-    };
-    Ok(SalvageReport { file: cfg.input.clone(), check, outcome, keys, check_options: cfg.reader })
+        (None, ErrorKind::ChecksumMismatch { .. }) => {
+            let keys = check.keys;
+            copy_patched(report(check, Outcome::Unlocated { explanations }, keys), out)
+        }
+        (None, kind) if kind.verdict() != crate::error::Verdict::Damaged => Err(error.clone()),
+        (None, _) => {
+            let walked = resync::walk(&cfg.input, cfg.reader, out.take())?;
+            let keys = walked.keys_kept;
+            Ok(report(check, Outcome::Resynced(walked), keys))
+        }
+    }
 }
 
-/// Write the salvaged file: the input with the report's patches, through
-/// `out`. The caller makes the write atomic.
-pub fn write(report: &SalvageReport, out: &mut dyn Write) -> Result<()> {
-    if let Outcome::Resynced(_) = report.outcome {
-        resync::walk(&report.file, report.check_options, Some(out))?;
-        return Ok(());
+/// Write the input with the report's patches to `out` (if any).
+fn copy_patched(report: SalvageReport, out: Option<&mut dyn Write>) -> Result<SalvageReport> {
+    if let Some(out) = out {
+        let file = File::open(&report.file).map_err(|e| Error::io(e).in_file(&report.file.as_path().into()))?;
+        let mut patched = Patched::new(file, report.patches());
+        std::io::copy(&mut patched, out).map_err(Error::io)?;
     }
-    let file = File::open(&report.file).map_err(|e| Error::io(e).in_file(&report.file.as_path().into()))?;
-    let mut patched = Patched::new(file, report.patches());
-    std::io::copy(&mut patched, out).map_err(Error::io)?;
-    Ok(())
+    Ok(report)
 }
 
 /// Judge a written salvage before it is put in place: it must pass the

@@ -83,9 +83,13 @@ pub fn walk(path: &Path, reader_opts: ReaderOptions, out: Option<&mut dyn Write>
     let mut validator = KeyValidator::default();
     let mut walked = Resynced::default();
     let mut db = 0u64;
+    // The last key kept, written only once the record after it is judged:
+    // damage that overwrote a run of one byte (a zeroed page) may have begun
+    // inside it, where nothing else can tell.
+    let mut held: Option<Held> = None;
     loop {
         let start = reader.offset();
-        let step = match reader.next() {
+        let step = match reader.next_releasing() {
             Ok(Some(Event::Key(k))) => match validator.check(&k) {
                 Ok(loads) => Step::Key { loads },
                 Err(e) => Step::Fault(e.key(&k.key).at(start), Some(k.key.to_vec())),
@@ -103,29 +107,47 @@ pub fn walk(path: &Path, reader_opts: ReaderOptions, out: Option<&mut dyn Write>
             }
         };
         let end = reader.offset();
+        let record = &all[start as usize..end as usize];
         let step = match step {
             Step::End | Step::Fault(..) => step,
             _ if start >= trailer_start => {
                 let e = Error::new(ErrorKind::BadEncoding("a record among the checksum's bytes")).at(start);
                 Step::Fault(e, None)
             }
+            // Bytes of one value (zeros, most often) frame as records of
+            // empty strings, which no writer puts there.
+            _ if record.len() > 1 && record.iter().all(|&b| b == record[0]) => {
+                let e = Error::new(ErrorKind::BadEncoding("a run of one byte value where a record should be"));
+                Step::Fault(e.at(start), None)
+            }
             _ => step,
         };
-        match step {
-            Step::Key { loads } => {
-                sink.select(db)?;
-                sink.put(&all[start as usize..end as usize])?;
-                walked.keys_kept += u64::from(loads);
-                walked.records_kept += 1;
+        if !matches!(step, Step::Fault(..)) {
+            if let Some(h) = held.take() {
+                h.write(&mut sink, all, &mut walked)?;
             }
+        }
+        match step {
+            Step::Key { loads } => held = Some(Held { start, end, db, loads }),
             Step::Record => {
-                sink.put(&all[start as usize..end as usize])?;
+                sink.put(record)?;
                 walked.records_kept += 1;
             }
             Step::Select(n) => db = n,
             Step::Skip => {}
             Step::End => break,
-            Step::Fault(error, first_key) => {
+            Step::Fault(error, mut first_key) => {
+                let mut start = start;
+                // A run of one byte reaching back into the held key: the
+                // damage began inside it.
+                if let Some(h) = held.take() {
+                    if run_back(all, start) >= start.saturating_sub(h.end) + MIN_RUN_INTO {
+                        start = h.start;
+                        first_key = None;
+                    } else {
+                        h.write(&mut sink, all, &mut walked)?;
+                    }
+                }
                 let resume = resync(&forker, start + 1);
                 let span_end = resume.unwrap_or(all.len() as u64);
                 let selects_db = last_selector(&all[start as usize..span_end as usize], dialect);
@@ -146,8 +168,39 @@ pub fn walk(path: &Path, reader_opts: ReaderOptions, out: Option<&mut dyn Write>
             }
         }
     }
+    if let Some(h) = held.take() {
+        h.write(&mut sink, all, &mut walked)?;
+    }
     sink.finish()?;
     Ok(walked)
+}
+
+/// Bytes a run of one value must reach into the key before a fault for
+/// that key to count as damaged too (a key may end in a few equal bytes).
+const MIN_RUN_INTO: u64 = 16;
+
+/// How many bytes before `at` equal the byte at `at`.
+fn run_back(all: &[u8], at: u64) -> u64 {
+    let Some(&b) = all.get(at as usize) else { return 0 };
+    all[..at as usize].iter().rev().take_while(|&&x| x == b).count() as u64
+}
+
+/// A key record kept, not yet written.
+struct Held {
+    start: u64,
+    end: u64,
+    db: u64,
+    loads: bool,
+}
+
+impl Held {
+    fn write(self, sink: &mut Sink<'_>, all: &[u8], walked: &mut Resynced) -> Result<()> {
+        sink.select(self.db)?;
+        sink.put(&all[self.start as usize..self.end as usize])?;
+        walked.keys_kept += u64::from(self.loads);
+        walked.records_kept += 1;
+        Ok(())
+    }
 }
 
 enum Step {
@@ -164,45 +217,73 @@ enum Step {
 }
 
 /// The first offset at or after `from` where records run whole again.
+///
+/// A run can start with a bogus record whose length fields jump over real
+/// records and land in step with the ones after (a "key" of megabytes read
+/// from the middle of a value). The real records it swallowed run whole
+/// too, several of them inside that one record; so an offset is taken only
+/// if no other offset inside its first record starts [`SWALLOWED`] whole
+/// records that end within it. (The converse, a few bogus records read
+/// inside a real record's value that land in step at its end, is common
+/// and proves nothing: a real record start is kept over them.)
 fn resync(forker: &Forker<'_>, from: u64) -> Option<u64> {
     let len = forker.bytes().len() as u64;
     let mut validator = KeyValidator::default();
-    (from..len).find(|&at| runs_whole(forker, at, len, &mut validator))
+    let mut at = (from..len).find(|&at| runs_whole(forker, at, len, &mut validator).is_some())?;
+    loop {
+        let first_end = runs_whole(forker, at, len, &mut validator)?[0];
+        let swallowed = (at + 1..first_end).find(|&inner| {
+            runs_whole(forker, inner, len, &mut validator)
+                .is_some_and(|ends| ends.len() >= SWALLOWED && ends[SWALLOWED - 1] <= first_end)
+        });
+        match swallowed {
+            Some(inner) => at = inner,
+            None => return Some(at),
+        }
+    }
 }
 
+/// Whole records inside one that make it a bogus record over real ones.
+const SWALLOWED: usize = 4;
+
 /// Whether [`SYNC_RECORDS`] records frame and pass from `at`, or records
-/// run whole from it to an EOF at the file's end (checksum after it).
-/// The first record must hold more than one repeated byte: a zeroed span
-/// frames as empty strings, which no writer produced there.
-fn runs_whole(forker: &Forker<'_>, at: u64, len: u64, validator: &mut KeyValidator) -> bool {
+/// run whole from it to an EOF at the file's end (checksum after it): the
+/// ends of its first records (up to [`SWALLOWED`]) when they do. No record
+/// may be one repeated byte: a zeroed span frames as empty strings, which
+/// no writer put there.
+fn runs_whole(forker: &Forker<'_>, at: u64, len: u64, validator: &mut KeyValidator) -> Option<Vec<u64>> {
     let bytes = forker.bytes();
     let first = bytes[at as usize];
     let is_opcode = first >= opcode::HASH_TEMPLATE || first == opcode::RE_RAM_LRU || first == opcode::RE_SLOT_NUM;
     if !is_opcode && crate::format::Type::from_byte(first, forker.header().dialect).is_none() {
-        return false;
+        return None;
     }
-    let Some(mut probe) = forker.probe_at(at, SYNC_SPAN) else { return false };
+    let mut probe = forker.probe_at(at, SYNC_SPAN)?;
+    let mut ends = Vec::with_capacity(SWALLOWED);
     for n in 0..SYNC_RECORDS {
         let before = probe.offset();
+        // Keys and the hints between them: aux fields, functions and module
+        // data come before the keys (module data may follow them), and
+        // garbage read as one jumps far on its lengths.
         let ok = match probe.next() {
             Ok(Some(Event::Key(k))) => validator.check(&k).is_ok(),
             Ok(Some(Event::End { .. })) => {
-                return n > 0 && probe.offset() + 8 == len;
+                return (n > 0 && probe.offset() + 8 == len).then_some(ends);
             }
-            Ok(Some(Event::HashTemplate { .. })) | Ok(None) | Err(_) => false,
-            Ok(Some(_)) => true,
+            Ok(Some(
+                Event::SelectDb { .. } | Event::ResizeDb { .. } | Event::SlotInfo { .. } | Event::SlotNum { .. },
+            )) => true,
+            Ok(Some(_)) | Ok(None) | Err(_) => false,
         };
-        if !ok {
-            return false;
+        let record = &bytes[before as usize..probe.offset() as usize];
+        if !ok || (record.len() > 1 && record.iter().all(|&b| b == record[0])) {
+            return None;
         }
-        if n == 0 {
-            let record = &bytes[before as usize..probe.offset() as usize];
-            if record.iter().all(|&b| b == record[0]) {
-                return false;
-            }
+        if ends.len() < SWALLOWED {
+            ends.push(probe.offset());
         }
     }
-    true
+    Some(ends)
 }
 
 /// The last database selector in `span` that reads as one: its opcode, a
