@@ -146,3 +146,28 @@ pub fn drop_unrecorded(want: &mut Value, got: &mut Value) {
         }
     }
 }
+
+/// Where each key's record starts and ends in an intact file, as the
+/// reader frames it: `(start, end, db, key)`, the key a byte belongs to.
+pub fn key_spans(path: &Path) -> Vec<(u64, u64, u64, Vec<u8>)> {
+    let mut input = rdb_tool::input::Input::open(path).unwrap();
+    let mut reader = rdb_tool::event::RdbReader::new(&mut input, rdb_tool::event::ReaderOptions::default());
+    let mut spans = Vec::new();
+    let mut db = 0;
+    loop {
+        let start = reader.offset();
+        let key = match reader.next().unwrap() {
+            Some(rdb_tool::event::Event::Key(k)) => Some(k.key.to_vec()),
+            Some(rdb_tool::event::Event::SelectDb { db: n }) => {
+                db = n;
+                None
+            }
+            Some(rdb_tool::event::Event::End { .. }) | None => break,
+            Some(_) => None,
+        };
+        if let Some(key) = key {
+            spans.push((start, reader.offset(), db, key));
+        }
+    }
+    spans
+}

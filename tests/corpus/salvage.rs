@@ -3,8 +3,6 @@
 //! byte must give it back byte for byte, and the input is never modified.
 
 use crate::common;
-use rdb_tool::event::{Event, RdbReader, ReaderOptions};
-use rdb_tool::input::Input;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -138,7 +136,7 @@ fn judge_resync(
     }
     let intact = common::records::dump_keys(original);
     let salvaged = common::records::dump_keys(out);
-    let spans = key_spans(original);
+    let spans = common::records::key_spans(original);
     let recoverable: Vec<(u64, String)> = spans
         .iter()
         .filter(|(s, e, _, _)| e.min(&damaged.end) <= s.max(&damaged.start))
@@ -157,31 +155,6 @@ fn judge_resync(
         return Err(format!("{name}: {} recoverable keys lost: {:?}", missing.len(), &missing[..missing.len().min(5)]));
     }
     Ok((recoverable.len(), recoverable.len()))
-}
-
-/// Where each key's record starts and ends in an intact file, as the
-/// reader frames it: the key a byte belongs to.
-fn key_spans(path: &Path) -> Vec<(u64, u64, u64, Vec<u8>)> {
-    let mut input = Input::open(path).unwrap();
-    let mut reader = RdbReader::new(&mut input, ReaderOptions::default());
-    let mut spans = Vec::new();
-    let mut db = 0;
-    loop {
-        let start = reader.offset();
-        let key = match reader.next().unwrap() {
-            Some(Event::Key(k)) => Some(k.key.to_vec()),
-            Some(Event::SelectDb { db: n }) => {
-                db = n;
-                None
-            }
-            Some(Event::End { .. }) | None => break,
-            Some(_) => None,
-        };
-        if let Some(key) = key {
-            spans.push((start, reader.offset(), db, key));
-        }
-    }
-    spans
 }
 
 /// Seeded single-bit flips and single-byte changes anywhere in three
@@ -204,7 +177,7 @@ fn generated_flips_and_byte_changes_are_restored_to_the_servers_file() {
     for name in ["redis-6.2.16/dump.rdb", "redis-7.0.15/dump.rdb", "valkey-9.1.0/dump.rdb"] {
         let original: PathBuf = corpus.join(name);
         let bytes = std::fs::read(&original).unwrap();
-        let spans = key_spans(&original);
+        let spans = common::records::key_spans(&original);
         for round in 0..30 {
             let offset = (next() % bytes.len() as u64) as usize;
             let xor = if round % 3 == 2 { (next() % 255 + 1) as u8 } else { 1 << (next() % 8) };
@@ -246,7 +219,7 @@ fn checksum_damage_no_single_byte_explains_keeps_every_key_as_read() {
     let mut bytes = std::fs::read(&original).unwrap();
     // Inside a long string value: its record's last bytes, far from any
     // length or encoding byte.
-    let spans = key_spans(&original);
+    let spans = common::records::key_spans(&original);
     let (_, end, _, key) = spans.iter().max_by_key(|(s, e, _, _)| e - s).unwrap().clone();
     let at = end as usize - 3;
     bytes[at] ^= 0x01;
@@ -272,7 +245,7 @@ fn checksum_damage_no_single_byte_explains_keeps_every_key_as_read() {
 fn check_names_the_repairable_byte_and_a_dry_run_writes_nothing() {
     let scratch = common::Scratch::new("salvage-check");
     let original = common::corpus_dir().join("redis-7.0.15/dump.rdb");
-    let spans = key_spans(&original);
+    let spans = common::records::key_spans(&original);
     let (start, end, _, key) = spans[spans.len() / 2].clone();
     let offset = (start + end) / 2;
     let mut bytes = std::fs::read(&original).unwrap();

@@ -10,5 +10,6 @@ mod property_roundtrip;
 pub(crate) mod reader_equivalence;
 mod regression;
 mod replay;
+mod salvage;
 mod snapshots;
 mod wild_files;

@@ -247,7 +247,7 @@ fn resync(forker: &Forker<'_>, from: u64) -> Option<u64> {
 const SWALLOWED: usize = 4;
 
 /// Whether [`SYNC_RECORDS`] records frame and pass from `at`, or records
-/// run whole from it to an EOF at the file's end (checksum after it): the
+/// run whole from it to an EOF and checksum that end the file: the
 /// ends of its first records (up to [`SWALLOWED`]) when they do. No record
 /// may be one repeated byte: a zeroed span frames as empty strings, which
 /// no writer put there.
@@ -268,7 +268,7 @@ fn runs_whole(forker: &Forker<'_>, at: u64, len: u64, validator: &mut KeyValidat
         let ok = match probe.next() {
             Ok(Some(Event::Key(k))) => validator.check(&k).is_ok(),
             Ok(Some(Event::End { .. })) => {
-                return (n > 0 && probe.offset() + 8 == len).then_some(ends);
+                return (n > 0 && probe.offset() == len).then_some(ends);
             }
             Ok(Some(
                 Event::SelectDb { .. } | Event::ResizeDb { .. } | Event::SlotInfo { .. } | Event::SlotNum { .. },
