@@ -10,6 +10,7 @@
 //!   middle of a hash or set stored as a table, its fields read as string
 //!   keys (RDB has no sync markers). Those are counted, and held to the
 //!   measured rate.
+//!
 //! Damage that no check can see (bytes inside a string) stays in the key it
 //! hit, kept as read, as the report says.
 

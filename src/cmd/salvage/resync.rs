@@ -3,7 +3,7 @@
 //! Records are read in order, each key checked as deeply as `check` checks
 //! it. At a fault (a record that does not frame, or a key that fails its
 //! check), the damaged span starts where that record started. The next
-//! offset from which [`SYNC_RECORDS`] records frame and pass their checks in
+//! offset from which 32 records frame and pass their checks in
 //! a row (or records run whole to the file's end) ends it, and reading goes
 //! on from there; repeat for every span. An RDB has no sync markers: this
 //! is how `check`'s parallel framing finds record starts too
