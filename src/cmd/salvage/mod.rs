@@ -130,8 +130,13 @@ fn copy_patched(report: SalvageReport, out: Option<&mut dyn Write>) -> Result<Sa
 }
 
 /// Judge a written salvage before it is put in place: it must pass the
-/// full check and hold the keys the report counts.
+/// full check and hold the keys the report counts. Only a walk past damage
+/// needs it: the other outputs are the input with at most one byte or the
+/// checksum changed, checked in full as such before they were written.
 pub fn verify(report: &SalvageReport, written: &Path) -> Result<()> {
+    if !matches!(report.outcome, Outcome::Resynced(_)) {
+        return Ok(());
+    }
     let check = check_file(written, report.check_options, Some(0));
     let refuse = |why: String| {
         Err(Error::new(ErrorKind::Unsupported("a salvage that fails its own check (nothing was written)"))
