@@ -150,7 +150,7 @@ pub fn walk(path: &Path, reader_opts: ReaderOptions, out: Option<&mut dyn Write>
                 }
                 let resume = resync(&forker, start + 1);
                 let span_end = resume.unwrap_or(all.len() as u64);
-                let selects_db = last_selector(&all[start as usize..span_end as usize], dialect);
+                let selects_db = last_selector(&all[start as usize..span_end as usize]);
                 if let Some(n) = selects_db {
                     db = n;
                 }
@@ -288,8 +288,7 @@ fn runs_whole(forker: &Forker<'_>, at: u64, len: u64, validator: &mut KeyValidat
 
 /// The last database selector in `span` that reads as one: its opcode, a
 /// length-encoded number, and the size hint a writer always puts after it.
-fn last_selector(span: &[u8], dialect: Dialect) -> Option<u64> {
-    let _ = dialect;
+fn last_selector(span: &[u8]) -> Option<u64> {
     let mut found = None;
     for (i, _) in span.iter().enumerate().filter(|(_, &b)| b == opcode::SELECTDB) {
         let rest = &span[i + 1..];
@@ -344,5 +343,27 @@ impl<'w> Sink<'w> {
             out.write_all(&crc.to_le_bytes()).map_err(Error::io)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_selector_in_a_span_is_one_followed_by_a_size_hint() {
+        // 6-bit and 14-bit database numbers; the last one counts.
+        assert_eq!(last_selector(&[0x00, 0xfe, 0x05, 0xfb, 0x01, 0x01, 0xfe, 0x41, 0x02, 0xfb]), Some(0x102));
+        // Without the size hint after it, a 0xfe is just a byte.
+        assert_eq!(last_selector(&[0xfe, 0x05, 0x00, 0xfe]), None);
+        assert_eq!(last_selector(&[0xfe, 0x05, 0xfb, 0xfe, 0xc0, 0xfb]), Some(5));
+    }
+
+    #[test]
+    fn a_run_of_one_byte_is_counted_back_from_where_it_is_met() {
+        let bytes = [1, 2, 0, 0, 0, 0, 3];
+        assert_eq!(run_back(&bytes, 5), 3);
+        assert_eq!(run_back(&bytes, 2), 0);
+        assert_eq!(run_back(&bytes, 7), 0);
     }
 }
