@@ -421,6 +421,13 @@ fn run_salvage(args: cli::SalvageArgs) -> Result<Exit, Error> {
     use rdb_tool::cmd::salvage::{self, Outcome, SalvageConfig};
     let cfg = SalvageConfig { input: args.input.clone(), reader: args.read.options(), now_ms: args.now };
     let written = args.output.as_deref().filter(|_| !args.dry_run);
+    let source = rdb_tool::source::Source::open(&args.input)?;
+    if source.is_pipe() {
+        return Err(usage("salvage reads a file, not standard input".into()));
+    }
+    if source.kind().is_aof() {
+        return run_salvage_aof(&args, &cfg, &source, written);
+    }
     let report = match written {
         // What exit 1 promises: the output passes the full check and holds
         // the keys the report counts, or it is not put in place.
@@ -439,6 +446,64 @@ fn run_salvage(args: cli::SalvageArgs) -> Result<Exit, Error> {
         Outcome::Intact => Exit::Ok,
         Outcome::Repaired(_) | Outcome::Unlocated { .. } | Outcome::Resynced(_) => Exit::Damaged,
     })
+}
+
+/// `salvage` of an AOF: a single file into a file, a multi-part set into a
+/// new directory, each judged before it is put in place.
+fn run_salvage_aof(
+    args: &cli::SalvageArgs,
+    cfg: &rdb_tool::cmd::salvage::SalvageConfig,
+    source: &rdb_tool::source::Source,
+    written: Option<&std::path::Path>,
+) -> Result<Exit, Error> {
+    use rdb_tool::cmd::salvage::aof::{self, AofTarget};
+    let multipart = matches!(source.kind(), rdb_tool::source::Kind::MultiPart { .. });
+    let report = match written {
+        Some(path) if multipart => {
+            write_dir_atomically_then(path, |dir| aof::salvage_aof(cfg, source, AofTarget::Dir(dir)), aof::verify)?
+        }
+        Some(path) => {
+            write_atomically_then(path, |out| aof::salvage_aof(cfg, source, AofTarget::File(out)), aof::verify)?
+        }
+        None => aof::salvage_aof(cfg, source, AofTarget::Nowhere)?,
+    };
+    print!("{}", aof::to_text(&report));
+    if let Some(path) = &args.report {
+        write_atomically(path, |out| writeln!(out, "{}", aof::to_json(&report, written)).map_err(Error::io))?;
+    }
+    match written {
+        Some(path) => println!("written to {}", path.display()),
+        None => println!("dry run: nothing written"),
+    }
+    Ok(if report.intact() { Exit::Ok } else { Exit::Damaged })
+}
+
+/// Write a new directory at `path` through `write`, judged by `accept`
+/// before it is renamed into place (a directory that exists is refused:
+/// nothing is ever overwritten).
+fn write_dir_atomically_then<T>(
+    path: &std::path::Path,
+    write: impl FnOnce(&std::path::Path) -> Result<T, Error>,
+    accept: impl FnOnce(&T, &std::path::Path) -> Result<(), Error>,
+) -> Result<T, Error> {
+    if path.exists() {
+        return Err(usage(format!("{} exists: salvage writes a new directory", path.display())));
+    }
+    let parent = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = parent.join(format!(".{name}.rdb-tool-tmp.{}", std::process::id()));
+    let result = (|| {
+        std::fs::create_dir(&tmp).map_err(Error::io)?;
+        let value = write(&tmp)?;
+        std::fs::File::open(&tmp).and_then(|d| d.sync_all()).map_err(Error::io)?;
+        accept(&value, &tmp)?;
+        std::fs::rename(&tmp, path).map_err(Error::io)?;
+        Ok(value)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
 }
 
 fn run_fix(args: cli::FixArgs) -> Result<Exit, Error> {

@@ -204,10 +204,11 @@ pub enum Command {
     /// shards of a cluster) give one report and a row per file.
     #[command(after_help = EXIT_CODES)]
     Memory(MemoryArgs),
-    /// Save what can be saved of a damaged RDB into a new file (the input is
-    /// never modified). Damage only the checksum sees (bit rot) is located
-    /// from the checksum itself: a byte whose restoration passes the full
-    /// check is restored, exactly. Damage inside the records is not handled yet.
+    /// Save what can be saved of a damaged RDB or AOF into a new file (the
+    /// input is never modified). Damage only the checksum sees (bit rot) is
+    /// located from the checksum itself: a byte whose restoration passes the
+    /// full check is restored, exactly. Damage inside the records or commands
+    /// is read past: what lies outside the damaged spans is kept.
     #[command(after_help = SALVAGE_EXIT_CODES)]
     Salvage(SalvageArgs),
 }
@@ -215,17 +216,19 @@ pub enum Command {
 pub const SALVAGE_EXIT_CODES: &str = "\
 Exit codes:
   0  nothing was damaged (the output is a copy)
-  1  repaired, or salvaged with no guarantee (see the report)
+  1  repaired, or salvaged with losses or with no guarantee (see the report)
   2  usage or I/O error
-  3  damage this version cannot salvage yet (inside the records), or an unsupported input";
+  3  cannot be salvaged (see the message), or an unsupported input";
 
 /// Arguments of `salvage`.
 #[derive(clap::Args, Debug)]
 pub struct SalvageArgs {
-    /// The damaged RDB.
+    /// The damaged RDB, or AOF in any layout (a multi-part set by its
+    /// manifest or directory).
     pub input: PathBuf,
     /// Where to write the salvaged file (atomically: a temporary file renamed
-    /// into place). Required unless --dry-run.
+    /// into place); for a multi-part AOF, a new directory. Required unless
+    /// --dry-run.
     #[arg(short, long, required_unless_present = "dry_run")]
     pub output: Option<PathBuf>,
     /// Also write the report as JSON here.

@@ -7,6 +7,7 @@
 //!
 //! Above `event` (it consumes pieces), below `cmd` (convert drives it).
 
+pub mod command_keys;
 pub mod geo;
 pub mod hll;
 pub mod replay;

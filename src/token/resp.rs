@@ -112,6 +112,46 @@ pub fn parse_command(i: &[u8]) -> TResult<'_, CommandFrame<'_>> {
     Ok((rest, CommandFrame { argc: argc as u64, raw: &i[..len], name }))
 }
 
+/// What can be read of a command record that does not parse whole (in a
+/// damaged span of an AOF): its argument count, if its header reads, and
+/// the arguments that read in order before the first that does not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartialCommand<'a> {
+    pub argc: Option<i64>,
+    pub args: Vec<&'a [u8]>,
+    /// Every argument read: the record is whole.
+    pub whole: bool,
+}
+
+/// Read as much of a command record at the start of `i` as parses, never
+/// past `i` (the caller bounds it to the damaged span).
+pub fn parse_partial_command(i: &[u8]) -> PartialCommand<'_> {
+    let mut partial = PartialCommand { argc: None, args: Vec::new(), whole: false };
+    let Ok((mut rest, argc)) = parse_number_line(i, b'*') else {
+        // A damaged count: the arguments may still read after its line.
+        if let Some(line_end) = memchr(b'\n', &i[..i.len().min(NUMBER_LINE_MAX)]) {
+            let mut rest = &i[line_end + 1..];
+            while let Ok((after, arg)) = parse_bulk(rest) {
+                partial.args.push(arg);
+                rest = after;
+            }
+        }
+        return partial;
+    };
+    partial.argc = Some(argc);
+    while (partial.args.len() as i64) < argc {
+        match parse_bulk(rest) {
+            Ok((after, arg)) => {
+                partial.args.push(arg);
+                rest = after;
+            }
+            Err(_) => return partial,
+        }
+    }
+    partial.whole = argc >= 1;
+    partial
+}
+
 /// `$<len>\r\n<payload>\r\n`.
 fn parse_bulk(i: &[u8]) -> TResult<'_, &[u8]> {
     let (rest, len) = parse_number_line(i, b'$')?;
@@ -305,6 +345,22 @@ mod tests {
             let general = parse_number_line_general(l, b'*').map(|(r, v)| (r.len(), v)).map_err(|e| format!("{e:?}"));
             assert_eq!(fast, general, "{:?}", String::from_utf8_lossy(l));
         }
+    }
+
+    #[test]
+    fn partial_commands_read_up_to_the_damage() {
+        let p = parse_partial_command(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$9\r\nshort");
+        assert_eq!((p.argc, p.args, p.whole), (Some(3), vec![&b"SET"[..], b"k"], false));
+        let p = parse_partial_command(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+        assert_eq!((p.argc, p.args.len(), p.whole), (Some(2), 2, true));
+        // A damaged count: the arguments after it.
+        let p = parse_partial_command(b"!2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPING\r\n");
+        assert_eq!((p.argc, p.args, p.whole), (None, vec![&b"GET"[..], b"k"], false));
+        let p = parse_partial_command(b"!!!");
+        assert_eq!((p.argc, p.args.len(), p.whole), (None, 0, false));
+        // A huge count does not allocate: arguments are pushed as they read.
+        let p = parse_partial_command(b"*999999999999\r\n$1\r\nx\r\n");
+        assert_eq!((p.argc, p.args.len(), p.whole), (Some(999_999_999_999), 1, false));
     }
 
     #[test]

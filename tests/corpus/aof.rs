@@ -83,7 +83,7 @@ fn every_server_aof_checks_clean_and_counts_like_redis_check_aof() {
 
 /// Build the damaged AOF of a corruption case in `scratch`; returns the path to
 /// give the checker (manifest or single file) and the damaged file's path.
-fn build_case(vdir: &Path, case: &Value, scratch: &Path) -> (PathBuf, PathBuf) {
+pub(crate) fn build_case(vdir: &Path, case: &Value, scratch: &Path) -> (PathBuf, PathBuf) {
     let replaces = case["replaces"].as_str().unwrap();
     let fixture_root = replaces.split('/').next().unwrap();
     copy_tree(&vdir.join(fixture_root), &scratch.join(fixture_root));
@@ -101,7 +101,7 @@ fn build_case(vdir: &Path, case: &Value, scratch: &Path) -> (PathBuf, PathBuf) {
 }
 
 /// The server's own cut, from its log ("Truncating the AOF <f> at offset N").
-fn server_cut(case: &Value) -> Option<u64> {
+pub(crate) fn server_cut(case: &Value) -> Option<u64> {
     let log = case["server_load"]["log"].as_array()?;
     log.iter().filter_map(Value::as_str).find_map(|l| {
         let rest = l.split(" at offset ").nth(1)?;

@@ -267,3 +267,231 @@ fn check_names_the_repairable_byte_and_a_dry_run_writes_nothing() {
     assert_eq!(dry.status.code(), Some(1));
     assert!(!out.exists(), "a dry run wrote {}", out.display());
 }
+
+/// Every AOF case of the corpus' corruption oracle, in every version and
+/// layout (cut, garbled or appended commands, a transaction left open, a
+/// cut RDB preamble or base, a cut incr file that is not the last): exit 1,
+/// the input untouched, and an output that checks clean in which:
+/// - the files the damage did not reach are copied byte for byte;
+/// - a damaged command stream holds exactly the original's commands minus
+///   those whose bytes the damage reached (and a transaction the file ends
+///   inside, which the server drops), in order, byte for byte;
+/// - where the server itself cut the damaged file on load (its log says
+///   where), the salvaged file is the damaged one cut there;
+/// - a damaged RDB preamble or base is judged as the RDB cases are
+///   ([`judge_resync`]), against the intact file's RDB part.
+#[test]
+fn corpus_aof_damage_loses_exactly_the_damaged_commands() {
+    use rdb_tool::cmd::check::aof::{check_aof, AofCheckOptions};
+    use rdb_tool::source::Source;
+    let scratch = common::Scratch::new("salvage-aof-corpus");
+    let (mut cases, mut server_cuts, mut rdb_parts, mut failures) = (0, 0, 0, Vec::new());
+    for vdir in common::version_dirs() {
+        let oracle = vdir.join("corrupt/corruption.json");
+        if !oracle.is_file() {
+            continue;
+        }
+        for group in common::read_json(&oracle)["aof"].as_array().into_iter().flatten() {
+            for case in group["cases"].as_array().into_iter().flatten() {
+                cases += 1;
+                let name = format!("{} {} {}", vdir.display(), group["fixture"], case["case"]);
+                let dir = scratch.0.join(format!("case-{cases}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                let (target, damaged) = super::aof::build_case(&vdir, case, &dir);
+                let original = vdir.join(case["replaces"].as_str().unwrap());
+                let set_dir = damaged.parent().unwrap().to_path_buf();
+                let before = files_in(&set_dir);
+                let out = dir.join("salvaged");
+                let run = salvage(&target, &out, &dir.join("report.json"));
+                let code = run.status.code();
+                if files_in(&set_dir) != before {
+                    failures.push(format!("{name}: the input changed"));
+                }
+                if code != Some(1) {
+                    failures.push(format!("{name}: exit {code:?}: {}", String::from_utf8_lossy(&run.stderr)));
+                    continue;
+                }
+                let check = check_aof(&Source::open(&out).unwrap(), &AofCheckOptions::default());
+                if let Some(e) = check.first_error() {
+                    failures.push(format!("{name}: the output fails its check: {e}"));
+                }
+                let multipart = out.is_dir();
+                let salvaged = if multipart { out.join(damaged.file_name().unwrap()) } else { out.clone() };
+                if multipart {
+                    for (file, bytes) in &before {
+                        // The manifest is written anew: as it was up to the
+                        // damaged file; Redis 8's replication offsets are
+                        // dropped from there (see `write_manifest`).
+                        let copied = sha(&out.join(file.file_name().unwrap()));
+                        let manifest = file.extension().is_some_and(|e| e == "manifest");
+                        let same = if manifest {
+                            without_offsets(&copied) == without_offsets(bytes)
+                        } else {
+                            copied == *bytes
+                        };
+                        if *file != damaged && !same {
+                            failures.push(format!("{name}: {} was not copied as it is", file.display()));
+                        }
+                    }
+                }
+                let (o, d, s) = (sha(&original), sha(&damaged), sha(&salvaged));
+                let region = damage_region(&o, &d);
+                let rdb_end = preamble_end(&original);
+                if rdb_end.is_some_and(|end| region.start < end) {
+                    // The RDB part: judged by the intact file's RDB part.
+                    let end = rdb_end.unwrap() as usize;
+                    let intact_rdb = dir.join("intact-part.rdb");
+                    std::fs::write(&intact_rdb, &o[..end]).unwrap();
+                    let salvaged_rdb = dir.join("salvaged-part.rdb");
+                    let salvaged_end = preamble_end(&salvaged).unwrap_or(s.len() as u64) as usize;
+                    std::fs::write(&salvaged_rdb, &s[..salvaged_end]).unwrap();
+                    match judge_resync(&name, &intact_rdb, region.start..u64::MAX, Some(1), &salvaged_rdb) {
+                        Ok(_) => rdb_parts += 1,
+                        Err(e) => failures.push(e),
+                    }
+                    continue;
+                }
+                let from = rdb_end.unwrap_or(0) as usize;
+                if s[..from] != o[..from] {
+                    failures.push(format!("{name}: the intact RDB preamble was not copied as it is"));
+                }
+                // MULTI and EXEC are compared apart: a damaged one is put
+                // back where it was read, one whose partner was lost is
+                // dropped; the check above found them balanced.
+                let kept: Vec<&[u8]> =
+                    commands(&s, from).into_iter().map(|(_, c)| c).filter(|c| !is_marker(c)).collect();
+                let mut expected = expected_commands(&o, from, &region);
+                expected.retain(|c| !is_marker(c));
+                if kept != expected {
+                    failures.push(format!(
+                        "{name}: {} commands kept where {} are outside the damage",
+                        kept.len(),
+                        expected.len()
+                    ));
+                }
+                if let Some(cut) = super::aof::server_cut(case) {
+                    server_cuts += 1;
+                    if s != d[..cut as usize] {
+                        failures.push(format!("{name}: the server cut at {cut}; the salvage holds {} bytes", s.len()));
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("{cases} AOF cases: {server_cuts} equal to the server's own cut, {rdb_parts} RDB parts read past");
+    assert!(
+        cases >= 80 && server_cuts >= 40 && rdb_parts >= 8,
+        "{cases} cases, {server_cuts} cuts, {rdb_parts} RDB parts"
+    );
+    assert!(failures.is_empty(), "{} of {cases} cases:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// The files of a directory with their bytes.
+fn files_in(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let b = sha(&p);
+            (p, b)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Where a damaged copy differs from its original, in the original's
+/// offsets: from the first differing byte to where their common ending
+/// starts (empty at the end when bytes were only appended).
+fn damage_region(original: &[u8], damaged: &[u8]) -> std::ops::Range<u64> {
+    let prefix = original.iter().zip(damaged).take_while(|(a, b)| a == b).count();
+    if prefix == original.len() {
+        return prefix as u64..prefix as u64;
+    }
+    let suffix =
+        original[prefix..].iter().rev().zip(damaged[prefix..].iter().rev()).take_while(|(a, b)| a == b).count();
+    prefix as u64..(original.len() - suffix) as u64
+}
+
+/// Where an AOF file's RDB preamble ends, as the reader frames it.
+fn preamble_end(path: &Path) -> Option<u64> {
+    let bytes = sha(path);
+    if !(bytes.starts_with(b"REDIS") || bytes.starts_with(b"VALKEY")) {
+        return None;
+    }
+    let mut input = rdb_tool::input::Input::open(path).ok()?;
+    let mut reader = rdb_tool::event::RdbReader::new(&mut input, rdb_tool::event::ReaderOptions::default());
+    loop {
+        match reader.next() {
+            Ok(Some(rdb_tool::event::Event::End { .. })) | Ok(None) => return Some(reader.offset()),
+            Ok(Some(_)) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// The commands of a command stream from `from`, up to the first item that
+/// does not parse: `(offset, record)`.
+fn commands(bytes: &[u8], from: usize) -> Vec<(usize, &[u8])> {
+    use rdb_tool::token::resp::{parse_aof_item, AofItem};
+    let mut at = from;
+    let mut out = Vec::new();
+    while at < bytes.len() {
+        match parse_aof_item(&bytes[at..]) {
+            Ok((rest, item)) => {
+                let end = bytes.len() - rest.len();
+                if let AofItem::Command(c) = item {
+                    out.push((at, c.raw));
+                }
+                at = end;
+            }
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// The original's commands outside the damaged region, without a
+/// transaction that the damage leaves open at the end (the server drops
+/// it on load).
+fn expected_commands<'a>(original: &'a [u8], from: usize, region: &std::ops::Range<u64>) -> Vec<&'a [u8]> {
+    let mut kept: Vec<&[u8]> = commands(original, from)
+        .into_iter()
+        .filter(|(at, c)| {
+            let (s, e) = (*at as u64, (*at + c.len()) as u64);
+            e <= region.start || s >= region.end
+        })
+        .map(|(_, c)| c)
+        .collect();
+    if region.end as usize == original.len() {
+        let open = kept
+            .iter()
+            .rposition(|c| is_named(c, b"MULTI"))
+            .filter(|&m| !kept[m..].iter().any(|c| is_named(c, b"EXEC")));
+        if let Some(m) = open {
+            kept.truncate(m);
+        }
+    }
+    kept
+}
+
+/// A command record whose name is `name`.
+fn is_named(record: &[u8], name: &[u8]) -> bool {
+    let argc_end = record.iter().position(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let len_end = record[argc_end..].iter().position(|&b| b == b'\n').map_or(0, |p| argc_end + p + 1);
+    record.get(len_end..len_end + name.len()).is_some_and(|n| n.eq_ignore_ascii_case(name))
+        && record.get(len_end + name.len()) == Some(&b'\r')
+}
+
+fn is_marker(record: &[u8]) -> bool {
+    is_named(record, b"MULTI") || is_named(record, b"EXEC")
+}
+
+/// A manifest without Redis 8's replication offsets.
+fn without_offsets(manifest: &[u8]) -> String {
+    String::from_utf8_lossy(manifest)
+        .lines()
+        .map(|l| l.split(" startoffset ").next().unwrap_or(l).to_string() + "\n")
+        .collect()
+}

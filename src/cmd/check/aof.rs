@@ -46,6 +46,9 @@ pub struct PartReport {
     pub size: u64,
     /// The RDB preamble or RDB base, checked like any RDB.
     pub preamble: Option<CheckReport>,
+    /// Where a whole preamble ends (just past its checksum): the commands
+    /// start there.
+    pub preamble_end: Option<u64>,
     pub commands: u64,
     pub annotations: u64,
     /// By upper-cased command name.
@@ -258,7 +261,7 @@ impl NameCounts {
 }
 
 /// Check one file of an AOF; `ts` is the annotation in force, carried from file to file.
-fn check_part(path: &Path, role: AofRole, opts: &AofCheckOptions, ts: &mut Option<i64>) -> PartReport {
+pub(crate) fn check_part(path: &Path, role: AofRole, opts: &AofCheckOptions, ts: &mut Option<i64>) -> PartReport {
     let size = std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.len());
     let mut part =
         PartReport { file: path.to_path_buf(), role: Some(role), size: size.unwrap_or(0), ..Default::default() };
@@ -314,6 +317,7 @@ fn read_part(
         }
         part.preamble = Some(pre);
         win = rdb.into_window();
+        part.preamble_end = Some(win.offset());
     }
     let mut resp = RespReader::from_window(name.clone(), win, opts.reader.max_record, *ts);
     let progress = crate::progress::Progress::new(opts.reader.progress, &name.display().to_string(), size);

@@ -9,6 +9,7 @@
 //! fresh checksum, and the report says there is no guarantee. Other damage
 //! inside the records is refused as unsupported for now.
 
+pub mod aof;
 pub mod resync;
 
 use super::check::one_byte::{self, Explanation, Patched, Restored, Subject};

@@ -51,6 +51,9 @@ pub struct Resynced {
     pub spans: Vec<LostSpan>,
     pub keys_kept: u64,
     pub records_kept: u64,
+    /// Where the RDB ended: just past its checksum, or the file's end. An
+    /// AOF's commands follow its RDB preamble there.
+    pub end: u64,
 }
 
 /// Walk the RDB at `path`, writing what is kept to `out` (when given):
@@ -81,7 +84,7 @@ pub fn walk(path: &Path, reader_opts: ReaderOptions, out: Option<&mut dyn Write>
     let mut sink = Sink::new(out);
     sink.put(&all[..reader.offset() as usize])?;
     let mut validator = KeyValidator::default();
-    let mut walked = Resynced::default();
+    let mut walked = Resynced { end: all.len() as u64, ..Resynced::default() };
     let mut db = 0u64;
     // The last key kept, written only once the record after it is judged:
     // damage that overwrote a run of one byte (a zeroed page) may have begun
@@ -135,7 +138,10 @@ pub fn walk(path: &Path, reader_opts: ReaderOptions, out: Option<&mut dyn Write>
             }
             Step::Select(n) => db = n,
             Step::Skip => {}
-            Step::End => break,
+            Step::End => {
+                walked.end = end.max(start);
+                break;
+            }
             Step::Fault(error, mut first_key) => {
                 let mut start = start;
                 // A run of one byte reaching back into the held key: the

@@ -1,0 +1,926 @@
+//! Reading past damage inside an AOF: every layout (a single file, with or
+//! without an RDB preamble, or a multi-part set), into an AOF the server
+//! loads.
+//!
+//! Each file is read command by command, with `check`'s rules (token::resp).
+//! At a fault, the skipped span starts where the item being read started
+//! and ends at the next offset from which [`SYNC_ITEMS`] items parse in a
+//! row, the first a command (or items parse to the file's end); reading
+//! goes on from there. A command stream has no checksum and no index, but a
+//! false start is hard to come by: commands are text with counted lengths,
+//! and a run read from inside a bulk string's payload ends at that string's
+//! closing `\r\n`, which starts no item.
+//!
+//! Transactions: `MULTI … EXEC` runs as one in the server, and a file that
+//! ends inside one is cut back to its `MULTI` on load (aof.c
+//! `loadSingleAppendOnlyFile`, "Revert incomplete MULTI/EXEC transaction").
+//! Salvage does the same at the end of a file. A transaction whose `MULTI`
+//! or `EXEC` lies in a span in the middle was run by the server, so its
+//! commands outside the span are kept, on their own; the marker left
+//! without its partner is dropped (a check, and `redis-check-aof`, refuse
+//! it), and the span says so.
+//!
+//! A `SELECT` read from a span is put back after it, so the commands that
+//! follow still run in their database.
+//!
+//! An RDB preamble (or an RDB base file) that is damaged is salvaged as
+//! any RDB is ([`super::resync`], or the one-byte repair for a base file).
+
+use super::resync::{self, Resynced};
+use super::{SalvageConfig, SalvageReport};
+use crate::cmd::check::aof::{check_aof, check_part, AofCheckOptions, AofReport, PartReport};
+use crate::error::{Error, ErrorKind, Integrity, Result};
+use crate::event::aof::starts_with_rdb;
+use crate::event::AofRole;
+use crate::input::layout::{load_multipart, MultiPart};
+use crate::input::manifest::PartRole;
+use crate::input::{Input, PipeLimits};
+use crate::keyspace::command_keys::{touched, Touched};
+use crate::source::{Kind, Source};
+use crate::token::resp::{parse_aof_item, parse_partial_command, AofItem};
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Items that must parse in a row after an offset for reading to resume
+/// there (fewer if the file ends first).
+const SYNC_ITEMS: usize = 8;
+/// Commands of a span listed one by one in the report (the rest counted).
+const LISTED_COMMANDS: usize = 64;
+/// Keys of a span's commands listed in the report (the rest counted).
+const LISTED_KEYS: usize = 1024;
+/// Bytes of an argument kept for the report.
+const SHOWN_ARG: usize = 128;
+/// Arguments of a command kept for the report (the rest counted).
+const SHOWN_ARGS: usize = 16;
+
+/// Where a salvaged AOF goes.
+pub enum AofTarget<'a> {
+    /// Nowhere (a dry run).
+    Nowhere,
+    /// A single-file AOF: this stream.
+    File(&'a mut dyn Write),
+    /// A multi-part set: this directory, which exists and is empty; the
+    /// caller puts it in place once it is judged.
+    Dir(&'a Path),
+}
+
+/// What was found, and what the output holds.
+#[derive(Debug, Clone)]
+pub struct AofSalvage {
+    pub input: PathBuf,
+    /// The check of the input as it is.
+    pub check: AofReport,
+    /// For a multi-part set, its manifest.
+    pub manifest: Option<PathBuf>,
+    /// Each file in load order, as salvaged; empty when nothing was damaged
+    /// (the output is a copy).
+    pub files: Vec<FileSalvage>,
+    pub check_options: AofCheckOptions,
+}
+
+impl FileSalvage {
+    /// The output differs from the input.
+    pub fn changed(&self) -> bool {
+        self.rdb.is_some() || !self.spans.is_empty()
+    }
+}
+
+impl AofSalvage {
+    pub fn intact(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// Commands the output holds.
+    pub fn commands_written(&self) -> u64 {
+        self.files.iter().map(|f| f.commands_written).sum()
+    }
+}
+
+/// One file of the AOF, as salvaged.
+#[derive(Debug, Clone)]
+pub struct FileSalvage {
+    pub file: PathBuf,
+    pub role: AofRole,
+    /// A damaged RDB preamble or base: what its salvage did.
+    pub rdb: Option<SalvageReport>,
+    /// Spans of the command stream that were skipped.
+    pub spans: Vec<SkippedSpan>,
+    /// Commands of the input kept in the output.
+    pub commands_kept: u64,
+    /// Commands written: those kept, and the `SELECT`s put back after spans.
+    pub commands_written: u64,
+}
+
+/// A span of a command stream that was left out.
+#[derive(Debug, Clone)]
+pub struct SkippedSpan {
+    pub start: u64,
+    pub end: u64,
+    /// What was wrong at its start.
+    pub error: Error,
+    /// Commands that could be read from it, whole or in part (the first
+    /// [`LISTED_COMMANDS`]).
+    pub commands: Vec<ReadCommand>,
+    /// Command starts in it, listed or not.
+    pub commands_seen: u64,
+    /// Keys those commands name (the first [`LISTED_KEYS`], sorted).
+    pub keys: BTreeSet<Vec<u8>>,
+    pub more_keys: u64,
+    /// One of them flushes or swaps a whole database.
+    pub touches_everything: bool,
+    /// A `SELECT` read in it, put back after it.
+    pub selects_db: Option<u64>,
+    /// What became of a transaction the span touched.
+    pub transaction: Option<TransactionFate>,
+}
+
+/// What became of a transaction (`MULTI … EXEC`) that a span touched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionFate {
+    /// The file ends inside it (no `EXEC`): dropped whole, as the server
+    /// drops it on load.
+    DroppedUnterminated,
+    /// The span lay inside it: it goes on after the span, without the
+    /// commands in it.
+    Bridged,
+    /// Its `EXEC` was read in the span: it is closed where the span starts.
+    Closed,
+    /// A `MULTI` was read in the span: a transaction is opened after it.
+    Reopened,
+    /// Its `MULTI` or `EXEC` was lost: its commands outside the span run on
+    /// their own.
+    Unwrapped,
+}
+
+impl TransactionFate {
+    pub fn name(self) -> &'static str {
+        match self {
+            TransactionFate::DroppedUnterminated => "dropped_unterminated",
+            TransactionFate::Bridged => "bridged",
+            TransactionFate::Closed => "closed",
+            TransactionFate::Reopened => "reopened",
+            TransactionFate::Unwrapped => "unwrapped",
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            TransactionFate::DroppedUnterminated => {
+                "the file ends inside this transaction (no EXEC): dropped whole, as the server drops it"
+            }
+            TransactionFate::Bridged => "this span lay inside a transaction, which goes on after it without it",
+            TransactionFate::Closed => "a transaction's EXEC was read here: the transaction is closed before the span",
+            TransactionFate::Reopened => "a MULTI was read here: a transaction is opened after the span",
+            TransactionFate::Unwrapped => {
+                "a transaction's MULTI or EXEC was lost: its commands outside the span run on their own"
+            }
+        }
+    }
+}
+
+/// A command as far as it could be read.
+#[derive(Debug, Clone)]
+pub struct ReadCommand {
+    pub offset: u64,
+    pub argc: Option<i64>,
+    /// The first arguments read (at most [`SHOWN_ARGS`], each cut to
+    /// [`SHOWN_ARG`] bytes).
+    pub args: Vec<Vec<u8>>,
+    /// Arguments read, shown or not.
+    pub args_read: usize,
+    pub whole: bool,
+}
+
+/// Check the AOF that `source` names and write its salvage to `target`:
+/// a copy when nothing is damaged, else every file with its damaged spans
+/// skipped (a multi-part set gets a new manifest that names the same
+/// files).
+pub fn salvage_aof(cfg: &SalvageConfig, source: &Source, target: AofTarget<'_>) -> Result<AofSalvage> {
+    let check_options = AofCheckOptions { reader: cfg.reader, now_ms: cfg.now_ms, to_timestamp: None };
+    let check = check_aof(source, &check_options);
+    let manifest = match source.kind() {
+        Kind::MultiPart { manifest } => Some(manifest.clone()),
+        _ => None,
+    };
+    if let Some(e) = &check.error {
+        return Err(e.clone().detail("the set itself is damaged (manifest or files): repair it by hand"));
+    }
+    if let Some(e) = check.first_error().filter(|e| e.kind.verdict() == crate::error::Verdict::Failed) {
+        return Err(e.clone());
+    }
+    let mut report =
+        AofSalvage { input: source.path().to_path_buf(), check, manifest, files: Vec::new(), check_options };
+    let set = match &report.manifest {
+        Some(m) => Some(load_multipart(m)?),
+        None => None,
+    };
+    if report.check.first_error().is_none() {
+        copy_intact(source.path(), set.as_ref(), target)?;
+        return Ok(report);
+    }
+    match (target, &set) {
+        (AofTarget::Dir(dir), Some(set)) => {
+            for (role, path) in &set.parts {
+                let mut out = create(&dir.join(path.file_name().unwrap_or_default()))?;
+                report.files.push(salvage_file(cfg, &report.check_options, path, aof_role(*role), Some(&mut out))?);
+                finish(out)?;
+            }
+            let first_changed = report.files.iter().position(FileSalvage::changed).unwrap_or(usize::MAX);
+            write_manifest(&dir.join(set.manifest_path.file_name().unwrap_or_default()), set, first_changed)?;
+        }
+        (AofTarget::File(out), None) => {
+            report.files.push(salvage_file(cfg, &report.check_options, source.path(), AofRole::Single, Some(out))?);
+        }
+        (AofTarget::Nowhere, _) => match &set {
+            Some(set) => {
+                for (role, path) in &set.parts {
+                    report.files.push(salvage_file(cfg, &report.check_options, path, aof_role(*role), None)?);
+                }
+            }
+            None => report.files.push(salvage_file(cfg, &report.check_options, source.path(), AofRole::Single, None)?),
+        },
+        (AofTarget::File(_), Some(_)) | (AofTarget::Dir(_), None) => {
+            return Err(Error::new(ErrorKind::Usage(
+                "a multi-part AOF is salvaged into a directory, a single file into a file",
+            )));
+        }
+    }
+    Ok(report)
+}
+
+fn aof_role(role: PartRole) -> AofRole {
+    if role == PartRole::Base {
+        AofRole::Base
+    } else {
+        AofRole::Incr
+    }
+}
+
+/// A file created new in the output directory.
+fn create(path: &Path) -> Result<std::io::BufWriter<std::fs::File>> {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| Error::io(e).in_file(&path.into()))?;
+    Ok(std::io::BufWriter::with_capacity(1 << 20, file))
+}
+
+fn finish(out: std::io::BufWriter<std::fs::File>) -> Result<()> {
+    let file = out.into_inner().map_err(|e| Error::io(e.into_error()))?;
+    file.sync_all().map_err(Error::io)
+}
+
+/// Nothing damaged: the output is the input, byte for byte.
+fn copy_intact(path: &Path, set: Option<&MultiPart>, target: AofTarget<'_>) -> Result<()> {
+    let copy = |from: &Path, to: &mut dyn Write| -> Result<()> {
+        let mut f = std::fs::File::open(from).map_err(|e| Error::io(e).in_file(&from.into()))?;
+        std::io::copy(&mut f, to).map_err(Error::io)?;
+        Ok(())
+    };
+    match (target, set) {
+        (AofTarget::Nowhere, _) => Ok(()),
+        (AofTarget::File(out), _) => copy(path, out),
+        (AofTarget::Dir(dir), Some(set)) => {
+            let files = set.parts.iter().map(|(_, p)| p).chain(std::iter::once(&set.manifest_path));
+            for from in files {
+                let mut out = create(&dir.join(from.file_name().unwrap_or_default()))?;
+                copy(from, &mut out)?;
+                finish(out)?;
+            }
+            Ok(())
+        }
+        (AofTarget::Dir(_), None) => Err(Error::new(ErrorKind::Usage("a single-file AOF is salvaged into a file"))),
+    }
+}
+
+/// The manifest of the salvaged set: its base and incr files under the
+/// same names and numbers (history files are not loaded, and not kept).
+/// The lines of the files before the first one the salvage changed are
+/// kept as they are; from that one on, a line only names the file: the
+/// replication offsets Redis 8 records (`startoffset`, `endoffset`) no
+/// longer describe what the files hold, and a server that finds none does
+/// not claim any.
+fn write_manifest(path: &Path, set: &MultiPart, first_changed: usize) -> Result<()> {
+    let original =
+        std::fs::read(&set.manifest_path).map_err(|e| Error::io(e).in_file(&set.manifest_path.as_path().into()))?;
+    let lines: Vec<&[u8]> = original.split(|&b| b == b'\n').collect();
+    let mut text = Vec::new();
+    for (n, e) in set.manifest.loaded().enumerate() {
+        match lines.get(e.line.wrapping_sub(1)).filter(|_| n < first_changed) {
+            Some(line) => text.extend_from_slice(line.strip_suffix(b"\r").unwrap_or(line)),
+            None => {
+                text.extend_from_slice(b"file ");
+                manifest_name(&mut text, &e.file);
+                let kind = if e.role == PartRole::Base { 'b' } else { 'i' };
+                text.extend_from_slice(format!(" seq {} type {kind}", e.seq).as_bytes());
+            }
+        }
+        text.push(b'\n');
+    }
+    let mut out = create(path)?;
+    out.write_all(&text).map_err(Error::io)?;
+    finish(out)
+}
+
+/// A file name as the server writes it in a manifest: as is, or quoted
+/// with escapes when it holds spaces, quotes or bytes that are not
+/// printable (aof.c `getAofManifestAsString`, `sdscatrepr`), which
+/// `sdssplitargs` reads back.
+fn manifest_name(out: &mut Vec<u8>, name: &[u8]) {
+    if name.iter().all(|&b| b.is_ascii_graphic() && b != b'"' && b != b'\'' && b != b'\\') {
+        out.extend_from_slice(name);
+        return;
+    }
+    out.push(b'"');
+    for &b in name {
+        match b {
+            b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
+            b' ' => out.push(b),
+            _ if b.is_ascii_graphic() => out.push(b),
+            _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
+
+/// Salvage one file of the AOF into `out`.
+fn salvage_file(
+    cfg: &SalvageConfig,
+    opts: &AofCheckOptions,
+    path: &Path,
+    role: AofRole,
+    mut out: Option<&mut dyn Write>,
+) -> Result<FileSalvage> {
+    let name: Arc<Path> = path.into();
+    let part = check_part(path, role, opts, &mut None);
+    let mut file = FileSalvage {
+        file: path.to_path_buf(),
+        role,
+        rdb: None,
+        spans: Vec::new(),
+        commands_kept: 0,
+        commands_written: 0,
+    };
+    let mut input = Input::open(path)?;
+    let win = input.window(PipeLimits::default());
+    let all = win.mapped().ok_or_else(|| Error::new(ErrorKind::Unsupported("salvage reads files, not pipes")))?;
+    let mut from = 0;
+    if starts_with_rdb(all) {
+        from = match (&part.preamble_end, part.preamble_damaged()) {
+            (Some(end), false) => {
+                put(&mut out, &all[..*end as usize])?;
+                *end
+            }
+            _ => {
+                let (rdb, end) = salvage_rdb(cfg, &part, role, out.as_mut().map(|o| o as &mut dyn Write))?;
+                file.rdb = Some(rdb);
+                end
+            }
+        };
+    }
+    let mut sink = CommandSink { out, written: 0 };
+    walk_commands(&name, all, from, &mut sink, &mut file)?;
+    file.commands_written = sink.written;
+    Ok(file)
+}
+
+fn put(out: &mut Option<&mut dyn Write>, bytes: &[u8]) -> Result<()> {
+    match out {
+        Some(o) => o.write_all(bytes).map_err(Error::io),
+        None => Ok(()),
+    }
+}
+
+/// A damaged RDB preamble or base: a base file is salvaged as any RDB (the
+/// one-byte repair first); a preamble is walked past its damage (its
+/// checksum is not the file's last bytes, which the repair needs), and the
+/// commands after it are read from where the walk ended. Returns the
+/// report and the offset the commands start at.
+fn salvage_rdb(
+    cfg: &SalvageConfig,
+    part: &PartReport,
+    role: AofRole,
+    out: Option<&mut dyn Write>,
+) -> Result<(SalvageReport, u64)> {
+    let check = part.preamble.clone().unwrap_or_default();
+    if role == AofRole::Base {
+        let base = SalvageConfig { input: part.file.clone(), ..cfg.clone() };
+        let report = super::salvage(&base, out)?;
+        return Ok((report, part.size));
+    }
+    let walked: Resynced = resync::walk(&part.file, cfg.reader, out)?;
+    let end = walked.end;
+    let keys = walked.keys_kept;
+    let report = SalvageReport {
+        file: part.file.clone(),
+        check,
+        outcome: super::Outcome::Resynced(walked),
+        keys,
+        check_options: cfg.reader,
+    };
+    Ok((report, end))
+}
+
+/// Where kept commands go.
+struct CommandSink<'w> {
+    out: Option<&'w mut dyn Write>,
+    /// Commands written.
+    written: u64,
+}
+
+impl CommandSink<'_> {
+    fn put(&mut self, bytes: &[u8], commands: u64) -> Result<()> {
+        self.written += commands;
+        put(&mut self.out, bytes)
+    }
+}
+
+/// An item at an offset, as the walk sees it.
+enum Item {
+    Command { end: u64, multi: bool, exec: bool },
+    Annotation { end: u64 },
+    Fault(Error),
+}
+
+fn item_at(all: &[u8], at: u64) -> Item {
+    let rest = &all[at as usize..];
+    match parse_aof_item(rest) {
+        Ok((after, AofItem::Command(c))) => Item::Command {
+            end: (all.len() - after.len()) as u64,
+            multi: c.name.eq_ignore_ascii_case(b"multi"),
+            exec: c.name.eq_ignore_ascii_case(b"exec"),
+        },
+        Ok((after, AofItem::Annotation(_))) => Item::Annotation { end: (all.len() - after.len()) as u64 },
+        // At the end of the input an annotation may lack its newline.
+        Err(nom::Err::Incomplete(_)) if rest[0] == b'#' => Item::Annotation { end: all.len() as u64 },
+        Err(nom::Err::Incomplete(_)) => Item::Fault(
+            Error::new(ErrorKind::Truncated)
+                .at(all.len() as u64)
+                .detail(format!("the item at offset {at} is cut short")),
+        ),
+        Err(nom::Err::Error(t) | nom::Err::Failure(t)) => {
+            Item::Fault(Error::new(t.kind).at(all.len() as u64 - t.remaining.min(rest.len()) as u64))
+        }
+    }
+}
+
+/// Bytes in the output: from the input, or made by the salvage.
+enum Piece {
+    Input(u64, u64),
+    Made(Vec<u8>),
+}
+
+const MADE_MULTI: &[u8] = b"*1\r\n$5\r\nMULTI\r\n";
+const MADE_EXEC: &[u8] = b"*1\r\n$4\r\nEXEC\r\n";
+
+/// An open transaction, held until its `EXEC`: the server runs it only
+/// then, and drops it if the file ends first.
+struct Open {
+    multi_at: u64,
+    /// The `MULTI` first.
+    pieces: Vec<Piece>,
+    /// Commands in the pieces, the `MULTI` included: from the input, and made.
+    from_input: u64,
+    made: u64,
+    /// A span lies inside it: that its `EXEC` never came is not sure.
+    bridged: bool,
+}
+
+impl Open {
+    fn push(&mut self, from: u64, to: u64, commands: u64) {
+        self.from_input += commands;
+        if let Some(Piece::Input(_, end)) = self.pieces.last_mut() {
+            if *end == from {
+                *end = to;
+                return;
+            }
+        }
+        self.pieces.push(Piece::Input(from, to));
+    }
+
+    fn push_made(&mut self, bytes: Vec<u8>) {
+        self.made += 1;
+        self.pieces.push(Piece::Made(bytes));
+    }
+}
+
+/// Written and kept commands of one file.
+struct Written<'s, 'w> {
+    sink: &'s mut CommandSink<'w>,
+    all: &'s [u8],
+    kept: u64,
+}
+
+impl Written<'_, '_> {
+    fn input(&mut self, from: u64, to: u64, commands: u64) -> Result<()> {
+        self.kept += commands;
+        self.sink.put(&self.all[from as usize..to as usize], commands)
+    }
+
+    fn made(&mut self, bytes: &[u8]) -> Result<()> {
+        self.sink.put(bytes, 1)
+    }
+
+    /// The transaction as one (`whole`), or its commands on their own.
+    fn transaction(&mut self, open: Open, whole: bool) -> Result<()> {
+        let skip = usize::from(!whole);
+        let mut commands = open.from_input + open.made;
+        if !whole {
+            commands -= 1;
+        }
+        for piece in &open.pieces[skip..] {
+            match piece {
+                Piece::Input(a, b) => self.sink.put(&self.all[*a as usize..*b as usize], 0)?,
+                Piece::Made(bytes) => self.sink.put(bytes, 0)?,
+            }
+        }
+        self.sink.written += commands;
+        self.kept += open.from_input - u64::from(!whole && matches!(open.pieces[0], Piece::Input(..)));
+        Ok(())
+    }
+}
+
+/// Walk the command stream of `all` from `from`, writing what is kept.
+fn walk_commands(
+    name: &Arc<Path>,
+    all: &[u8],
+    from: u64,
+    sink: &mut CommandSink<'_>,
+    file: &mut FileSalvage,
+) -> Result<()> {
+    let len = all.len() as u64;
+    let mut pos = from;
+    let mut out = Written { sink, all, kept: 0 };
+    let mut open: Option<Open> = None;
+    while pos < len {
+        let fault = match item_at(all, pos) {
+            Item::Command { multi: true, .. } if open.is_some() => {
+                Error::new(ErrorKind::Integrity(Integrity::AofNestedMulti)).at(pos)
+            }
+            Item::Command { exec: true, .. } if open.is_none() => {
+                Error::new(ErrorKind::Integrity(Integrity::AofExecWithoutMulti)).at(pos)
+            }
+            Item::Command { end, multi: true, .. } => {
+                let pieces = vec![Piece::Input(pos, end)];
+                open = Some(Open { multi_at: pos, pieces, from_input: 1, made: 0, bridged: false });
+                pos = end;
+                continue;
+            }
+            Item::Command { end, exec: true, .. } => {
+                let mut t = open.take().expect("checked above");
+                t.push(pos, end, 1);
+                out.transaction(t, true)?;
+                pos = end;
+                continue;
+            }
+            Item::Command { end, .. } => {
+                match open.as_mut() {
+                    Some(t) => t.push(pos, end, 1),
+                    None => out.input(pos, end, 1)?,
+                }
+                pos = end;
+                continue;
+            }
+            Item::Annotation { end } => {
+                match open.as_mut() {
+                    Some(t) => t.push(pos, end, 0),
+                    None => out.input(pos, end, 0)?,
+                }
+                pos = end;
+                continue;
+            }
+            Item::Fault(e) => e,
+        };
+        let resume = resync_commands(all, pos + 1);
+        let span_end = resume.unwrap_or(len);
+        let nested = matches!(fault.kind, ErrorKind::Integrity(Integrity::AofNestedMulti));
+        let orphan = matches!(fault.kind, ErrorKind::Integrity(Integrity::AofExecWithoutMulti));
+        let mut span = read_span(all, pos, span_end, fault.in_file(name));
+        let marker = last_transaction_marker(&span);
+        span.transaction = match (open.take(), resume) {
+            // The file ends in it: as the server does, unless a span in it
+            // leaves its end unsure.
+            (Some(t), None) if !t.bridged => {
+                let whole = read_span(all, t.multi_at, len, span.error.clone());
+                span = SkippedSpan { transaction: None, ..whole };
+                Some(TransactionFate::DroppedUnterminated)
+            }
+            (Some(t), None) => {
+                out.transaction(t, false)?;
+                Some(TransactionFate::Unwrapped)
+            }
+            (Some(mut t), Some(_)) if !nested && marker.is_some() => {
+                t.push_made(MADE_EXEC.to_vec());
+                out.transaction(t, true)?;
+                if let Some(db) = span.selects_db {
+                    out.made(&select_command(db))?;
+                }
+                Some(TransactionFate::Closed)
+            }
+            (Some(mut t), Some(_)) => {
+                t.bridged = true;
+                if let Some(db) = span.selects_db {
+                    t.push_made(select_command(db));
+                }
+                open = Some(t);
+                Some(TransactionFate::Bridged)
+            }
+            (None, Some(_)) if !orphan && marker == Some(Marker::Multi) => {
+                let mut t = Open {
+                    multi_at: pos,
+                    pieces: vec![Piece::Made(MADE_MULTI.to_vec())],
+                    from_input: 0,
+                    made: 1,
+                    bridged: true,
+                };
+                if let Some(db) = span.selects_db {
+                    t.push_made(select_command(db));
+                }
+                open = Some(t);
+                Some(TransactionFate::Reopened)
+            }
+            (None, _) => {
+                if let Some(db) = span.selects_db {
+                    out.made(&select_command(db))?;
+                }
+                orphan.then_some(TransactionFate::Unwrapped)
+            }
+        };
+        file.spans.push(span);
+        pos = span_end;
+    }
+    if let Some(t) = open {
+        if t.bridged {
+            // Its EXEC may have been in a span: its commands are kept.
+            out.transaction(t, false)?;
+            if let Some(last) = file.spans.last_mut() {
+                last.transaction = Some(TransactionFate::Unwrapped);
+            }
+        } else {
+            let e = Error::new(ErrorKind::Truncated)
+                .at(len)
+                .detail(format!("the file ends inside the MULTI at offset {} (no EXEC)", t.multi_at))
+                .in_file(name);
+            let mut span = read_span(all, t.multi_at, len, e);
+            span.transaction = Some(TransactionFate::DroppedUnterminated);
+            file.spans.push(span);
+        }
+    }
+    file.commands_kept = out.kept;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Marker {
+    Multi,
+    Exec,
+}
+
+/// The last `MULTI` or `EXEC` read in a span (its name is enough: a
+/// damaged count does not make it another command).
+fn last_transaction_marker(span: &SkippedSpan) -> Option<Marker> {
+    span.commands.iter().rev().find_map(|c| match c.args.first().map(|n| n.to_ascii_uppercase()) {
+        Some(n) if n == b"MULTI" => Some(Marker::Multi),
+        Some(n) if n == b"EXEC" => Some(Marker::Exec),
+        _ => None,
+    })
+}
+
+/// `SELECT db` as a command record, for the database a span changed to.
+fn select_command(db: u64) -> Vec<u8> {
+    let n = db.to_string();
+    format!("*2\r\n$6\r\nSELECT\r\n${}\r\n{n}\r\n", n.len()).into_bytes()
+}
+
+/// The first offset at or after `from` from which [`SYNC_ITEMS`] items
+/// parse in a row, the first of them a command, or items parse to the end.
+fn resync_commands(all: &[u8], from: u64) -> Option<u64> {
+    let mut at = from as usize;
+    while at < all.len() {
+        let star = at + memchr::memchr(b'*', &all[at..])?;
+        if runs_whole(all, star as u64) {
+            return Some(star as u64);
+        }
+        at = star + 1;
+    }
+    None
+}
+
+fn runs_whole(all: &[u8], at: u64) -> bool {
+    let mut pos = at;
+    for n in 0..SYNC_ITEMS {
+        if pos == all.len() as u64 {
+            return n > 0;
+        }
+        pos = match item_at(all, pos) {
+            Item::Command { end, .. } => end,
+            Item::Annotation { end } if n > 0 => end,
+            _ => return false,
+        };
+    }
+    true
+}
+
+/// What can be read of the commands in `start..end`: one at its start, and
+/// one after each line end in it that a `*` follows.
+fn read_span(all: &[u8], start: u64, end: u64, error: Error) -> SkippedSpan {
+    let bytes = &all[start as usize..end as usize];
+    let mut span = SkippedSpan {
+        start,
+        end,
+        error,
+        commands: Vec::new(),
+        commands_seen: 0,
+        keys: BTreeSet::new(),
+        more_keys: 0,
+        touches_everything: false,
+        selects_db: None,
+        transaction: None,
+    };
+    // The span's start is read whatever its first byte (a damaged `*`).
+    let starts = std::iter::once(0)
+        .chain(memchr::memchr_iter(b'\n', bytes).map(|p| p + 1).filter(|&p| bytes.get(p) == Some(&b'*')));
+    let mut last_start = None;
+    for at in starts {
+        if last_start == Some(at) {
+            continue;
+        }
+        last_start = Some(at);
+        let read = parse_partial_command(&bytes[at..]);
+        span.commands_seen += 1;
+        if read.args.first().is_some_and(|n| n.eq_ignore_ascii_case(b"select")) {
+            if let Some(db) = read.args.get(1).and_then(|a| std::str::from_utf8(a).ok()).and_then(|a| a.parse().ok()) {
+                span.selects_db = Some(db);
+            }
+        }
+        match touched(&read.args) {
+            Touched::Everything => span.touches_everything = true,
+            Touched::Keys(keys) => {
+                for k in keys {
+                    if span.keys.len() < LISTED_KEYS {
+                        span.keys.insert(k.to_vec());
+                    } else if !span.keys.contains(k) {
+                        span.more_keys += 1;
+                    }
+                }
+            }
+        }
+        if span.commands.len() < LISTED_COMMANDS {
+            span.commands.push(ReadCommand {
+                offset: start + at as u64,
+                argc: read.argc,
+                args: read.args.iter().take(SHOWN_ARGS).map(|a| a[..a.len().min(SHOWN_ARG)].to_vec()).collect(),
+                args_read: read.args.len(),
+                whole: read.whole,
+            });
+        }
+    }
+    span
+}
+
+/// Judge a written salvage before it is put in place: it must pass the
+/// full check and hold the commands the report counts.
+pub fn verify(report: &AofSalvage, written: &Path) -> Result<()> {
+    if report.intact() {
+        return Ok(());
+    }
+    let source = Source::open(written)?;
+    let check = check_aof(&source, &report.check_options);
+    let refuse = |why: String| {
+        Err(Error::new(ErrorKind::Unsupported("a salvage that fails its own check (nothing was written)"))
+            .detail(why)
+            .in_file(&report.input.as_path().into()))
+    };
+    if let Some(e) = check.first_error() {
+        return refuse(e.to_string());
+    }
+    let read = check.commands();
+    if read != report.commands_written() {
+        return refuse(format!("it holds {read} commands where the report counts {}", report.commands_written()));
+    }
+    Ok(())
+}
+
+/// The report as text, one finding a line.
+pub fn to_text(r: &AofSalvage) -> String {
+    let mut t = String::new();
+    if r.intact() {
+        t.push_str(&format!("{}: nothing damaged ({} commands)\n", r.input.display(), r.check.commands()));
+        return t;
+    }
+    let spans: usize = r.files.iter().map(|f| f.spans.len()).sum();
+    t.push_str(&format!(
+        "{}: damaged: {spans} span{} of commands skipped, {} commands kept\n",
+        r.input.display(),
+        if spans == 1 { "" } else { "s" },
+        r.files.iter().map(|f| f.commands_kept).sum::<u64>()
+    ));
+    for f in &r.files {
+        if f.rdb.is_none() && f.spans.is_empty() {
+            continue;
+        }
+        t.push_str(&format!("  {} ({}):\n", f.file.display(), f.role.name()));
+        if let Some(rdb) = &f.rdb {
+            for line in super::to_text(rdb).lines() {
+                t.push_str(&format!("    RDB {}: {line}\n", if f.role == AofRole::Base { "base" } else { "preamble" }));
+            }
+        }
+        for s in &f.spans {
+            t.push_str(&format!(
+                "    skipped {} bytes at offset {}..{}: {}\n",
+                s.end - s.start,
+                s.start,
+                s.end,
+                crate::output::json::error_text(&s.error)
+            ));
+            for c in &s.commands {
+                // A few arguments: enough to tell the command.
+                let args: Vec<String> =
+                    c.args.iter().take(4).map(|a| crate::escape::escape_bytes(a).to_string()).collect();
+                let more = if c.args_read > 4 { " …" } else { "" };
+                let count = c.argc.map_or("?".to_string(), |n| n.to_string());
+                let what = if args.is_empty() { "(no argument readable)".to_string() } else { args.join(" ") };
+                t.push_str(&format!(
+                    "      at {}: {what}{more} [{} of {count} arguments read]\n",
+                    c.offset, c.args_read
+                ));
+            }
+            if s.commands_seen > s.commands.len() as u64 {
+                t.push_str(&format!("      … {} more\n", s.commands_seen - s.commands.len() as u64));
+            }
+            if let Some(fate) = s.transaction {
+                t.push_str(&format!("      {}\n", fate.describe()));
+            }
+            if let Some(db) = s.selects_db {
+                t.push_str(&format!("      a SELECT {db} was read here and is put back after the span\n"));
+            }
+            if !s.keys.is_empty() || s.touches_everything {
+                let keys: Vec<String> =
+                    s.keys.iter().map(|k| format!("\"{}\"", crate::escape::escape_bytes(k))).collect();
+                t.push_str(&format!(
+                    "      these commands are lost; later commands on the keys they touch now act on other \
+                     values: {}{}{}\n",
+                    keys.join(" "),
+                    if s.more_keys > 0 { format!(" and {} more", s.more_keys) } else { String::new() },
+                    if s.touches_everything { " (and one flushes or swaps a whole database)" } else { "" }
+                ));
+            }
+        }
+    }
+    t
+}
+
+/// The report as JSON (`--report`).
+pub fn to_json(r: &AofSalvage, written: Option<&Path>) -> serde_json::Value {
+    use crate::output::json::{bytes_json, error_json};
+    use serde_json::json;
+    let files: Vec<serde_json::Value> = r
+        .files
+        .iter()
+        .map(|f| {
+            let spans: Vec<serde_json::Value> = f
+                .spans
+                .iter()
+                .map(|s| {
+                    json!({
+                        "start": s.start,
+                        "end": s.end,
+                        "bytes": s.end - s.start,
+                        "error": error_json(&s.error),
+                        "commands": s.commands.iter().map(|c| json!({
+                            "offset": c.offset,
+                            "argc": c.argc,
+                            "args": c.args.iter().map(|a| bytes_json(a)).collect::<Vec<_>>(),
+                            "args_read": c.args_read,
+                            "whole": c.whole,
+                        })).collect::<Vec<_>>(),
+                        "commands_seen": s.commands_seen,
+                        "keys": s.keys.iter().map(|k| bytes_json(k)).collect::<Vec<_>>(),
+                        "more_keys": s.more_keys,
+                        "touches_everything": s.touches_everything,
+                        "selects_db": s.selects_db,
+                        "transaction": s.transaction.map(TransactionFate::name),
+                    })
+                })
+                .collect();
+            json!({
+                "file": f.file.display().to_string(),
+                "role": f.role.name(),
+                "rdb": f.rdb.as_ref().map(|rdb| super::to_json(rdb, None)),
+                "skipped_spans": spans,
+                "commands_kept": f.commands_kept,
+                "commands_written": f.commands_written,
+            })
+        })
+        .collect();
+    json!({
+        "file": r.input.display().to_string(),
+        "outcome": if r.intact() { "intact" } else { "resynced" },
+        "error": r.check.first_error().map(error_json),
+        "files": files,
+        "output": written.map(|p| p.display().to_string()),
+    })
+}
