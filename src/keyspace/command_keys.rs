@@ -38,6 +38,14 @@ pub fn touched<'a>(args: &[&'a [u8]]) -> Touched<'a> {
         b"BITOP" => from(2),
         b"ZUNIONSTORE" | b"ZINTERSTORE" | b"ZDIFFSTORE" => args.get(1).copied().into_iter().chain(counted(2)).collect(),
         b"EVAL" | b"EVALSHA" | b"EVAL_RO" | b"EVALSHA_RO" | b"FCALL" | b"FCALL_RO" => counted(2),
+        b"LMPOP" | b"ZMPOP" => counted(1),
+        b"BLMPOP" | b"BZMPOP" => counted(2),
+        // A container: the subcommand first, then the key.
+        b"XGROUP" => args.get(2).copied().into_iter().collect(),
+        b"SORT" | b"SORT_RO" => {
+            let store = args.iter().position(|a| a.eq_ignore_ascii_case(b"store")).and_then(|i| args.get(i + 1));
+            args.get(1).copied().into_iter().chain(store.copied()).collect()
+        }
         _ => args.get(1).copied().into_iter().collect(),
     };
     Touched::Keys(keys)
@@ -66,6 +74,9 @@ mod tests {
         assert_eq!(keys(&["ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"]), some(&["d", "a", "b"]));
         assert_eq!(keys(&["FCALL", "f", "1", "k", "arg"]), some(&["k"]));
         assert_eq!(keys(&["FLUSHALL"]), Touched::Everything);
+        assert_eq!(keys(&["XGROUP", "DELCONSUMER", "s", "g", "c"]), some(&["s"]));
+        assert_eq!(keys(&["SORT", "l", "BY", "nosort", "STORE", "d"]), some(&["l", "d"]));
+        assert_eq!(keys(&["LMPOP", "2", "a", "b", "LEFT"]), some(&["a", "b"]));
         // Read only in part: what was read.
         assert_eq!(keys(&["HSET"]), some(&[]));
         assert_eq!(keys(&["ZUNIONSTORE", "d", "x"]), some(&["d"]));

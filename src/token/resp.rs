@@ -121,20 +121,24 @@ pub struct PartialCommand<'a> {
     pub args: Vec<&'a [u8]>,
     /// Every argument read: the record is whole.
     pub whole: bool,
+    /// Where what was read starts: 0, or past a count's line that did not
+    /// read.
+    pub from: usize,
+    /// Where what was read ends.
+    pub len: usize,
 }
 
 /// Read as much of a command record at the start of `i` as parses, never
 /// past `i` (the caller bounds it to the damaged span).
 pub fn parse_partial_command(i: &[u8]) -> PartialCommand<'_> {
-    let mut partial = PartialCommand { argc: None, args: Vec::new(), whole: false };
+    let mut partial = PartialCommand { argc: None, args: Vec::new(), whole: false, from: 0, len: 0 };
     let Ok((mut rest, argc)) = parse_number_line(i, b'*') else {
         // A damaged count: the arguments may still read after its line.
         if let Some(line_end) = memchr(b'\n', &i[..i.len().min(NUMBER_LINE_MAX)]) {
-            let mut rest = &i[line_end + 1..];
-            while let Ok((after, arg)) = parse_bulk(rest) {
-                partial.args.push(arg);
-                rest = after;
-            }
+            let (args, used) = parse_bulk_run(&i[line_end + 1..]);
+            partial.args = args;
+            partial.from = line_end + 1;
+            partial.len = line_end + 1 + used;
         }
         return partial;
     };
@@ -145,11 +149,24 @@ pub fn parse_partial_command(i: &[u8]) -> PartialCommand<'_> {
                 partial.args.push(arg);
                 rest = after;
             }
-            Err(_) => return partial,
+            Err(_) => break,
         }
     }
-    partial.whole = argc >= 1;
+    partial.whole = argc >= 1 && partial.args.len() as i64 == argc;
+    partial.len = i.len() - rest.len();
     partial
+}
+
+/// The bulk strings that read one after the other from the start of `i`,
+/// and the bytes they take: the intact end of a command whose start was
+/// damaged.
+pub fn parse_bulk_run(i: &[u8]) -> (Vec<&[u8]>, usize) {
+    let (mut rest, mut args) = (i, Vec::new());
+    while let Ok((after, arg)) = parse_bulk(rest) {
+        args.push(arg);
+        rest = after;
+    }
+    (args, i.len() - rest.len())
 }
 
 /// `$<len>\r\n<payload>\r\n`.

@@ -99,6 +99,11 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        // RDB_TOOL_KEEP_SCRATCH keeps what a failing test left, to look at.
+        if std::thread::panicking() && std::env::var_os("RDB_TOOL_KEEP_SCRATCH").is_some() {
+            eprintln!("scratch kept: {}", self.0.display());
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }

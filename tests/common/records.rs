@@ -171,3 +171,21 @@ pub fn key_spans(path: &Path) -> Vec<(u64, u64, u64, Vec<u8>)> {
     }
     spans
 }
+
+/// Where an AOF file's RDB preamble ends, as the reader frames it (`None`
+/// without one, or when it does not read).
+pub fn preamble_end(path: &Path) -> Option<u64> {
+    let head = std::fs::read(path).ok()?;
+    if !(head.starts_with(b"REDIS") || head.starts_with(b"VALKEY")) {
+        return None;
+    }
+    let mut input = rdb_tool::input::Input::open(path).ok()?;
+    let mut reader = rdb_tool::event::RdbReader::new(&mut input, rdb_tool::event::ReaderOptions::default());
+    loop {
+        match reader.next() {
+            Ok(Some(rdb_tool::event::Event::End { .. })) | Ok(None) => return Some(reader.offset()),
+            Ok(Some(_)) => {}
+            Err(_) => return None,
+        }
+    }
+}

@@ -336,14 +336,14 @@ fn corpus_aof_damage_loses_exactly_the_damaged_commands() {
                 }
                 let (o, d, s) = (sha(&original), sha(&damaged), sha(&salvaged));
                 let region = damage_region(&o, &d);
-                let rdb_end = preamble_end(&original);
+                let rdb_end = common::records::preamble_end(&original);
                 if rdb_end.is_some_and(|end| region.start < end) {
                     // The RDB part: judged by the intact file's RDB part.
                     let end = rdb_end.unwrap() as usize;
                     let intact_rdb = dir.join("intact-part.rdb");
                     std::fs::write(&intact_rdb, &o[..end]).unwrap();
                     let salvaged_rdb = dir.join("salvaged-part.rdb");
-                    let salvaged_end = preamble_end(&salvaged).unwrap_or(s.len() as u64) as usize;
+                    let salvaged_end = common::records::preamble_end(&salvaged).unwrap_or(s.len() as u64) as usize;
                     std::fs::write(&salvaged_rdb, &s[..salvaged_end]).unwrap();
                     match judge_resync(&name, &intact_rdb, region.start..u64::MAX, Some(1), &salvaged_rdb) {
                         Ok(_) => rdb_parts += 1,
@@ -412,23 +412,6 @@ fn damage_region(original: &[u8], damaged: &[u8]) -> std::ops::Range<u64> {
     let suffix =
         original[prefix..].iter().rev().zip(damaged[prefix..].iter().rev()).take_while(|(a, b)| a == b).count();
     prefix as u64..(original.len() - suffix) as u64
-}
-
-/// Where an AOF file's RDB preamble ends, as the reader frames it.
-fn preamble_end(path: &Path) -> Option<u64> {
-    let bytes = sha(path);
-    if !(bytes.starts_with(b"REDIS") || bytes.starts_with(b"VALKEY")) {
-        return None;
-    }
-    let mut input = rdb_tool::input::Input::open(path).ok()?;
-    let mut reader = rdb_tool::event::RdbReader::new(&mut input, rdb_tool::event::ReaderOptions::default());
-    loop {
-        match reader.next() {
-            Ok(Some(rdb_tool::event::Event::End { .. })) | Ok(None) => return Some(reader.offset()),
-            Ok(Some(_)) => {}
-            Err(_) => return None,
-        }
-    }
 }
 
 /// The commands of a command stream from `from`, up to the first item that

@@ -37,7 +37,7 @@ use crate::input::manifest::PartRole;
 use crate::input::{Input, PipeLimits};
 use crate::keyspace::command_keys::{touched, Touched};
 use crate::source::{Kind, Source};
-use crate::token::resp::{parse_aof_item, parse_partial_command, AofItem};
+use crate::token::resp::{parse_aof_item, parse_bulk_run, parse_partial_command, AofItem};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -111,6 +111,11 @@ pub struct FileSalvage {
     pub commands_kept: u64,
     /// Commands written: those kept, and the `SELECT`s put back after spans.
     pub commands_written: u64,
+    /// Keys that kept commands touched together with a key the lost
+    /// commands touched (their values may differ too); the first
+    /// [`LISTED_KEYS`], the rest counted.
+    pub affected: BTreeSet<Vec<u8>>,
+    pub more_affected: u64,
 }
 
 /// A span of a command stream that was left out.
@@ -128,12 +133,19 @@ pub struct SkippedSpan {
     /// Keys those commands name (the first [`LISTED_KEYS`], sorted).
     pub keys: BTreeSet<Vec<u8>>,
     pub more_keys: u64,
-    /// One of them flushes or swaps a whole database.
+    /// One of them flushes or swaps a whole database, or a kept command
+    /// that may now run in another database (see `db_unsure_until`) does.
     pub touches_everything: bool,
     /// A `SELECT` read in it, put back after it.
     pub selects_db: Option<u64>,
     /// What became of a transaction the span touched.
     pub transaction: Option<TransactionFate>,
+    /// Bytes no command could be read from: what they held is unknown.
+    pub unread: u64,
+    /// With unread bytes: a `SELECT` may have been among them, so the
+    /// commands from the span's end to here (the next `SELECT`, or the
+    /// file's end) may have run in another database than they now do.
+    pub db_unsure_until: Option<u64>,
 }
 
 /// What became of a transaction (`MULTI … EXEC`) that a span touched.
@@ -216,31 +228,39 @@ pub fn salvage_aof(cfg: &SalvageConfig, source: &Source, target: AofTarget<'_>) 
         Some(m) => Some(load_multipart(m)?),
         None => None,
     };
-    if report.check.first_error().is_none() {
+    // The check passes well-formed records whatever their names.
+    let names_whole =
+        report.check.parts.iter().flat_map(|p| p.commands_per_name.keys()).all(|n| !damaged_name(n.as_bytes()));
+    if report.check.first_error().is_none() && names_whole {
         copy_intact(source.path(), set.as_ref(), target)?;
         return Ok(report);
     }
     match (target, &set) {
         (AofTarget::Dir(dir), Some(set)) => {
+            let mut taint = Taint::default();
             for (role, path) in &set.parts {
                 let mut out = create(&dir.join(path.file_name().unwrap_or_default()))?;
-                report.files.push(salvage_file(cfg, &report.check_options, path, aof_role(*role), Some(&mut out))?);
+                let part = (path.as_path(), aof_role(*role));
+                report.files.push(salvage_file(cfg, &report.check_options, part, &mut taint, Some(&mut out))?);
                 finish(out)?;
             }
             let first_changed = report.files.iter().position(FileSalvage::changed).unwrap_or(usize::MAX);
             write_manifest(&dir.join(set.manifest_path.file_name().unwrap_or_default()), set, first_changed)?;
         }
         (AofTarget::File(out), None) => {
-            report.files.push(salvage_file(cfg, &report.check_options, source.path(), AofRole::Single, Some(out))?);
+            let part = (source.path(), AofRole::Single);
+            report.files.push(salvage_file(cfg, &report.check_options, part, &mut Taint::default(), Some(out))?);
         }
-        (AofTarget::Nowhere, _) => match &set {
-            Some(set) => {
-                for (role, path) in &set.parts {
-                    report.files.push(salvage_file(cfg, &report.check_options, path, aof_role(*role), None)?);
-                }
+        (AofTarget::Nowhere, _) => {
+            let mut taint = Taint::default();
+            let parts: Vec<(&Path, AofRole)> = match &set {
+                Some(set) => set.parts.iter().map(|(role, path)| (path.as_path(), aof_role(*role))).collect(),
+                None => vec![(source.path(), AofRole::Single)],
+            };
+            for part in parts {
+                report.files.push(salvage_file(cfg, &report.check_options, part, &mut taint, None)?);
             }
-            None => report.files.push(salvage_file(cfg, &report.check_options, source.path(), AofRole::Single, None)?),
-        },
+        }
         (AofTarget::File(_), Some(_)) | (AofTarget::Dir(_), None) => {
             return Err(Error::new(ErrorKind::Usage(
                 "a multi-part AOF is salvaged into a directory, a single file into a file",
@@ -350,8 +370,8 @@ fn manifest_name(out: &mut Vec<u8>, name: &[u8]) {
 fn salvage_file(
     cfg: &SalvageConfig,
     opts: &AofCheckOptions,
-    path: &Path,
-    role: AofRole,
+    (path, role): (&Path, AofRole),
+    taint: &mut Taint,
     mut out: Option<&mut dyn Write>,
 ) -> Result<FileSalvage> {
     let name: Arc<Path> = path.into();
@@ -363,6 +383,8 @@ fn salvage_file(
         spans: Vec::new(),
         commands_kept: 0,
         commands_written: 0,
+        affected: BTreeSet::new(),
+        more_affected: 0,
     };
     let mut input = Input::open(path)?;
     let win = input.window(PipeLimits::default());
@@ -382,7 +404,7 @@ fn salvage_file(
         };
     }
     let mut sink = CommandSink { out, written: 0 };
-    walk_commands(&name, all, from, &mut sink, &mut file)?;
+    walk_commands(&name, all, from, &mut sink, &mut file, taint)?;
     file.commands_written = sink.written;
     Ok(file)
 }
@@ -424,6 +446,64 @@ fn salvage_rdb(
     Ok((report, end))
 }
 
+/// Keys whose values the lost commands may have changed: those the spans'
+/// commands name, and then every key a later command touches together
+/// with one of them (COPY, RENAME, SUNIONSTORE…: its value follows).
+/// Carried from file to file of a set.
+#[derive(Default)]
+pub(crate) struct Taint {
+    keys: std::collections::HashSet<Vec<u8>>,
+    /// A lost command flushed or swapped a database: every key may differ.
+    everything: bool,
+}
+
+impl Taint {
+    fn add(&mut self, span: &SkippedSpan) {
+        self.keys.extend(span.keys.iter().cloned());
+        self.everything |= span.touches_everything;
+    }
+
+    /// A kept command: the keys it newly taints.
+    fn follow(&mut self, record: &[u8], file: &mut FileSalvage) {
+        if self.keys.is_empty() || self.everything {
+            return;
+        }
+        let command = parse_partial_command(record);
+        let Touched::Keys(keys) = touched(&command.args) else { return };
+        if keys.len() < 2 || !keys.iter().any(|k| self.keys.contains(*k)) {
+            return;
+        }
+        for k in keys {
+            self.insert(k, file);
+        }
+    }
+
+    /// A kept command that may run in another database than it did: every
+    /// key it touches is tainted. `true` if it flushes or swaps a database.
+    fn touch(&mut self, record: &[u8], file: &mut FileSalvage) -> bool {
+        match touched(&parse_partial_command(record).args) {
+            Touched::Everything => {
+                self.everything = true;
+                true
+            }
+            Touched::Keys(keys) => {
+                keys.into_iter().for_each(|k| self.insert(k, file));
+                false
+            }
+        }
+    }
+
+    fn insert(&mut self, key: &[u8], file: &mut FileSalvage) {
+        if self.keys.insert(key.to_vec()) {
+            if file.affected.len() < LISTED_KEYS {
+                file.affected.insert(key.to_vec());
+            } else {
+                file.more_affected += 1;
+            }
+        }
+    }
+}
+
 /// Where kept commands go.
 struct CommandSink<'w> {
     out: Option<&'w mut dyn Write>,
@@ -440,7 +520,7 @@ impl CommandSink<'_> {
 
 /// An item at an offset, as the walk sees it.
 enum Item {
-    Command { end: u64, multi: bool, exec: bool },
+    Command { end: u64, multi: bool, exec: bool, select: bool },
     Annotation { end: u64 },
     Fault(Error),
 }
@@ -448,10 +528,16 @@ enum Item {
 fn item_at(all: &[u8], at: u64) -> Item {
     let rest = &all[at as usize..];
     match parse_aof_item(rest) {
+        Ok((_, AofItem::Command(c))) if damaged_name(c.name) => Item::Fault(
+            Error::new(ErrorKind::BadEncoding("a damaged command name (the server refuses an unknown command)"))
+                .at(at)
+                .detail(crate::escape::escape_bytes(c.name).to_string()),
+        ),
         Ok((after, AofItem::Command(c))) => Item::Command {
             end: (all.len() - after.len()) as u64,
             multi: c.name.eq_ignore_ascii_case(b"multi"),
             exec: c.name.eq_ignore_ascii_case(b"exec"),
+            select: c.name.eq_ignore_ascii_case(b"select"),
         },
         Ok((after, AofItem::Annotation(_))) => Item::Annotation { end: (all.len() - after.len()) as u64 },
         // At the end of the input an annotation may lack its newline.
@@ -465,6 +551,30 @@ fn item_at(all: &[u8], at: u64) -> Item {
             Item::Fault(Error::new(t.kind).at(all.len() as u64 - t.remaining.min(rest.len()) as u64))
         }
     }
+}
+
+/// A command name that damage made of a known one: the server stops
+/// loading at a command it does not know ("Unknown command … reading the
+/// append only file"), while a well-formed record passes `check` (as it
+/// passes `redis-check-aof`). A name unknown here may be a newer server's
+/// command, or a module's: only a name with bytes no command has, or one
+/// byte or two away from a known name of its length, is taken as damaged.
+fn damaged_name(name: &[u8]) -> bool {
+    if crate::keyspace::replay::is_command(name) {
+        return false;
+    }
+    !name.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'|'))
+        || probable_name(name).is_some()
+}
+
+/// The known command a damaged name is closest to: of its length, at most
+/// two bytes away (the nearest).
+fn probable_name(name: &[u8]) -> Option<&'static str> {
+    let distance = |known: &str| known.bytes().zip(name).filter(|(k, n)| !k.eq_ignore_ascii_case(n)).count();
+    crate::keyspace::replay::command_names()
+        .into_iter()
+        .filter(|known| known.len() == name.len() && distance(known) <= 2)
+        .min_by_key(|known| distance(known))
 }
 
 /// Bytes in the output: from the input, or made by the salvage.
@@ -492,7 +602,9 @@ struct Open {
 impl Open {
     fn push(&mut self, from: u64, to: u64, commands: u64) {
         self.from_input += commands;
-        if let Some(Piece::Input(_, end)) = self.pieces.last_mut() {
+        // Never into the MULTI's piece: unwrapped, the transaction is
+        // written without it.
+        if let [_, .., Piece::Input(_, end)] = self.pieces.as_mut_slice() {
             if *end == from {
                 *end = to;
                 return;
@@ -550,11 +662,14 @@ fn walk_commands(
     from: u64,
     sink: &mut CommandSink<'_>,
     file: &mut FileSalvage,
+    taint: &mut Taint,
 ) -> Result<()> {
     let len = all.len() as u64;
     let mut pos = from;
     let mut out = Written { sink, all, kept: 0 };
     let mut open: Option<Open> = None;
+    // The last span that may have held an unread SELECT, until the next one.
+    let mut unsure: Option<usize> = None;
     while pos < len {
         let fault = match item_at(all, pos) {
             Item::Command { multi: true, .. } if open.is_some() => {
@@ -576,7 +691,22 @@ fn walk_commands(
                 pos = end;
                 continue;
             }
-            Item::Command { end, .. } => {
+            Item::Command { end, select, .. } => {
+                let record = &all[pos as usize..end as usize];
+                match (select, unsure) {
+                    (true, Some(i)) => {
+                        file.spans[i].db_unsure_until = Some(pos);
+                        unsure = None;
+                    }
+                    // It may run in another database than it did.
+                    (false, Some(i)) => {
+                        if taint.touch(record, file) {
+                            file.spans[i].touches_everything = true;
+                        }
+                    }
+                    (_, None) => {}
+                }
+                taint.follow(record, file);
                 match open.as_mut() {
                     Some(t) => t.push(pos, end, 1),
                     None => out.input(pos, end, 1)?,
@@ -594,7 +724,7 @@ fn walk_commands(
             }
             Item::Fault(e) => e,
         };
-        let resume = resync_commands(all, pos + 1);
+        let resume = resync_commands(all, pos + 1).map(|at| chained_back(all, pos + 1, at));
         let span_end = resume.unwrap_or(len);
         let nested = matches!(fault.kind, ErrorKind::Integrity(Integrity::AofNestedMulti));
         let orphan = matches!(fault.kind, ErrorKind::Integrity(Integrity::AofExecWithoutMulti));
@@ -649,6 +779,11 @@ fn walk_commands(
                 orphan.then_some(TransactionFate::Unwrapped)
             }
         };
+        taint.add(&span);
+        if span.unread > 0 && span.selects_db.is_none() {
+            span.db_unsure_until = Some(len);
+            unsure = Some(file.spans.len());
+        }
         file.spans.push(span);
         pos = span_end;
     }
@@ -709,6 +844,37 @@ fn resync_commands(all: &[u8], from: u64) -> Option<u64> {
     None
 }
 
+/// The first command start in `from..to` from which whole items run
+/// exactly to `to`, where reading resumes: the commands between two
+/// damages closer than [`SYNC_ITEMS`] items are kept. A run read from
+/// inside a bulk string's payload cannot end there: the payload's closing
+/// `\r\n` starts no item (unless the payload is itself a command record
+/// without its last `\r\n`).
+fn chained_back(all: &[u8], from: u64, to: u64) -> u64 {
+    let starts = memchr::memchr_iter(b'\n', &all[from as usize..to as usize])
+        .map(|p| from + p as u64 + 1)
+        .filter(|&q| q < to && all[q as usize] == b'*');
+    for q in starts {
+        let mut at = q;
+        while at < to {
+            at = match item_at(all, at) {
+                Item::Command { end, .. } | Item::Annotation { end } => end,
+                Item::Fault(_) => break,
+            };
+        }
+        if at == to {
+            return q;
+        }
+    }
+    to
+}
+
+/// Whether reading may resume at `at`: [`SYNC_ITEMS`] items parse in a
+/// row from it, the first a command; or fewer that reach the file's end;
+/// or at least [`SHORT_RUN`] that end at more damage, which is not where
+/// a bulk string's payload would close (`\r\n`). A run read from inside a
+/// payload ends there, unless the payload holds commands and then other
+/// text; real commands between two damages end at the second.
 fn runs_whole(all: &[u8], at: u64) -> bool {
     let mut pos = at;
     for n in 0..SYNC_ITEMS {
@@ -718,11 +884,15 @@ fn runs_whole(all: &[u8], at: u64) -> bool {
         pos = match item_at(all, pos) {
             Item::Command { end, .. } => end,
             Item::Annotation { end } if n > 0 => end,
-            _ => return false,
+            Item::Fault(_) => return n >= SHORT_RUN && !all[pos as usize..].starts_with(b"\r\n"),
+            Item::Annotation { .. } => return false,
         };
     }
     true
 }
+
+/// Items that may resume reading before more damage (see [`runs_whole`]).
+const SHORT_RUN: usize = 2;
 
 /// What can be read of the commands in `start..end`: one at its start, and
 /// one after each line end in it that a `*` follows.
@@ -739,24 +909,95 @@ fn read_span(all: &[u8], start: u64, end: u64, error: Error) -> SkippedSpan {
         touches_everything: false,
         selects_db: None,
         transaction: None,
+        unread: 0,
+        db_unsure_until: None,
     };
     // The span's start is read whatever its first byte (a damaged `*`).
     let starts = std::iter::once(0)
-        .chain(memchr::memchr_iter(b'\n', bytes).map(|p| p + 1).filter(|&p| bytes.get(p) == Some(&b'*')));
-    let mut last_start = None;
+        .chain(memchr::memchr_iter(b'\n', bytes).map(|p| p + 1).filter(|&p| p > 0 && bytes.get(p) == Some(&b'*')));
+    // Bytes read as parts of commands, as `(from, to)` in order.
+    let mut read: Vec<(usize, usize)> = Vec::new();
+    let mut last_cut_short = false;
     for at in starts {
-        if last_start == Some(at) {
-            continue;
-        }
-        last_start = Some(at);
-        let read = parse_partial_command(&bytes[at..]);
+        let command = parse_partial_command(&bytes[at..]);
         span.commands_seen += 1;
-        if read.args.first().is_some_and(|n| n.eq_ignore_ascii_case(b"select")) {
-            if let Some(db) = read.args.get(1).and_then(|a| std::str::from_utf8(a).ok()).and_then(|a| a.parse().ok()) {
+        read.push((at + command.from, at + command.len));
+        // Its name and key read: an end read later is its own.
+        last_cut_short = !command.whole && command.args.len() >= 2;
+        let args = match command.argc {
+            Some(_) => command.args,
+            // After a count that did not read, the damage may have taken
+            // more: the name too, unless the first argument is one.
+            None => named_or_not(command.args),
+        };
+        span.record(start + at as u64, &args, command.argc, command.whole);
+    }
+    // A command whose start was damaged may still end in whole arguments
+    // that run to the span's end: its first one read names a key, or the
+    // command if the damage took only the count.
+    let read_to = read.iter().map(|r| r.1).max().unwrap_or(0);
+    let tail = (read_to..bytes.len())
+        .filter(|&q| bytes[q] == b'$' && (q == 0 || bytes[q - 1] == b'\n'))
+        .take(TAIL_CANDIDATES)
+        .find_map(|q| {
+            let (args, used) = parse_bulk_run(&bytes[q..]);
+            (!args.is_empty() && q + used == bytes.len()).then_some((q, args))
+        });
+    if let Some((q, args)) = tail {
+        read.push((q, bytes.len()));
+        if !last_cut_short {
+            let args = named_or_not(args);
+            span.commands_seen += 1;
+            span.record(start + q as u64, &args, None, false);
+        }
+    }
+    read.sort_unstable();
+    let mut covered = 0;
+    let mut reached = 0;
+    for (a, b) in read {
+        let a = a.max(reached);
+        if b > a {
+            covered += b - a;
+            reached = b;
+        }
+    }
+    span.unread = (bytes.len() - covered) as u64;
+    span
+}
+
+/// Arguments read from somewhere inside a command: as they are when the
+/// first is a command's name, else after an empty (unknown) name, so that
+/// the first is taken as the key.
+fn named_or_not(args: Vec<&[u8]>) -> Vec<&[u8]> {
+    match args.first() {
+        Some(first) if !crate::keyspace::replay::is_command(first) => std::iter::once(&b""[..]).chain(args).collect(),
+        _ => args,
+    }
+}
+
+/// Arguments read from their end tried per span: a span of garbage may
+/// hold many `$` lines.
+const TAIL_CANDIDATES: usize = 4096;
+
+impl SkippedSpan {
+    /// A command read in the span: its keys, its `SELECT`, its listing.
+    /// An unknown name (empty when not read) takes the first argument after
+    /// it as its key.
+    fn record(&mut self, offset: u64, args: &[&[u8]], argc: Option<i64>, whole: bool) {
+        let span = self;
+        // A damaged name counts as the command it is nearest to.
+        let probable = args.first().filter(|n| !crate::keyspace::replay::is_command(n)).and_then(|n| probable_name(n));
+        let mut named: Vec<&[u8]> = args.to_vec();
+        if let Some(name) = probable {
+            named[0] = name.as_bytes();
+        }
+        let args = &named[..];
+        if args.first().is_some_and(|n| n.eq_ignore_ascii_case(b"select")) {
+            if let Some(db) = args.get(1).and_then(|a| std::str::from_utf8(a).ok()).and_then(|a| a.parse().ok()) {
                 span.selects_db = Some(db);
             }
         }
-        match touched(&read.args) {
+        match touched(args) {
             Touched::Everything => span.touches_everything = true,
             Touched::Keys(keys) => {
                 for k in keys {
@@ -770,15 +1011,14 @@ fn read_span(all: &[u8], start: u64, end: u64, error: Error) -> SkippedSpan {
         }
         if span.commands.len() < LISTED_COMMANDS {
             span.commands.push(ReadCommand {
-                offset: start + at as u64,
-                argc: read.argc,
-                args: read.args.iter().take(SHOWN_ARGS).map(|a| a[..a.len().min(SHOWN_ARG)].to_vec()).collect(),
-                args_read: read.args.len(),
-                whole: read.whole,
+                offset,
+                argc,
+                args: args.iter().take(SHOWN_ARGS).map(|a| a[..a.len().min(SHOWN_ARG)].to_vec()).collect(),
+                args_read: args.len(),
+                whole,
             });
         }
     }
-    span
 }
 
 /// Judge a written salvage before it is put in place: it must pass the
@@ -819,7 +1059,7 @@ pub fn to_text(r: &AofSalvage) -> String {
         r.files.iter().map(|f| f.commands_kept).sum::<u64>()
     ));
     for f in &r.files {
-        if f.rdb.is_none() && f.spans.is_empty() {
+        if f.rdb.is_none() && f.spans.is_empty() && f.affected.is_empty() {
             continue;
         }
         t.push_str(&format!("  {} ({}):\n", f.file.display(), f.role.name()));
@@ -851,6 +1091,16 @@ pub fn to_text(r: &AofSalvage) -> String {
             if s.commands_seen > s.commands.len() as u64 {
                 t.push_str(&format!("      … {} more\n", s.commands_seen - s.commands.len() as u64));
             }
+            if s.unread > 0 {
+                t.push_str(&format!("      {} of its bytes read as no command: what they held is unknown\n", s.unread));
+            }
+            if let Some(until) = s.db_unsure_until {
+                t.push_str(&format!(
+                    "      if they held a SELECT, the commands from offset {} to {until} ran in another database \
+                     than they now do\n",
+                    s.end
+                ));
+            }
             if let Some(fate) = s.transaction {
                 t.push_str(&format!("      {}\n", fate.describe()));
             }
@@ -868,6 +1118,15 @@ pub fn to_text(r: &AofSalvage) -> String {
                     if s.touches_everything { " (and one flushes or swaps a whole database)" } else { "" }
                 ));
             }
+        }
+        if !f.affected.is_empty() {
+            let keys: Vec<String> =
+                f.affected.iter().map(|k| format!("\"{}\"", crate::escape::escape_bytes(k))).collect();
+            t.push_str(&format!(
+                "    kept commands touched these keys together with one of those, so they may differ too: {}{}\n",
+                keys.join(" "),
+                if f.more_affected > 0 { format!(" and {} more", f.more_affected) } else { String::new() }
+            ));
         }
     }
     t
@@ -903,6 +1162,8 @@ pub fn to_json(r: &AofSalvage, written: Option<&Path>) -> serde_json::Value {
                         "touches_everything": s.touches_everything,
                         "selects_db": s.selects_db,
                         "transaction": s.transaction.map(TransactionFate::name),
+                        "unread": s.unread,
+                        "db_unsure_until": s.db_unsure_until,
                     })
                 })
                 .collect();
@@ -913,14 +1174,141 @@ pub fn to_json(r: &AofSalvage, written: Option<&Path>) -> serde_json::Value {
                 "skipped_spans": spans,
                 "commands_kept": f.commands_kept,
                 "commands_written": f.commands_written,
+                "affected_keys": f.affected.iter().map(|k| bytes_json(k)).collect::<Vec<_>>(),
+                "more_affected": f.more_affected,
             })
         })
         .collect();
     json!({
         "file": r.input.display().to_string(),
         "outcome": if r.intact() { "intact" } else { "resynced" },
+        "affected_keys": r.files.iter().flat_map(|f| f.affected.iter().map(|k| bytes_json(k))).collect::<Vec<_>>(),
         "error": r.check.first_error().map(error_json),
         "files": files,
         "output": written.map(|p| p.display().to_string()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(args: &[&str]) -> Vec<u8> {
+        let mut r = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            r.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+        r
+    }
+
+    /// The salvage of a command stream, its spans, and the commands it writes.
+    fn salvaged(input: &[u8]) -> (Vec<u8>, FileSalvage) {
+        let mut out = Vec::new();
+        let mut file = FileSalvage {
+            file: "t.aof".into(),
+            role: AofRole::Single,
+            rdb: None,
+            spans: Vec::new(),
+            commands_kept: 0,
+            commands_written: 0,
+            affected: BTreeSet::new(),
+            more_affected: 0,
+        };
+        let mut sink = CommandSink { out: Some(&mut out), written: 0 };
+        let name: Arc<Path> = Path::new("t.aof").into();
+        walk_commands(&name, input, 0, &mut sink, &mut file, &mut Taint::default()).unwrap();
+        file.commands_written = sink.written;
+        (out, file)
+    }
+
+    fn joined(parts: &[Vec<u8>]) -> Vec<u8> {
+        parts.concat()
+    }
+
+    #[test]
+    fn a_garbled_command_is_the_only_one_lost_and_its_key_is_named() {
+        let mut garbled = cmd(&["SET", "b", "2"]);
+        garbled[0] = b'!';
+        let input = joined(&[cmd(&["SET", "a", "1"]), garbled, cmd(&["SET", "c", "3"])]);
+        let (out, file) = salvaged(&input);
+        assert_eq!(out, joined(&[cmd(&["SET", "a", "1"]), cmd(&["SET", "c", "3"])]));
+        assert_eq!(file.spans.len(), 1);
+        assert_eq!(file.spans[0].keys.iter().collect::<Vec<_>>(), vec![b"b"]);
+        assert_eq!((file.commands_kept, file.commands_written), (2, 2));
+    }
+
+    #[test]
+    fn a_transaction_whose_exec_is_lost_keeps_its_commands_on_their_own() {
+        let exec = vec![0u8; cmd(&["EXEC"]).len()];
+        let input =
+            joined(&[cmd(&["MULTI"]), cmd(&["SET", "a", "1"]), cmd(&["SET", "b", "2"]), exec, cmd(&["SET", "c", "3"])]);
+        let (out, file) = salvaged(&input);
+        assert_eq!(out, joined(&[cmd(&["SET", "a", "1"]), cmd(&["SET", "b", "2"]), cmd(&["SET", "c", "3"])]));
+        assert_eq!(file.commands_written, 3);
+        assert_eq!(file.spans.last().unwrap().transaction, Some(TransactionFate::Unwrapped));
+    }
+
+    #[test]
+    fn a_span_inside_a_transaction_leaves_the_transaction_whole_around_it() {
+        let mut garbled = cmd(&["SET", "b", "2"]);
+        garbled[1] = b'x';
+        let input =
+            joined(&[cmd(&["MULTI"]), cmd(&["SET", "a", "1"]), garbled, cmd(&["SET", "c", "3"]), cmd(&["EXEC"])]);
+        let (out, file) = salvaged(&input);
+        let want = joined(&[cmd(&["MULTI"]), cmd(&["SET", "a", "1"]), cmd(&["SET", "c", "3"]), cmd(&["EXEC"])]);
+        assert_eq!(out, want);
+        assert_eq!(file.spans[0].transaction, Some(TransactionFate::Bridged));
+        assert_eq!(file.commands_written, 4);
+    }
+
+    #[test]
+    fn a_file_ending_inside_a_transaction_drops_it_as_the_server_does() {
+        let input = joined(&[cmd(&["SET", "a", "1"]), cmd(&["MULTI"]), cmd(&["SET", "b", "2"])]);
+        let (out, file) = salvaged(&input);
+        assert_eq!(out, cmd(&["SET", "a", "1"]));
+        assert_eq!(file.spans[0].transaction, Some(TransactionFate::DroppedUnterminated));
+    }
+
+    #[test]
+    fn a_select_with_a_damaged_name_is_put_back() {
+        let input = joined(&[cmd(&["SET", "a", "1"]), cmd(&["SyLECT", "3"]), cmd(&["SET", "b", "2"])]);
+        let (out, file) = salvaged(&input);
+        assert_eq!(out, joined(&[cmd(&["SET", "a", "1"]), cmd(&["SELECT", "3"]), cmd(&["SET", "b", "2"])]));
+        assert_eq!(file.spans[0].selects_db, Some(3));
+        assert_eq!((file.commands_kept, file.commands_written), (2, 3));
+    }
+
+    #[test]
+    fn commands_between_two_close_damages_are_kept() {
+        let junk = b"\x00\x17garbage\xff".to_vec();
+        let input = joined(&[
+            cmd(&["SET", "a", "1"]),
+            junk.clone(),
+            cmd(&["SET", "b", "2"]),
+            cmd(&["SET", "c", "3"]),
+            junk,
+            cmd(&["SET", "d", "4"]),
+        ]);
+        let (out, file) = salvaged(&input);
+        let want = joined(&[
+            cmd(&["SET", "a", "1"]),
+            cmd(&["SET", "b", "2"]),
+            cmd(&["SET", "c", "3"]),
+            cmd(&["SET", "d", "4"]),
+        ]);
+        assert_eq!(out, want);
+        assert_eq!(file.spans.len(), 2);
+    }
+
+    #[test]
+    fn a_command_inside_a_payload_is_not_where_reading_resumes() {
+        // The damaged command's value holds a command record: reading
+        // resumes at the real command after it.
+        let inner = String::from_utf8(cmd(&["SET", "fake", "x"])).unwrap();
+        let mut damaged = cmd(&["SET", "k", &inner]);
+        damaged[0] = b'?';
+        let input = joined(&[damaged, cmd(&["SET", "real", "1"])]);
+        let (out, _) = salvaged(&input);
+        assert_eq!(out, cmd(&["SET", "real", "1"]));
+    }
 }

@@ -32,7 +32,7 @@ mod table;
 mod tests;
 mod zsets;
 
-pub use table::{command_names, subcommand_names};
+pub use table::{command_names, is_command, subcommand_names};
 
 use super::{Entry, Keyspace};
 use crate::event::{KeyAttrs, OwnedValue};

@@ -228,6 +228,11 @@ pub fn command_names() -> Vec<&'static str> {
     COMMANDS.iter().map(|c| c.name).collect()
 }
 
+/// Is `name` (any case) a command the replay knows?
+pub fn is_command(name: &[u8]) -> bool {
+    name.len() <= 32 && lookup(&name.to_ascii_uppercase()).is_some()
+}
+
 /// The subcommands the replay knows of a container command (FUNCTION,
 /// XGROUP); none for another command.
 pub fn subcommand_names(command: &str) -> Vec<&'static str> {
