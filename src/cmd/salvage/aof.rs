@@ -229,36 +229,36 @@ pub fn salvage_aof(cfg: &SalvageConfig, source: &Source, target: AofTarget<'_>) 
         None => None,
     };
     // The check passes well-formed records whatever their names.
-    let names_whole =
-        report.check.parts.iter().flat_map(|p| p.commands_per_name.keys()).all(|n| !damaged_name(n.as_bytes()));
-    if report.check.first_error().is_none() && names_whole {
+    if report.check.first_error().is_none() && report.check.parts.iter().all(clean) {
         copy_intact(source.path(), set.as_ref(), target)?;
         return Ok(report);
     }
+    // Each file on its own (the check of a set stops at the first bad one).
+    let parts: Vec<PartReport> = match &set {
+        Some(set) => {
+            use rayon::prelude::*;
+            let opts = &report.check_options;
+            set.parts.par_iter().map(|(role, path)| check_part(path, aof_role(*role), opts, &mut None)).collect()
+        }
+        None => report.check.parts.clone(),
+    };
+    let mut taint = Taint::default();
     match (target, &set) {
         (AofTarget::Dir(dir), Some(set)) => {
-            let mut taint = Taint::default();
-            for (role, path) in &set.parts {
-                let mut out = create(&dir.join(path.file_name().unwrap_or_default()))?;
-                let part = (path.as_path(), aof_role(*role));
-                report.files.push(salvage_file(cfg, &report.check_options, part, &mut taint, Some(&mut out))?);
+            for part in &parts {
+                let mut out = create(&dir.join(part.file.file_name().unwrap_or_default()))?;
+                report.files.push(salvage_file(cfg, part, &mut taint, Some(&mut out))?);
                 finish(out)?;
             }
             let first_changed = report.files.iter().position(FileSalvage::changed).unwrap_or(usize::MAX);
             write_manifest(&dir.join(set.manifest_path.file_name().unwrap_or_default()), set, first_changed)?;
         }
         (AofTarget::File(out), None) => {
-            let part = (source.path(), AofRole::Single);
-            report.files.push(salvage_file(cfg, &report.check_options, part, &mut Taint::default(), Some(out))?);
+            report.files.push(salvage_file(cfg, &parts[0], &mut taint, Some(out))?);
         }
         (AofTarget::Nowhere, _) => {
-            let mut taint = Taint::default();
-            let parts: Vec<(&Path, AofRole)> = match &set {
-                Some(set) => set.parts.iter().map(|(role, path)| (path.as_path(), aof_role(*role))).collect(),
-                None => vec![(source.path(), AofRole::Single)],
-            };
-            for part in parts {
-                report.files.push(salvage_file(cfg, &report.check_options, part, &mut taint, None)?);
+            for part in &parts {
+                report.files.push(salvage_file(cfg, part, &mut taint, None)?);
             }
         }
         (AofTarget::File(_), Some(_)) | (AofTarget::Dir(_), None) => {
@@ -369,13 +369,12 @@ fn manifest_name(out: &mut Vec<u8>, name: &[u8]) {
 /// Salvage one file of the AOF into `out`.
 fn salvage_file(
     cfg: &SalvageConfig,
-    opts: &AofCheckOptions,
-    (path, role): (&Path, AofRole),
+    part: &PartReport,
     taint: &mut Taint,
     mut out: Option<&mut dyn Write>,
 ) -> Result<FileSalvage> {
+    let (path, role) = (part.file.as_path(), part.role.unwrap_or(AofRole::Single));
     let name: Arc<Path> = path.into();
-    let part = check_part(path, role, opts, &mut None);
     let mut file = FileSalvage {
         file: path.to_path_buf(),
         role,
@@ -389,6 +388,12 @@ fn salvage_file(
     let mut input = Input::open(path)?;
     let win = input.window(PipeLimits::default());
     let all = win.mapped().ok_or_else(|| Error::new(ErrorKind::Unsupported("salvage reads files, not pipes")))?;
+    // A whole file, with no key to follow from an earlier one, is copied.
+    if clean(part) && taint.keys.is_empty() && !taint.everything {
+        put(&mut out, all)?;
+        (file.commands_kept, file.commands_written) = (part.commands, part.commands);
+        return Ok(file);
+    }
     let mut from = 0;
     if starts_with_rdb(all) {
         from = match (&part.preamble_end, part.preamble_damaged()) {
@@ -407,6 +412,11 @@ fn salvage_file(
     walk_commands(&name, all, from, &mut sink, &mut file, taint)?;
     file.commands_written = sink.written;
     Ok(file)
+}
+
+/// A file the check found whole, with no damaged command name.
+fn clean(part: &PartReport) -> bool {
+    part.error.is_none() && part.commands_per_name.keys().all(|n| !damaged_name(n.as_bytes()))
 }
 
 fn put(out: &mut Option<&mut dyn Write>, bytes: &[u8]) -> Result<()> {
@@ -520,7 +530,7 @@ impl CommandSink<'_> {
 
 /// An item at an offset, as the walk sees it.
 enum Item {
-    Command { end: u64, multi: bool, exec: bool, select: bool },
+    Command { end: u64, multi: bool, exec: bool, select: bool, argc: u64 },
     Annotation { end: u64 },
     Fault(Error),
 }
@@ -538,6 +548,7 @@ fn item_at(all: &[u8], at: u64) -> Item {
             multi: c.name.eq_ignore_ascii_case(b"multi"),
             exec: c.name.eq_ignore_ascii_case(b"exec"),
             select: c.name.eq_ignore_ascii_case(b"select"),
+            argc: c.argc,
         },
         Ok((after, AofItem::Annotation(_))) => Item::Annotation { end: (all.len() - after.len()) as u64 },
         // At the end of the input an annotation may lack its newline.
@@ -691,7 +702,7 @@ fn walk_commands(
                 pos = end;
                 continue;
             }
-            Item::Command { end, select, .. } => {
+            Item::Command { end, select, argc, .. } => {
                 let record = &all[pos as usize..end as usize];
                 match (select, unsure) {
                     (true, Some(i)) => {
@@ -706,7 +717,10 @@ fn walk_commands(
                     }
                     (_, None) => {}
                 }
-                taint.follow(record, file);
+                // Two keys take at least three words.
+                if argc >= 3 {
+                    taint.follow(record, file);
+                }
                 match open.as_mut() {
                     Some(t) => t.push(pos, end, 1),
                     None => out.input(pos, end, 1)?,

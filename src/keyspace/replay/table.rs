@@ -230,7 +230,12 @@ pub fn command_names() -> Vec<&'static str> {
 
 /// Is `name` (any case) a command the replay knows?
 pub fn is_command(name: &[u8]) -> bool {
-    name.len() <= 32 && lookup(&name.to_ascii_uppercase()).is_some()
+    // Runs once per command of a log: upper-cased on the stack.
+    let mut upper = [0u8; 32];
+    let Some(upper) = upper.get_mut(..name.len()) else { return false };
+    upper.copy_from_slice(name);
+    upper.make_ascii_uppercase();
+    lookup(upper).is_some()
 }
 
 /// The subcommands the replay knows of a container command (FUNCTION,
