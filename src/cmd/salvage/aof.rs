@@ -402,7 +402,7 @@ fn salvage_file(
                 *end
             }
             _ => {
-                let (rdb, end) = salvage_rdb(cfg, &part, role, out.as_mut().map(|o| o as &mut dyn Write))?;
+                let (rdb, end) = salvage_rdb(cfg, part, role, out.as_mut().map(|o| o as &mut dyn Write))?;
                 file.rdb = Some(rdb);
                 end
             }
