@@ -96,6 +96,11 @@ def name(rec):
 rep = json.load(open(report))
 nspans = sum(len(f["skipped_spans"]) for f in rep["files"])
 result = []
+if rep["outcome"] == "intact":
+    # Bytes changed inside a value, every command still well formed: no
+    # check can tell (an AOF has no checksum); the output is a copy.
+    print(f"{kind:<11} {damaged:<26} {offset:>10} {length:>6} {secs:>7} {0:>5} {0:>8} undetectable: kept as read")
+    sys.exit(0)
 for f in sorted(os.listdir(aof)):
     if not f.endswith(".aof"):
         continue

@@ -608,10 +608,29 @@ struct Open {
     made: u64,
     /// A span lies inside it: that its `EXEC` never came is not sure.
     bridged: bool,
+    /// Where its last command from the input starts.
+    last: Option<u64>,
 }
 
 impl Open {
+    /// Take back its last command, which ends at `at` (see
+    /// [`Written::held`]): where it starts.
+    fn pop_last(&mut self, at: u64) -> Option<u64> {
+        let start = self.last.take()?;
+        let several = self.pieces.len() > 1;
+        match self.pieces.last_mut() {
+            Some(Piece::Input(from, to)) if *to == at && *from < start => *to = start,
+            Some(Piece::Input(from, to)) if *to == at && *from == start && several => {
+                self.pieces.pop();
+            }
+            _ => return None,
+        }
+        self.from_input -= 1;
+        Some(start)
+    }
+
     fn push(&mut self, from: u64, to: u64, commands: u64) {
+        self.last = (commands == 1).then_some(from);
         self.from_input += commands;
         // Never into the MULTI's piece: unwrapped, the transaction is
         // written without it.
@@ -635,20 +654,39 @@ struct Written<'s, 'w> {
     sink: &'s mut CommandSink<'w>,
     all: &'s [u8],
     kept: u64,
+    /// The last command kept, written once the item after it reads: if
+    /// that one starts with an argument, the command's count was damaged
+    /// (made smaller), and it goes too.
+    held: Option<(u64, u64)>,
 }
 
 impl Written<'_, '_> {
     fn input(&mut self, from: u64, to: u64, commands: u64) -> Result<()> {
+        self.flush()?;
+        if commands == 1 {
+            self.held = Some((from, to));
+            return Ok(());
+        }
         self.kept += commands;
         self.sink.put(&self.all[from as usize..to as usize], commands)
     }
 
+    fn flush(&mut self) -> Result<()> {
+        if let Some((from, to)) = self.held.take() {
+            self.kept += 1;
+            self.sink.put(&self.all[from as usize..to as usize], 1)?;
+        }
+        Ok(())
+    }
+
     fn made(&mut self, bytes: &[u8]) -> Result<()> {
+        self.flush()?;
         self.sink.put(bytes, 1)
     }
 
     /// The transaction as one (`whole`), or its commands on their own.
     fn transaction(&mut self, open: Open, whole: bool) -> Result<()> {
+        self.flush()?;
         let skip = usize::from(!whole);
         let mut commands = open.from_input + open.made;
         if !whole {
@@ -677,7 +715,7 @@ fn walk_commands(
 ) -> Result<()> {
     let len = all.len() as u64;
     let mut pos = from;
-    let mut out = Written { sink, all, kept: 0 };
+    let mut out = Written { sink, all, kept: 0, held: None };
     let mut open: Option<Open> = None;
     // The last span that may have held an unread SELECT, until the next one.
     let mut unsure: Option<usize> = None;
@@ -690,8 +728,9 @@ fn walk_commands(
                 Error::new(ErrorKind::Integrity(Integrity::AofExecWithoutMulti)).at(pos)
             }
             Item::Command { end, multi: true, .. } => {
+                out.flush()?;
                 let pieces = vec![Piece::Input(pos, end)];
-                open = Some(Open { multi_at: pos, pieces, from_input: 1, made: 0, bridged: false });
+                open = Some(Open { multi_at: pos, pieces, from_input: 1, made: 0, bridged: false, last: None });
                 pos = end;
                 continue;
             }
@@ -738,11 +777,29 @@ fn walk_commands(
             }
             Item::Fault(e) => e,
         };
-        let resume = resync_commands(all, pos + 1).map(|at| chained_back(all, pos + 1, at));
+        // The command before may have been read with a damaged count or
+        // length (see `read_wrong`): it is lost too.
+        let mut start = pos;
+        let before = match &open {
+            Some(t) => t.last.map(|s| (s, pos)),
+            None => out.held.filter(|&(_, end)| end == pos),
+        };
+        let wrong = before.and_then(|(s, _)| read_wrong(all, s, pos));
+        if wrong.is_some() {
+            start = match open.as_mut() {
+                Some(t) => t.pop_last(pos).unwrap_or(pos),
+                None => out.held.take().map_or(pos, |(s, _)| s),
+            };
+        }
+        out.flush()?;
+        let resume = match wrong {
+            Some(Some(swallowed)) => Some(swallowed),
+            _ => resync_commands(all, pos + 1).map(|at| chained_back(all, pos + 1, at)),
+        };
         let span_end = resume.unwrap_or(len);
         let nested = matches!(fault.kind, ErrorKind::Integrity(Integrity::AofNestedMulti));
         let orphan = matches!(fault.kind, ErrorKind::Integrity(Integrity::AofExecWithoutMulti));
-        let mut span = read_span(all, pos, span_end, fault.in_file(name));
+        let mut span = read_span(all, start, span_end, fault.in_file(name));
         let marker = last_transaction_marker(&span);
         span.transaction = match (open.take(), resume) {
             // The file ends in it: as the server does, unless a span in it
@@ -774,11 +831,12 @@ fn walk_commands(
             }
             (None, Some(_)) if !orphan && marker == Some(Marker::Multi) => {
                 let mut t = Open {
-                    multi_at: pos,
+                    multi_at: start,
                     pieces: vec![Piece::Made(MADE_MULTI.to_vec())],
                     from_input: 0,
                     made: 1,
                     bridged: true,
+                    last: None,
                 };
                 if let Some(db) = span.selects_db {
                     t.push_made(select_command(db));
@@ -801,6 +859,7 @@ fn walk_commands(
         file.spans.push(span);
         pos = span_end;
     }
+    out.flush()?;
     if let Some(t) = open {
         if t.bridged {
             // Its EXEC may have been in a span: its commands are kept.
@@ -820,6 +879,31 @@ fn walk_commands(
     }
     file.commands_kept = out.kept;
     Ok(())
+}
+
+/// Was the command at `start`, which parsed up to a fault at `end`, read
+/// with a damaged count or length? A count made smaller leaves its last
+/// arguments where the next item should be: bulk strings that run up to a
+/// command. A length made larger swallows the next record's first lines
+/// into its last argument, which then holds a line starting a record.
+/// (Damage at the start of the next item leaves neither.) `Some` with
+/// where reading may resume: the swallowed record's start, or `None` to
+/// look for it as for any damage.
+fn read_wrong(all: &[u8], start: u64, end: u64) -> Option<Option<u64>> {
+    // A record starting inside the last argument that parses whole past
+    // the command's end: the length swallowed its first lines.
+    let command = &all[start as usize..end as usize];
+    let swallowed = memchr::memmem::find_iter(command, b"\r\n*").map(|p| start + p as u64 + 2).find(|&q| {
+        let whole = matches!(parse_aof_item(&all[q as usize..]),
+            Ok((rest, AofItem::Command(_))) if all.len() - rest.len() > end as usize);
+        whole && runs_whole(all, q)
+    });
+    if swallowed.is_some() {
+        return Some(swallowed);
+    }
+    let rest = &all[end as usize..];
+    let (args, used) = parse_bulk_run(rest);
+    (!args.is_empty() && matches!(rest.get(used), None | Some(b'*') | Some(b'#'))).then_some(None)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -896,6 +980,8 @@ fn runs_whole(all: &[u8], at: u64) -> bool {
             return n > 0;
         }
         pos = match item_at(all, pos) {
+            // Arguments read as a command have no command's name.
+            Item::Command { .. } if !known_name(all, pos) => return false,
             Item::Command { end, .. } => end,
             Item::Annotation { end } if n > 0 => end,
             Item::Fault(_) => return n >= SHORT_RUN && !all[pos as usize..].starts_with(b"\r\n"),
@@ -903,6 +989,15 @@ fn runs_whole(all: &[u8], at: u64) -> bool {
         };
     }
     true
+}
+
+/// Does the command at `at` have the name of one the replay knows, or of
+/// a module's (`JSON.SET`)?
+fn known_name(all: &[u8], at: u64) -> bool {
+    match parse_aof_item(&all[at as usize..]) {
+        Ok((_, AofItem::Command(c))) => crate::keyspace::replay::is_command(c.name) || c.name.contains(&b'.'),
+        _ => false,
+    }
 }
 
 /// Items that may resume reading before more damage (see [`runs_whole`]).
@@ -1312,6 +1407,31 @@ mod tests {
         ]);
         assert_eq!(out, want);
         assert_eq!(file.spans.len(), 2);
+    }
+
+    #[test]
+    fn a_command_read_short_by_a_damaged_count_is_lost_with_the_arguments_it_left() {
+        let mut damaged = cmd(&["RPUSH", "l", "a", "b", "c"]);
+        damaged[1] = b'3';
+        let input = joined(&[cmd(&["SET", "x", "1"]), damaged, cmd(&["SET", "y", "2"])]);
+        let (out, file) = salvaged(&input);
+        assert_eq!(out, joined(&[cmd(&["SET", "x", "1"]), cmd(&["SET", "y", "2"])]));
+        // (The arguments it left read as a command of unknown name: its
+        // first is named too, as a key it may have been.)
+        assert!(file.spans[0].keys.contains(&b"l"[..]), "{:?}", file.spans[0].keys);
+    }
+
+    #[test]
+    fn a_length_made_larger_loses_its_command_but_not_the_record_it_swallowed() {
+        // `$1` made `$9`: the value swallows "1\r\n*3\r\n$3" of the next record.
+        let mut damaged = cmd(&["SET", "a", "1"]);
+        let at = damaged.len() - 7;
+        assert_eq!(&damaged[at..at + 2], b"$1");
+        damaged[at + 1] = b'9';
+        let input = joined(&[damaged, cmd(&["SET", "b", "2"]), cmd(&["SET", "c", "3"])]);
+        let (out, file) = salvaged(&input);
+        assert_eq!(out, joined(&[cmd(&["SET", "b", "2"]), cmd(&["SET", "c", "3"])]));
+        assert_eq!(file.spans[0].keys.iter().collect::<Vec<_>>(), vec![b"a"]);
     }
 
     #[test]
