@@ -253,7 +253,8 @@ fn resync(forker: &Forker<'_>, from: u64) -> Option<u64> {
 const SWALLOWED: usize = 4;
 
 /// Whether [`SYNC_RECORDS`] records frame and pass from `at`, or records
-/// run whole from it to an EOF and checksum that end the file: the
+/// run whole from it to an EOF and checksum that end the file (or that an
+/// AOF's first command follows, after a preamble): the
 /// ends of its first records (up to [`SWALLOWED`]) when they do. No record
 /// may be one repeated byte: a zeroed span frames as empty strings, which
 /// no writer put there.
@@ -274,7 +275,13 @@ fn runs_whole(forker: &Forker<'_>, at: u64, len: u64, validator: &mut KeyValidat
         let ok = match probe.next() {
             Ok(Some(Event::Key(k))) => validator.check(&k).is_ok(),
             Ok(Some(Event::End { .. })) => {
-                return (n > 0 && probe.offset() == len).then_some(ends);
+                // The file's end, or an AOF's commands after its preamble.
+                let at = probe.offset() as usize;
+                let commands = matches!(
+                    crate::token::resp::parse_aof_item(&bytes[at.min(bytes.len())..]),
+                    Ok((_, crate::token::resp::AofItem::Command(_)))
+                );
+                return (n > 0 && (at as u64 == len || commands)).then_some(ends);
             }
             Ok(Some(
                 Event::SelectDb { .. } | Event::ResizeDb { .. } | Event::SlotInfo { .. } | Event::SlotNum { .. },
