@@ -223,17 +223,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             output,
             read,
         } => {
-            let mut cfg = ConvertConfig::new(
-                input,
-                match to {
-                    ConvertToArg::Rdb => ConvertTo::Rdb,
-                    ConvertToArg::Json => ConvertTo::Json,
-                    ConvertToArg::Jsonl => ConvertTo::Jsonl,
-                    ConvertToArg::Resp => ConvertTo::Resp,
-                    ConvertToArg::Aof => ConvertTo::Aof,
-                    ConvertToArg::AofDir => ConvertTo::AofDir,
-                },
-            );
+            let mut cfg = ConvertConfig::new(input, convert_to(to));
             cfg.rdb_preamble = rdb_preamble;
             cfg.skip_unknown = skip_unknown;
             cfg.now_ms = now;
@@ -417,7 +407,49 @@ fn write_html_report(_: &rdb_tool::memory::report::Summary, _: &std::path::Path)
     Err(usage("--html: this build has no HTML report (feature `html`)".into()))
 }
 
+/// `salvage`: with `--to`, what is saved is written next to the output
+/// first, then converted into it (and the intermediate removed).
 fn run_salvage(args: cli::SalvageArgs) -> Result<Exit, Error> {
+    let (Some(to), Some(output), false) = (args.to, args.output.clone(), args.dry_run) else {
+        return run_salvage_as_is(args);
+    };
+    let dir = output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let saved = dir.join(format!(".{name}.rdb-tool-salvaged.{}", std::process::id()));
+    let (input, now, reader) = (args.input.clone(), args.now, args.read.options());
+    let (rdb_version, drop_unsupported) = (args.rdb_version, args.drop_unsupported);
+    let result = (|| {
+        let shown_output = Some(output.clone());
+        let exit = run_salvage_as_is(cli::SalvageArgs { output: Some(saved.clone()), shown_output, ..args })?;
+        let mut cfg = ConvertConfig::new(saved.clone(), convert_to(to));
+        (cfg.now_ms, cfg.reader, cfg.rdb_version) = (now, reader, rdb_version);
+        cfg.drop_unsupported = drop_unsupported;
+        let report = match to {
+            ConvertToArg::AofDir => convert::convert_to_dir(&cfg, &output)?,
+            _ => write_atomically(&output, |out| convert::convert(&cfg, out))?,
+        };
+        for (db, key, why) in &report.dropped {
+            eprintln!("rdb-tool: dropped db {db} key \"{}\": {why}", rdb_tool::escape::escape_bytes(key));
+        }
+        println!("converted to {to:?} from the salvage of {}", input.display());
+        Ok(exit)
+    })();
+    let _ = std::fs::remove_file(&saved).or_else(|_| std::fs::remove_dir_all(&saved));
+    result
+}
+
+fn convert_to(to: ConvertToArg) -> ConvertTo {
+    match to {
+        ConvertToArg::Rdb => ConvertTo::Rdb,
+        ConvertToArg::Json => ConvertTo::Json,
+        ConvertToArg::Jsonl => ConvertTo::Jsonl,
+        ConvertToArg::Resp => ConvertTo::Resp,
+        ConvertToArg::Aof => ConvertTo::Aof,
+        ConvertToArg::AofDir => ConvertTo::AofDir,
+    }
+}
+
+fn run_salvage_as_is(args: cli::SalvageArgs) -> Result<Exit, Error> {
     use rdb_tool::cmd::salvage::{self, Outcome, SalvageConfig};
     let cfg = SalvageConfig { input: args.input.clone(), reader: args.read.options(), now_ms: args.now };
     let written = args.output.as_deref().filter(|_| !args.dry_run);
@@ -435,10 +467,11 @@ fn run_salvage(args: cli::SalvageArgs) -> Result<Exit, Error> {
         None => salvage::salvage(&cfg, None)?,
     };
     print!("{}", salvage::to_text(&report));
+    let shown = args.shown_output.as_deref().or(written);
     if let Some(path) = &args.report {
-        write_atomically(path, |out| writeln!(out, "{}", salvage::to_json(&report, written)).map_err(Error::io))?;
+        write_atomically(path, |out| writeln!(out, "{}", salvage::to_json(&report, shown)).map_err(Error::io))?;
     }
-    match written {
+    match shown {
         Some(path) => println!("written to {}", path.display()),
         None => println!("dry run: nothing written"),
     }
@@ -468,10 +501,11 @@ fn run_salvage_aof(
         None => aof::salvage_aof(cfg, source, AofTarget::Nowhere)?,
     };
     print!("{}", aof::to_text(&report));
+    let shown = args.shown_output.as_deref().or(written);
     if let Some(path) = &args.report {
-        write_atomically(path, |out| writeln!(out, "{}", aof::to_json(&report, written)).map_err(Error::io))?;
+        write_atomically(path, |out| writeln!(out, "{}", aof::to_json(&report, shown)).map_err(Error::io))?;
     }
-    match written {
+    match shown {
         Some(path) => println!("written to {}", path.display()),
         None => println!("dry run: nothing written"),
     }

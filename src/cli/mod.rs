@@ -240,6 +240,20 @@ pub struct SalvageArgs {
     /// Unix time in ms used to judge TTLs (default: the system clock).
     #[arg(long, value_name = "MS")]
     pub now: Option<i64>,
+    /// Write the salvage in another format, as `convert --to` writes it
+    /// (an AOF is replayed); default: the input's own format and version.
+    #[arg(long, value_enum)]
+    pub to: Option<ConvertToArg>,
+    /// With --to: the target RDB version, as for `convert`.
+    #[arg(long, requires = "to")]
+    pub rdb_version: Option<u32>,
+    /// With --to: leave out (and report) keys the target cannot hold.
+    #[arg(long, requires = "to")]
+    pub drop_unsupported: bool,
+    /// The output named in messages and the report, when the salvage is
+    /// written elsewhere first (`--to`).
+    #[arg(skip)]
+    pub shown_output: Option<PathBuf>,
     #[command(flatten)]
     pub read: ReadArgs,
 }
