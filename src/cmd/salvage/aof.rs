@@ -4,7 +4,7 @@
 //!
 //! Each file is read command by command, with `check`'s rules (token::resp).
 //! At a fault, the skipped span starts where the item being read started
-//! and ends at the next offset from which [`SYNC_ITEMS`] items parse in a
+//! and ends at the next offset from which `SYNC_ITEMS` items parse in a
 //! row, the first a command (or items parse to the file's end); reading
 //! goes on from there. A command stream has no checksum and no index, but a
 //! false start is hard to come by: commands are text with counted lengths,
@@ -113,7 +113,7 @@ pub struct FileSalvage {
     pub commands_written: u64,
     /// Keys that kept commands touched together with a key the lost
     /// commands touched (their values may differ too); the first
-    /// [`LISTED_KEYS`], the rest counted.
+    /// `LISTED_KEYS`, the rest counted.
     pub affected: BTreeSet<Vec<u8>>,
     pub more_affected: u64,
 }
@@ -126,11 +126,11 @@ pub struct SkippedSpan {
     /// What was wrong at its start.
     pub error: Error,
     /// Commands that could be read from it, whole or in part (the first
-    /// [`LISTED_COMMANDS`]).
+    /// `LISTED_COMMANDS`).
     pub commands: Vec<ReadCommand>,
     /// Command starts in it, listed or not.
     pub commands_seen: u64,
-    /// Keys those commands name (the first [`LISTED_KEYS`], sorted).
+    /// Keys those commands name (the first `LISTED_KEYS`, sorted).
     pub keys: BTreeSet<Vec<u8>>,
     pub more_keys: u64,
     /// One of them flushes or swaps a whole database, or a kept command
@@ -197,8 +197,8 @@ impl TransactionFate {
 pub struct ReadCommand {
     pub offset: u64,
     pub argc: Option<i64>,
-    /// The first arguments read (at most [`SHOWN_ARGS`], each cut to
-    /// [`SHOWN_ARG`] bytes).
+    /// The first arguments read (at most `SHOWN_ARGS`, each cut to
+    /// `SHOWN_ARG` bytes).
     pub args: Vec<Vec<u8>>,
     /// Arguments read, shown or not.
     pub args_read: usize,
@@ -443,7 +443,7 @@ fn salvage_rdb(
         let report = super::salvage(&base, out)?;
         return Ok((report, part.size));
     }
-    let walked: Resynced = resync::walk(&part.file, cfg.reader, out)?;
+    let walked: Resynced = resync::walk(&part.file, cfg.reader, 0, out)?;
     let end = walked.end;
     let keys = walked.keys_kept;
     let report = SalvageReport {

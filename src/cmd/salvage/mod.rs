@@ -113,7 +113,12 @@ pub fn salvage(cfg: &SalvageConfig, mut out: Option<&mut dyn Write>) -> Result<S
         }
         (None, kind) if kind.verdict() != crate::error::Verdict::Damaged => Err(error.clone()),
         (None, _) => {
-            let walked = resync::walk(&cfg.input, cfg.reader, out.take())?;
+            // What the check passed before its fault is not checked again.
+            let checked_to = match (&check.error, check.empty_keys) {
+                (Some(e), 0) if !check.quick => e.offset.unwrap_or(0),
+                _ => 0,
+            };
+            let walked = resync::walk(&cfg.input, cfg.reader, checked_to, out.take())?;
             let keys = walked.keys_kept;
             Ok(report(check, Outcome::Resynced(walked), keys))
         }
