@@ -466,15 +466,7 @@ fn run_salvage_as_is(args: cli::SalvageArgs) -> Result<Exit, Error> {
         Some(path) => write_atomically_then(path, |out| salvage::salvage(&cfg, Some(out)), salvage::verify)?,
         None => salvage::salvage(&cfg, None)?,
     };
-    print!("{}", salvage::to_text(&report));
-    let shown = args.shown_output.as_deref().or(written);
-    if let Some(path) = &args.report {
-        write_atomically(path, |out| writeln!(out, "{}", salvage::to_json(&report, shown)).map_err(Error::io))?;
-    }
-    match shown {
-        Some(path) => println!("written to {}", path.display()),
-        None => println!("dry run: nothing written"),
-    }
+    show_salvage(&args, &salvage::to_text(&report), |shown| salvage::to_json(&report, shown), written)?;
     Ok(match report.outcome {
         Outcome::Intact => Exit::Ok,
         Outcome::Repaired(_) | Outcome::Unlocated { .. } | Outcome::Resynced(_) => Exit::Damaged,
@@ -500,16 +492,28 @@ fn run_salvage_aof(
         }
         None => aof::salvage_aof(cfg, source, AofTarget::Nowhere)?,
     };
-    print!("{}", aof::to_text(&report));
+    show_salvage(args, &aof::to_text(&report), |shown| aof::to_json(&report, shown), written)?;
+    Ok(if report.intact() { Exit::Ok } else { Exit::Damaged })
+}
+
+/// A salvage's report as text, its JSON in `--report`, and where the
+/// output went (the final one, with `--to`).
+fn show_salvage(
+    args: &cli::SalvageArgs,
+    text: &str,
+    json: impl FnOnce(Option<&std::path::Path>) -> serde_json::Value,
+    written: Option<&std::path::Path>,
+) -> Result<(), Error> {
+    print!("{text}");
     let shown = args.shown_output.as_deref().or(written);
     if let Some(path) = &args.report {
-        write_atomically(path, |out| writeln!(out, "{}", aof::to_json(&report, shown)).map_err(Error::io))?;
+        write_atomically(path, |out| writeln!(out, "{}", json(shown)).map_err(Error::io))?;
     }
     match shown {
         Some(path) => println!("written to {}", path.display()),
         None => println!("dry run: nothing written"),
     }
-    Ok(if report.intact() { Exit::Ok } else { Exit::Damaged })
+    Ok(())
 }
 
 /// Write a new directory at `path` through `write`, judged by `accept`
