@@ -4,24 +4,29 @@
 //!
 //! Each file is read command by command, with `check`'s rules (token::resp).
 //! At a fault, the skipped span starts where the item being read started
-//! and ends at the next offset from which `SYNC_ITEMS` items parse in a
-//! row, the first a command (or items parse to the file's end); reading
-//! goes on from there. A command stream has no checksum and no index, but a
-//! false start is hard to come by: commands are text with counted lengths,
-//! and a run read from inside a bulk string's payload ends at that string's
-//! closing `\r\n`, which starts no item.
+//! and ends where commands with known names run whole again (`runs_whole`:
+//! `SYNC_ITEMS` in a row, or to the file's end, or a few up to more damage);
+//! reading goes on from there. A command stream has no checksum and no
+//! index, but a false start is hard to come by: commands are text with
+//! counted lengths, and a run read from inside a bulk string's payload ends
+//! at that string's closing `\r\n`, which starts no item. A command read
+//! with a damaged count or length goes with the span (`read_wrong`), and
+//! a command name that damage made of a known one is damage too
+//! (`damaged_name`): the server stops at a command it does not know.
 //!
 //! Transactions: `MULTI … EXEC` runs as one in the server, and a file that
 //! ends inside one is cut back to its `MULTI` on load (aof.c
 //! `loadSingleAppendOnlyFile`, "Revert incomplete MULTI/EXEC transaction").
-//! Salvage does the same at the end of a file. A transaction whose `MULTI`
-//! or `EXEC` lies in a span in the middle was run by the server, so its
-//! commands outside the span are kept, on their own; the marker left
-//! without its partner is dropped (a check, and `redis-check-aof`, refuse
-//! it), and the span says so.
+//! Salvage does the same at the end of a file. A span inside a transaction
+//! leaves it whole around the span; a `MULTI` or `EXEC` read in a span is
+//! put back; a marker whose partner was lost is dropped (a check, and
+//! `redis-check-aof`, refuse it) and the commands outside the span run on
+//! their own ([`TransactionFate`]).
 //!
 //! A `SELECT` read from a span is put back after it, so the commands that
-//! follow still run in their database.
+//! follow still run in their database. The report names the keys the
+//! commands of each span touch, and those that later commands touch
+//! together with them (`Taint`).
 //!
 //! An RDB preamble (or an RDB base file) that is damaged is salvaged as
 //! any RDB is ([`super::resync`], or the one-byte repair for a base file).
