@@ -48,7 +48,7 @@ printf "%-8s %12s %7s %-10s %8s %s\n" kind offset length outcome seconds result
 while read -r kind offset length arg; do
     copy="$work/damaged.rdb"
     out="$work/out.rdb"
-    rm -f "$out"
+    rm -f "$out" "$work/report.json"
     cp "$rdb" "$copy"
     python3 - "$copy" "$kind" "$offset" "$length" "$arg" <<'EOF'
 import sys
