@@ -27,7 +27,7 @@ const HELD_PER_SEGMENT_PARTITION: usize = 1 << 10;
 const LOCAL_BATCH: usize = 4096;
 
 /// The hash of a key's name.
-fn name_hash(key: &[u8]) -> u64 {
+pub(crate) fn name_hash(key: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(key)
 }
 
@@ -142,7 +142,7 @@ impl KeyHashStore {
     }
 
     /// The hashes seen more than once, sorted.
-    fn repeated(&self) -> Result<Vec<u64>> {
+    pub(crate) fn repeated(&self) -> Result<Vec<u64>> {
         if let Some(e) = self.take_failure() {
             return Err(e);
         }
@@ -218,9 +218,14 @@ impl KeyHashes {
     }
 
     pub(crate) fn push(&mut self, db: u64, key: &[u8]) {
+        self.push_hashed(db, name_hash(key));
+    }
+
+    /// [`KeyHashes::push`] of a name already hashed ([`name_hash`]).
+    pub(crate) fn push_hashed(&mut self, db: u64, name: u64) {
         match &mut self.deferred {
             Some(part) => {
-                part.held.push(name_hash(key));
+                part.held.push(name);
                 if part.held.len() >= HELD_PER_PARTITION {
                     if let (Err(e), Some(store)) = (spill(part), &self.store) {
                         store.record_failure(e);
@@ -228,7 +233,7 @@ impl KeyHashes {
                 }
             }
             None => {
-                self.local.push(key_hash(db, name_hash(key)));
+                self.local.push(key_hash(db, name));
                 if self.local.len() >= LOCAL_BATCH {
                     self.flush();
                 }

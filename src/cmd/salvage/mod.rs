@@ -211,6 +211,16 @@ pub fn to_text(r: &SalvageReport) -> String {
                     span.selects_db.map(|d| format!("; the keys after it are in db {d}")).unwrap_or_default()
                 ));
             }
+            for copy in &w.dropped_copies {
+                t.push_str(&format!(
+                    "  dropped a second copy of key \"{}\" in db {} at offset {} (read past damage; the copy at \
+                     offset {} is kept: the server refuses a key twice)\n",
+                    crate::escape::escape_bytes(&copy.key),
+                    copy.db,
+                    copy.offset,
+                    copy.kept_at
+                ));
+            }
         }
     }
     t
@@ -244,12 +254,28 @@ pub fn to_json(r: &SalvageReport, written: Option<&Path>) -> serde_json::Value {
             .collect(),
         _ => Vec::new(),
     };
+    let dropped: Vec<serde_json::Value> = match &r.outcome {
+        Outcome::Resynced(w) => w
+            .dropped_copies
+            .iter()
+            .map(|c| {
+                json!({
+                    "db": c.db,
+                    "key": crate::output::json::bytes_json(&c.key),
+                    "offset": c.offset,
+                    "kept_at": c.kept_at,
+                })
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     json!({
         "file": r.file.display().to_string(),
         "outcome": outcome,
         "error": r.check.error.as_ref().map(crate::output::json::error_json),
         "keys_kept": r.keys,
         "lost_spans": spans,
+        "dropped_copies": dropped,
         "repaired": repaired,
         "explanations": explanations,
         "output": written.map(|p| p.display().to_string()),

@@ -9,20 +9,36 @@
 //! is how `check`'s parallel framing finds record starts too
 //! (`event::segment`), with each key's inside checked as well.
 //!
+//! A large mapped file is walked on all cores, cut as `check` cuts it: each
+//! segment's walk counts once the walk before it has stopped exactly on its
+//! start (a walk stops at the first record at or past its segment's end
+//! that is not damaged). Where a walk resynced past the next segment's
+//! start, that segment is walked again from where it stopped, so the outcome
+//! is the sequential walk's whatever the cuts.
+//!
 //! What is kept is copied as stored: every record outside the spans, byte
 //! for byte (a key with its expiry, LRU/LFU and metadata; aux fields,
 //! functions, module data). The database selectors and size hints are
 //! written anew: a selector may have been lost in a span, and the hints
 //! no longer count the same keys. The file ends with a fresh checksum.
+//!
+//! A key the walk keeps twice in one database (a block of records copied
+//! over the damage from elsewhere in the file, which the server would
+//! refuse) is kept once: the copy in the shortest run of records between
+//! spans is dropped, and the report names it.
 
 use crate::cmd::check::KeyValidator;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::reader::Forker;
+use crate::event::segment::Segment;
 use crate::event::{Event, RdbReader, ReaderOptions};
 use crate::format::{opcode, Dialect};
 use crate::input::Input;
+use crate::source::duplicates::{self, KeyHashStore, KeyHashes};
+use rayon::prelude::*;
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Records that must frame and pass in a row after an offset for reading
 /// to resume there.
@@ -30,6 +46,11 @@ const SYNC_RECORDS: usize = 32;
 /// They must lie within this many bytes of it (a larger value after a
 /// span delays the resync to the record after it, losing that one).
 const SYNC_SPAN: usize = 16 << 20;
+/// Mapped pages behind a segment's walk are handed back in steps of this
+/// many bytes.
+const RELEASE_STEP: u64 = 8 << 20;
+/// Segments per thread, as `check` cuts a file.
+const SEGMENTS_PER_THREAD: usize = 4;
 
 /// A span of the input from which no record could be kept.
 #[derive(Debug, Clone)]
@@ -45,6 +66,17 @@ pub struct LostSpan {
     pub selects_db: Option<u64>,
 }
 
+/// A key read whole and passing its checks, but kept elsewhere already: the
+/// server refuses a file holding a key twice in one database.
+#[derive(Debug, Clone)]
+pub struct DroppedCopy {
+    pub db: u64,
+    pub key: Vec<u8>,
+    /// Where the dropped copy's record starts, and the kept one's.
+    pub offset: u64,
+    pub kept_at: u64,
+}
+
 /// What a walk kept and lost.
 #[derive(Debug, Clone, Default)]
 pub struct Resynced {
@@ -54,16 +86,39 @@ pub struct Resynced {
     /// Where the RDB ended: just past its checksum, or the file's end. An
     /// AOF's commands follow its RDB preamble there.
     pub end: u64,
+    pub dropped_copies: Vec<DroppedCopy>,
+    /// The header's bytes, kept as stored.
+    header_end: u64,
+    /// What the output holds after the header, in file order.
+    pieces: Vec<Piece>,
 }
 
-/// Walk the RDB at `path`, writing what is kept to `out` (when given):
-/// its header as stored, the records outside the damaged spans, a fresh
-/// EOF and checksum. `checked_to`: a full check of the file found its first
-/// fault at this offset, and no empty collection before it, so the keys
-/// that end before it passed that check already and are not checked again
-/// (0: check every key).
+/// Records kept, contiguous in the input.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Piece {
+    start: u64,
+    end: u64,
+    db: PieceDb,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum PieceDb {
+    /// Not keys: aux fields, functions, module data (no selector before them).
+    Other,
+    Key(u64),
+    /// Keys a segment read before its first selector: in the database the
+    /// walk before it ended in.
+    Inherited,
+}
+
+/// Walk the RDB at `path` past its damage and, when `out` is given, write
+/// what is kept there: its header as stored, the records outside the
+/// damaged spans, a fresh EOF and checksum. `checked_to`: a full check of
+/// the file found its first fault at this offset, and no empty collection
+/// before it, so the keys that end before it passed that check already and
+/// are not checked again (0: check every key).
 pub fn walk(path: &Path, reader_opts: ReaderOptions, checked_to: u64, out: Option<&mut dyn Write>) -> Result<Resynced> {
-    let name: std::sync::Arc<Path> = path.into();
+    let name: Arc<Path> = path.into();
     let unsupported = |why: &'static str| Error::new(ErrorKind::Unsupported(why)).in_file(&name);
     let mut input = Input::open(path)?;
     let opts = ReaderOptions { verify_checksum: false, check_values: true, ..reader_opts };
@@ -78,114 +133,352 @@ pub fn walk(path: &Path, reader_opts: ReaderOptions, checked_to: u64, out: Optio
     }
     let forker = reader.forker().ok_or_else(|| unsupported("salvage reads files, not pipes"))?;
     let all = forker.bytes();
-    // RDB 5+ ends with the EOF opcode and 8 bytes of checksum: a record
-    // that starts among them was read from damage (a changed EOF opcode
-    // reads as records made of the checksum). A record before them may run
-    // to the end: the file may have been cut right after it.
-    let trailer_start =
-        if dialect == Dialect::Valkey || version >= 5 { all.len().saturating_sub(9) } else { all.len() } as u64;
-    let mut sink = Sink::new(out);
-    sink.put(&all[..reader.offset() as usize])?;
-    let mut validator = KeyValidator::default();
-    let mut walked = Resynced { end: all.len() as u64, ..Resynced::default() };
+    let walk = Walk {
+        forker: forker.clone(),
+        name: name.clone(),
+        checked_to,
+        // RDB 5+ ends with the EOF opcode and 8 bytes of checksum: a record
+        // that starts among them was read from damage (a changed EOF opcode
+        // reads as records made of the checksum). A record before them may
+        // run to the end: the file may have been cut right after it.
+        trailer_start: if dialect == Dialect::Valkey || version >= 5 { all.len().saturating_sub(9) } else { all.len() }
+            as u64,
+    };
+    let header_end = reader.offset();
+    let segments = crate::event::segment::split(&reader, rayon::current_num_threads() * SEGMENTS_PER_THREAD);
+    let mut readers = vec![reader];
+    readers.extend(segments[1..].iter().filter_map(|s| forker.at(s.start)));
+    if readers.len() != segments.len() {
+        return Err(unsupported("a segment start past the file's end"));
+    }
+    let results: Vec<Result<SegmentWalk>> = readers
+        .into_par_iter()
+        .zip(segments.par_iter())
+        .enumerate()
+        .map(|(i, (reader, seg))| walk.segment(reader, *seg, (i == 0).then_some(0)))
+        .collect();
+    let store = KeyHashStore::new();
+    let mut walked = Resynced { end: all.len() as u64, header_end, ..Resynced::default() };
     let mut db = 0u64;
-    // The last key kept, written only once the record after it is judged:
-    // damage that overwrote a run of one byte (a zeroed page) may have begun
-    // inside it, where nothing else can tell.
-    let mut held: Option<Held> = None;
-    loop {
-        let start = reader.offset();
-        let step = match reader.next_releasing() {
-            // Checked already (and, the caller says, not an empty collection).
-            Ok(Some(Event::Key(k))) if k.value.offset + k.value.raw.len() as u64 <= checked_to => {
-                Step::Key { loads: true }
-            }
-            Ok(Some(Event::Key(k))) => match validator.check(&k) {
-                Ok(loads) => Step::Key { loads },
-                Err(e) => Step::Fault(e.key(&k.key).at(start), Some(k.key.to_vec())),
-            },
-            Ok(Some(Event::SelectDb { db: n })) => Step::Select(n),
-            Ok(Some(Event::ResizeDb { .. })) => Step::Skip,
-            Ok(Some(Event::End { .. }) | None) => Step::End,
-            Ok(Some(Event::HashTemplate { .. })) => {
-                return Err(unsupported("hash templates: resync is not built for them"));
-            }
-            Ok(Some(_)) => Step::Record,
-            Err(e) => {
-                let key = e.key.as_ref().map(|k| k.to_vec());
-                Step::Fault(e, key)
-            }
+    let mut reached = header_end;
+    for (seg, result) in segments.iter().zip(results) {
+        if seg.end.is_some_and(|end| reached >= end) {
+            // A span took the walk past this whole segment.
+            continue;
+        }
+        let part = if reached == seg.start {
+            result?
+        } else {
+            // The walk before resynced past this segment's start: walk the
+            // rest of it again from where that one stopped.
+            let Some(reader) = forker.at(reached) else { break };
+            walk.segment(reader, Segment { start: reached, end: seg.end }, Some(db))?
         };
-        let end = reader.offset();
-        let record = &all[start as usize..end as usize];
-        let step = match step {
-            Step::End | Step::Fault(..) => step,
-            _ if start >= trailer_start => {
-                let e = Error::new(ErrorKind::BadEncoding("a record among the checksum's bytes")).at(start);
-                Step::Fault(e, None)
-            }
-            // Bytes of one value (zeros, most often) frame as records of
-            // empty strings, which no writer puts there.
-            _ if record.len() > 1 && record.iter().all(|&b| b == record[0]) => {
-                let e = Error::new(ErrorKind::BadEncoding("a run of one byte value where a record should be"));
-                Step::Fault(e.at(start), None)
-            }
-            _ => step,
-        };
-        if !matches!(step, Step::Fault(..)) {
-            if let Some(h) = held.take() {
-                h.write(&mut sink, all, &mut walked)?;
+        let (part_reached, part_end) = (part.reached, part.end);
+        part.absorb_into(&mut walked, &mut db, &store);
+        reached = part_reached;
+        if let Some(end) = part_end {
+            walked.end = end;
+            break;
+        }
+    }
+    walked.drop_copies(&forker, &store)?;
+    if let Some(out) = out {
+        walked.write(all, out)?;
+    }
+    Ok(walked)
+}
+
+/// A record's bytes: `start..end`.
+type Range = (u64, u64);
+
+/// What every segment's walk shares.
+struct Walk<'s> {
+    forker: Forker<'s>,
+    name: Arc<Path>,
+    checked_to: u64,
+    trailer_start: u64,
+}
+
+/// What one segment's walk kept and lost.
+struct SegmentWalk {
+    pieces: Vec<Piece>,
+    spans: Vec<LostSpan>,
+    keys_kept: u64,
+    records_kept: u64,
+    /// The first record not taken: at or past the segment's end, or the
+    /// file's end.
+    reached: u64,
+    /// Where the RDB ended, when this walk read its EOF.
+    end: Option<u64>,
+    /// The database the walk ended in, if it met a selector.
+    last_db: Option<u64>,
+    store: Arc<KeyHashStore>,
+    /// Kept keys' name hashes: before the first selector (database not
+    /// known yet), and after it.
+    head: KeyHashes,
+    body: KeyHashes,
+}
+
+impl SegmentWalk {
+    fn push(&mut self, start: u64, end: u64, db: PieceDb) {
+        match self.pieces.last_mut() {
+            Some(last) if last.end == start && last.db == db => last.end = end,
+            _ => self.pieces.push(Piece { start, end, db }),
+        }
+    }
+
+    /// Add this segment's findings to the file's, its keys before its first
+    /// selector being in `db`; `db` becomes the database it ended in.
+    fn absorb_into(mut self, walked: &mut Resynced, db: &mut u64, store: &KeyHashStore) {
+        for piece in &mut self.pieces {
+            if piece.db == PieceDb::Inherited {
+                piece.db = PieceDb::Key(*db);
             }
         }
-        match step {
-            Step::Key { loads } => held = Some(Held { start, end, db, loads }),
-            Step::Record => {
-                sink.put(record)?;
-                walked.records_kept += 1;
+        for piece in self.pieces {
+            match walked.pieces.last_mut() {
+                Some(last) if last.end == piece.start && last.db == piece.db => last.end = piece.end,
+                _ => walked.pieces.push(piece),
             }
-            Step::Select(n) => db = n,
-            Step::Skip => {}
-            Step::End => {
-                walked.end = end.max(start);
-                break;
+        }
+        walked.spans.extend(self.spans);
+        walked.keys_kept += self.keys_kept;
+        walked.records_kept += self.records_kept;
+        self.head.rebase(*db);
+        self.body.flush();
+        store.absorb_store(&self.store);
+        *db = self.last_db.unwrap_or(*db);
+    }
+}
+
+impl<'s> Walk<'s> {
+    /// Walk from `reader`'s position to the first record at or past the
+    /// segment's end that is not damaged (or to the RDB's end), in database
+    /// `db` (`None`: not known until a selector).
+    fn segment(&self, mut reader: RdbReader<'s>, seg: Segment, db: Option<u64>) -> Result<SegmentWalk> {
+        let (forker, all) = (&self.forker, self.forker.bytes());
+        let store = KeyHashStore::for_segment();
+        let mut w = SegmentWalk {
+            pieces: Vec::new(),
+            spans: Vec::new(),
+            keys_kept: 0,
+            records_kept: 0,
+            reached: seg.start,
+            end: None,
+            last_db: None,
+            head: KeyHashes::deferred(&store),
+            body: KeyHashes::feeding(&store),
+            store,
+        };
+        let mut db = db;
+        let mut validator = KeyValidator::default();
+        // The last key kept, taken only once the record after it is judged:
+        // damage that overwrote a run of one byte (a zeroed page) may have
+        // begun inside it, where nothing else can tell.
+        let mut held: Option<Held> = None;
+        let mut released = seg.start;
+        loop {
+            let start = reader.offset();
+            if start - released >= RELEASE_STEP {
+                reader.release(released, start);
+                released = start;
             }
-            Step::Fault(error, mut first_key) => {
-                let mut start = start;
-                // A run of one byte reaching back into the held key: the
-                // damage began inside it.
-                if let Some(h) = held.take() {
-                    if run_back(all, start) >= start.saturating_sub(h.end) + MIN_RUN_INTO {
-                        start = h.start;
-                        first_key = None;
+            let step = match reader.next() {
+                Ok(Some(Event::Key(k))) => {
+                    let name = duplicates::name_hash(&k.key);
+                    // Checked already (and, the caller says, not an empty
+                    // collection).
+                    if k.value.offset + k.value.raw.len() as u64 <= self.checked_to {
+                        Step::Key { loads: true, name }
                     } else {
-                        h.write(&mut sink, all, &mut walked)?;
+                        match validator.check(&k) {
+                            Ok(loads) => Step::Key { loads, name },
+                            Err(e) => Step::Fault(e.key(&k.key).at(start), Some(k.key.to_vec())),
+                        }
                     }
                 }
-                let resume = resync(&forker, start + 1);
-                let span_end = resume.unwrap_or(all.len() as u64);
-                let selects_db = last_selector(&all[start as usize..span_end as usize]);
-                if let Some(n) = selects_db {
-                    db = n;
+                Ok(Some(Event::SelectDb { db: n })) => Step::Select(n),
+                Ok(Some(Event::ResizeDb { .. })) => Step::Skip,
+                Ok(Some(Event::End { .. }) | None) => Step::End,
+                Ok(Some(Event::HashTemplate { .. })) => {
+                    let why = "hash templates: resync is not built for them";
+                    return Err(Error::new(ErrorKind::Unsupported(why)).in_file(&self.name));
                 }
-                walked.spans.push(LostSpan {
-                    start,
-                    end: span_end,
-                    error: error.in_file(&name),
-                    first_key,
-                    selects_db,
-                });
-                match resume.and_then(|at| forker.at(at)) {
-                    Some(r) => reader = r,
-                    None => break,
+                Ok(Some(_)) => Step::Record,
+                Err(e) => {
+                    let key = e.key.as_ref().map(|k| k.to_vec());
+                    Step::Fault(e, key)
+                }
+            };
+            let end = reader.offset();
+            let record = &all[start as usize..end as usize];
+            let step = match step {
+                Step::End | Step::Fault(..) => step,
+                _ if start >= self.trailer_start => {
+                    let e = Error::new(ErrorKind::BadEncoding("a record among the checksum's bytes")).at(start);
+                    Step::Fault(e, None)
+                }
+                // Bytes of one value (zeros, most often) frame as records of
+                // empty strings, which no writer puts there.
+                _ if record.len() > 1 && record.iter().all(|&b| b == record[0]) => {
+                    let e = Error::new(ErrorKind::BadEncoding("a run of one byte value where a record should be"));
+                    Step::Fault(e.at(start), None)
+                }
+                _ => step,
+            };
+            if !matches!(step, Step::Fault(..)) {
+                if let Some(h) = held.take() {
+                    h.take(&mut w);
+                }
+                // The next segment's walk goes on from here.
+                if seg.end.is_some_and(|e| start >= e) && !matches!(step, Step::End) {
+                    w.reached = start;
+                    break;
+                }
+            }
+            match step {
+                Step::Key { loads, name } => held = Some(Held { start, end, db, loads, name }),
+                Step::Record => {
+                    w.push(start, end, PieceDb::Other);
+                    w.records_kept += 1;
+                }
+                Step::Select(n) => {
+                    db = Some(n);
+                    w.last_db = db;
+                }
+                Step::Skip => {}
+                Step::End => {
+                    w.end = Some(end.max(start));
+                    w.reached = end.max(start);
+                    break;
+                }
+                Step::Fault(error, mut first_key) => {
+                    let mut start = start;
+                    // A run of one byte reaching back into the held key: the
+                    // damage began inside it.
+                    if let Some(h) = held.take() {
+                        if run_back(all, start) >= start.saturating_sub(h.end) + MIN_RUN_INTO {
+                            start = h.start;
+                            first_key = None;
+                        } else {
+                            h.take(&mut w);
+                        }
+                    }
+                    let resume = resync(forker, start + 1);
+                    let span_end = resume.unwrap_or(all.len() as u64);
+                    let selects_db = last_selector(&all[start as usize..span_end as usize]);
+                    if let Some(n) = selects_db {
+                        db = Some(n);
+                        w.last_db = db;
+                    }
+                    w.spans.push(LostSpan {
+                        start,
+                        end: span_end,
+                        error: error.in_file(&self.name),
+                        first_key,
+                        selects_db,
+                    });
+                    match resume.and_then(|at| forker.at(at)) {
+                        Some(r) => reader = r,
+                        None => {
+                            w.reached = all.len() as u64;
+                            break;
+                        }
+                    }
                 }
             }
         }
+        if let Some(h) = held.take() {
+            h.take(&mut w);
+        }
+        reader.release(released, reader.offset().max(released));
+        Ok(w)
     }
-    if let Some(h) = held.take() {
-        h.write(&mut sink, all, &mut walked)?;
+}
+
+impl Resynced {
+    /// Keep one copy of each key kept twice in one database (see the module
+    /// docs): names are compared only for the hashes that repeat.
+    fn drop_copies(&mut self, forker: &Forker<'_>, store: &KeyHashStore) -> Result<()> {
+        let suspects = store.repeated()?;
+        if suspects.is_empty() {
+            return Ok(());
+        }
+        // Every kept copy of a suspect: (db, name) → record ranges.
+        let mut copies: std::collections::HashMap<(u64, Vec<u8>), Vec<Range>> = Default::default();
+        for piece in &self.pieces {
+            let PieceDb::Key(db) = piece.db else { continue };
+            let Some(mut reader) = forker.at(piece.start) else { continue };
+            while reader.offset() < piece.end {
+                let start = reader.offset();
+                let key = match reader.next() {
+                    Ok(Some(Event::Key(k))) if duplicates::is_suspect(&suspects, db, &k.key) => k.key.to_vec(),
+                    Ok(Some(Event::Key(_))) => continue,
+                    _ => break,
+                };
+                copies.entry((db, key)).or_default().push((start, reader.offset()));
+            }
+        }
+        // Runs of records between spans, as (start, end).
+        let mut bounds = vec![self.header_end];
+        for s in &self.spans {
+            bounds.extend([s.start, s.end]);
+        }
+        bounds.push(self.end);
+        let run_len = |at: u64| {
+            let i = bounds.partition_point(|&b| b <= at);
+            bounds.get(i).copied().unwrap_or(self.end) - bounds[i.saturating_sub(1)]
+        };
+        let mut dropped: Vec<Range> = Vec::new();
+        for ((db, key), mut at) in copies.into_iter().filter(|(_, at)| at.len() > 1) {
+            // The copy in the longest run stays (the first of equals).
+            at.sort_by_key(|&(start, _)| (std::cmp::Reverse(run_len(start)), start));
+            let kept_at = at[0].0;
+            for &(start, end) in &at[1..] {
+                dropped.push((start, end));
+                self.dropped_copies.push(DroppedCopy { db, key: key.clone(), offset: start, kept_at });
+            }
+        }
+        self.dropped_copies.sort_by_key(|d| d.offset);
+        dropped.sort_unstable();
+        for (start, end) in dropped {
+            let i = self.pieces.partition_point(|p| p.end <= start);
+            let piece = self.pieces[i];
+            let rest = [Piece { end: start, ..piece }, Piece { start: end, ..piece }];
+            self.pieces.splice(i..=i, rest.into_iter().filter(|p| p.start < p.end));
+            self.keys_kept -= 1;
+            self.records_kept -= 1;
+        }
+        Ok(())
     }
-    sink.finish()?;
-    Ok(walked)
+
+    /// The output: the header as stored, the pieces (a selector before keys
+    /// of another database than the last), the EOF opcode and a fresh
+    /// checksum.
+    fn write(&self, all: &[u8], out: &mut dyn Write) -> Result<()> {
+        let mut digest = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis);
+        let mut put = |bytes: &[u8]| -> Result<()> {
+            digest.update(bytes);
+            out.write_all(bytes).map_err(Error::io)
+        };
+        put(&all[..self.header_end as usize])?;
+        let mut current = None;
+        for piece in &self.pieces {
+            if let PieceDb::Key(db) = piece.db {
+                if current != Some(db) {
+                    current = Some(db);
+                    let mut record = vec![opcode::SELECTDB];
+                    crate::output::rdb::encode::put_len(&mut record, db);
+                    put(&record)?;
+                }
+            }
+            put(&all[piece.start as usize..piece.end as usize])?;
+        }
+        put(&[opcode::EOF])?;
+        let crc = digest.finalize();
+        out.write_all(&crc.to_le_bytes()).map_err(Error::io)
+    }
 }
 
 /// Bytes a run of one value must reach into the key before a fault for
@@ -198,21 +491,34 @@ fn run_back(all: &[u8], at: u64) -> u64 {
     all[..at as usize].iter().rev().take_while(|&&x| x == b).count() as u64
 }
 
-/// A key record kept, not yet written.
+/// A key record kept, not yet taken.
 struct Held {
     start: u64,
     end: u64,
-    db: u64,
+    /// `None`: before the segment's first selector.
+    db: Option<u64>,
     loads: bool,
+    name: u64,
 }
 
 impl Held {
-    fn write(self, sink: &mut Sink<'_>, all: &[u8], walked: &mut Resynced) -> Result<()> {
-        sink.select(self.db)?;
-        sink.put(&all[self.start as usize..self.end as usize])?;
-        walked.keys_kept += u64::from(self.loads);
-        walked.records_kept += 1;
-        Ok(())
+    fn take(self, w: &mut SegmentWalk) {
+        match self.db {
+            Some(db) => {
+                w.push(self.start, self.end, PieceDb::Key(db));
+                if self.loads {
+                    w.body.push_hashed(db, self.name);
+                }
+            }
+            None => {
+                w.push(self.start, self.end, PieceDb::Inherited);
+                if self.loads {
+                    w.head.push_hashed(0, self.name);
+                }
+            }
+        }
+        w.keys_kept += u64::from(self.loads);
+        w.records_kept += 1;
     }
 }
 
@@ -221,6 +527,7 @@ enum Step {
     /// as stored, and which the server skips).
     Key {
         loads: bool,
+        name: u64,
     },
     Record,
     Select(u64),
@@ -322,48 +629,6 @@ fn last_selector(span: &[u8]) -> Option<u64> {
         }
     }
     found
-}
-
-/// Where kept bytes go: the output (if any), with the checksum of
-/// everything written.
-struct Sink<'w> {
-    out: Option<&'w mut dyn Write>,
-    digest: crc_fast::Digest,
-    db: Option<u64>,
-}
-
-impl<'w> Sink<'w> {
-    fn new(out: Option<&'w mut dyn Write>) -> Self {
-        Sink { out, digest: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis), db: None }
-    }
-
-    fn put(&mut self, bytes: &[u8]) -> Result<()> {
-        if let Some(out) = self.out.as_mut() {
-            self.digest.update(bytes);
-            out.write_all(bytes).map_err(Error::io)?;
-        }
-        Ok(())
-    }
-
-    /// A database selector before a key of another database than the last.
-    fn select(&mut self, db: u64) -> Result<()> {
-        if self.db == Some(db) {
-            return Ok(());
-        }
-        self.db = Some(db);
-        let mut record = vec![opcode::SELECTDB];
-        crate::output::rdb::encode::put_len(&mut record, db);
-        self.put(&record)
-    }
-
-    fn finish(mut self) -> Result<()> {
-        self.put(&[opcode::EOF])?;
-        let crc = self.digest.finalize();
-        if let Some(out) = self.out.as_mut() {
-            out.write_all(&crc.to_le_bytes()).map_err(Error::io)?;
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
