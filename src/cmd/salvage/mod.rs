@@ -7,7 +7,8 @@
 //! ([`super::check::one_byte`]). When the records are whole and only the
 //! checksum disagrees, with no such byte, the keys are kept as read under a
 //! fresh checksum, and the report says there is no guarantee. Other damage
-//! inside the records is refused as unsupported for now.
+//! inside the records is read past, span by span ([`resync`]); AOFs are
+//! salvaged command by command ([`aof`]).
 
 pub mod aof;
 pub mod resync;
