@@ -75,9 +75,9 @@ EOF
             if [ "$(sha256sum < "$out" | cut -d' ' -f1)" = "$original_sha" ]; then result="sha256 = original"
             else result="sha256 differs"; fi ;;
         resynced)
-            kept=$(python3 -c "import json;print(json.load(open('$work/report.json'))['keys_kept'])")
+            kept=$(python3 -c "import json;r=json.load(open('$work/report.json'));print(r['keys_kept'], 'kept,', len(r['lost_spans']), 'spans,', len(r.get('dropped_copies', [])), 'copies dropped')")
             stat=$("$bin" diff "$rdb" "$out" --stat 2>&1 | head -1 || true)
-            result="$kept keys kept; $stat" ;;
+            result="$kept; $stat" ;;
         *) result="$(head -c 160 "$work/stderr")" ;;
     esac
     printf "%-8s %12s %7s %-10s %8.2f %s\n" "$kind" "$offset" "$length" "$outcome" "$secs" "$result"
