@@ -448,7 +448,10 @@ fn salvage_rdb(
         let report = super::salvage(&base, out)?;
         return Ok((report, part.size));
     }
-    let walked: Resynced = resync::walk(&part.file, cfg.reader, 0, out)?;
+    let walked: Resynced = resync::walk(&part.file, cfg.reader, 0)?;
+    if let Some(out) = out {
+        resync::write(&part.file, &walked, out)?;
+    }
     let end = walked.end;
     let keys = walked.keys_kept;
     let report = SalvageReport {
