@@ -97,24 +97,39 @@ pub fn mismatched_trailer(path: &Path) -> Result<Option<Trailer>> {
         return Ok(None);
     }
     let len = size - 8;
+    // In chunks on all cores, each read at its offset, combined in order.
+    use rayon::prelude::*;
+    use std::os::unix::fs::FileExt;
+    let digests: Vec<std::io::Result<crc_fast::Digest>> = (0..len.div_ceil(CRC_CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            let (from, to) = (c * CRC_CHUNK, ((c + 1) * CRC_CHUNK).min(len));
+            let mut digest = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis);
+            let mut buf = vec![0u8; CRC_STEP];
+            let mut at = from;
+            while at < to {
+                let n = ((to - at) as usize).min(CRC_STEP);
+                file.read_exact_at(&mut buf[..n], at)?;
+                digest.update(&buf[..n]);
+                at += n as u64;
+            }
+            Ok(digest)
+        })
+        .collect();
     let mut digest = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis);
-    digest.update(&head);
-    let mut rest = BufReader::with_capacity(1 << 20, File::open(path).map_err(io)?);
-    std::io::Seek::seek(&mut rest, std::io::SeekFrom::Start(9)).map_err(io)?;
-    let mut left = len - 9;
-    let mut buf = vec![0u8; 1 << 20];
-    while left > 0 {
-        let n = (left as usize).min(buf.len());
-        rest.read_exact(&mut buf[..n]).map_err(io)?;
-        digest.update(&buf[..n]);
-        left -= n as u64;
+    for d in digests {
+        digest.combine(&d.map_err(io)?);
     }
     let mut stored = [0u8; 8];
-    rest.read_exact(&mut stored).map_err(io)?;
+    file.read_exact_at(&mut stored, len).map_err(io)?;
     let stored = u64::from_le_bytes(stored);
     let computed = digest.finalize();
     Ok((stored != computed).then_some(Trailer { len, stored, computed }))
 }
+
+/// Bytes of the file one core checksums, and reads at a time.
+const CRC_CHUNK: u64 = 64 << 20;
+const CRC_STEP: usize = 1 << 20;
 
 /// Every one-byte change that explains the file's checksum mismatch (none
 /// when the checksum matches, is absent or disabled), each tried.
