@@ -513,7 +513,7 @@ const COPY_STEP: usize = 1 << 20;
 
 /// Bytes a run of one value must reach into the key before a fault for
 /// that key to count as damaged too (a key may end in a few equal bytes).
-const MIN_RUN_INTO: u64 = 16;
+const MIN_RUN_INTO: u64 = 4;
 
 /// How many bytes from `at` on equal the byte at `at`.
 fn run_forward(all: &[u8], at: u64) -> u64 {
