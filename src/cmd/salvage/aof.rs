@@ -448,7 +448,7 @@ fn salvage_rdb(
         let report = super::salvage(&base, out)?;
         return Ok((report, part.size));
     }
-    let walked: Resynced = resync::walk(&part.file, cfg.reader, 0)?;
+    let walked: Resynced = resync::walk(&part.file, cfg.reader)?;
     if let Some(out) = out {
         resync::write(&part.file, &walked, out)?;
     }

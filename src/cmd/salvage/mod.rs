@@ -82,14 +82,15 @@ impl SalvageReport {
 /// Check the input, work out what its salvage holds and, when `out` is
 /// given, write it there (the caller makes the write atomic): the input with
 /// at most a restored byte or a fresh checksum, or what a walk past the
-/// damage kept (written as it walks: the file is read once more, not twice).
+/// damage kept.
 pub fn salvage(cfg: &SalvageConfig, out: Option<&mut dyn Write>) -> Result<SalvageReport> {
     // The walk past damage reads every record and checks every key as
     // `check` does, on all cores: where it meets damage that `check` surely
     // faults on too, it stands in for the check (one pass of the file
     // fewer); where it meets none, the full check judges the file.
-    let walked = resync::walk(&cfg.input, cfg.reader, 0).ok().filter(|w| w.spans.first().is_some_and(|s| s.certain));
-    let check = match &walked {
+    let walked = resync::walk(&cfg.input, cfg.reader);
+    let stands_in = walked.as_ref().ok().filter(|w| w.spans.first().is_some_and(|s| s.certain));
+    let check = match stands_in {
         Some(w) => CheckReport {
             file: cfg.input.clone(),
             size: std::fs::metadata(&cfg.input).ok().map(|m| m.len()),
@@ -127,18 +128,7 @@ pub fn salvage(cfg: &SalvageConfig, out: Option<&mut dyn Write>) -> Result<Salva
         }
         (None, kind) if kind.verdict() != crate::error::Verdict::Damaged => Err(error.clone()),
         (None, _) => {
-            let walked = match walked {
-                Some(w) => w,
-                None => {
-                    // What the check passed before its fault is not checked
-                    // again.
-                    let checked_to = match (&check.error, check.empty_keys) {
-                        (Some(e), 0) if !check.quick => e.offset.unwrap_or(0),
-                        _ => 0,
-                    };
-                    resync::walk(&cfg.input, cfg.reader, checked_to)?
-                }
-            };
+            let walked = walked?;
             if let Some(out) = out {
                 resync::write(&cfg.input, &walked, out)?;
             }

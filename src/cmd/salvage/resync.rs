@@ -117,11 +117,7 @@ enum PieceDb {
 }
 
 /// Walk the RDB at `path` past its damage: what [`write()`] will keep of it.
-/// `checked_to`: a full check of the file found its first fault at this
-/// offset, and no empty collection before it, so the keys that end before
-/// it passed that check already and are not checked again (0: check every
-/// key).
-pub fn walk(path: &Path, reader_opts: ReaderOptions, checked_to: u64) -> Result<Resynced> {
+pub fn walk(path: &Path, reader_opts: ReaderOptions) -> Result<Resynced> {
     let name: Arc<Path> = path.into();
     let unsupported = |why: &'static str| Error::new(ErrorKind::Unsupported(why)).in_file(&name);
     let mut input = Input::open(path)?;
@@ -140,7 +136,6 @@ pub fn walk(path: &Path, reader_opts: ReaderOptions, checked_to: u64) -> Result<
     let walk = Walk {
         forker: forker.clone(),
         name: name.clone(),
-        checked_to,
         // RDB 5+ ends with the EOF opcode and 8 bytes of checksum: a record
         // that starts among them was read from damage (a changed EOF opcode
         // reads as records made of the checksum). A record before them may
@@ -204,7 +199,6 @@ type Range = (u64, u64);
 struct Walk<'s> {
     forker: Forker<'s>,
     name: Arc<Path>,
-    checked_to: u64,
     trailer_start: u64,
 }
 
@@ -294,19 +288,10 @@ impl<'s> Walk<'s> {
                 released = start;
             }
             let step = match reader.next() {
-                Ok(Some(Event::Key(k))) => {
-                    let name = duplicates::name_hash(&k.key);
-                    // Checked already (and, the caller says, not an empty
-                    // collection).
-                    if k.value.offset + k.value.raw.len() as u64 <= self.checked_to {
-                        Step::Key { loads: true, name }
-                    } else {
-                        match validator.check(&k) {
-                            Ok(loads) => Step::Key { loads, name },
-                            Err(e) => Step::Fault(e.key(&k.key).at(start), Some(k.key.to_vec())),
-                        }
-                    }
-                }
+                Ok(Some(Event::Key(k))) => match validator.check(&k) {
+                    Ok(loads) => Step::Key { loads, name: duplicates::name_hash(&k.key) },
+                    Err(e) => Step::Fault(e.key(&k.key).at(start), Some(k.key.to_vec())),
+                },
                 Ok(Some(Event::SelectDb { db: n })) => Step::Select(n),
                 Ok(Some(Event::ResizeDb { .. })) => Step::Skip,
                 Ok(Some(Event::End { .. }) | None) => Step::End,
@@ -472,24 +457,9 @@ impl Resynced {
     /// pages faults them in one at a time inside the kernel (8× slower
     /// than reading them, measured on 1 GB).
     fn write(&self, file: &std::fs::File, out: &mut dyn Write) -> Result<()> {
-        use std::os::unix::fs::FileExt;
-        let mut digest = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis);
-        let mut put = |bytes: &[u8]| -> Result<()> {
-            digest.update(bytes);
-            out.write_all(bytes).map_err(Error::io)
-        };
+        let mut out = Output { out, digest: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis) };
         let mut buf = vec![0u8; COPY_STEP];
-        let mut copy = |put: &mut dyn FnMut(&[u8]) -> Result<()>, start: u64, end: u64| -> Result<()> {
-            let mut at = start;
-            while at < end {
-                let n = (end - at).min(COPY_STEP as u64) as usize;
-                file.read_exact_at(&mut buf[..n], at).map_err(Error::io)?;
-                put(&buf[..n])?;
-                at += n as u64;
-            }
-            Ok(())
-        };
-        copy(&mut put, 0, self.header_end)?;
+        out.copy(file, &mut buf, 0, self.header_end)?;
         let mut current = None;
         for piece in &self.pieces {
             if let PieceDb::Key(db) = piece.db {
@@ -497,14 +467,40 @@ impl Resynced {
                     current = Some(db);
                     let mut record = vec![opcode::SELECTDB];
                     crate::output::rdb::encode::put_len(&mut record, db);
-                    put(&record)?;
+                    out.put(&record)?;
                 }
             }
-            copy(&mut put, piece.start, piece.end)?;
+            out.copy(file, &mut buf, piece.start, piece.end)?;
         }
-        put(&[opcode::EOF])?;
-        let crc = digest.finalize();
-        out.write_all(&crc.to_le_bytes()).map_err(Error::io)
+        out.put(&[opcode::EOF])?;
+        let crc = out.digest.finalize();
+        out.out.write_all(&crc.to_le_bytes()).map_err(Error::io)
+    }
+}
+
+/// The output being written, and the checksum of what it holds so far.
+struct Output<'w> {
+    out: &'w mut dyn Write,
+    digest: crc_fast::Digest,
+}
+
+impl Output<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Result<()> {
+        self.digest.update(bytes);
+        self.out.write_all(bytes).map_err(Error::io)
+    }
+
+    /// Bytes `start..end` of the input `file`, through `buf`.
+    fn copy(&mut self, file: &std::fs::File, buf: &mut [u8], start: u64, end: u64) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        let mut at = start;
+        while at < end {
+            let n = (end - at).min(buf.len() as u64) as usize;
+            file.read_exact_at(&mut buf[..n], at).map_err(Error::io)?;
+            self.put(&buf[..n])?;
+            at += n as u64;
+        }
+        Ok(())
     }
 }
 
